@@ -1,0 +1,159 @@
+//! A TCP connection carrying seed-001 messages: a read buffer, the incremental decoders, timeouts.
+//!
+//! Framing follows the other side: until it sends a message ended by `\n` it is taken to be a
+//! seed-style peer that sends one message per write and waits ("at rest"), so a trailing number
+//! is complete. Once it uses line ends, only line ends and known lengths delimit.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::protocol::{
+    Decoded, Expect, Framing, ProtocolError, Reply, Request, decode_reply, decode_request,
+};
+
+#[derive(Debug, Error)]
+pub enum ConnError {
+    #[error("connection closed")]
+    Closed,
+    #[error("no data for {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+}
+
+pub struct Connection {
+    stream: TcpStream,
+    buf: BytesMut,
+    out: BytesMut,
+    /// Whether the other side delimits its messages with `\n`.
+    line_peer: bool,
+    read_timeout: Duration,
+}
+
+const READ_SIZE: usize = 64 * 1024;
+
+impl Connection {
+    pub fn new(stream: TcpStream, read_timeout: Duration) -> Self {
+        // Request/reply traffic of small messages: never wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        Connection {
+            stream,
+            buf: BytesMut::with_capacity(READ_SIZE),
+            out: BytesMut::with_capacity(4096),
+            line_peer: false,
+            read_timeout,
+        }
+    }
+
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.stream.peer_addr().ok()
+    }
+
+    /// Reads more bytes; `Ok(false)` at end of stream.
+    async fn fill(&mut self) -> Result<bool, ConnError> {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        let read = timeout(self.read_timeout, self.stream.read_buf(&mut self.buf))
+            .await
+            .map_err(|_| ConnError::Timeout(self.read_timeout))??;
+        Ok(read > 0)
+    }
+
+    fn note_framing<T>(&mut self, decoded: &Decoded<T>) {
+        if decoded.framing == Framing::Line {
+            self.line_peer = true;
+        }
+    }
+
+    /// The next request; `Ok(None)` when the client closed the connection between messages.
+    pub async fn read_request(
+        &mut self,
+        upload_size: Option<u64>,
+    ) -> Result<Option<Decoded<Request>>, ConnError> {
+        loop {
+            if let Some(d) = decode_request(&mut self.buf, upload_size, !self.line_peer)? {
+                self.note_framing(&d);
+                return Ok(Some(d));
+            }
+            if !self.fill().await? {
+                return match decode_request(&mut self.buf, upload_size, true)? {
+                    Some(d) => Ok(Some(d)),
+                    None if self.buf.iter().all(u8::is_ascii_whitespace) => Ok(None),
+                    None => Err(ConnError::Closed),
+                };
+            }
+        }
+    }
+
+    /// The next reply, read as `expect` says.
+    pub async fn read_reply(&mut self, expect: Expect) -> Result<Decoded<Reply>, ConnError> {
+        loop {
+            if let Some(d) = decode_reply(&mut self.buf, expect, !self.line_peer)? {
+                self.note_framing(&d);
+                return Ok(d);
+            }
+            if !self.fill().await? {
+                return decode_reply(&mut self.buf, expect, true)?.ok_or(ConnError::Closed);
+            }
+        }
+    }
+
+    /// A reply of unknown length (a file list): read until a line end, the end of the stream, or
+    /// a quiet gap once something has arrived.
+    pub async fn read_reply_until_quiet(
+        &mut self,
+        expect: Expect,
+        gap: Duration,
+    ) -> Result<Decoded<Reply>, ConnError> {
+        while !self.buf.contains(&b'\n') {
+            let more = if self.buf.is_empty() {
+                self.fill().await?
+            } else {
+                match timeout(gap, self.fill()).await {
+                    Ok(more) => more?,
+                    Err(_) => break,
+                }
+            };
+            if !more {
+                break;
+            }
+        }
+        decode_reply(&mut self.buf, expect, true)?.ok_or(ConnError::Closed)
+    }
+
+    /// Adds a request to the output batch.
+    pub fn queue_request(&mut self, request: &Request, framing: Framing) {
+        request.encode(&mut self.out, framing);
+    }
+
+    /// Sends the output batch in one write.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.stream.write_all(&self.out).await?;
+        self.out.clear();
+        Ok(())
+    }
+
+    pub async fn send_request(&mut self, request: &Request, framing: Framing) -> io::Result<()> {
+        self.queue_request(request, framing);
+        self.flush().await
+    }
+
+    /// Sends one reply in one write.
+    pub async fn send_reply(&mut self, reply: &Reply, framing: Framing) -> io::Result<()> {
+        reply.encode(&mut self.out, framing);
+        self.flush().await
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}

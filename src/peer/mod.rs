@@ -1,0 +1,12 @@
+//! A peer: its server (serves served_files/), its client (runs commands against other peers) and
+//! the transfer engine they share.
+
+pub mod client;
+pub mod connection;
+pub mod events;
+pub mod server;
+pub mod transfer;
+
+pub use client::{Client, ClientOptions};
+pub use events::{LineSink, Reporter};
+pub use server::{ServerConfig, serve};

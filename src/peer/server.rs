@@ -1,0 +1,343 @@
+//! The peer's server: an accept loop and one task per client connection.
+//!
+//! A client's mistake is answered with `250 <reason>` (and, when the byte stream can no longer
+//! be trusted, a closed connection) and a log line; it never affects other clients.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::connection::{ConnError, Connection};
+use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset};
+use crate::store::{Partial, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub me: String,
+    /// Pause after each chunk sent, so a person can kill a peer mid-transfer.
+    pub chunk_delay: Duration,
+    /// A client silent this long is disconnected (and its upload dropped).
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Accepts clients until `shutdown` is cancelled; each connection runs in a task of `tasks`.
+pub async fn serve(
+    listener: TcpListener,
+    store: Arc<Store>,
+    config: Arc<ServerConfig>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: wait and retry rather than spin.
+                warn!(error = %e, "accept failed; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(10);
+        let session = Session {
+            conn: Connection::new(stream, config.idle_timeout),
+            store: Arc::clone(&store),
+            config: Arc::clone(&config),
+            upload: None,
+            download: None,
+        };
+        let shutdown = shutdown.clone();
+        tasks.spawn(
+            async move {
+                debug!("connected");
+                tokio::select! {
+                    _ = shutdown.cancelled() => debug!("server shutting down"),
+                    end = session.run() => debug!("{end}"),
+                }
+                drop(permit);
+            }
+            .instrument(info_span!("client", %addr)),
+        );
+    }
+}
+
+struct Upload {
+    partial: Partial,
+    size: u64,
+    next_index: u64,
+}
+
+struct Session {
+    conn: Connection,
+    store: Arc<Store>,
+    config: Arc<ServerConfig>,
+    upload: Option<Upload>,
+    /// The file opened by `#DOWNLOAD f`: chunks are served from this handle, as the file was.
+    download: Option<(String, Arc<File>, u64)>,
+}
+
+/// Whether the session goes on after a request.
+enum Next {
+    Continue,
+    Close(&'static str),
+}
+
+impl Session {
+    async fn run(mut self) -> String {
+        loop {
+            let upload_size = self.upload.as_ref().map(|u| u.size);
+            let request = match self.conn.read_request(upload_size).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return self.closed("client closed the connection"),
+                Err(ConnError::Protocol(e)) => {
+                    info!(reason = %e, "bad request");
+                    let _ = self
+                        .conn
+                        .send_reply(&Reply::Refused(e.to_string()), Framing::Bare)
+                        .await;
+                    return self.closed("closed after a bad request");
+                }
+                Err(e) => return self.closed(&format!("connection ended: {e}")),
+            };
+            debug!(request = %request.text, "request");
+            match self.handle(request.message, request.framing).await {
+                Ok(Next::Continue) => {}
+                Ok(Next::Close(why)) => return self.closed(why),
+                Err(e) => return self.closed(&format!("send failed: {e}")),
+            }
+        }
+    }
+
+    fn closed(&mut self, why: &str) -> String {
+        if let Some(upload) = self.upload.take() {
+            info!(
+                file = upload.partial.name(),
+                "upload abandoned ({why}); partial file removed"
+            );
+        }
+        why.to_string()
+    }
+
+    async fn reply(&mut self, reply: Reply, framing: Framing) -> std::io::Result<()> {
+        debug!(reply = %reply, "reply");
+        self.conn.send_reply(&reply, framing).await
+    }
+
+    async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
+        match request {
+            Request::FileList => {
+                let names = match self.store.list() {
+                    Ok(files) => files.into_iter().map(|f| f.name).collect(),
+                    Err(e) => {
+                        warn!(error = %e, "cannot list served_files");
+                        Vec::new()
+                    }
+                };
+                self.reply(Reply::FilesServed(names), framing).await?;
+                Ok(Next::Close("file list sent"))
+            }
+            Request::UploadStart { file, size } => self.upload_start(file, size, framing).await,
+            Request::UploadChunk {
+                file,
+                index,
+                payload,
+            } => self.upload_chunk(file, index, &payload, framing).await,
+            Request::DownloadStart { file } => {
+                let reply = match self.open_for_download(&file) {
+                    Some((_, size)) => Reply::ReadyToSend { file, size },
+                    None => Reply::NotServing { file },
+                };
+                self.reply(reply, framing).await?;
+                Ok(Next::Continue)
+            }
+            Request::DownloadChunk { file, index } => {
+                self.download_chunk(file, index, framing).await
+            }
+        }
+    }
+
+    async fn upload_start(
+        &mut self,
+        file: String,
+        size: u64,
+        framing: Framing,
+    ) -> std::io::Result<Next> {
+        if let Some(old) = self.upload.take() {
+            info!(
+                file = old.partial.name(),
+                "new #UPLOAD before the last one finished; dropped it"
+            );
+        }
+        let partial = match self.store.reserve(&file, size) {
+            Ok(partial) => partial,
+            Err(e) => {
+                info!(%file, reason = %e, "upload refused");
+                let reply = match e {
+                    StoreError::CurrentlyReceiving(file) => Reply::CurrentlyReceiving { file },
+                    StoreError::AlreadyServing(file) => Reply::AlreadyServing { file },
+                    StoreError::TooLarge { name, .. } => {
+                        Reply::Refused(format!("File {name} too large"))
+                    }
+                    other => Reply::Refused(other.to_string()),
+                };
+                self.reply(reply, framing).await?;
+                return Ok(Next::Continue);
+            }
+        };
+        info!(%file, size, "receiving upload");
+        self.reply(Reply::ReadyToReceive { file: file.clone() }, framing)
+            .await?;
+        self.upload = Some(Upload {
+            partial,
+            size,
+            next_index: 0,
+        });
+        if size == 0 {
+            return self.finish_upload(file, framing).await;
+        }
+        Ok(Next::Continue)
+    }
+
+    async fn upload_chunk(
+        &mut self,
+        file: String,
+        index: u64,
+        payload: &[u8],
+        framing: Framing,
+    ) -> std::io::Result<Next> {
+        let Some(upload) = self.upload.as_mut().filter(|u| u.partial.name() == file) else {
+            let reply = Reply::Refused(format!("No upload of file {file} in progress"));
+            self.reply(reply, framing).await?;
+            return Ok(Next::Close("chunk without an upload"));
+        };
+        if index != upload.next_index {
+            let expected = upload.next_index;
+            let reply = Reply::Refused(format!(
+                "Invalid chunk {index} of file {file}, expected chunk {expected}"
+            ));
+            self.reply(reply, framing).await?;
+            return Ok(Next::Close("chunk out of order"));
+        }
+        if let Err(e) = upload.partial.put(chunk_offset(index), payload) {
+            warn!(%file, error = %e, "cannot write upload");
+            self.reply(
+                Reply::Refused(format!("Cannot store file {file}: {e}")),
+                framing,
+            )
+            .await?;
+            return Ok(Next::Close("write failed"));
+        }
+        upload.next_index += 1;
+        let complete = upload.next_index == chunk_count(upload.size);
+        self.reply(
+            Reply::ChunkReceived {
+                file: file.clone(),
+                index,
+            },
+            framing,
+        )
+        .await?;
+        if complete {
+            return self.finish_upload(file, framing).await;
+        }
+        Ok(Next::Continue)
+    }
+
+    async fn finish_upload(&mut self, file: String, framing: Framing) -> std::io::Result<Next> {
+        let Some(upload) = self.upload.take() else {
+            return Ok(Next::Continue);
+        };
+        let committed = tokio::task::spawn_blocking(move || upload.partial.commit()).await;
+        let reply = match committed {
+            Ok(Ok(())) => {
+                info!(%file, "upload complete");
+                Reply::FileReceived { file }
+            }
+            Ok(Err(e)) => {
+                warn!(%file, error = %e, "cannot save upload");
+                Reply::Refused(format!("Cannot save file {file}: {e}"))
+            }
+            Err(e) => Reply::Refused(format!("Cannot save file {file}: {e}")),
+        };
+        self.reply(reply, framing).await?;
+        Ok(Next::Continue)
+    }
+
+    fn open_for_download(&mut self, file: &str) -> Option<(Arc<File>, u64)> {
+        if let Some((name, handle, size)) = &self.download {
+            if name == file {
+                return Some((Arc::clone(handle), *size));
+            }
+        }
+        match self.store.open_served(file) {
+            Ok(Some((handle, size))) => {
+                let handle = Arc::new(handle);
+                self.download = Some((file.to_string(), Arc::clone(&handle), size));
+                Some((handle, size))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                warn!(%file, error = %e, "cannot open served file");
+                None
+            }
+        }
+    }
+
+    async fn download_chunk(
+        &mut self,
+        file: String,
+        index: u64,
+        framing: Framing,
+    ) -> std::io::Result<Next> {
+        let Some((handle, size)) = self.open_for_download(&file) else {
+            self.reply(Reply::NotServing { file }, framing).await?;
+            return Ok(Next::Continue);
+        };
+        let Some(len) = chunk_len(size, index) else {
+            self.reply(
+                Reply::Refused(format!("Invalid chunk {index} of file {file}")),
+                framing,
+            )
+            .await?;
+            return Ok(Next::Continue);
+        };
+        let mut payload = vec![0; len];
+        if let Err(e) = handle.read_exact_at(&mut payload, chunk_offset(index)) {
+            warn!(%file, error = %e, "cannot read served file");
+            self.reply(Reply::Refused(format!("Cannot read file {file}")), framing)
+                .await?;
+            return Ok(Next::Close("read failed"));
+        }
+        self.reply(
+            Reply::Chunk {
+                file,
+                index,
+                payload: payload.into(),
+            },
+            framing,
+        )
+        .await?;
+        if !self.config.chunk_delay.is_zero() {
+            tokio::time::sleep(self.config.chunk_delay).await;
+        }
+        Ok(Next::Continue)
+    }
+}

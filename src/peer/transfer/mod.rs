@@ -1,0 +1,85 @@
+//! Moving files between peers: chunk allocation (pure), download and upload engines.
+//!
+//! Both engines take a window: how many chunk requests may be in flight on one connection.
+//! Window 1 is the seed's lockstep exchange.
+
+pub mod allocation;
+pub mod download;
+pub mod upload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::connection::{ConnError, Connection};
+use super::events::Reporter;
+use crate::protocol::lines;
+use crate::settings::PeerAddr;
+use crate::store::Store;
+
+/// What every transfer of one peer's client needs.
+#[derive(Clone)]
+pub struct TransferContext {
+    /// This peer's ID.
+    pub me: String,
+    pub store: Arc<Store>,
+    pub options: TransferOptions,
+    pub out: Reporter,
+}
+
+/// Settings shared by every transfer of a client.
+#[derive(Debug, Clone)]
+pub struct TransferOptions {
+    /// Chunk requests in flight per connection (1 = lockstep).
+    pub window: usize,
+    /// Pause after each chunk this peer sends (uploads).
+    pub chunk_delay: Duration,
+    pub connect_timeout: Duration,
+    /// A server silent this long while a reply is awaited is given up.
+    pub reply_timeout: Duration,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        TransferOptions {
+            window: 1,
+            chunk_delay: Duration::ZERO,
+            connect_timeout: Duration::from_secs(5),
+            reply_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Connects to `peer`, printing the seed's line if that fails.
+pub async fn connect(
+    peer: &PeerAddr,
+    options: &TransferOptions,
+    out: &Reporter,
+) -> Option<Connection> {
+    let attempt = tokio::time::timeout(
+        options.connect_timeout,
+        tokio::net::TcpStream::connect(peer.connect_addr()),
+    );
+    match attempt.await {
+        Ok(Ok(stream)) => Some(Connection::new(stream, options.reply_timeout)),
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer.id, error = %e, "connect failed");
+            out.error(lines::connection_failed(&peer.id));
+            None
+        }
+        Err(_) => {
+            tracing::debug!(peer = %peer.id, "connect timed out");
+            out.error(lines::connection_failed(&peer.id));
+            None
+        }
+    }
+}
+
+/// Words for a connection that ended while a reply was awaited.
+pub fn describe(e: &ConnError) -> String {
+    match e {
+        ConnError::Closed => "connection closed".into(),
+        ConnError::Timeout(d) => format!("no reply for {}s", d.as_secs()),
+        ConnError::Io(e) => e.to_string(),
+        ConnError::Protocol(e) => format!("protocol error: {e}"),
+    }
+}

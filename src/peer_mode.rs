@@ -1,0 +1,110 @@
+//! Starting a peer: settings, directory, listening socket, server task, and a front end.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::console::{self, ConsoleOut};
+use crate::peer::transfer::TransferOptions;
+use crate::peer::{Client, Reporter, ServerConfig, serve};
+use crate::settings::{PeerAddr, Settings};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    Headless,
+    Line,
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerArgs {
+    pub id: String,
+    pub settings: PathBuf,
+    pub dir: Option<PathBuf>,
+    pub chunk_delay: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// How long running tasks get to finish (and remove partial files) after Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
+    let settings = Arc::new(Settings::load(&args.settings)?);
+    let me = settings.require(&args.id)?.clone();
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
+    if !dir.is_dir() {
+        return Err(eyre!(
+            "peer directory {} does not exist (use --dir DIR)",
+            dir.display()
+        ));
+    }
+    let store = Store::open(&dir)
+        .wrap_err_with(|| format!("cannot use peer directory {}", dir.display()))?;
+    let listener = bind(&me).await?;
+    tracing::info!(peer = %me.id, addr = %me.connect_addr(), dir = %dir.display(), "serving");
+
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let config = Arc::new(ServerConfig {
+        me: me.id.clone(),
+        chunk_delay: args.chunk_delay,
+        idle_timeout: args.idle_timeout,
+        max_connections: 512,
+    });
+    tasks.spawn(serve(
+        listener,
+        Arc::clone(&store),
+        config,
+        shutdown.clone(),
+        tasks.clone(),
+    ));
+    tasks.spawn(cancel_on_signal(shutdown.clone()));
+
+    match front {
+        Front::Headless => shutdown.cancelled().await,
+        Front::Line => {
+            let out = ConsoleOut::start();
+            let options = TransferOptions {
+                chunk_delay: args.chunk_delay,
+                ..TransferOptions::default()
+            };
+            let client = Client::new(&me.id, settings, store, options, Reporter::new(out.clone()));
+            console::run(client, out, shutdown.clone()).await;
+            shutdown.cancel();
+        }
+    }
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    Ok(())
+}
+
+async fn bind(me: &PeerAddr) -> Result<TcpListener> {
+    let addr = me.connect_addr();
+    TcpListener::bind(&addr)
+        .await
+        .wrap_err_with(|| format!("peer {} cannot listen on {addr}", me.id))
+}
+
+/// Ctrl-C or SIGTERM ends the peer cleanly.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = shutdown.cancelled() => return,
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,437 @@
+//! Requests (client → server) and replies (server → client): types, encoders and incremental
+//! decoders. Encoders write the seed's bytes exactly; decoders are liberal where the meaning is
+//! unambiguous (optional line ends, a dropped "file" in `330 Ready to send f bytes N`).
+
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+use super::chunk::chunk_len;
+use super::cursor::{Cursor, Step, Stop, mismatch};
+
+/// How a message was (or is to be) delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Framing {
+    /// The seed's form: the message bytes alone, one message per write.
+    #[default]
+    Bare,
+    /// Followed by `\n`: used only between p2p-tui peers, so pipelined messages never run together.
+    Line,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    FileList,
+    /// `#UPLOAD f bytes N`
+    UploadStart {
+        file: String,
+        size: u64,
+    },
+    /// `#UPLOAD f chunk i <payload>`
+    UploadChunk {
+        file: String,
+        index: u64,
+        payload: Bytes,
+    },
+    /// `#DOWNLOAD f`
+    DownloadStart {
+        file: String,
+    },
+    /// `#DOWNLOAD f chunk i`
+    DownloadChunk {
+        file: String,
+        index: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `200 Files served: a b c`
+    FilesServed(Vec<String>),
+    /// `250 Currently receiving file f`
+    CurrentlyReceiving { file: String },
+    /// `250 Already serving file f`
+    AlreadyServing { file: String },
+    /// `330 Ready to receive file f`
+    ReadyToReceive { file: String },
+    /// `200 File f chunk i received`
+    ChunkReceived { file: String, index: u64 },
+    /// `200 File f received`
+    FileReceived { file: String },
+    /// `330 Ready to send file f bytes N`
+    ReadyToSend { file: String, size: u64 },
+    /// `250 Not serving file f`
+    NotServing { file: String },
+    /// `200 File f chunk i <payload>`
+    Chunk {
+        file: String,
+        index: u64,
+        payload: Bytes,
+    },
+    /// Any other `250 <reason>`.
+    Refused(String),
+}
+
+/// What a client waits for; it decides how the next reply is read (payload length, fixed words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    FileList,
+    UploadStart,
+    UploadChunkAck,
+    UploadDone,
+    DownloadStart,
+    /// The reply to `#DOWNLOAD f chunk i` of a file of `size` bytes.
+    DownloadChunk {
+        size: u64,
+        index: u64,
+    },
+}
+
+/// A decoded message with the text to show in the message log (payload left out) and its framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded<T> {
+    pub message: T,
+    pub text: String,
+    pub framing: Framing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    /// The bytes are not a message of this protocol; `reason` is fit for a `250` reply.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn finish<T>(step: Step<Option<T>>) -> Result<Option<T>, ProtocolError> {
+    match step {
+        Ok(found) => Ok(found),
+        Err(Stop::Incomplete) => Ok(None),
+        Err(Stop::Mismatch(reason)) => Err(ProtocolError::Invalid(reason)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/// Decodes one request from the front of `buf`, removing its bytes.
+///
+/// `upload_size` is the size declared by this connection's `#UPLOAD f bytes N` (needed to know how
+/// long a chunk payload is). `at_rest`: the peer sends one message per write and waits, so a token
+/// ending at the end of the buffer is complete. `Ok(None)`: more bytes are needed.
+pub fn decode_request(
+    buf: &mut BytesMut,
+    upload_size: Option<u64>,
+    at_rest: bool,
+) -> Result<Option<Decoded<Request>>, ProtocolError> {
+    let mut cur = Cursor::new(buf, at_rest);
+    cur.skip_newlines();
+    let skipped = cur.pos;
+    if cur.at_end() {
+        let _ = buf.split_to(skipped);
+        return Ok(None);
+    }
+    let parsed = finish(parse_request(&mut cur, upload_size).map(Some))?;
+    Ok(parsed.map(|(message, payload, text_end, framing)| {
+        let consumed = cur.pos;
+        let text = cursor_text(buf, skipped, text_end);
+        let mut frame = buf.split_to(consumed).freeze();
+        let message = match (message, payload) {
+            (Request::UploadChunk { file, index, .. }, Some(range)) => Request::UploadChunk {
+                file,
+                index,
+                payload: frame.split_off(range.start).slice(..range.len()),
+            },
+            (other, _) => other,
+        };
+        Decoded {
+            message,
+            text,
+            framing,
+        }
+    }))
+}
+
+type Parsed<T> = (T, Option<std::ops::Range<usize>>, usize, Framing);
+
+fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<Request>> {
+    if cur.opt_lit("#FILELIST")? {
+        let text_end = cur.pos;
+        return Ok((Request::FileList, None, text_end, cur.end()?));
+    }
+    if cur.opt_lit("#UPLOAD ")? {
+        let file = cur.token()?.to_string();
+        if cur.opt_lit(" bytes ")? {
+            let size = cur.number()?;
+            let text_end = cur.pos;
+            return Ok((
+                Request::UploadStart { file, size },
+                None,
+                text_end,
+                cur.end()?,
+            ));
+        }
+        cur.lit(" chunk ")?;
+        let index = cur.number()?;
+        let text_end = cur.pos;
+        let Some(size) = upload_size else {
+            return mismatch(format!("No upload of file {file} in progress"));
+        };
+        let Some(len) = chunk_len(size, index) else {
+            return mismatch(format!("Invalid chunk {index} of file {file}"));
+        };
+        cur.lit(" ")?;
+        let payload = cur.take(len)?;
+        let framing = cur.end()?;
+        let message = Request::UploadChunk {
+            file,
+            index,
+            payload: Bytes::new(),
+        };
+        return Ok((message, Some(payload), text_end, framing));
+    }
+    if cur.opt_lit("#DOWNLOAD ")? {
+        let file = cur.token()?.to_string();
+        if cur.opt_lit(" chunk ")? {
+            let index = cur.number()?;
+            let text_end = cur.pos;
+            return Ok((
+                Request::DownloadChunk { file, index },
+                None,
+                text_end,
+                cur.end()?,
+            ));
+        }
+        let text_end = cur.pos;
+        return Ok((Request::DownloadStart { file }, None, text_end, cur.end()?));
+    }
+    mismatch("Unknown request")
+}
+
+impl Request {
+    /// Appends the request's exact bytes (plus `\n` for `Framing::Line`).
+    pub fn encode(&self, out: &mut BytesMut, framing: Framing) {
+        use std::fmt::Write;
+        let _ = write!(Fmt(out), "{self}");
+        if let Request::UploadChunk { payload, .. } = self {
+            out.extend_from_slice(b" ");
+            out.extend_from_slice(payload);
+        }
+        push_framing(out, framing);
+    }
+}
+
+/// The request as the message log shows it: exact, with any chunk payload left out.
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::FileList => write!(f, "#FILELIST"),
+            Request::UploadStart { file, size } => write!(f, "#UPLOAD {file} bytes {size}"),
+            Request::UploadChunk { file, index, .. } => write!(f, "#UPLOAD {file} chunk {index}"),
+            Request::DownloadStart { file } => write!(f, "#DOWNLOAD {file}"),
+            Request::DownloadChunk { file, index } => write!(f, "#DOWNLOAD {file} chunk {index}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+/// Decodes the reply to what the client `expect`s from the front of `buf`, removing its bytes.
+/// Any reply may instead be a `250 <reason>` refusal.
+pub fn decode_reply(
+    buf: &mut BytesMut,
+    expect: Expect,
+    at_rest: bool,
+) -> Result<Option<Decoded<Reply>>, ProtocolError> {
+    let mut cur = Cursor::new(buf, at_rest);
+    cur.skip_newlines();
+    let skipped = cur.pos;
+    if cur.at_end() {
+        let _ = buf.split_to(skipped);
+        return Ok(None);
+    }
+    let parsed = finish(parse_reply(&mut cur, expect).map(Some))?;
+    Ok(parsed.map(|(message, payload, text_end, framing)| {
+        let consumed = cur.pos;
+        let text = cursor_text(buf, skipped, text_end);
+        let mut frame = buf.split_to(consumed).freeze();
+        let message = match (message, payload) {
+            (Reply::Chunk { file, index, .. }, Some(range)) => Reply::Chunk {
+                file,
+                index,
+                payload: frame.split_off(range.start).slice(..range.len()),
+            },
+            (other, _) => other,
+        };
+        Decoded {
+            message,
+            text,
+            framing,
+        }
+    }))
+}
+
+fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
+    if cur.opt_lit("250 ")? {
+        let (reason, framing) = cur.rest_of_line()?;
+        let text_end = cur.pos - usize::from(framing == Framing::Line);
+        return Ok((refusal(reason), None, text_end, framing));
+    }
+    match expect {
+        Expect::FileList => {
+            cur.lit("200 Files served:")?;
+            let (names, framing) = cur.rest_of_line()?;
+            let text_end = cur.pos - usize::from(framing == Framing::Line);
+            let names = names.split_whitespace().map(str::to_string).collect();
+            Ok((Reply::FilesServed(names), None, text_end, framing))
+        }
+        Expect::UploadStart => {
+            cur.lit("330 Ready to receive file ")?;
+            let file = cur.token()?.to_string();
+            let text_end = cur.pos;
+            Ok((Reply::ReadyToReceive { file }, None, text_end, cur.end()?))
+        }
+        Expect::UploadChunkAck => {
+            cur.lit("200 File ")?;
+            let file = cur.token()?.to_string();
+            cur.lit(" chunk ")?;
+            let index = cur.number()?;
+            cur.lit(" received")?;
+            let text_end = cur.pos;
+            Ok((
+                Reply::ChunkReceived { file, index },
+                None,
+                text_end,
+                cur.end()?,
+            ))
+        }
+        Expect::UploadDone => {
+            cur.lit("200 File ")?;
+            let file = cur.token()?.to_string();
+            cur.lit(" received")?;
+            let text_end = cur.pos;
+            Ok((Reply::FileReceived { file }, None, text_end, cur.end()?))
+        }
+        Expect::DownloadStart => {
+            cur.lit("330 Ready to send ")?;
+            // Classroom servers sometimes drop the word "file"; a name is never "file" followed
+            // by " bytes", so both forms read unambiguously.
+            let mut file = cur.token()?.to_string();
+            if file == "file" && !cur.peek_lit(" bytes ")? {
+                cur.lit(" ")?;
+                file = cur.token()?.to_string();
+            }
+            cur.lit(" bytes ")?;
+            let size = cur.number()?;
+            let text_end = cur.pos;
+            Ok((
+                Reply::ReadyToSend { file, size },
+                None,
+                text_end,
+                cur.end()?,
+            ))
+        }
+        Expect::DownloadChunk { size, index: asked } => {
+            cur.lit("200 File ")?;
+            let file = cur.token()?.to_string();
+            cur.lit(" chunk ")?;
+            let index = cur.number()?;
+            let text_end = cur.pos;
+            if index != asked {
+                return mismatch(format!("chunk {index} received, chunk {asked} asked for"));
+            }
+            let Some(len) = chunk_len(size, index) else {
+                return mismatch(format!("chunk {index} is out of range"));
+            };
+            cur.lit(" ")?;
+            let payload = cur.take(len)?;
+            let framing = cur.end()?;
+            let message = Reply::Chunk {
+                file,
+                index,
+                payload: Bytes::new(),
+            };
+            Ok((message, Some(payload), text_end, framing))
+        }
+    }
+}
+
+fn refusal(reason: &str) -> Reply {
+    let word = |prefix: &str| {
+        reason
+            .strip_prefix(prefix)
+            .filter(|rest| !rest.is_empty() && !rest.contains(' '))
+            .map(str::to_string)
+    };
+    if let Some(file) = word("Currently receiving file ") {
+        Reply::CurrentlyReceiving { file }
+    } else if let Some(file) = word("Already serving file ") {
+        Reply::AlreadyServing { file }
+    } else if let Some(file) = word("Not serving file ") {
+        Reply::NotServing { file }
+    } else {
+        Reply::Refused(reason.to_string())
+    }
+}
+
+impl Reply {
+    /// Appends the reply's exact bytes (plus `\n` for `Framing::Line`).
+    pub fn encode(&self, out: &mut BytesMut, framing: Framing) {
+        use std::fmt::Write;
+        let _ = write!(Fmt(out), "{self}");
+        if let Reply::Chunk { payload, .. } = self {
+            out.extend_from_slice(b" ");
+            out.extend_from_slice(payload);
+        }
+        push_framing(out, framing);
+    }
+}
+
+/// The reply as the message log shows it: exact, with any chunk payload left out.
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::FilesServed(names) => write!(f, "200 Files served: {}", names.join(" ")),
+            Reply::CurrentlyReceiving { file } => write!(f, "250 Currently receiving file {file}"),
+            Reply::AlreadyServing { file } => write!(f, "250 Already serving file {file}"),
+            Reply::ReadyToReceive { file } => write!(f, "330 Ready to receive file {file}"),
+            Reply::ChunkReceived { file, index } => {
+                write!(f, "200 File {file} chunk {index} received")
+            }
+            Reply::FileReceived { file } => write!(f, "200 File {file} received"),
+            Reply::ReadyToSend { file, size } => {
+                write!(f, "330 Ready to send file {file} bytes {size}")
+            }
+            Reply::NotServing { file } => write!(f, "250 Not serving file {file}"),
+            Reply::Chunk { file, index, .. } => write!(f, "200 File {file} chunk {index}"),
+            Reply::Refused(reason) => write!(f, "250 {reason}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn push_framing(out: &mut BytesMut, framing: Framing) {
+    if framing == Framing::Line {
+        out.extend_from_slice(b"\n");
+    }
+}
+
+fn cursor_text(buf: &[u8], start: usize, end: usize) -> String {
+    String::from_utf8_lossy(&buf[start..end])
+        .trim_end()
+        .to_string()
+}
+
+/// `fmt::Write` into a `BytesMut`, so messages are formatted without an intermediate String.
+struct Fmt<'a>(&'a mut BytesMut);
+
+impl std::fmt::Write for Fmt<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

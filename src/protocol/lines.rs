@@ -1,0 +1,107 @@
+//! The seed's terminal lines, formatted in one place. Both front ends (line console, TUI) print
+//! exactly these strings.
+
+use std::fmt::Display;
+
+/// What a line reports, so a front end can colour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LineKind {
+    /// `Client (pX): <request>`
+    Request,
+    /// `Server (pX): <reply>`
+    Reply,
+    /// A command's progress or result (`Downloading file f`, `File f download success`).
+    Outcome,
+    /// Something went wrong (`TCP connection to server pX failed`, `... failed`).
+    Error,
+    /// Extra information beyond the seed (peer left, chunks reassigned).
+    Note,
+}
+
+pub fn client_sent(peer: &str, request: impl Display) -> String {
+    format!("Client ({peer}): {request}")
+}
+
+pub fn server_replied(peer: &str, reply: impl Display) -> String {
+    format!("Server ({peer}): {reply}")
+}
+
+pub fn connection_failed(peer: &str) -> String {
+    format!("TCP connection to server {peer} failed")
+}
+
+pub fn not_serving_locally(me: &str, file: &str) -> String {
+    format!("Peer {me} does not serve file {file}")
+}
+
+pub fn uploading(file: &str) -> String {
+    format!("Uploading file {file}")
+}
+
+pub fn upload_result(file: &str, success: bool) -> String {
+    format!(
+        "File {file} upload {}",
+        if success { "success" } else { "failed" }
+    )
+}
+
+pub fn already_exists(file: &str) -> String {
+    format!("File {file} already exists")
+}
+
+pub fn downloading(file: &str) -> String {
+    format!("Downloading file {file}")
+}
+
+pub fn download_result(file: &str, success: bool) -> String {
+    format!(
+        "File {file} download {}",
+        if success { "success" } else { "failed" }
+    )
+}
+
+pub fn nobody_serves(file: &str, peers: &[String]) -> String {
+    format!(
+        "File {file} download failed, peers {} are not serving the file",
+        peers.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_match_the_seed_sample() {
+        assert_eq!(client_sent("p4", "#FILELIST"), "Client (p4): #FILELIST");
+        assert_eq!(
+            server_replied("p3", "200 Files served: f1.txt f5.txt"),
+            "Server (p3): 200 Files served: f1.txt f5.txt"
+        );
+        assert_eq!(
+            connection_failed("p2"),
+            "TCP connection to server p2 failed"
+        );
+        assert_eq!(
+            not_serving_locally("p1", "x.txt"),
+            "Peer p1 does not serve file x.txt"
+        );
+        assert_eq!(uploading("f2.txt"), "Uploading file f2.txt");
+        assert_eq!(upload_result("f2.txt", true), "File f2.txt upload success");
+        assert_eq!(upload_result("f2.txt", false), "File f2.txt upload failed");
+        assert_eq!(already_exists("f1.txt"), "File f1.txt already exists");
+        assert_eq!(downloading("f1.txt"), "Downloading file f1.txt");
+        assert_eq!(
+            download_result("f1.txt", true),
+            "File f1.txt download success"
+        );
+        assert_eq!(
+            download_result("f1.txt", false),
+            "File f1.txt download failed"
+        );
+        assert_eq!(
+            nobody_serves("f9.txt", &["p2".into(), "p3".into(), "p4".into()]),
+            "File f9.txt download failed, peers p2 p3 p4 are not serving the file"
+        );
+    }
+}

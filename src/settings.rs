@@ -1,0 +1,156 @@
+//! peer_settings.txt: one line per peer, `peer_ID ip_addr server_port`.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddr {
+    pub id: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl PeerAddr {
+    /// `host:port` for connecting; `localhost` is pinned to IPv4 loopback, as the seed's peers bind.
+    pub fn connect_addr(&self) -> String {
+        let host = if self.host.eq_ignore_ascii_case("localhost") {
+            "127.0.0.1"
+        } else {
+            &self.host
+        };
+        if host.contains(':') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub path: PathBuf,
+    pub peers: Vec<PeerAddr>,
+}
+
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("cannot read peer settings {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {why} (expected \"peer_ID ip_addr server_port\")", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+    #[error("unknown peer {id} in {}; known peers: {}", path.display(), known.join(" "))]
+    UnknownPeer {
+        id: String,
+        path: PathBuf,
+        known: Vec<String>,
+    },
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Settings::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Settings, SettingsError> {
+        let mut peers: Vec<PeerAddr> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let malformed = |why: String| SettingsError::Malformed {
+                path: path.to_path_buf(),
+                line: n + 1,
+                why,
+            };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let [id, host, port] = words[..] else {
+                return Err(malformed(format!("{} fields instead of 3", words.len())));
+            };
+            let port: u16 = port
+                .parse()
+                .map_err(|_| malformed(format!("bad port {port:?}")))?;
+            if peers.iter().any(|p| p.id == id) {
+                return Err(malformed(format!("peer {id} listed twice")));
+            }
+            peers.push(PeerAddr {
+                id: id.into(),
+                host: host.into(),
+                port,
+            });
+        }
+        Ok(Settings {
+            path: path.to_path_buf(),
+            peers,
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&PeerAddr> {
+        self.peers.iter().find(|p| p.id == id)
+    }
+
+    /// The entry of peer `id`, or an error that lists the known IDs.
+    pub fn require(&self, id: &str) -> Result<&PeerAddr, SettingsError> {
+        self.get(id).ok_or_else(|| SettingsError::UnknownPeer {
+            id: id.into(),
+            path: self.path.clone(),
+            known: self.ids(),
+        })
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.peers.iter().map(|p| p.id.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_peers_skipping_blank_and_comment_lines() {
+        let s = Settings::parse(
+            Path::new("ps.txt"),
+            "# demo\np1 localhost 50001\n\n  p2 127.0.0.1 50002  \n",
+        )
+        .unwrap();
+        assert_eq!(s.ids(), vec!["p1", "p2"]);
+        assert_eq!(s.get("p1").unwrap().connect_addr(), "127.0.0.1:50001");
+        assert_eq!(s.get("p2").unwrap().port, 50002);
+    }
+
+    #[test]
+    fn malformed_lines_name_file_and_line() {
+        let err =
+            Settings::parse(Path::new("ps.txt"), "p1 localhost 1\np2 localhost\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ps.txt:2: 2 fields instead of 3 (expected \"peer_ID ip_addr server_port\")"
+        );
+        let err = Settings::parse(Path::new("ps.txt"), "p1 localhost 99999\n").unwrap_err();
+        assert!(err.to_string().starts_with("ps.txt:1: bad port \"99999\""));
+        let err = Settings::parse(Path::new("ps.txt"), "p1 a 1\np1 b 2\n").unwrap_err();
+        assert!(err.to_string().contains("listed twice"));
+    }
+
+    #[test]
+    fn unknown_peer_lists_known_ids() {
+        let s = Settings::parse(Path::new("ps.txt"), "p1 localhost 1\np2 localhost 2\n").unwrap();
+        assert_eq!(
+            s.require("p9").unwrap_err().to_string(),
+            "unknown peer p9 in ps.txt; known peers: p1 p2"
+        );
+    }
+}

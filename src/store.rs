@@ -1,0 +1,339 @@
+//! A peer's served_files/ and the partial files that become served files.
+//!
+//! A file being received lives in `<peer dir>/.p2p-tui-partial/` (never listed, never served) and
+//! appears in served_files/ only through `Partial::commit`, an atomic no-clobber link. A `Partial`
+//! that is dropped uncommitted (failure, cancel, Ctrl-C) deletes itself and releases the name.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use thiserror::Error;
+
+use crate::protocol::validate_file_name;
+
+const PARTIAL_DIR: &str = ".p2p-tui-partial";
+/// Bytes of contiguous data gathered before a write, so 100-byte chunks reach the disk in big writes.
+const WRITE_RUN: usize = 256 * 1024;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("Invalid file name {0}")]
+    InvalidName(String),
+    #[error("Currently receiving file {0}")]
+    CurrentlyReceiving(String),
+    #[error("Already serving file {0}")]
+    AlreadyServing(String),
+    #[error("File {name} too large ({size} bytes, {available} bytes free)")]
+    TooLarge {
+        name: String,
+        size: u64,
+        available: u64,
+    },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedFile {
+    pub name: String,
+    pub size: u64,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    served_dir: PathBuf,
+    partial_dir: PathBuf,
+    /// Names being received, with the bytes they will take.
+    receiving: Mutex<HashMap<String, u64>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) served_files/ under `peer_dir` and removes stale partial files.
+    pub fn open(peer_dir: &Path) -> io::Result<Arc<Store>> {
+        let served_dir = peer_dir.join("served_files");
+        let partial_dir = peer_dir.join(PARTIAL_DIR);
+        fs::create_dir_all(&served_dir)?;
+        fs::create_dir_all(&partial_dir)?;
+        for entry in fs::read_dir(&partial_dir)? {
+            let path = entry?.path();
+            tracing::info!(path = %path.display(), "removing stale partial file");
+            fs::remove_file(&path)?;
+        }
+        Ok(Arc::new(Store {
+            served_dir,
+            partial_dir,
+            receiving: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn served_dir(&self) -> &Path {
+        &self.served_dir
+    }
+
+    pub fn partial_dir(&self) -> &Path {
+        &self.partial_dir
+    }
+
+    fn receiving(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        // A panic while holding this lock leaves the map consistent (single inserts/removes).
+        self.receiving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_receiving(&self, name: &str) -> bool {
+        self.receiving().contains_key(name)
+    }
+
+    /// Served files (regular files with valid names), sorted by name.
+    pub fn list(&self) -> io::Result<Vec<ServedFile>> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&self.served_dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_file() && validate_file_name(&name).is_ok() {
+                files.push(ServedFile {
+                    name,
+                    size: meta.len(),
+                });
+            }
+        }
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(files)
+    }
+
+    /// Whether `name` is a complete served file.
+    pub fn serves(&self, name: &str) -> bool {
+        self.served_path(name)
+            .and_then(|p| fs::symlink_metadata(p).ok())
+            .is_some_and(|m| m.is_file())
+    }
+
+    fn served_path(&self, name: &str) -> Option<PathBuf> {
+        validate_file_name(name).ok()?;
+        Some(self.served_dir.join(name))
+    }
+
+    /// Opens a served file for reading, with its size; `None` if it is not served (or still
+    /// being received). The handle keeps serving the file as it was, whatever happens to the name.
+    pub fn open_served(&self, name: &str) -> io::Result<Option<(File, u64)>> {
+        let Some(path) = self.served_path(name) else {
+            return Ok(None);
+        };
+        if self.is_receiving(name) {
+            return Ok(None);
+        }
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let file = File::open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Some((file, size)))
+    }
+
+    /// Reserves `name` for a file of `size` bytes about to be received.
+    pub fn reserve(self: &Arc<Self>, name: &str, size: u64) -> Result<Partial, StoreError> {
+        validate_file_name(name).map_err(|_| StoreError::InvalidName(name.into()))?;
+        let mut receiving = self.receiving();
+        if receiving.contains_key(name) {
+            return Err(StoreError::CurrentlyReceiving(name.into()));
+        }
+        if self.serves(name) || self.served_dir.join(name).exists() {
+            return Err(StoreError::AlreadyServing(name.into()));
+        }
+        let promised: u64 = receiving.values().sum();
+        let available = free_space(&self.partial_dir)?.saturating_sub(promised);
+        if size > available {
+            return Err(StoreError::TooLarge {
+                name: name.into(),
+                size,
+                available,
+            });
+        }
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let serial = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .partial_dir
+            .join(format!("{name}.{}.{serial}.part", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        receiving.insert(name.to_string(), size);
+        Ok(Partial {
+            store: Arc::clone(self),
+            name: name.to_string(),
+            path,
+            file,
+            run: Vec::new(),
+            run_start: 0,
+            committed: false,
+        })
+    }
+}
+
+fn free_space(dir: &Path) -> io::Result<u64> {
+    let stat = nix::sys::statvfs::statvfs(dir).map_err(io::Error::from)?;
+    Ok((stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64))
+}
+
+/// A file being received. Data may arrive in any order; contiguous data is gathered into large
+/// writes.
+#[derive(Debug)]
+pub struct Partial {
+    store: Arc<Store>,
+    name: String,
+    path: PathBuf,
+    file: File,
+    run: Vec<u8>,
+    run_start: u64,
+    committed: bool,
+}
+
+impl Partial {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes `data` at `offset` (buffered while the writes are contiguous).
+    pub fn put(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let run_end = self.run_start + self.run.len() as u64;
+        if offset != run_end || self.run.len() + data.len() > WRITE_RUN {
+            self.flush()?;
+            self.run_start = offset;
+        }
+        if self.run.capacity() == 0 {
+            self.run.reserve_exact(WRITE_RUN);
+        }
+        self.run.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.run.is_empty() {
+            self.file.write_all_at(&self.run, self.run_start)?;
+            self.run_start += self.run.len() as u64;
+            self.run.clear();
+        }
+        Ok(())
+    }
+
+    /// Makes the file visible in served_files/: data synced, then an atomic no-clobber link.
+    /// Blocking; call it from a blocking context.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        self.file.sync_data()?;
+        let target = self.store.served_dir.join(&self.name);
+        match fs::hard_link(&self.path, &target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::AlreadyServing(self.name.clone()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.committed = true;
+        // The served copy is complete; a left-over partial link is cleaned at the next start.
+        let _ = fs::remove_file(&self.path);
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.committed {
+            if let Err(e) = fs::remove_file(&self.path) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove partial file");
+            }
+        }
+        self.store.receiving().remove(&self.name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Arc<Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn committed_partial_appears_with_its_bytes_in_any_write_order() {
+        let (_dir, store) = store();
+        let mut p = store.reserve("f.bin", 250).unwrap();
+        assert!(store.is_receiving("f.bin"));
+        assert!(store.open_served("f.bin").unwrap().is_none());
+        p.put(100, &[2; 100]).unwrap();
+        p.put(0, &[1; 100]).unwrap();
+        p.put(200, &[3; 50]).unwrap();
+        p.commit().unwrap();
+        let bytes = fs::read(store.served_dir().join("f.bin")).unwrap();
+        assert_eq!(&bytes[..100], &[1; 100]);
+        assert_eq!(&bytes[100..200], &[2; 100]);
+        assert_eq!(&bytes[200..], &[3; 50]);
+        assert!(!store.is_receiving("f.bin"));
+        assert_eq!(
+            store.list().unwrap(),
+            vec![ServedFile {
+                name: "f.bin".into(),
+                size: 250
+            }]
+        );
+        assert_eq!(fs::read_dir(store.partial_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn dropped_partial_leaves_nothing_and_frees_the_name() {
+        let (_dir, store) = store();
+        let mut p = store.reserve("f", 10).unwrap();
+        p.put(0, b"half").unwrap();
+        assert!(matches!(
+            store.reserve("f", 10),
+            Err(StoreError::CurrentlyReceiving(_))
+        ));
+        drop(p);
+        assert_eq!(fs::read_dir(store.partial_dir()).unwrap().count(), 0);
+        assert!(store.list().unwrap().is_empty());
+        assert!(store.reserve("f", 10).is_ok());
+    }
+
+    #[test]
+    fn reserve_refuses_served_invalid_and_oversized() {
+        let (_dir, store) = store();
+        fs::write(store.served_dir().join("have.txt"), "x").unwrap();
+        assert!(matches!(
+            store.reserve("have.txt", 1),
+            Err(StoreError::AlreadyServing(_))
+        ));
+        assert!(matches!(
+            store.reserve("../evil", 1),
+            Err(StoreError::InvalidName(_))
+        ));
+        assert!(matches!(
+            store.reserve("big", u64::MAX),
+            Err(StoreError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn stale_partials_are_removed_at_open_and_never_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join(PARTIAL_DIR)).unwrap();
+        fs::write(dir.path().join(PARTIAL_DIR).join("old.1.0.part"), "junk").unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(fs::read_dir(store.partial_dir()).unwrap().count(), 0);
+        fs::create_dir(store.served_dir().join("subdir")).unwrap();
+        assert!(store.list().unwrap().is_empty());
+    }
+}

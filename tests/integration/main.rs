@@ -1,0 +1,9 @@
+//! One integration-test crate (one binary to link on two cores): real peers on loopback.
+
+mod cli;
+mod interop;
+mod naive;
+mod robustness;
+mod seed_cases;
+mod seed_session;
+mod util;

@@ -1,0 +1,385 @@
+//! Test harness: a network of real `p2p-tui` processes on 127.0.0.1 in a temporary directory.
+//! Every wait is a condition polled against a deadline, never a bare sleep.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_p2p-tui")
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Deterministic pseudo-random bytes (every byte value appears: binary-safe checks).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+/// Polls `condition` until it holds or `TIMEOUT` passes.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub struct Net {
+    pub root: tempfile::TempDir,
+    ids: Vec<String>,
+    ports: HashMap<String, u16>,
+    servers: HashMap<String, Child>,
+}
+
+impl Net {
+    /// Peer directories (with served_files/) and a settings file for `ids`, on free ports.
+    pub fn new(ids: &[&str]) -> Net {
+        let root = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let ports = ids.iter().map(|id| (id.clone(), free_port())).collect();
+        for id in &ids {
+            std::fs::create_dir_all(root.path().join(id).join("served_files")).expect("peer dir");
+        }
+        let net = Net {
+            root,
+            ids,
+            ports,
+            servers: HashMap::new(),
+        };
+        net.write_settings();
+        net
+    }
+
+    fn write_settings(&self) {
+        let text: String = self
+            .ids
+            .iter()
+            .map(|id| format!("{id} localhost {}\n", self.ports[id]))
+            .collect();
+        std::fs::write(self.settings(), text).expect("settings");
+    }
+
+    pub fn settings(&self) -> PathBuf {
+        self.root.path().join("peer_settings.txt")
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.path().join(id)
+    }
+
+    pub fn port(&self, id: &str) -> u16 {
+        self.ports[id]
+    }
+
+    pub fn put(&self, id: &str, name: &str, bytes: &[u8]) {
+        std::fs::write(self.dir(id).join("served_files").join(name), bytes).expect("put");
+    }
+
+    pub fn served(&self, id: &str, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir(id).join("served_files").join(name)).ok()
+    }
+
+    pub fn served_names(&self, id: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir(id).join("served_files"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Files in the peer's hidden partial-file directory.
+    pub fn partials(&self, id: &str) -> Vec<String> {
+        std::fs::read_dir(self.dir(id).join(".p2p-tui-partial"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn peer_command(&self, id: &str, mode: &str, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(["--peer", id, mode, "--settings"])
+            .arg(self.settings())
+            .arg("--dir")
+            .arg(self.dir(id))
+            .args(extra)
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
+    /// Starts `id` headless and waits until it accepts connections.
+    pub fn start(&mut self, id: &str, extra: &[&str]) {
+        for _attempt in 0..3 {
+            let mut child = self
+                .peer_command(id, "--headless", extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn peer");
+            let port = self.ports[id];
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    self.servers.insert(id.to_string(), child);
+                    return;
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    // Most likely the port was taken between choosing and binding it: choose again.
+                    let mut err = String::new();
+                    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+                    eprintln!("peer {id} exited at start: {err}");
+                    self.ports.insert(id.to_string(), free_port());
+                    self.write_settings();
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "peer {id} did not start listening"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        panic!("peer {id} could not start");
+    }
+
+    /// SIGKILLs a running headless peer (a peer leaving without warning).
+    pub fn kill(&mut self, id: &str) {
+        let mut child = self.servers.remove(id).expect("peer running");
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+    }
+
+    /// A `--line` console for `id`, its stdin a pipe.
+    pub fn console(&self, id: &str, extra: &[&str]) -> Console {
+        let child = self
+            .peer_command(id, "--line", extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn console");
+        Console::new(child)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for child in self.servers.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A `--line` peer driven through its stdin, its stdout read line by line.
+pub struct Console {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Console {
+    fn new(mut child: Child) -> Console {
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Console {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, command: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{command}").expect("write command");
+        stdin.flush().expect("flush");
+    }
+
+    /// Waits for a line equal to `wanted` (printed at any time); returns every line seen so far.
+    pub fn expect_line(&mut self, wanted: &str) -> &[String] {
+        self.wait_for(|l| l == wanted, wanted)
+    }
+
+    /// Waits until `wanted` has been printed `times` times.
+    pub fn expect_count(&mut self, wanted: &str, times: usize) {
+        while self.count(wanted) < times {
+            self.wait_from(self.seen.len(), |l| l == wanted, wanted);
+        }
+    }
+
+    /// Waits for a matching line among all lines printed so far or still to come.
+    pub fn wait_for(&mut self, matches: impl FnMut(&str) -> bool, what: &str) -> &[String] {
+        self.wait_from(0, matches, what)
+    }
+
+    /// Waits for a matching line at position `from` or later.
+    pub fn wait_from(
+        &mut self,
+        from: usize,
+        mut matches: impl FnMut(&str) -> bool,
+        what: &str,
+    ) -> &[String] {
+        let deadline = Instant::now() + TIMEOUT;
+        if self.seen.iter().skip(from).any(|l| matches(l)) {
+            return &self.seen;
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = matches(&line);
+                    self.seen.push(line);
+                    if hit {
+                        return &self.seen;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "timed out waiting for {what:?}; output:\n{}",
+                    self.seen.join("\n")
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "console ended before {what:?}; output:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    pub fn count(&self, wanted: &str) -> usize {
+        self.seen.iter().filter(|l| *l == wanted).count()
+    }
+
+    /// Closes stdin (end of input) and waits for a clean exit; returns all output lines.
+    pub fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "console did not exit at end of input"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+
+    /// SIGKILLs the console process (a client leaving without warning).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw TCP client speaking the protocol by hand, one message per write.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        Raw { stream }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads until `wanted` bytes are buffered (or the connection closes); returns them all.
+    pub fn read_until(&mut self, wanted: &[u8]) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(wanted.len()).any(|w| w == wanted) {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!(
+                    "read failed waiting for {:?}: {e}; got {:?}",
+                    String::from_utf8_lossy(wanted),
+                    String::from_utf8_lossy(&got)
+                ),
+            }
+        }
+        got
+    }
+
+    /// Sends one request and returns the reply text once `wanted` appears in it.
+    pub fn ask(&mut self, request: &[u8], wanted: &str) -> String {
+        self.send(request);
+        String::from_utf8_lossy(&self.read_until(wanted.as_bytes())).into_owned()
+    }
+
+    /// True once the server has closed the connection.
+    pub fn closed_by_server(&mut self) -> bool {
+        let mut buf = [0u8; 256];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
