@@ -102,6 +102,9 @@ pub async fn run(client: Client, out: Arc<ConsoleOut>, shutdown: CancellationTok
             Err(e) => client.out().error(e.to_string()),
         }
         out.write("\n");
+        if shutdown.is_cancelled() {
+            break;
+        }
     }
     out.flush();
 }

@@ -1,17 +1,21 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() {
     let cli = p2p_tui::cli::Cli::parse();
     if let Err(e) = color_eyre::install() {
         eprintln!("p2p-tui: {e}");
     }
-    match p2p_tui::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let code = match p2p_tui::run(cli).await {
+        Ok(()) => 0,
         Err(e) => {
             // One clear sentence (with its causes), not a backtrace wall.
             eprintln!("p2p-tui: {e:#}");
-            std::process::ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit here rather than dropping the runtime: a console's pending stdin read lives on a
+    // blocking thread that would otherwise hold the process open after Ctrl-C. Every task that
+    // owns a partial file has already finished.
+    std::process::exit(code);
 }

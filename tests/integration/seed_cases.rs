@@ -305,6 +305,25 @@ fn case10c_client_killed_mid_download_leaves_nothing_visible() {
     assert_same_file(&net, "p1", "f.bin", &data);
 }
 
+// 10d) Ctrl-C in the client mid-download: the transfer is cancelled, the partial file removed,
+// and the console exits cleanly.
+#[test]
+fn case10d_ctrl_c_mid_download_cancels_and_removes_the_partial() {
+    let net = net_with_servers(&["p2"], &["--chunk-delay", "5"]);
+    net.put("p2", "f.bin", &random_bytes(30_000, 13));
+    let mut p1 = net.console("p1", &[]);
+    p1.send("#DOWNLOAD f.bin p2");
+    p1.expect_line("Server (p2): 200 File f.bin chunk 10");
+    assert_eq!(net.partials("p1").len(), 1);
+    p1.interrupt();
+    p1.expect_line("Partial file f.bin removed");
+    let (status, lines) = p1.finish();
+    assert!(status.success(), "exit status {status}");
+    assert!(lines.contains(&"File f.bin download failed".to_string()));
+    assert!(net.partials("p1").is_empty());
+    assert!(net.served("p1", "f.bin").is_none());
+}
+
 // 11) Download a file the client already serves.
 #[test]
 fn case11_download_of_an_existing_file_is_refused_locally() {

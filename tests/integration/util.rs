@@ -316,6 +316,12 @@ impl Console {
         (status, std::mem::take(&mut self.seen))
     }
 
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    }
+
     /// SIGKILLs the console process (a client leaving without warning).
     pub fn kill(mut self) {
         let _ = self.child.kill();
