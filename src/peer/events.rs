@@ -46,6 +46,18 @@ impl Reporter {
         self.line(LineKind::Error, text);
     }
 
+    /// A command's final line: an outcome if it succeeded, an error if not.
+    pub fn result(&self, success: bool, text: String) {
+        self.line(
+            if success {
+                LineKind::Outcome
+            } else {
+                LineKind::Error
+            },
+            text,
+        );
+    }
+
     pub fn note(&self, text: String) {
         self.line(LineKind::Note, text);
     }

@@ -122,6 +122,49 @@ pub fn decode_request(
     upload_size: Option<u64>,
     at_rest: bool,
 ) -> Result<Option<Decoded<Request>>, ProtocolError> {
+    decode(buf, at_rest, |cur| parse_request(cur, upload_size))
+}
+
+/// A parsed message, where its payload lies in the buffer, where its log text ends, its framing.
+type Parsed<T> = (T, Option<std::ops::Range<usize>>, usize, Framing);
+
+/// Messages that may carry a chunk payload, attached after parsing without copying it.
+trait WithPayload: Sized {
+    fn with_payload(self, payload: Bytes) -> Self;
+}
+
+impl WithPayload for Request {
+    fn with_payload(self, payload: Bytes) -> Self {
+        match self {
+            Request::UploadChunk { file, index, .. } => Request::UploadChunk {
+                file,
+                index,
+                payload,
+            },
+            other => other,
+        }
+    }
+}
+
+impl WithPayload for Reply {
+    fn with_payload(self, payload: Bytes) -> Self {
+        match self {
+            Reply::Chunk { file, index, .. } => Reply::Chunk {
+                file,
+                index,
+                payload,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Runs `parse` on the front of `buf`; on success removes the message's bytes from `buf`.
+fn decode<T: WithPayload>(
+    buf: &mut BytesMut,
+    at_rest: bool,
+    parse: impl FnOnce(&mut Cursor<'_>) -> Step<Parsed<T>>,
+) -> Result<Option<Decoded<T>>, ProtocolError> {
     let mut cur = Cursor::new(buf, at_rest);
     cur.skip_newlines();
     let skipped = cur.pos;
@@ -129,28 +172,22 @@ pub fn decode_request(
         let _ = buf.split_to(skipped);
         return Ok(None);
     }
-    let parsed = finish(parse_request(&mut cur, upload_size).map(Some))?;
-    Ok(parsed.map(|(message, payload, text_end, framing)| {
-        let consumed = cur.pos;
-        let text = cursor_text(buf, skipped, text_end);
-        let mut frame = buf.split_to(consumed).freeze();
-        let message = match (message, payload) {
-            (Request::UploadChunk { file, index, .. }, Some(range)) => Request::UploadChunk {
-                file,
-                index,
-                payload: frame.split_off(range.start).slice(..range.len()),
-            },
-            (other, _) => other,
-        };
-        Decoded {
-            message,
-            text,
-            framing,
-        }
+    let Some((message, payload, text_end, framing)) = finish(parse(&mut cur).map(Some))? else {
+        return Ok(None);
+    };
+    let consumed = cur.pos;
+    let text = cursor_text(buf, skipped, text_end);
+    let frame = buf.split_to(consumed).freeze();
+    let message = match payload {
+        Some(range) => message.with_payload(frame.slice(range)),
+        None => message,
+    };
+    Ok(Some(Decoded {
+        message,
+        text,
+        framing,
     }))
 }
-
-type Parsed<T> = (T, Option<std::ops::Range<usize>>, usize, Framing);
 
 fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<Request>> {
     if cur.opt_lit("#FILELIST")? {
@@ -242,32 +279,7 @@ pub fn decode_reply(
     expect: Expect,
     at_rest: bool,
 ) -> Result<Option<Decoded<Reply>>, ProtocolError> {
-    let mut cur = Cursor::new(buf, at_rest);
-    cur.skip_newlines();
-    let skipped = cur.pos;
-    if cur.at_end() {
-        let _ = buf.split_to(skipped);
-        return Ok(None);
-    }
-    let parsed = finish(parse_reply(&mut cur, expect).map(Some))?;
-    Ok(parsed.map(|(message, payload, text_end, framing)| {
-        let consumed = cur.pos;
-        let text = cursor_text(buf, skipped, text_end);
-        let mut frame = buf.split_to(consumed).freeze();
-        let message = match (message, payload) {
-            (Reply::Chunk { file, index, .. }, Some(range)) => Reply::Chunk {
-                file,
-                index,
-                payload: frame.split_off(range.start).slice(..range.len()),
-            },
-            (other, _) => other,
-        };
-        Decoded {
-            message,
-            text,
-            framing,
-        }
-    }))
+    decode(buf, at_rest, |cur| parse_reply(cur, expect))
 }
 
 fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {

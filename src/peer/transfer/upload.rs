@@ -79,14 +79,7 @@ async fn upload_to(ctx: TransferContext, file: String, size: u64, peer: PeerAddr
         ));
     }
     let success = result.is_ok();
-    out.line(
-        if success {
-            crate::protocol::lines::LineKind::Outcome
-        } else {
-            crate::protocol::lines::LineKind::Error
-        },
-        lines::upload_result(&file, success),
-    );
+    out.result(success, lines::upload_result(&file, success));
     Some(success)
 }
 
