@@ -9,6 +9,7 @@ pub mod peer_mode;
 pub mod protocol;
 pub mod settings;
 pub mod store;
+pub mod tui;
 
 use std::time::Duration;
 
@@ -24,21 +25,21 @@ pub async fn run(cli: Cli) -> Result<()> {
         Cli::command().print_help()?;
         return Ok(());
     };
+    use std::io::IsTerminal;
     let front = if cli.headless {
         Front::Headless
-    } else {
-        if !cli.line {
-            eprintln!(
-                "p2p-tui: the full-screen peer is not built yet; using the line console (--line)"
-            );
-        }
+    } else if cli.line || !std::io::stdout().is_terminal() {
+        // Without a terminal to draw on, the line console is the useful front end.
         Front::Line
-    };
-    logging::init_stderr(if front == Front::Headless {
-        "info"
     } else {
-        "warn"
-    });
+        Front::Tui
+    };
+    match front {
+        Front::Headless => logging::init_stderr("info"),
+        Front::Line => logging::init_stderr("warn"),
+        // The TUI logs to a file in the peer directory, set up once the directory is known.
+        Front::Tui => {}
+    }
     let args = PeerArgs {
         id,
         settings: cli.settings,

@@ -14,11 +14,13 @@ use crate::peer::transfer::TransferOptions;
 use crate::peer::{Client, Reporter, ServerConfig, serve};
 use crate::settings::{PeerAddr, Settings};
 use crate::store::Store;
+use crate::tui::PeerHandles;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Front {
     Headless,
     Line,
+    Tui,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
     let store = Store::open(&dir)
         .wrap_err_with(|| format!("cannot use peer directory {}", dir.display()))?;
     let listener = bind(&me).await?;
+    let _log_guard = (front == Front::Tui).then(|| crate::logging::init_file(&dir));
     tracing::info!(peer = %me.id, addr = %me.connect_addr(), dir = %dir.display(), "serving");
 
     let shutdown = CancellationToken::new();
@@ -63,7 +66,10 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
         shutdown.clone(),
         tasks.clone(),
     ));
-    tasks.spawn(cancel_on_signal(shutdown.clone()));
+    if front != Front::Tui {
+        // The TUI reads Ctrl-C as a key; other modes get it as a signal.
+        tasks.spawn(cancel_on_signal(shutdown.clone()));
+    }
 
     match front {
         Front::Headless => shutdown.cancelled().await,
@@ -76,6 +82,21 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
             let client = Client::new(&me.id, settings, store, options, Reporter::new(out.clone()));
             console::run(client, out, shutdown.clone()).await;
             shutdown.cancel();
+        }
+        Front::Tui => {
+            let options = TransferOptions {
+                chunk_delay: args.chunk_delay,
+                ..TransferOptions::default()
+            };
+            let handles = PeerHandles {
+                me: me.id.clone(),
+                settings,
+                store,
+                options,
+            };
+            let result = crate::tui::run(handles, shutdown.clone()).await;
+            shutdown.cancel();
+            result?;
         }
     }
     tasks.close();

@@ -88,6 +88,13 @@ impl Store {
         self.receiving().contains_key(name)
     }
 
+    /// Names being received right now, sorted.
+    pub fn receiving_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.receiving().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// Served files (regular files with valid names), sorted by name.
     pub fn list(&self) -> io::Result<Vec<ServedFile>> {
         let mut files = Vec::new();

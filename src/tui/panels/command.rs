@@ -1,0 +1,42 @@
+//! The command bar (tui-input) and its one-line message.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::tui::app::App;
+use crate::tui::theme;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let inner_width = area.width.saturating_sub(4) as usize;
+    let scroll = app.bar.input.visual_scroll(inner_width);
+    let title = match &app.message {
+        Some((text, true)) => Line::from(vec![
+            Span::raw(" "),
+            Span::styled(text.as_str(), theme::error_message()),
+            Span::raw(" "),
+        ]),
+        Some((text, false)) => Line::from(format!(" {text} ")),
+        None => Line::styled(
+            " Command: #FILELIST | #UPLOAD f | #DOWNLOAD f, then peers (Tab completes) ",
+            theme::dim(),
+        ),
+    };
+    let input = Paragraph::new(Line::from(vec![
+        Span::styled("> ", theme::dim()),
+        Span::raw(app.bar.value()),
+    ]))
+    .scroll((0, scroll as u16))
+    .block(
+        Block::new()
+            .borders(Borders::ALL)
+            .border_style(theme::border(true))
+            .title(title),
+    );
+    frame.render_widget(input, area);
+    if !app.show_help {
+        let cursor = app.bar.input.visual_cursor().saturating_sub(scroll) as u16;
+        frame.set_cursor_position(Position::new(area.x + 3 + cursor, area.y + 1));
+    }
+}

@@ -1,0 +1,36 @@
+//! One file per panel; each draws from `&App` into its area.
+
+pub mod command;
+pub mod files;
+pub mod help;
+pub mod log;
+pub mod peers;
+pub mod status;
+
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders};
+
+use crate::tui::theme;
+
+/// The bordered block every panel sits in.
+pub fn block(title: &str) -> Block<'_> {
+    Block::new()
+        .borders(Borders::ALL)
+        .border_style(theme::border(false))
+        .title(Line::styled(format!(" {title} "), theme::title()))
+}
+
+/// Human-readable byte counts: 950 B, 1.0 MB, 1.1 GB.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}

@@ -1,0 +1,31 @@
+//! Peers of the settings file: address and reachability.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::block;
+use crate::tui::app::{App, PeerState};
+use crate::tui::theme;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let lines: Vec<Line> = app
+        .peers
+        .iter()
+        .map(|row| {
+            let (state, style) = match row.state {
+                PeerState::Me => ("this peer", theme::me()),
+                PeerState::Online => ("online", theme::online()),
+                PeerState::Offline => ("offline", theme::offline()),
+                PeerState::Unknown => ("…", theme::dim()),
+            };
+            Line::from(vec![
+                Span::styled(format!("{:<4}", row.addr.id), style),
+                Span::styled(format!("{:>6} ", row.addr.port), theme::dim()),
+                Span::styled(state, style),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block("Peers")), area);
+}

@@ -1,0 +1,63 @@
+//! Every colour and style of the UI, in one place.
+
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::protocol::lines::LineKind;
+
+pub fn line(kind: LineKind) -> Style {
+    match kind {
+        LineKind::Request => Style::new().fg(Color::Cyan),
+        LineKind::Reply => Style::new().fg(Color::Gray),
+        LineKind::Outcome => Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+        LineKind::Error => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        LineKind::Note => Style::new().fg(Color::Yellow),
+    }
+}
+
+pub fn title() -> Style {
+    Style::new().fg(Color::White).add_modifier(Modifier::BOLD)
+}
+
+pub fn border(focused: bool) -> Style {
+    if focused {
+        Style::new().fg(Color::LightBlue)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    }
+}
+
+pub fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+pub fn highlight() -> Style {
+    Style::new().fg(Color::Black).bg(Color::LightGreen)
+}
+
+pub fn online() -> Style {
+    Style::new().fg(Color::Green)
+}
+
+pub fn offline() -> Style {
+    Style::new().fg(Color::Red)
+}
+
+pub fn me() -> Style {
+    Style::new()
+        .fg(Color::LightBlue)
+        .add_modifier(Modifier::BOLD)
+}
+
+pub fn receiving() -> Style {
+    Style::new()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::ITALIC)
+}
+
+pub fn status() -> Style {
+    Style::new().fg(Color::Black).bg(Color::Gray)
+}
+
+pub fn error_message() -> Style {
+    Style::new().fg(Color::White).bg(Color::Red)
+}

@@ -1,0 +1,50 @@
+//! Lays the panels out and draws them from `&App`.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::App;
+use super::panels;
+
+/// The smallest terminal the layout is made for.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        return too_small(frame, area);
+    }
+    let [main, bar, status] = Layout::vertical([
+        Constraint::Min(10),
+        Constraint::Length(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let side_width = (area.width / 4).clamp(28, 44);
+    let [side, log] =
+        Layout::horizontal([Constraint::Length(side_width), Constraint::Min(40)]).areas(main);
+    let peers_height = (app.peers.len() as u16 + 2).clamp(4, side.height / 2);
+    let [peers, files] =
+        Layout::vertical([Constraint::Length(peers_height), Constraint::Min(3)]).areas(side);
+    panels::peers::render(frame, peers, app);
+    panels::files::render(frame, files, app);
+    panels::log::render(frame, log, app);
+    panels::command::render(frame, bar, app);
+    panels::status::render(frame, status, app);
+    if app.show_help {
+        panels::help::render(frame, area);
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "Terminal too small: {}x{}, p2p-tui needs at least {}x{}. Enlarge it, or press q to quit.",
+        area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+    );
+    let block = Block::new().borders(Borders::ALL).title(" p2p-tui ");
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
+        area,
+    );
+}
