@@ -7,6 +7,7 @@ use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Reporter;
+use super::transfer::progress::TransferRegistry;
 use super::transfer::{TransferContext, TransferOptions, connect, describe, download, upload};
 use crate::command::{Command, HELP};
 use crate::protocol::{Expect, Framing, Request, lines};
@@ -39,6 +40,7 @@ impl Client {
                 store,
                 options,
                 out,
+                transfers: Arc::default(),
             },
             settings,
         }
@@ -46,6 +48,11 @@ impl Client {
 
     pub fn out(&self) -> &Reporter {
         &self.ctx.out
+    }
+
+    /// Live progress of this client's transfers.
+    pub fn transfers(&self) -> Arc<TransferRegistry> {
+        Arc::clone(&self.ctx.transfers)
     }
 
     /// Runs `command` to its end (or until `cancel`); `#QUIT` is the caller's business.

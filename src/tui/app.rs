@@ -1,6 +1,7 @@
 //! The UI's state and its one writer, `App::update`. Rendering only reads it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{
@@ -10,6 +11,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::input::CommandBar;
 use crate::command::{self, Command};
+use crate::peer::transfer::progress::TransferProgress;
 use crate::protocol::lines::LineKind;
 use crate::settings::PeerAddr;
 use crate::store::ServedFile;
@@ -56,6 +58,11 @@ pub enum Msg {
         peer: String,
         online: bool,
     },
+    /// The latest transfers (running and recent), pulled once per frame.
+    Transfers {
+        transfers: Vec<Arc<TransferProgress>>,
+        now: Instant,
+    },
     CommandFinished,
 }
 
@@ -78,6 +85,9 @@ pub struct App {
     pub message: Option<(String, bool)>,
     pub show_help: bool,
     pub running: usize,
+    pub transfers: Vec<Arc<TransferProgress>>,
+    /// The time of the latest frame: rates and ETAs are derived against it.
+    pub now: Instant,
     files_listed: bool,
 }
 
@@ -104,6 +114,8 @@ impl App {
             message: None,
             show_help: false,
             running: 0,
+            transfers: Vec::new(),
+            now: Instant::now(),
             files_listed: false,
         }
     }
@@ -131,6 +143,10 @@ impl App {
                 }
             }
             Msg::CommandFinished => self.running = self.running.saturating_sub(1),
+            Msg::Transfers { transfers, now } => {
+                self.transfers = transfers;
+                self.now = now;
+            }
         }
         None
     }

@@ -69,6 +69,7 @@ async fn event_loop(
 ) -> Result<()> {
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(64);
     let commands = TaskTracker::new();
+    let transfers = client.transfers();
     spawn_probes(peer, done_tx.clone(), shutdown.clone());
     let mut events = EventStream::new();
     let mut frame = tokio::time::interval(FRAME);
@@ -83,6 +84,7 @@ async fn event_loop(
             },
             Some(msg) = done_rx.recv() => app.update(msg),
             _ = frame.tick() => {
+                app.update(Msg::Transfers { transfers: transfers.snapshot(), now: Instant::now() });
                 let (lines, seen) = ring.since(seen_lines);
                 seen_lines = seen;
                 if !lines.is_empty() {

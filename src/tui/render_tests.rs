@@ -132,3 +132,135 @@ fn help_overlay() {
 fn tiny_terminal_says_so() {
     insta::assert_snapshot!(screen(&demo_app(), 50, 10));
 }
+
+mod transfers {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::peer::transfer::allocation::Stripe;
+    use crate::peer::transfer::progress::{Direction, TransferProgress};
+
+    fn three_peers(size: u64, t0: Instant) -> TransferProgress {
+        let peers = vec!["p2".to_string(), "p3".to_string(), "p4".to_string()];
+        TransferProgress::new("f1.txt", Direction::Download, size, peers).started_at(t0)
+    }
+
+    /// Chunks `range` arrive round robin (chunk i from peer i mod 3).
+    fn deliver(p: &TransferProgress, range: std::ops::Range<u64>) {
+        for i in range {
+            let peer = (i % 3) as usize;
+            p.requested(peer);
+            p.chunk_done(peer, i, 100);
+        }
+    }
+
+    fn show(p: TransferProgress, t0: Instant) -> String {
+        let mut app = demo_app();
+        app.update(Msg::Transfers {
+            transfers: vec![Arc::new(p)],
+            now: t0 + Duration::from_secs(10),
+        });
+        screen(&app, 120, 36)
+    }
+
+    #[test]
+    fn mid_download_from_three_peers() {
+        let t0 = Instant::now();
+        let p = three_peers(9_500, t0);
+        deliver(&p, 0..40);
+        for peer in 0..3 {
+            p.requested(peer);
+        }
+        insta::assert_snapshot!(show(p, t0));
+    }
+
+    #[test]
+    fn a_peer_left_and_its_chunks_were_reassigned() {
+        let t0 = Instant::now();
+        let p = three_peers(9_500, t0);
+        deliver(&p, 0..30);
+        // p3 (position 1) leaves with chunk 31 in flight; 31, 34, ... go to p2 and p4.
+        p.requested(1);
+        let orphans = [
+            Stripe::single(31),
+            Stripe {
+                next: 34,
+                step: 3,
+                end: 95,
+            },
+        ];
+        let note = "Server p3 stopped serving file f1.txt (connection closed): 22 unfinished chunks reassigned to p2 p4";
+        p.peer_left(1, &orphans, &[(0, 11), (2, 11)], note.into());
+        deliver(&p, 30..31);
+        insta::assert_snapshot!(show(p, t0));
+    }
+
+    #[test]
+    fn a_failed_download_says_the_partial_file_is_gone() {
+        let t0 = Instant::now();
+        let p = three_peers(950, t0);
+        deliver(&p, 0..4);
+        p.note("Server p2 stopped serving file f1.txt (connection closed): 2 unfinished chunks, no serving peers left".into());
+        p.note("Partial file f1.txt removed".into());
+        p.finish(false);
+        insta::assert_snapshot!(show(p, t0));
+    }
+}
+
+#[test]
+fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
+    use crate::peer::transfer::allocation::Stripe;
+    use crate::peer::transfer::progress::{Direction, TransferProgress};
+    use crate::tui::theme;
+    use ratatui::style::Color;
+    use std::sync::Arc;
+
+    let peers = vec!["p2".to_string(), "p3".to_string(), "p4".to_string()];
+    let p = TransferProgress::new("f", Direction::Download, 2_000, peers);
+    for i in 0..12u64 {
+        p.requested((i % 3) as usize);
+        p.chunk_done((i % 3) as usize, i, 100);
+    }
+    p.peer_left(
+        1,
+        &[Stripe {
+            next: 13,
+            step: 3,
+            end: 20,
+        }],
+        &[(0, 2), (2, 1)],
+        "p3 left".into(),
+    );
+    let mut app = demo_app();
+    app.update(Msg::Transfers {
+        transfers: vec![Arc::new(p)],
+        now: Instant::now(),
+    });
+    let mut terminal = Terminal::new(TestBackend::new(120, 36)).expect("test terminal");
+    terminal.draw(|f| ui::draw(f, &app)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    // The map is the first row after the three peer rows: find it by its first cell.
+    let (x0, y) = (0..36u16)
+        .flat_map(|y| (0..118u16).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            buffer[(x, y)].symbol() == "█"
+                && buffer[(x + 1, y)].symbol() == "█"
+                && buffer[(x, y)].fg == theme::peer(0)
+                && buffer[(x + 1, y)].fg == theme::peer(1)
+        })
+        .expect("chunk map row");
+    for i in 0..12u16 {
+        assert_eq!(
+            buffer[(x0 + i, y)].fg,
+            theme::peer(usize::from(i % 3)),
+            "chunk {i}"
+        );
+    }
+    assert_eq!(
+        buffer[(x0 + 13, y)].fg,
+        Color::LightRed,
+        "chunk 13 was taken over and is missing"
+    );
+    assert_eq!(buffer[(x0 + 12, y)].symbol(), "·");
+}

@@ -61,3 +61,30 @@ pub fn status() -> Style {
 pub fn error_message() -> Style {
     Style::new().fg(Color::White).bg(Color::Red)
 }
+
+/// One colour per serving peer (by position in the serving set), for rows and the chunk map.
+pub fn peer(position: usize) -> Color {
+    const PALETTE: [Color; 6] = [
+        Color::Cyan,
+        Color::Magenta,
+        Color::Yellow,
+        Color::LightBlue,
+        Color::LightGreen,
+        Color::White,
+    ];
+    PALETTE[position % PALETTE.len()]
+}
+
+pub fn failed() -> Style {
+    Style::new()
+        .fg(Color::LightRed)
+        .add_modifier(Modifier::BOLD)
+}
+
+pub fn succeeded() -> Style {
+    Style::new().fg(Color::Green)
+}
+
+pub fn gauge() -> Style {
+    Style::new().fg(Color::Green).bg(Color::DarkGray)
+}

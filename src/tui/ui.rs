@@ -22,13 +22,23 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(area);
     let side_width = (area.width / 4).clamp(28, 44);
-    let [side, log] =
+    let [side, right] =
         Layout::horizontal([Constraint::Length(side_width), Constraint::Min(40)]).areas(main);
+    let wanted = panels::transfers::height_wanted(app, right.width);
+    let [transfers, log] = if wanted == 0 {
+        [Rect::default(), right]
+    } else {
+        let height = wanted.min(right.height * 3 / 5).max(5);
+        Layout::vertical([Constraint::Length(height), Constraint::Min(5)]).areas(right)
+    };
     let peers_height = (app.peers.len() as u16 + 2).clamp(4, side.height / 2);
     let [peers, files] =
         Layout::vertical([Constraint::Length(peers_height), Constraint::Min(3)]).areas(side);
     panels::peers::render(frame, peers, app);
     panels::files::render(frame, files, app);
+    if wanted > 0 {
+        panels::transfers::render(frame, transfers, app);
+    }
     panels::log::render(frame, log, app);
     panels::command::render(frame, bar, app);
     panels::status::render(frame, status, app);

@@ -60,6 +60,8 @@ pub struct Takeover {
     pub orphaned: u64,
     /// The peers still serving (by position in the serving set) and how many chunks each took.
     pub taken_by: Vec<(usize, u64)>,
+    /// The orphaned chunks themselves.
+    pub stripes: Vec<Stripe>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +120,7 @@ impl Allocation {
             return Takeover {
                 orphaned: 0,
                 taken_by: vec![],
+                stripes: vec![],
             };
         }
         self.serving[peer] = false;
@@ -132,11 +135,12 @@ impl Allocation {
             return Takeover {
                 orphaned,
                 taken_by: vec![],
+                stripes: orphans,
             };
         }
         let mut dealt: Vec<Vec<Stripe>> = vec![Vec::new(); survivors.len()];
         let mut ordinal = 0u64;
-        for stripe in orphans {
+        for stripe in orphans.iter().copied() {
             for (j, share) in dealt.iter_mut().enumerate() {
                 // The orphan with overall ordinal o goes to survivor o mod m.
                 let first = (j as u64 + m - ordinal % m) % m;
@@ -158,7 +162,11 @@ impl Allocation {
                 (p, count)
             })
             .collect();
-        Takeover { orphaned, taken_by }
+        Takeover {
+            orphaned,
+            taken_by,
+            stripes: orphans,
+        }
     }
 }
 
@@ -186,12 +194,17 @@ mod tests {
         assert_eq!(a.next_for(1), Some(4));
         // Peer 1 leaves with chunk 4 in flight (1 arrived): 4, 7, 10 are orphaned.
         let t = a.peer_left(1, &[4]);
+        assert_eq!((t.orphaned, t.taken_by), (3, vec![(0, 2), (2, 1)]));
         assert_eq!(
-            t,
-            Takeover {
-                orphaned: 3,
-                taken_by: vec![(0, 2), (2, 1)]
-            }
+            t.stripes,
+            vec![
+                Stripe::single(4),
+                Stripe {
+                    next: 7,
+                    step: 3,
+                    end: 12
+                }
+            ]
         );
         assert_eq!(drain(&mut a, 0), vec![4, 10, 0, 3, 6, 9]);
         assert_eq!(drain(&mut a, 2), vec![7, 2, 5, 8, 11]);
@@ -203,20 +216,8 @@ mod tests {
         let mut a = Allocation::round_robin(5, 1);
         assert_eq!(a.next_for(0), Some(0));
         let t = a.peer_left(0, &[0]);
-        assert_eq!(
-            t,
-            Takeover {
-                orphaned: 5,
-                taken_by: vec![]
-            }
-        );
-        assert_eq!(
-            a.peer_left(0, &[]),
-            Takeover {
-                orphaned: 0,
-                taken_by: vec![]
-            }
-        );
+        assert_eq!((t.orphaned, t.taken_by.len()), (5, 0));
+        assert_eq!(a.peer_left(0, &[]).orphaned, 0);
     }
 
     proptest! {

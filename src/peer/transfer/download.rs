@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::{Allocation, Takeover};
+use super::progress::{Direction, TransferProgress};
 use super::{TransferContext, connect, describe};
 use crate::peer::connection::Connection;
 use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, chunk_offset, lines};
@@ -58,12 +59,15 @@ pub async fn download(
             return false;
         }
     };
-    let shared = Arc::new(Shared::new(
+    let ids: Vec<String> = serving.iter().map(|s| s.0.clone()).collect();
+    let progress = Arc::new(TransferProgress::new(
         file,
+        Direction::Download,
         size,
-        serving.iter().map(|s| s.0.clone()).collect(),
-        partial,
+        ids.clone(),
     ));
+    ctx.transfers.add(Arc::clone(&progress));
+    let shared = Arc::new(Shared::new(file, size, ids, partial, progress));
     let mut tasks = JoinSet::new();
     for (position, (_, conn, _)) in serving.into_iter().enumerate() {
         tasks.spawn(fetch(Arc::clone(&shared), position, conn, ctx.clone()));
@@ -127,11 +131,13 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
     let out = &ctx.out;
     let file = &shared.file;
     let partial = shared.partial().take();
+    let progress = &shared.progress;
     let complete = !cancelled && shared.done.load(Ordering::Acquire) == shared.chunks;
     if let (true, Some(partial)) = (complete, partial) {
         match tokio::task::spawn_blocking(move || partial.commit()).await {
             Ok(Ok(())) => {
                 out.outcome(lines::download_result(file, true));
+                progress.finish(true);
                 return true;
             }
             Ok(Err(e)) => out.error(format!("Cannot save file {file}: {e}")),
@@ -142,7 +148,10 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
         out.note(format!("Download of file {file} cancelled"));
     }
     out.error(lines::download_result(file, false));
-    out.note(format!("Partial file {file} removed"));
+    let removed = format!("Partial file {file} removed");
+    progress.note(removed.clone());
+    out.note(removed);
+    progress.finish(false);
     false
 }
 
@@ -160,10 +169,17 @@ struct Shared {
     aborted: AtomicBool,
     /// Bumped whenever idle fetchers should look again: chunks reassigned, download over.
     changed: watch::Sender<u64>,
+    progress: Arc<TransferProgress>,
 }
 
 impl Shared {
-    fn new(file: &str, size: u64, ids: Vec<String>, partial: Partial) -> Shared {
+    fn new(
+        file: &str,
+        size: u64,
+        ids: Vec<String>,
+        partial: Partial,
+        progress: Arc<TransferProgress>,
+    ) -> Shared {
         let chunks = chunk_count(size);
         Shared {
             file: file.to_string(),
@@ -175,6 +191,7 @@ impl Shared {
             done: AtomicU64::new(0),
             aborted: AtomicBool::new(false),
             changed: watch::Sender::new(0),
+            progress,
         }
     }
 
@@ -232,6 +249,7 @@ async fn fetch(shared: Arc<Shared>, position: usize, mut conn: Connection, ctx: 
             };
             out.sent(id, &request);
             conn.queue_request(&request, framing);
+            shared.progress.requested(position);
             in_flight.push_back(index);
             sent_any = true;
         }
@@ -272,6 +290,7 @@ async fn fetch(shared: Arc<Shared>, position: usize, mut conn: Connection, ctx: 
             shared.wake_all();
             return;
         }
+        shared.progress.chunk_done(position, index, payload.len());
         in_flight.pop_front();
     }
 }
@@ -289,8 +308,14 @@ fn peer_left(
     let takeover = shared
         .allocation()
         .peer_left(position, in_flight.make_contiguous());
-    ctx.out
-        .note(describe_takeover(shared, position, &takeover, why));
+    let note = describe_takeover(shared, position, &takeover, why);
+    shared.progress.peer_left(
+        position,
+        &takeover.stripes,
+        &takeover.taken_by,
+        note.clone(),
+    );
+    ctx.out.note(note);
     shared.wake_all();
 }
 

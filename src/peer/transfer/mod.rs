@@ -5,6 +5,7 @@
 
 pub mod allocation;
 pub mod download;
+pub mod progress;
 pub mod upload;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct TransferContext {
     pub store: Arc<Store>,
     pub options: TransferOptions,
     pub out: Reporter,
+    /// Every transfer's live progress, for a front end that shows it.
+    pub transfers: Arc<progress::TransferRegistry>,
 }
 
 /// Settings shared by every transfer of a client.

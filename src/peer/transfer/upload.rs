@@ -7,10 +7,12 @@ use std::io::{BufReader, Read};
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::{Direction, TransferProgress};
 use super::{TransferContext, connect, describe};
 use crate::peer::connection::Connection;
 use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, chunk_len, lines};
 use crate::settings::PeerAddr;
+use std::sync::Arc;
 
 /// Uploads `file` from this peer's served_files to `peers` (resolved, this peer excluded).
 /// Returns per peer whether its upload succeeded (`None`: it never accepted the upload).
@@ -29,23 +31,64 @@ pub async fn upload(
         }
     };
     out.outcome(lines::uploading(file));
-    let uploads = join_all(peers.iter().map(|peer| async move {
-        let handle = tokio::spawn(upload_to(ctx.clone(), file.to_string(), size, peer.clone()));
-        let abort = handle.abort_handle();
-        tokio::select! {
-            result = handle => result.unwrap_or(Some(false)),
-            _ = cancel.cancelled() => {
-                abort.abort();
-                Some(false)
+    let ids = peers.iter().map(|p| p.id.clone()).collect();
+    let progress = Arc::new(TransferProgress::new(file, Direction::Upload, size, ids));
+    ctx.transfers.add(Arc::clone(&progress));
+    let uploads = join_all(peers.iter().enumerate().map(|(position, peer)| {
+        let target = Target {
+            position,
+            progress: Arc::clone(&progress),
+        };
+        async move {
+            let handle = tokio::spawn(upload_to(
+                ctx.clone(),
+                file.to_string(),
+                size,
+                peer.clone(),
+                target,
+            ));
+            let abort = handle.abort_handle();
+            tokio::select! {
+                result = handle => result.unwrap_or(Some(false)),
+                _ = cancel.cancelled() => {
+                    abort.abort();
+                    Some(false)
+                }
             }
         }
     }));
-    uploads.await
+    let results = uploads.await;
+    let accepted: Vec<bool> = results.iter().flatten().copied().collect();
+    progress.finish(!accepted.is_empty() && accepted.iter().all(|&ok| ok));
+    results
 }
 
-async fn upload_to(ctx: TransferContext, file: String, size: u64, peer: PeerAddr) -> Option<bool> {
+/// A target's place in the upload's progress.
+struct Target {
+    position: usize,
+    progress: Arc<TransferProgress>,
+}
+
+impl Target {
+    fn stopped(&self, why: String) {
+        let peer = &self.progress.per_peer[self.position];
+        peer.left.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.progress.note(why);
+    }
+}
+
+async fn upload_to(
+    ctx: TransferContext,
+    file: String,
+    size: u64,
+    peer: PeerAddr,
+    target: Target,
+) -> Option<bool> {
     let out = &ctx.out;
-    let mut conn = connect(&peer, &ctx.options, out).await?;
+    let Some(mut conn) = connect(&peer, &ctx.options, out).await else {
+        target.stopped(lines::connection_failed(&peer.id));
+        return None;
+    };
     let request = Request::UploadStart {
         file: file.clone(),
         size,
@@ -59,6 +102,7 @@ async fn upload_to(ctx: TransferContext, file: String, size: u64, peer: PeerAddr
         Ok(reply) => {
             out.replied(&peer.id, &reply.text);
             if !matches!(reply.message, Reply::ReadyToReceive { .. }) {
+                target.stopped(format!("{} refused: {}", peer.id, reply.text));
                 return None;
             }
         }
@@ -71,12 +115,11 @@ async fn upload_to(ctx: TransferContext, file: String, size: u64, peer: PeerAddr
             return None;
         }
     }
-    let result = send_chunks(&ctx, &mut conn, &peer.id, &file, size).await;
+    let result = send_chunks(&ctx, &mut conn, &peer.id, &file, size, &target).await;
     if let Err(why) = &result {
-        out.note(format!(
-            "Upload of file {file} to {} stopped: {why}",
-            peer.id
-        ));
+        let note = format!("Upload of file {file} to {} stopped: {why}", peer.id);
+        target.stopped(note.clone());
+        out.note(note);
     }
     let success = result.is_ok();
     out.result(success, lines::upload_result(&file, success));
@@ -90,6 +133,7 @@ async fn send_chunks(
     id: &str,
     file: &str,
     size: u64,
+    target: &Target,
 ) -> Result<(), String> {
     let out = &ctx.out;
     let window = ctx.options.window.max(1) as u64;
@@ -116,6 +160,7 @@ async fn send_chunks(
             };
             out.sent(id, &request);
             conn.queue_request(&request, framing);
+            target.progress.requested(target.position);
             next += 1;
             if !ctx.options.chunk_delay.is_zero() {
                 conn.flush().await.map_err(|e| e.to_string())?;
@@ -129,7 +174,11 @@ async fn send_chunks(
             .map_err(|e| describe(&e))?;
         out.replied(id, &reply.text);
         match reply.message {
-            Reply::ChunkReceived { index, .. } if index == acked => acked += 1,
+            Reply::ChunkReceived { index, .. } if index == acked => {
+                let len = chunk_len(size, index).unwrap_or(0);
+                target.progress.chunk_done(target.position, index, len);
+                acked += 1;
+            }
             _ => return Err(format!("unexpected reply to chunk {acked}")),
         }
     }

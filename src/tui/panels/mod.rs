@@ -6,6 +6,7 @@ pub mod help;
 pub mod log;
 pub mod peers;
 pub mod status;
+pub mod transfers;
 
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders};

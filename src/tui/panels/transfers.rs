@@ -1,0 +1,224 @@
+//! Transfers: per running or recent upload/download an overall gauge (bytes, rate, ETA), a row
+//! per serving peer with the chunks round robin gives it (i mod n), and a chunk map coloured by
+//! the peer each chunk came from, so the stripes show. Peers that left turn red; what happened is
+//! said in words.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{block, bytes};
+use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferProgress};
+use crate::tui::app::App;
+use crate::tui::theme;
+
+/// Rows of chunk map per download.
+const MAP_ROWS: usize = 3;
+const NOTES_SHOWN: usize = 2;
+
+/// Rows the panel would like (0: no transfers, panel hidden).
+pub fn height_wanted(app: &App, _width: u16) -> u16 {
+    if app.transfers.is_empty() {
+        return 0;
+    }
+    let rows: usize = app.transfers.iter().rev().take(3).map(|t| rows_of(t)).sum();
+    rows as u16 + 2
+}
+
+fn rows_of(t: &TransferProgress) -> usize {
+    let map = if t.direction == Direction::Download && t.chunks > 0 {
+        MAP_ROWS
+    } else {
+        0
+    };
+    2 + t.peers.len() + map + t.notes().len().min(NOTES_SHOWN)
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let width = area.width.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    // Newest first.
+    for t in app.transfers.iter().rev() {
+        lines.extend(transfer_lines(t, width, app.now));
+    }
+    let running = app
+        .transfers
+        .iter()
+        .filter(|t| t.outcome() == Outcome::Running)
+        .count();
+    let title = format!("Transfers ({running} running)");
+    frame.render_widget(Paragraph::new(lines).block(block(&title)), area);
+}
+
+fn transfer_lines(t: &TransferProgress, width: usize, now: Instant) -> Vec<Line<'static>> {
+    let mut lines = vec![header(t, now), gauge(t, width)];
+    lines.extend((0..t.peers.len()).map(|p| peer_row(t, p, now)));
+    if t.direction == Direction::Download && t.chunks > 0 {
+        lines.extend(chunk_map(t, width));
+    }
+    let notes = t.notes();
+    for note in notes.iter().skip(notes.len().saturating_sub(NOTES_SHOWN)) {
+        lines.push(Line::styled(format!("  {note}"), theme::failed()));
+    }
+    lines
+}
+
+fn total_done(t: &TransferProgress) -> u64 {
+    match t.direction {
+        Direction::Download => t.bytes.load(Ordering::Relaxed),
+        // An upload is as far as its furthest target.
+        Direction::Upload => t
+            .per_peer
+            .iter()
+            .map(|p| p.bytes.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+fn header(t: &TransferProgress, now: Instant) -> Line<'static> {
+    let (arrow, verb) = match t.direction {
+        Direction::Download => ("⇩", "from"),
+        Direction::Upload => ("⇧", "to"),
+    };
+    let done = total_done(t);
+    let secs = elapsed(t, now).max(0.001);
+    let rate = done as f64 / secs;
+    let (state, style) = match t.outcome() {
+        Outcome::Running => {
+            let eta = if rate > 0.0 {
+                format!(
+                    "ETA {}",
+                    duration((t.size - done.min(t.size)) as f64 / rate)
+                )
+            } else {
+                "ETA …".into()
+            };
+            (format!("{}/s  {eta}", bytes(rate as u64)), theme::title())
+        }
+        Outcome::Succeeded => ("done".to_string(), theme::succeeded()),
+        Outcome::Failed => ("FAILED".to_string(), theme::failed()),
+    };
+    Line::from(vec![
+        Span::styled(format!("{arrow} {} ", t.file), theme::title()),
+        Span::styled(format!("{verb} {}  ", t.peers.join(" ")), theme::dim()),
+        Span::raw(format!("{} / {}  ", bytes(done), bytes(t.size))),
+        Span::styled(state, style),
+    ])
+}
+
+fn gauge(t: &TransferProgress, width: usize) -> Line<'static> {
+    let done = total_done(t);
+    let ratio = if t.size == 0 {
+        1.0
+    } else {
+        done as f64 / t.size as f64
+    };
+    let bar_width = width.saturating_sub(8).max(1);
+    let filled = ((ratio * bar_width as f64).round() as usize).min(bar_width);
+    Line::from(vec![
+        Span::raw("  "),
+        Span::styled("█".repeat(filled), Style::new().fg(Color::Green)),
+        Span::styled("░".repeat(bar_width - filled), theme::dim()),
+        Span::raw(format!(" {:>3.0}%", ratio * 100.0)),
+    ])
+}
+
+fn peer_row(t: &TransferProgress, position: usize, now: Instant) -> Line<'static> {
+    let p = &t.per_peer[position];
+    let id = &t.peers[position];
+    let done = p.done.load(Ordering::Relaxed);
+    let assigned = p.assigned.load(Ordering::Relaxed);
+    let left = p.left.load(Ordering::Relaxed);
+    let rate = p.bytes.load(Ordering::Relaxed) as f64 / elapsed(t, now).max(0.001);
+    let share = match t.direction {
+        Direction::Download => format!("chunks i mod {} = {position}", t.peers.len()),
+        Direction::Upload => "every chunk".to_string(),
+    };
+    let colour = Style::new().fg(theme::peer(position));
+    let mut spans = vec![
+        Span::styled(format!("  ■ {id:<4}"), colour),
+        Span::styled(format!("{share:<19} "), theme::dim()),
+    ];
+    if left {
+        spans.push(Span::styled(
+            format!("left mid-transfer after {done} chunks"),
+            theme::failed(),
+        ));
+    } else {
+        let in_flight = p.in_flight.load(Ordering::Relaxed);
+        spans.push(Span::raw(format!(
+            "done {done}/{assigned}  in flight {in_flight}  {}/s",
+            bytes(rate as u64)
+        )));
+    }
+    Line::from(spans)
+}
+
+/// The chunk map: the transfer's cells squeezed onto `MAP_ROWS` rows of the panel's width.
+fn chunk_map(t: &TransferProgress, width: usize) -> Vec<Line<'static>> {
+    let cells = t.cells();
+    let slots = (width.saturating_sub(2) * MAP_ROWS).max(1);
+    // Never stretch: a small file keeps one slot per cell.
+    let shown = slots.min(cells.len());
+    let per_slot = cells.len().div_ceil(shown).max(1);
+    let spans: Vec<Span<'static>> = cells.chunks(per_slot).map(slot).collect();
+    let row_width = width.saturating_sub(2).max(1);
+    let mut lines: Vec<Line<'static>> = spans
+        .chunks(row_width)
+        .map(|row| {
+            let mut s = vec![Span::raw("  ")];
+            s.extend(row.iter().cloned());
+            Line::from(s)
+        })
+        .collect();
+    lines.resize(MAP_ROWS, Line::from(""));
+    lines
+}
+
+/// One slot of the map: full, partly or not received; coloured by the latest peer; red if its
+/// chunks were taken over from a peer that left and are still missing.
+fn slot(cells: &[Cell]) -> Span<'static> {
+    let done: u32 = cells.iter().map(|c| c.done).sum();
+    let of: u32 = cells.iter().map(|c| c.of).sum();
+    let owner = cells.iter().rev().find_map(|c| c.owner);
+    let reassigned = cells.iter().any(|c| c.reassigned);
+    let symbol = if done >= of {
+        "█"
+    } else if done > 0 {
+        "▒"
+    } else {
+        "·"
+    };
+    let style = match (owner, reassigned && done < of) {
+        (_, true) => Style::new().fg(Color::LightRed),
+        (Some(p), false) => Style::new().fg(theme::peer(p)),
+        (None, false) => theme::dim(),
+    };
+    let style = if reassigned && done >= of {
+        style.bg(Color::Red)
+    } else {
+        style
+    };
+    Span::styled(symbol, style)
+}
+
+fn elapsed(t: &TransferProgress, now: Instant) -> f64 {
+    now.saturating_duration_since(t.started).as_secs_f64()
+}
+
+fn duration(secs: f64) -> String {
+    let secs = secs.round() as u64;
+    if secs >= 3600 {
+        format!("{}h{:02}m", secs / 3600, secs % 3600 / 60)
+    } else if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
