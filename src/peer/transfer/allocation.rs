@@ -140,7 +140,7 @@ impl Allocation {
         }
         let mut dealt: Vec<Vec<Stripe>> = vec![Vec::new(); survivors.len()];
         let mut ordinal = 0u64;
-        for stripe in orphans.iter().copied() {
+        for stripe in &orphans {
             for (j, share) in dealt.iter_mut().enumerate() {
                 // The orphan with overall ordinal o goes to survivor o mod m.
                 let first = (j as u64 + m - ordinal % m) % m;
