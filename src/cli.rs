@@ -32,9 +32,19 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Sleep this many milliseconds after each chunk this peer sends (to watch, or kill, a transfer)
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    pub chunk_delay: u64,
+    /// Sleep this many milliseconds after each chunk this peer sends (to watch, or kill, a
+    /// transfer) [default: 0; with --demo: 20, for the demo's serving peers]
+    #[arg(long, value_name = "MS")]
+    pub chunk_delay: Option<u64>,
+
+    /// The whole network in one process from demo/ (copied to a temporary directory): peers
+    /// p2..p4 in the background, p1's full-screen UI in front; F2..F4 take a peer offline and back
+    #[arg(long, conflicts_with_all = ["peer", "headless", "line"])]
+    pub demo: bool,
+
+    /// Where --demo finds its layout [default: ./demo, else the one shipped with the source]
+    #[arg(long, value_name = "DIR", requires = "demo")]
+    pub demo_dir: Option<PathBuf>,
 
     /// Disconnect a client that sends nothing for this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 60)]

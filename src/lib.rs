@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod command;
 pub mod console;
+pub mod demo;
 pub mod logging;
 pub mod peer;
 pub mod peer_mode;
@@ -20,6 +21,10 @@ use peer_mode::{Front, PeerArgs};
 
 /// Runs the mode the command line asks for.
 pub async fn run(cli: Cli) -> Result<()> {
+    if cli.demo {
+        let source = demo::locate(cli.demo_dir.clone())?;
+        return demo::run(source, Duration::from_millis(cli.chunk_delay.unwrap_or(20))).await;
+    }
     let Some(id) = cli.peer.clone() else {
         use clap::CommandFactory;
         Cli::command().print_help()?;
@@ -44,7 +49,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         id,
         settings: cli.settings,
         dir: cli.dir,
-        chunk_delay: Duration::from_millis(cli.chunk_delay),
+        chunk_delay: Duration::from_millis(cli.chunk_delay.unwrap_or(0)),
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
     };
     peer_mode::run(args, front).await

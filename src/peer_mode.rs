@@ -93,6 +93,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
                 settings,
                 store,
                 options,
+                switch: None,
             };
             let result = crate::tui::run(handles, shutdown.clone()).await;
             shutdown.cancel();

@@ -70,6 +70,8 @@ pub enum Msg {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action {
     Run(Command),
+    /// Take the n-th switchable (demo) peer offline or bring it back.
+    TogglePeer(usize),
     Quit,
 }
 
@@ -86,6 +88,8 @@ pub struct App {
     pub show_help: bool,
     pub running: usize,
     pub transfers: Vec<Arc<TransferProgress>>,
+    /// Peers F2, F3, ... take offline and back (only in --demo).
+    pub switchable: Vec<String>,
     /// The time of the latest frame: rates and ETAs are derived against it.
     pub now: Instant,
     files_listed: bool,
@@ -116,6 +120,7 @@ impl App {
             running: 0,
             transfers: Vec::new(),
             now: Instant::now(),
+            switchable: Vec::new(),
             files_listed: false,
         }
     }
@@ -230,6 +235,9 @@ impl App {
             KeyCode::Char('q') if bar_empty && !ctrl => return Some(Action::Quit),
             KeyCode::Char('?') if bar_empty => self.show_help = !self.show_help,
             KeyCode::F(1) => self.show_help = !self.show_help,
+            KeyCode::F(n @ 2..=9) if usize::from(n - 2) < self.switchable.len() => {
+                return Some(Action::TogglePeer(usize::from(n - 2)));
+            }
             KeyCode::Esc if self.show_help => self.show_help = false,
             KeyCode::Esc => self.bar.input.reset(),
             KeyCode::Enter => return self.submit(),

@@ -30,7 +30,7 @@ use ring::LineRing;
 const FRAME: Duration = Duration::from_millis(33);
 /// How often served_files/ is listed and other peers are probed.
 const FILES_EVERY: Duration = Duration::from_millis(500);
-const PROBE_EVERY: Duration = Duration::from_secs(3);
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Everything the TUI needs from the peer it fronts.
 pub struct PeerHandles {
@@ -38,6 +38,16 @@ pub struct PeerHandles {
     pub settings: Arc<Settings>,
     pub store: Arc<Store>,
     pub options: crate::peer::ClientOptions,
+    /// In `--demo`: the in-process peers that F2.. take offline and back.
+    pub switch: Option<Arc<dyn PeerSwitch>>,
+}
+
+/// Peers the UI may take offline and bring back (the demo's in-process peers).
+pub trait PeerSwitch: Send + Sync {
+    /// IDs in the order of the keys F2, F3, ...
+    fn switchable(&self) -> Vec<String>;
+    /// Takes `id` offline if it is online, else brings it back; says what it did.
+    fn toggle(self: Arc<Self>, id: &str) -> String;
 }
 
 /// Runs the full-screen peer until the user quits or `shutdown` is cancelled.
@@ -51,6 +61,11 @@ pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
         Reporter::new(ring.clone()),
     );
     let mut app = App::new(&peer.me, &peer.settings.peers);
+    app.switchable = peer
+        .switch
+        .as_ref()
+        .map(|s| s.switchable())
+        .unwrap_or_default();
     let mut terminal = ratatui::init();
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, &mut app, &peer, client, &ring, &shutdown).await;
@@ -108,6 +123,12 @@ async fn event_loop(
                     client.run(command, &cancel).await;
                     let _ = done.send(Msg::CommandFinished).await;
                 });
+            }
+            Some(Action::TogglePeer(n)) => {
+                if let (Some(switch), Some(id)) = (&peer.switch, app.switchable.get(n)) {
+                    let said = Arc::clone(switch).toggle(id);
+                    app.message = Some((said, false));
+                }
             }
             Some(Action::Quit) => break,
             None => {}

@@ -17,6 +17,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "oldest line / follow the newest (bar empty)"),
     ("? or F1", "this help"),
     (
+        "F2, F3, F4 (--demo)",
+        "take demo peer p2, p3, p4 offline / bring it back",
+    ),
+    (
         "q (bar empty), Ctrl-C",
         "quit: transfers cancelled, partial files removed",
     ),

@@ -1,0 +1,196 @@
+//! `--demo`: the whole network in one process. demo/ is copied to a temporary directory (the
+//! repository stays clean), every peer gets a free loopback port, p2..p4 serve headless inside
+//! the process, and p1's full-screen UI is in front. F2..F4 take a demo peer offline (its
+//! listener and every connection close at once, like a killed process) or bring it back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::peer::transfer::TransferOptions;
+use crate::peer::{ServerConfig, serve};
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::tui::{PeerHandles, PeerSwitch};
+
+const FRONT_PEER: &str = "p1";
+
+/// Finds demo/: in the current directory, else next to the crate's manifest.
+pub fn locate(dir: Option<PathBuf>) -> Result<PathBuf> {
+    let candidates = match dir {
+        Some(d) => vec![d],
+        None => vec![
+            PathBuf::from("demo"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("demo"),
+        ],
+    };
+    candidates
+        .into_iter()
+        .find(|d| d.join("peer_settings.txt").is_file())
+        .ok_or_else(|| {
+            eyre!("no demo/ directory with a peer_settings.txt found (use --demo-dir DIR)")
+        })
+}
+
+pub async fn run(source: PathBuf, chunk_delay: Duration) -> Result<()> {
+    let work = tempfile::Builder::new().prefix("p2p-tui-demo.").tempdir()?;
+    let mut listeners = HashMap::new();
+    let template = Settings::load(&source.join("peer_settings.txt"))?;
+    let mut text = String::new();
+    for peer in &template.peers {
+        copy_dir(&source.join(&peer.id), &work.path().join(&peer.id))
+            .wrap_err_with(|| format!("cannot copy the demo directory of {}", peer.id))?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        text.push_str(&format!(
+            "{} 127.0.0.1 {}\n",
+            peer.id,
+            listener.local_addr()?.port()
+        ));
+        listeners.insert(peer.id.clone(), listener);
+    }
+    let settings_path = work.path().join("peer_settings.txt");
+    std::fs::write(&settings_path, &text)?;
+    let settings = Arc::new(Settings::parse(&settings_path, &text)?);
+    settings.require(FRONT_PEER)?;
+    let _log = crate::logging::init_file(work.path());
+
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let peers = Arc::new(DemoPeers {
+        work: work.path().to_path_buf(),
+        chunk_delay,
+        shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
+        running: Mutex::new(HashMap::new()),
+        order: settings
+            .ids()
+            .into_iter()
+            .filter(|id| id != FRONT_PEER)
+            .collect(),
+        ports: settings
+            .peers
+            .iter()
+            .map(|p| (p.id.clone(), p.port))
+            .collect(),
+    });
+    let mut front_store = None;
+    for (id, listener) in listeners {
+        let store = peers.start(&id, listener)?;
+        if id == FRONT_PEER {
+            front_store = Some(store);
+        }
+    }
+    let store = front_store.ok_or_else(|| eyre!("demo has no peer {FRONT_PEER}"))?;
+    let options = TransferOptions {
+        chunk_delay,
+        ..TransferOptions::default()
+    };
+    let handles = PeerHandles {
+        me: FRONT_PEER.into(),
+        settings,
+        store,
+        options,
+        switch: Some(peers.clone()),
+    };
+    let result = crate::tui::run(handles, shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    result
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// The demo's in-process peers, each with its own shutdown so it can leave alone.
+struct DemoPeers {
+    work: PathBuf,
+    chunk_delay: Duration,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    running: Mutex<HashMap<String, CancellationToken>>,
+    order: Vec<String>,
+    ports: HashMap<String, u16>,
+}
+
+impl DemoPeers {
+    fn start(&self, id: &str, listener: TcpListener) -> Result<Arc<Store>> {
+        let store = Store::open(&self.work.join(id))?;
+        let config = Arc::new(ServerConfig {
+            me: id.to_string(),
+            chunk_delay: if id == FRONT_PEER {
+                Duration::ZERO
+            } else {
+                self.chunk_delay
+            },
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+        });
+        let token = self.shutdown.child_token();
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), token.clone());
+        self.tasks.spawn(serve(
+            listener,
+            Arc::clone(&store),
+            config,
+            token,
+            self.tasks.clone(),
+        ));
+        Ok(store)
+    }
+}
+
+impl PeerSwitch for DemoPeers {
+    fn switchable(&self) -> Vec<String> {
+        self.order.clone()
+    }
+
+    fn toggle(self: Arc<Self>, id: &str) -> String {
+        let stopped = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        if let Some(token) = stopped {
+            token.cancel();
+            return format!("Demo peer {id} taken offline (listener and connections closed)");
+        }
+        let Some(&port) = self.ports.get(id) else {
+            return format!("No demo peer {id}");
+        };
+        let said = format!("Demo peer {id} back online");
+        let (me, id) = (Arc::clone(&self), id.to_string());
+        tokio::spawn(async move {
+            match TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => {
+                    if let Err(e) = me.start(&id, listener) {
+                        tracing::warn!(peer = %id, error = %e, "demo peer could not restart");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %id, error = %e, "demo peer could not listen again")
+                }
+            }
+        });
+        said
+    }
+}
