@@ -6,4 +6,5 @@ mod naive;
 mod robustness;
 mod seed_cases;
 mod seed_session;
+mod tui;
 mod util;

@@ -1,0 +1,148 @@
+//! The full-screen peer driven as a person would: the real binary in a pseudo-terminal (tmux on
+//! its own server socket), keys typed, the screen read back.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::{Net, TIMEOUT, bin, random_bytes, sha256};
+
+/// A tmux server of our own, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, command: &str) -> Tmux {
+        let socket = format!("p2p-tui-test-{}-{}", std::process::id(), rand_suffix());
+        let tmux = Tmux { socket };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-t", "t", "-p"])
+    }
+
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "t", key]);
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = self.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what:?} on screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn tui_downloads_from_two_peers_and_quits_cleanly_on_ctrl_c() {
+    let mut net = Net::new(&["p1", "p2", "p3"]);
+    let data = random_bytes(30_000, 77);
+    for id in ["p2", "p3"] {
+        net.put(id, "f.bin", &data);
+        net.start(id, &["--chunk-delay", "2"]);
+    }
+    let command = format!(
+        "{} --peer p1 --settings {} --dir {}; echo EXIT=$?; sleep 60",
+        bin(),
+        net.settings().display(),
+        net.dir("p1").display()
+    );
+    let tmux = Tmux::start(100, 30, &command);
+    tmux.wait_for("Message log");
+    tmux.wait_for("p2   "); // the peers panel
+    tmux.type_text("#DOWNLOAD f.bin p2 p3");
+    tmux.key("Enter");
+    let screen = tmux.wait_for("File f.bin download success");
+    assert!(screen.contains("Transfers"), "{screen}");
+    assert!(screen.contains("f.bin"), "{screen}");
+    tmux.key("C-c");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert_eq!(
+        sha256(&net.served("p1", "f.bin").expect("downloaded")),
+        sha256(&data)
+    );
+    assert!(net.partials("p1").is_empty());
+}
+
+#[test]
+fn tui_ctrl_c_mid_download_restores_the_terminal_and_removes_the_partial() {
+    let mut net = Net::new(&["p1", "p2"]);
+    net.put("p2", "slow.bin", &random_bytes(50_000, 78));
+    net.start("p2", &["--chunk-delay", "20"]);
+    let command = format!(
+        "{} --peer p1 --settings {} --dir {}; echo EXIT=$?; sleep 60",
+        bin(),
+        net.settings().display(),
+        net.dir("p1").display()
+    );
+    let tmux = Tmux::start(80, 24, &command);
+    tmux.wait_for("Message log");
+    tmux.type_text("#DOWNLOAD slow.bin p2");
+    tmux.key("Enter");
+    tmux.wait_for("chunk 5");
+    assert_eq!(net.partials("p1").len(), 1);
+    tmux.key("C-c");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    // The full-screen UI is gone: the shell's line is on a restored screen.
+    assert!(!screen.contains("Message log"), "{screen}");
+    assert!(net.partials("p1").is_empty());
+    assert!(net.served("p1", "slow.bin").is_none());
+}
