@@ -21,7 +21,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let side_width = (area.width / 4).clamp(28, 44);
+    let side_width = (area.width / 4).clamp(24, 44);
     let [side, right] =
         Layout::horizontal([Constraint::Length(side_width), Constraint::Min(40)]).areas(main);
     let wanted = panels::transfers::height_wanted(app, right.width);

@@ -82,7 +82,13 @@ pub fn describe(e: &ConnError) -> String {
     match e {
         ConnError::Closed => "connection closed".into(),
         ConnError::Timeout(d) => format!("no reply for {}s", d.as_secs()),
-        ConnError::Io(e) => e.to_string(),
+        ConnError::Io(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof => {
+                "connection closed".into()
+            }
+            _ => e.to_string(),
+        },
         ConnError::Protocol(e) => format!("protocol error: {e}"),
     }
 }

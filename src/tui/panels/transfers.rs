@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, bytes};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferProgress};
@@ -52,12 +52,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .filter(|t| t.outcome() == Outcome::Running)
         .count();
     let title = format!("Transfers ({running} running)");
-    frame.render_widget(Paragraph::new(lines).block(block(&title)), area);
+    let panel = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(block(&title));
+    frame.render_widget(panel, area);
 }
 
 fn transfer_lines(t: &TransferProgress, width: usize, now: Instant) -> Vec<Line<'static>> {
     let mut lines = vec![header(t, now), gauge(t, width)];
-    lines.extend((0..t.peers.len()).map(|p| peer_row(t, p, now)));
+    lines.extend((0..t.peers.len()).map(|p| peer_row(t, p, now, width)));
     if t.direction == Direction::Download && t.chunks > 0 {
         lines.extend(chunk_map(t, width));
     }
@@ -106,7 +109,7 @@ fn header(t: &TransferProgress, now: Instant) -> Line<'static> {
     };
     Line::from(vec![
         Span::styled(format!("{arrow} {} ", t.file), theme::title()),
-        Span::styled(format!("{verb} {}  ", t.peers.join(" ")), theme::dim()),
+        Span::styled(format!("{verb} {} peers  ", t.peers.len()), theme::dim()),
         Span::raw(format!("{} / {}  ", bytes(done), bytes(t.size))),
         Span::styled(state, style),
     ])
@@ -129,34 +132,42 @@ fn gauge(t: &TransferProgress, width: usize) -> Line<'static> {
     ])
 }
 
-fn peer_row(t: &TransferProgress, position: usize, now: Instant) -> Line<'static> {
+fn peer_row(t: &TransferProgress, position: usize, now: Instant, width: usize) -> Line<'static> {
     let p = &t.per_peer[position];
     let id = &t.peers[position];
     let done = p.done.load(Ordering::Relaxed);
     let assigned = p.assigned.load(Ordering::Relaxed);
     let left = p.left.load(Ordering::Relaxed);
     let rate = p.bytes.load(Ordering::Relaxed) as f64 / elapsed(t, now).max(0.001);
-    let share = match t.direction {
-        Direction::Download => format!("chunks i mod {} = {position}", t.peers.len()),
-        Direction::Upload => "every chunk".to_string(),
+    // Narrow panels get the short forms.
+    let wide = width >= 72;
+    let n = t.peers.len();
+    let share = match (t.direction, wide) {
+        (Direction::Download, true) => format!("chunks i mod {n} = {position}"),
+        (Direction::Download, false) => format!("i%{n}={position}"),
+        (Direction::Upload, _) => "all chunks".to_string(),
     };
     let colour = Style::new().fg(theme::peer(position));
     let mut spans = vec![
         Span::styled(format!("  ■ {id:<4}"), colour),
-        Span::styled(format!("{share:<19} "), theme::dim()),
+        Span::styled(
+            format!("{share:<w$} ", w = if wide { 19 } else { 7 }),
+            theme::dim(),
+        ),
     ];
-    if left {
-        spans.push(Span::styled(
+    let in_flight = p.in_flight.load(Ordering::Relaxed);
+    let rate = bytes(rate as u64);
+    spans.push(match (left, wide) {
+        (true, true) => Span::styled(
             format!("left mid-transfer after {done} chunks"),
             theme::failed(),
-        ));
-    } else {
-        let in_flight = p.in_flight.load(Ordering::Relaxed);
-        spans.push(Span::raw(format!(
-            "done {done}/{assigned}  in flight {in_flight}  {}/s",
-            bytes(rate as u64)
-        )));
-    }
+        ),
+        (true, false) => Span::styled(format!("left after {done}"), theme::failed()),
+        (false, true) => Span::raw(format!(
+            "done {done}/{assigned}  in flight {in_flight}  {rate}/s"
+        )),
+        (false, false) => Span::raw(format!("{done}/{assigned} +{in_flight} {rate}/s")),
+    });
     Line::from(spans)
 }
 
