@@ -88,6 +88,8 @@ pub struct App {
     pub show_help: bool,
     pub running: usize,
     pub transfers: Vec<Arc<TransferProgress>>,
+    /// File names other peers listed in `#FILELIST` replies.
+    pub remote_files: Vec<String>,
     /// Peers F2, F3, ... take offline and back (only in --demo).
     pub switchable: Vec<String>,
     /// The time of the latest frame: rates and ETAs are derived against it.
@@ -121,6 +123,7 @@ impl App {
             transfers: Vec::new(),
             now: Instant::now(),
             switchable: Vec::new(),
+            remote_files: Vec::new(),
             files_listed: false,
         }
     }
@@ -158,6 +161,16 @@ impl App {
 
     fn on_lines(&mut self, lines: Vec<(LineKind, String)>) {
         let added = lines.len();
+        // File lists seen in replies feed Tab completion of #DOWNLOAD.
+        for (_, text) in &lines {
+            if let Some((_, names)) = text.split_once("): 200 Files served:") {
+                for name in names.split_whitespace() {
+                    if !self.remote_files.iter().any(|n| n == name) {
+                        self.remote_files.push(name.to_string());
+                    }
+                }
+            }
+        }
         self.log.extend(lines);
         while self.log.len() > LOG_CAPACITY {
             self.log.pop_front();
@@ -245,7 +258,15 @@ impl App {
             KeyCode::Down => self.bar.history_down(),
             KeyCode::Tab => {
                 let peers: Vec<String> = self.peers.iter().map(|p| p.addr.id.clone()).collect();
-                let files: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
+                let mut files: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
+                files.extend(
+                    self.remote_files
+                        .iter()
+                        .filter(|n| !files.contains(n))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+                files.sort();
                 self.bar.complete(&peers, &files);
             }
             KeyCode::PageUp => self.scroll_by(10),
@@ -257,6 +278,17 @@ impl App {
             }
         }
         None
+    }
+
+    /// Whether `peer` left a transfer that is still shown (what transfers observe, between probes).
+    pub fn left_mid_transfer(&self, peer: &str) -> bool {
+        use std::sync::atomic::Ordering;
+        self.transfers.iter().any(|t| {
+            t.peers
+                .iter()
+                .zip(&t.per_peer)
+                .any(|(id, p)| id == peer && p.left.load(Ordering::Relaxed))
+        })
     }
 
     fn scroll_by(&mut self, lines: isize) {
@@ -339,6 +371,37 @@ mod tests {
         let (text, is_error) = app.message.clone().unwrap();
         assert!(is_error);
         assert!(text.contains("#DOWNLOAD needs a file name"), "{text}");
+    }
+
+    #[test]
+    fn a_peer_that_left_a_transfer_is_known_as_such() {
+        use crate::peer::transfer::progress::{Direction, TransferProgress};
+        let mut app = app();
+        let t = TransferProgress::new(
+            "f",
+            Direction::Download,
+            500,
+            vec!["p2".into(), "p3".into()],
+        );
+        t.peer_left(1, &[], &[(0, 2)], "p3 left".into());
+        app.update(Msg::Transfers {
+            transfers: vec![Arc::new(t)],
+            now: Instant::now(),
+        });
+        assert!(app.left_mid_transfer("p3"));
+        assert!(!app.left_mid_transfer("p2"));
+    }
+
+    #[test]
+    fn tab_offers_file_names_other_peers_listed() {
+        let mut app = app();
+        app.update(Msg::Lines(vec![(
+            LineKind::Reply,
+            "Server (p2): 200 Files served: ocean.txt river.txt".into(),
+        )]));
+        type_text(&mut app, "#DOWNLOAD ri");
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.bar.value(), "#DOWNLOAD river.txt ");
     }
 
     #[test]

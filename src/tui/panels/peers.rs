@@ -14,9 +14,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .peers
         .iter()
         .map(|row| {
+            let left = app.left_mid_transfer(&row.addr.id);
             let (state, style) = match row.state {
                 PeerState::Me => ("this peer", theme::me()),
                 PeerState::Online => ("online", theme::online()),
+                PeerState::Offline | PeerState::Unknown if left => {
+                    ("left mid-transfer", theme::failed())
+                }
                 PeerState::Offline => ("offline", theme::offline()),
                 PeerState::Unknown => ("…", theme::dim()),
             };
