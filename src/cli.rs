@@ -16,6 +16,14 @@ pub struct Cli {
     #[arg(long, value_name = "ID")]
     pub peer: Option<String>,
 
+    /// Run the tracker (JSON over TCP) on ADDR [default: 127.0.0.1:9000; 0.0.0.0:PORT for a LAN]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9000", conflicts_with_all = ["peer", "demo"])]
+    pub tracker: Option<String>,
+
+    /// Tracker: drop a peer silent for this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 15, requires = "tracker")]
+    pub peer_timeout: u64,
+
     /// Peer: server only, no console (logs on stderr)
     #[arg(long, requires = "peer", conflicts_with = "line")]
     pub headless: bool,

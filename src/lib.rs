@@ -10,6 +10,7 @@ pub mod peer_mode;
 pub mod protocol;
 pub mod settings;
 pub mod store;
+pub mod tracker;
 pub mod tui;
 
 use std::time::Duration;
@@ -21,6 +22,10 @@ use peer_mode::{Front, PeerArgs};
 
 /// Runs the mode the command line asks for.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Some(addr) = cli.tracker.clone() {
+        logging::init_stderr("info");
+        return run_tracker(&addr, Duration::from_secs(cli.peer_timeout.max(1))).await;
+    }
     if cli.demo {
         let source = demo::locate(cli.demo_dir.clone())?;
         return demo::run(source, Duration::from_millis(cli.chunk_delay.unwrap_or(20))).await;
@@ -53,4 +58,33 @@ pub async fn run(cli: Cli) -> Result<()> {
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
     };
     peer_mode::run(args, front).await
+}
+
+/// `--tracker ADDR`: headless until Ctrl-C or SIGTERM.
+async fn run_tracker(addr: &str, peer_timeout: Duration) -> Result<()> {
+    use color_eyre::eyre::WrapErr;
+    use std::sync::Arc;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .wrap_err_with(|| format!("tracker cannot listen on {addr}"))?;
+    tracing::info!("tracker listening on {}", listener.local_addr()?);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let tasks = tokio_util::task::TaskTracker::new();
+    let config = Arc::new(tracker::TrackerConfig {
+        peer_timeout,
+        ..tracker::TrackerConfig::default()
+    });
+    let state = Arc::new(tracker::server::Tracker::default());
+    tasks.spawn(tracker::serve(
+        listener,
+        state,
+        config,
+        shutdown.clone(),
+        tasks.clone(),
+    ));
+    peer_mode::wait_for_signal(shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    Ok(())
 }

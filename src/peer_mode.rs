@@ -119,6 +119,11 @@ async fn bind(me: &PeerAddr) -> Result<TcpListener> {
 
 /// Ctrl-C or SIGTERM ends the peer cleanly.
 async fn cancel_on_signal(shutdown: CancellationToken) {
+    wait_for_signal(shutdown).await;
+}
+
+/// Returns at Ctrl-C or SIGTERM (cancelling `shutdown`), or when `shutdown` is cancelled.
+pub async fn wait_for_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         return;

@@ -6,5 +6,6 @@ mod naive;
 mod robustness;
 mod seed_cases;
 mod seed_session;
+mod tracker;
 mod tui;
 mod util;

@@ -1,0 +1,269 @@
+//! The tracker's directory as pure rules: peers announce files, the newest copy of each name
+//! wins (on equal mtimes the copy announced first stays), silent or departed peers drop out and
+//! their names fall back to the newest live copy. Time comes in as an argument.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// A connection's identity inside the tracker.
+pub type PeerId = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub name: String,
+    pub mtime: i64,
+}
+
+/// Where the chosen copy of a name lives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Holder {
+    pub ip: String,
+    pub port: u16,
+    pub mtime: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    ip: IpAddr,
+    port: u16,
+    /// Files with the order in which each copy became known (ties go to the lower).
+    files: Vec<(FileEntry, u64)>,
+    last_seen: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct Directory {
+    peers: HashMap<PeerId, Peer>,
+    sequence: u64,
+    /// Bumped whenever the directory response may have changed.
+    pub version: u64,
+}
+
+impl Directory {
+    /// An initial message: `peer` (at `ip`, serving on `port`) has exactly `files`.
+    pub fn announce(
+        &mut self,
+        peer: PeerId,
+        ip: IpAddr,
+        port: u16,
+        files: Vec<FileEntry>,
+        now: Instant,
+    ) {
+        let old = self.peers.remove(&peer);
+        let mut entries = Vec::with_capacity(files.len());
+        for file in files {
+            // A copy it already had (same name and mtime) keeps its place in the tie order.
+            let known = old
+                .as_ref()
+                .and_then(|p| p.files.iter().find(|(f, _)| *f == file).map(|(_, s)| *s));
+            let order = known.unwrap_or_else(|| {
+                self.sequence += 1;
+                self.sequence
+            });
+            if !entries
+                .iter()
+                .any(|(f, _): &(FileEntry, u64)| f.name == file.name)
+            {
+                entries.push((file, order));
+            }
+        }
+        self.peers.insert(
+            peer,
+            Peer {
+                ip,
+                port,
+                files: entries,
+                last_seen: now,
+            },
+        );
+        self.version += 1;
+    }
+
+    /// A keep-alive; an unknown peer is registered with no files. Returns whether it was known.
+    pub fn keep_alive(&mut self, peer: PeerId, ip: IpAddr, port: u16, now: Instant) -> bool {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.last_seen = now;
+            if p.port != port {
+                p.port = port;
+                self.version += 1;
+            }
+            return true;
+        }
+        self.announce(peer, ip, port, Vec::new(), now);
+        false
+    }
+
+    pub fn remove(&mut self, peer: PeerId) -> bool {
+        let removed = self.peers.remove(&peer).is_some();
+        if removed {
+            self.version += 1;
+        }
+        removed
+    }
+
+    /// Drops peers silent for longer than `timeout`; returns them.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<PeerId> {
+        let silent: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_seen) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &silent {
+            self.remove(*id);
+        }
+        silent
+    }
+
+    /// The directory response: each name's newest live copy.
+    pub fn response(&self) -> BTreeMap<String, Holder> {
+        let mut best: BTreeMap<String, (Holder, u64)> = BTreeMap::new();
+        for p in self.peers.values() {
+            for (file, order) in &p.files {
+                let candidate = Holder {
+                    ip: p.ip.to_string(),
+                    port: p.port,
+                    mtime: file.mtime,
+                };
+                match best.get(&file.name) {
+                    Some((held, held_order))
+                        if held.mtime > file.mtime
+                            || (held.mtime == file.mtime && *held_order < *order) => {}
+                    _ => {
+                        best.insert(file.name.clone(), (candidate, *order));
+                    }
+                }
+            }
+        }
+        best.into_iter()
+            .map(|(name, (holder, _))| (name, holder))
+            .collect()
+    }
+
+    /// Every live copy of `name`, newest first (for multi-source download).
+    pub fn holders(&self, name: &str) -> Vec<Holder> {
+        let mut all: Vec<(Holder, u64)> = self
+            .peers
+            .values()
+            .flat_map(|p| {
+                p.files
+                    .iter()
+                    .filter(|(f, _)| f.name == name)
+                    .map(|(f, order)| {
+                        (
+                            Holder {
+                                ip: p.ip.to_string(),
+                                port: p.port,
+                                mtime: f.mtime,
+                            },
+                            *order,
+                        )
+                    })
+            })
+            .collect();
+        all.sort_by(|(a, ao), (b, bo)| b.mtime.cmp(&a.mtime).then(ao.cmp(bo)));
+        all.into_iter().map(|(h, _)| h).collect()
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.response().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, mtime: i64) -> FileEntry {
+        FileEntry {
+            name: name.into(),
+            mtime,
+        }
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn newest_copy_wins_and_ties_keep_the_first() {
+        let t = Instant::now();
+        let mut d = Directory::default();
+        d.announce(1, ip(1), 8001, vec![f("a", 10), f("b", 5)], t);
+        d.announce(2, ip(2), 8002, vec![f("a", 20), f("b", 5)], t);
+        let r = d.response();
+        assert_eq!(
+            r["a"],
+            Holder {
+                ip: "127.0.0.2".into(),
+                port: 8002,
+                mtime: 20
+            }
+        );
+        assert_eq!(
+            r["b"],
+            Holder {
+                ip: "127.0.0.1".into(),
+                port: 8001,
+                mtime: 5
+            }
+        );
+        // Re-announcing the same copy does not steal the tie.
+        d.announce(2, ip(2), 8002, vec![f("a", 20), f("b", 5)], t);
+        assert_eq!(d.response()["b"].port, 8001);
+    }
+
+    #[test]
+    fn departed_and_silent_peers_fall_back_to_the_newest_live_copy() {
+        let t = Instant::now();
+        let mut d = Directory::default();
+        d.announce(1, ip(1), 8001, vec![f("a", 10)], t);
+        d.announce(2, ip(2), 8002, vec![f("a", 20), f("only2", 1)], t);
+        d.announce(3, ip(3), 8003, vec![f("a", 15)], t);
+        assert!(d.remove(2));
+        let r = d.response();
+        assert_eq!(r["a"].port, 8003);
+        assert!(!r.contains_key("only2"));
+        assert!(d.keep_alive(1, ip(1), 8001, t + Duration::from_secs(10)));
+        assert_eq!(
+            d.expire(t + Duration::from_secs(16), Duration::from_secs(15)),
+            vec![3]
+        );
+        assert_eq!(d.response()["a"].port, 8001);
+        assert_eq!(d.holders("a").len(), 1);
+    }
+
+    #[test]
+    fn a_repeated_initial_replaces_the_file_list() {
+        let t = Instant::now();
+        let mut d = Directory::default();
+        d.announce(1, ip(1), 8001, vec![f("a", 1)], t);
+        d.announce(1, ip(1), 8001, vec![f("b", 2)], t);
+        assert_eq!(d.response().keys().collect::<Vec<_>>(), vec!["b"]);
+    }
+
+    #[test]
+    fn holders_lists_every_copy_newest_first() {
+        let t = Instant::now();
+        let mut d = Directory::default();
+        d.announce(1, ip(1), 8001, vec![f("a", 10)], t);
+        d.announce(2, ip(1), 8002, vec![f("a", 30)], t);
+        d.announce(3, ip(1), 8003, vec![f("a", 10)], t);
+        let ports: Vec<u16> = d.holders("a").iter().map(|h| h.port).collect();
+        assert_eq!(ports, vec![8002, 8001, 8003]);
+    }
+
+    #[test]
+    fn a_keep_alive_before_any_initial_registers_the_peer() {
+        let t = Instant::now();
+        let mut d = Directory::default();
+        assert!(!d.keep_alive(9, ip(1), 8009, t));
+        assert_eq!(d.peer_count(), 1);
+        assert!(d.response().is_empty());
+    }
+}

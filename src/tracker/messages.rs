@@ -1,0 +1,217 @@
+//! Tracker messages as pure functions: a stream of JSON values cut out of a byte buffer (several
+//! in one read, one over several reads), and their meaning.
+
+use bytes::{Buf, BytesMut};
+use serde_json::Value;
+
+use super::directory::FileEntry;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackerRequest {
+    /// `{"port": 8001, "files": [{"name": "a", "mtime": 1548878750}]}`
+    Initial { port: u16, files: Vec<FileEntry> },
+    /// `{"port": 8001}`
+    KeepAlive { port: u16 },
+    /// p2p-tui's extension: `{"holders": "a"}`, answered with every live copy of a name.
+    Holders { name: String },
+}
+
+/// Cuts complete JSON values off the front of a buffer, with a cap on a value's size.
+pub struct JsonStream {
+    buf: BytesMut,
+    max_message: usize,
+}
+
+impl JsonStream {
+    pub fn new(max_message: usize) -> JsonStream {
+        JsonStream {
+            buf: BytesMut::new(),
+            max_message,
+        }
+    }
+
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// The next complete value; `Ok(None)` when more bytes are needed.
+    pub fn next_value(&mut self) -> Result<Option<Value>, String> {
+        let start = self
+            .buf
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(self.buf.len());
+        self.buf.advance(start);
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let mut values = serde_json::Deserializer::from_slice(&self.buf).into_iter::<Value>();
+        match values.next() {
+            Some(Ok(value)) => {
+                let used = values.byte_offset();
+                self.buf.advance(used);
+                Ok(Some(value))
+            }
+            Some(Err(e)) if e.is_eof() => {
+                if self.buf.len() > self.max_message {
+                    Err(format!("message longer than {} bytes", self.max_message))
+                } else {
+                    Ok(None)
+                }
+            }
+            Some(Err(e)) => Err(format!("bad JSON: {e}")),
+            None => Ok(None),
+        }
+    }
+}
+
+/// What a value asks for, or why it is not a tracker message.
+pub fn classify(value: &Value) -> Result<TrackerRequest, String> {
+    let Value::Object(map) = value else {
+        return Err("not a JSON object".into());
+    };
+    if let Some(name) = map.get("holders") {
+        let name = name.as_str().ok_or("\"holders\" must be a file name")?;
+        return Ok(TrackerRequest::Holders {
+            name: name.to_string(),
+        });
+    }
+    let port = map
+        .get("port")
+        .and_then(Value::as_u64)
+        .filter(|p| (1..=65535).contains(p))
+        .ok_or("\"port\" must be an integer from 1 to 65535")? as u16;
+    let Some(files) = map.get("files") else {
+        return Ok(TrackerRequest::KeepAlive { port });
+    };
+    let files = files.as_array().ok_or("\"files\" must be a list")?;
+    let files = files
+        .iter()
+        .map(file_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(TrackerRequest::Initial { port, files })
+}
+
+fn file_entry(value: &Value) -> Result<FileEntry, String> {
+    let name = value
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("a file needs a \"name\" string")?;
+    crate::protocol::validate_file_name(name).map_err(|e| format!("file {name:?}: {e}"))?;
+    let mtime = value.get("mtime").ok_or("a file needs an \"mtime\"")?;
+    // Seconds, rounded down when a float is sent.
+    let mtime = match (mtime.as_i64(), mtime.as_f64()) {
+        (Some(i), _) => i,
+        (None, Some(f)) if f.is_finite() => f.floor() as i64,
+        _ => return Err(format!("file {name:?}: \"mtime\" must be a number")),
+    };
+    Ok(FileEntry {
+        name: name.to_string(),
+        mtime,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stream_of(bytes: &[u8]) -> (Vec<Value>, Result<(), String>) {
+        let mut s = JsonStream::new(1 << 20);
+        s.buffer().extend_from_slice(bytes);
+        let mut out = vec![];
+        loop {
+            match s.next_value() {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => return (out, Ok(())),
+                Err(e) => return (out, Err(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn seed_messages_classify() {
+        let initial: Value = serde_json::from_str(
+            r#"{"port": 8001, "files": [{"mtime": 1548878750.9, "name": "fileA.txt"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            classify(&initial),
+            Ok(TrackerRequest::Initial {
+                port: 8001,
+                files: vec![FileEntry {
+                    name: "fileA.txt".into(),
+                    mtime: 1548878750
+                }]
+            })
+        );
+        let keep: Value = serde_json::from_str(r#"{"port": 8001}"#).unwrap();
+        assert_eq!(
+            classify(&keep),
+            Ok(TrackerRequest::KeepAlive { port: 8001 })
+        );
+        let holders: Value = serde_json::from_str(r#"{"holders": "fileA.txt"}"#).unwrap();
+        assert_eq!(
+            classify(&holders),
+            Ok(TrackerRequest::Holders {
+                name: "fileA.txt".into()
+            })
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_refused_with_a_reason() {
+        for bad in [
+            r#"[1]"#,
+            r#"{"port": "8001"}"#,
+            r#"{"port": 70000}"#,
+            r#"{"port": 1, "files": {}}"#,
+            r#"{"port": 1, "files": [{"name": "../x", "mtime": 1}]}"#,
+            r#"{"port": 1, "files": [{"name": "a"}]}"#,
+        ] {
+            let v: Value = serde_json::from_str(bad).unwrap();
+            assert!(classify(&v).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn coalesced_and_split_values() {
+        let (values, end) = stream_of(
+            br#"{"port": 1}{"port": 2}
+ {"port": 3}"#,
+        );
+        assert_eq!(values.len(), 3);
+        assert!(end.is_ok());
+        let mut s = JsonStream::new(1 << 20);
+        s.buffer().extend_from_slice(br#"{"port": 80"#);
+        assert_eq!(s.next_value(), Ok(None));
+        s.buffer().extend_from_slice(br#"01}"#);
+        assert_eq!(s.next_value().unwrap().unwrap()["port"], 8001);
+        let (_, end) = stream_of(b"{oops}");
+        assert!(end.unwrap_err().starts_with("bad JSON"));
+        let mut s = JsonStream::new(16);
+        s.buffer().extend_from_slice(br#"{"port": 1, "files": ["#);
+        assert!(s.next_value().unwrap_err().contains("longer than 16"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_split_of_a_value_stream_yields_the_same_values(ports in proptest::collection::vec(1u16..65535, 1..10), cut in any::<usize>()) {
+            let wire: String = ports.iter().map(|p| format!("{{\"port\": {p}}}\n")).collect();
+            let cut = cut % (wire.len() + 1);
+            let mut s = JsonStream::new(1 << 20);
+            let mut got = vec![];
+            for piece in [&wire.as_bytes()[..cut], &wire.as_bytes()[cut..]] {
+                s.buffer().extend_from_slice(piece);
+                while let Some(v) = s.next_value().unwrap() { got.push(v["port"].as_u64().unwrap() as u16); }
+            }
+            prop_assert_eq!(got, ports);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let (values, _) = stream_of(&bytes);
+            for v in values { let _ = classify(&v); }
+        }
+    }
+}

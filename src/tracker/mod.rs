@@ -1,0 +1,8 @@
+//! The tracker of seeds 002 / 000 part II / 003: which live peer holds which file (SPEC §4).
+
+pub mod directory;
+pub mod messages;
+pub mod server;
+
+pub use directory::{Directory, FileEntry, Holder};
+pub use server::{Tracker, TrackerConfig, serve};

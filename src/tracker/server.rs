@@ -1,0 +1,207 @@
+//! The tracker's network side: one task per peer connection, a shared directory, and the
+//! serialized directory response cached until the directory changes (keep-alives from a
+//! thousand peers must not re-serialize it every time).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::directory::{Directory, PeerId};
+use super::messages::{JsonStream, TrackerRequest, classify};
+
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// A peer silent this long is dropped (SPEC: 3 keep-alive periods by default).
+    pub peer_timeout: Duration,
+    /// Longest JSON value accepted.
+    pub max_message: usize,
+    pub max_connections: usize,
+    pub summary_every: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            peer_timeout: Duration::from_secs(15),
+            max_message: 4 << 20,
+            max_connections: 4096,
+            summary_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The tracker's state, shared by its connection tasks (and by the web view).
+#[derive(Default)]
+pub struct Tracker {
+    directory: Mutex<Directory>,
+    /// (directory version, serialized response) of the last response built.
+    cached: Mutex<(u64, Bytes)>,
+    next_id: AtomicU64,
+}
+
+impl Tracker {
+    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+        self.directory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The directory response as sent: JSON plus `\n`, rebuilt only when the directory changed.
+    fn response(&self) -> Bytes {
+        let dir = self.directory();
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.1.is_empty() || cached.0 != dir.version {
+            let mut json = serde_json::to_vec(&dir.response()).unwrap_or_else(|_| b"{}".to_vec());
+            json.push(b'\n');
+            *cached = (dir.version, Bytes::from(json));
+        }
+        cached.1.clone()
+    }
+
+    fn holders(&self, name: &str) -> Bytes {
+        let holders = self.directory().holders(name);
+        let reply = serde_json::json!({ "holders": { "name": name, "peers": holders } });
+        let mut json = serde_json::to_vec(&reply).unwrap_or_default();
+        json.push(b'\n');
+        Bytes::from(json)
+    }
+}
+
+/// Serves peers until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    tracker: Arc<Tracker>,
+    config: Arc<TrackerConfig>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    tasks.spawn(summaries(
+        Arc::clone(&tracker),
+        config.summary_every,
+        shutdown.clone(),
+    ));
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (tracker, config, shutdown) =
+            (Arc::clone(&tracker), Arc::clone(&config), shutdown.clone());
+        tasks.spawn(async move {
+            let id = tracker.next_id.fetch_add(1, Ordering::Relaxed);
+            let why = tokio::select! {
+                _ = shutdown.cancelled() => "tracker shutting down".to_string(),
+                why = peer_session(stream, addr, id, &tracker, &config) => why,
+            };
+            if tracker.directory().remove(id) {
+                info!("peer {addr} left ({why})");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn peer_session(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    id: PeerId,
+    tracker: &Tracker,
+    config: &TrackerConfig,
+) -> String {
+    let mut json = JsonStream::new(config.max_message);
+    loop {
+        loop {
+            let value = match json.next_value() {
+                Ok(Some(value)) => value,
+                Ok(None) => break,
+                Err(e) => {
+                    warn!("peer {addr}: {e}; closing its connection");
+                    return e;
+                }
+            };
+            let request = match classify(&value) {
+                Ok(request) => request,
+                Err(e) => {
+                    warn!("peer {addr}: {e}; closing its connection");
+                    return e;
+                }
+            };
+            let reply = handle(tracker, id, addr, request);
+            if let Err(e) = stream.write_all(&reply).await {
+                return format!("send failed: {e}");
+            }
+        }
+        let read = tokio::time::timeout(config.peer_timeout, stream.read_buf(json.buffer())).await;
+        match read {
+            Err(_) => return format!("silent for {}s", config.peer_timeout.as_secs()),
+            Ok(Ok(0)) => return "connection closed".into(),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return e.to_string(),
+        }
+    }
+}
+
+fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerRequest) -> Bytes {
+    let now = Instant::now();
+    match request {
+        TrackerRequest::Initial { port, files } => {
+            let count = files.len();
+            let mut dir = tracker.directory();
+            let known = dir.keep_alive(id, addr.ip(), port, now);
+            dir.announce(id, addr.ip(), port, files, now);
+            drop(dir);
+            if known {
+                info!("peer {}:{port} re-announced {count} files", addr.ip());
+            } else {
+                info!("peer {}:{port} joined with {count} files", addr.ip());
+            }
+            tracker.response()
+        }
+        TrackerRequest::KeepAlive { port } => {
+            if !tracker.directory().keep_alive(id, addr.ip(), port, now) {
+                info!("peer {}:{port} joined (keep-alive first)", addr.ip());
+            }
+            tracker.response()
+        }
+        TrackerRequest::Holders { name } => tracker.holders(&name),
+    }
+}
+
+async fn summaries(tracker: Arc<Tracker>, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    let mut last = (usize::MAX, usize::MAX);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let now = {
+            let dir = tracker.directory();
+            (dir.peer_count(), dir.file_count())
+        };
+        if now != last {
+            info!("tracker: {} peers, {} files", now.0, now.1);
+            last = now;
+        }
+    }
+}

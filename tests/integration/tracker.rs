@@ -1,0 +1,216 @@
+//! The tracker (SPEC §4) as a real process on loopback, spoken to by hand.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::util::{TIMEOUT, bin, wait_until};
+
+struct TrackerProcess {
+    child: Child,
+    port: u16,
+}
+
+impl TrackerProcess {
+    fn start(extra: &[&str]) -> TrackerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin())
+            .args(["--tracker", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tracker");
+        wait_until("tracker listening", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        TrackerProcess { child, port }
+    }
+
+    fn peer(&self) -> Peer {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect tracker");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        Peer {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        }
+    }
+}
+
+impl Drop for TrackerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Peer {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Peer {
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// One directory (or holders) response: a JSON value on one line.
+    fn response(&mut self) -> Value {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("response");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    fn ask(&mut self, message: Value) -> Value {
+        self.send(message.to_string().as_bytes());
+        self.response()
+    }
+
+    fn initial(&mut self, port: u16, files: &[(&str, i64)]) -> Value {
+        let files: Vec<Value> = files
+            .iter()
+            .map(|(n, m)| json!({"name": n, "mtime": m}))
+            .collect();
+        self.ask(json!({"port": port, "files": files}))
+    }
+
+    fn closed_by_tracker(&mut self) -> bool {
+        let mut line = String::new();
+        matches!(self.reader.read_line(&mut line), Ok(0) | Err(_))
+    }
+}
+
+#[test]
+fn directory_keeps_the_newest_copy_and_answers_every_message() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut a = tracker.peer();
+    let r = a.initial(8001, &[("fileA.txt", 1548878750), ("shared.txt", 100)]);
+    assert_eq!(
+        r,
+        json!({"fileA.txt": {"ip": "127.0.0.1", "port": 8001, "mtime": 1548878750}, "shared.txt": {"ip": "127.0.0.1", "port": 8001, "mtime": 100}})
+    );
+    let mut b = tracker.peer();
+    let r = b.initial(8002, &[("shared.txt", 200), ("fileB.txt", 5)]);
+    assert_eq!(r["shared.txt"]["port"], 8002);
+    assert_eq!(r["fileA.txt"]["port"], 8001);
+    // A keep-alive is answered with the directory too; a float mtime is rounded down.
+    assert_eq!(a.ask(json!({"port": 8001}))["fileB.txt"]["port"], 8002);
+    let mut c = tracker.peer();
+    c.send(br#"{"port": 8003, "files": [{"name": "shared.txt", "mtime": 200.9}]}"#);
+    assert_eq!(
+        c.response()["shared.txt"]["port"],
+        8002,
+        "a tie keeps the copy already known"
+    );
+}
+
+#[test]
+fn coalesced_and_split_messages() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut p = tracker.peer();
+    p.send(b"{\"port\": 8001, \"files\": [{\"name\": \"a\", \"mtime\": 1}]}{\"port\": 8001}\n{\"port\": 8001}");
+    for _ in 0..3 {
+        assert_eq!(p.response()["a"]["port"], 8001);
+    }
+    p.send(b"{\"port\": 80");
+    std::thread::sleep(Duration::from_millis(100)); // the tracker must wait for the rest, not fail
+    p.send(b"01, \"files\": [{\"name\": \"b\", \"mtime\": 2}]}");
+    let r = p.response();
+    assert!(r.get("b").is_some() && r.get("a").is_none(), "{r}");
+}
+
+#[test]
+fn a_departed_peer_falls_back_to_the_newest_live_copy() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut old = tracker.peer();
+    old.initial(8001, &[("f.txt", 10)]);
+    let mut new = tracker.peer();
+    assert_eq!(
+        new.initial(8002, &[("f.txt", 20), ("only.txt", 1)])["f.txt"]["port"],
+        8002
+    );
+    drop(new);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let r = old.ask(json!({"port": 8001}));
+        if r["f.txt"]["port"] == 8001 && r.get("only.txt").is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never fell back: {r}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_silent_peer_is_dropped_after_the_timeout() {
+    let tracker = TrackerProcess::start(&["--peer-timeout", "1"]);
+    let mut silent = tracker.peer();
+    silent.initial(8001, &[("quiet.txt", 1)]);
+    let mut talker = tracker.peer();
+    assert!(talker.initial(8002, &[])["quiet.txt"].is_object());
+    // The talker keeps itself alive while the silent peer's timeout runs out.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let r = talker.ask(json!({"port": 8002}));
+        if r.get("quiet.txt").is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "silent peer never dropped: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        silent.closed_by_tracker(),
+        "the silent peer's connection is closed"
+    );
+}
+
+#[test]
+fn bad_json_and_wrong_types_close_only_that_connection() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut good = tracker.peer();
+    good.initial(8001, &[("keep.txt", 1)]);
+    for bad in [
+        &b"{oops}"[..],
+        br#"{"port": "8001"}"#,
+        br#"{"port": 1, "files": [{"name": "../x", "mtime": 1}]}"#,
+        br#"[1, 2]"#,
+    ] {
+        let mut p = tracker.peer();
+        p.send(bad);
+        assert!(
+            p.closed_by_tracker(),
+            "{:?} left the connection open",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // Half a message and gone.
+    let mut half = tracker.peer();
+    half.send(br#"{"port": 9, "files": [{"na"#);
+    drop(half);
+    assert_eq!(good.ask(json!({"port": 8001}))["keep.txt"]["port"], 8001);
+}
+
+#[test]
+fn holders_lists_every_live_copy_for_multi_source_download() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut peers: Vec<Peer> = (0..3).map(|_| tracker.peer()).collect();
+    for (n, p) in peers.iter_mut().enumerate() {
+        p.initial(8001 + n as u16, &[("big.bin", 7)]);
+    }
+    let r = peers[0].ask(json!({"holders": "big.bin"}));
+    let ports: Vec<u64> = r["holders"]["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, vec![8001, 8002, 8003]);
+}
