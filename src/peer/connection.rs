@@ -74,6 +74,44 @@ impl Connection {
         }
     }
 
+    /// The first byte the other side sends, without consuming it (`None`: closed at once).
+    pub async fn peek_first(&mut self) -> Result<Option<u8>, ConnError> {
+        while self.buf.is_empty() {
+            if !self.fill().await? {
+                return Ok(None);
+            }
+        }
+        Ok(self.buf.first().copied())
+    }
+
+    /// A synchronizer's plain file request: the name, ended by a line end, the end of the
+    /// requester's stream, or a quiet gap (classroom synchronizers send it and wait).
+    pub async fn read_plain_name(&mut self, gap: Duration) -> Result<String, ConnError> {
+        const MAX_NAME: usize = 1024;
+        while !self.buf.contains(&b'\n') && self.buf.len() <= MAX_NAME {
+            match timeout(gap, self.fill()).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) | Err(_) => break,
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        let end = self
+            .buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(self.buf.len());
+        let name = String::from_utf8_lossy(&self.buf[..end.min(MAX_NAME)])
+            .trim()
+            .to_string();
+        Ok(name)
+    }
+
+    /// Streams `file` raw to the other side (the synchronizer's file response).
+    pub async fn send_file(&mut self, file: std::fs::File) -> io::Result<u64> {
+        let mut file = tokio::fs::File::from_std(file);
+        tokio::io::copy(&mut file, &mut self.stream).await
+    }
+
     /// The next request; `Ok(None)` when the client closed the connection between messages.
     pub async fn read_request(
         &mut self,

@@ -102,6 +102,13 @@ enum Next {
 
 impl Session {
     async fn run(mut self) -> String {
+        // The synchronizer's file request (seed 002) shares the port: it does not start with '#'.
+        match self.conn.peek_first().await {
+            Ok(Some(b'#' | b'\r' | b'\n')) => {}
+            Ok(Some(_)) => return self.plain_file_request().await,
+            Ok(None) => return "client closed the connection".into(),
+            Err(e) => return format!("connection ended: {e}"),
+        }
         loop {
             let upload_size = self.upload.as_ref().map(|u| u.size);
             let request = match self.conn.read_request(upload_size).await {
@@ -122,6 +129,28 @@ impl Session {
                 Ok(Next::Continue) => {}
                 Ok(Next::Close(why)) => return self.closed(why),
                 Err(e) => return self.closed(&format!("send failed: {e}")),
+            }
+        }
+    }
+
+    /// Answers a plain file name with the file's raw bytes, or closes with nothing if it is not
+    /// served (a synchronizer would store any text as the file's content).
+    async fn plain_file_request(&mut self) -> String {
+        let name = match self.conn.read_plain_name(Duration::from_millis(300)).await {
+            Ok(name) => name,
+            Err(e) => return format!("file request ended: {e}"),
+        };
+        match self.store.open_served(&name) {
+            Ok(Some((file, size))) => match self.conn.send_file(file).await {
+                Ok(sent) => {
+                    info!(file = %name, sent, size, "file request served");
+                    "file request served".into()
+                }
+                Err(e) => format!("file request for {name} failed: {e}"),
+            },
+            _ => {
+                info!(file = %name, "file request for a file not served; closing");
+                "file request for a file not served".into()
             }
         }
     }

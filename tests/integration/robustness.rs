@@ -19,17 +19,38 @@ fn still_serving(net: &Net) {
 #[test]
 fn garbage_and_unknown_requests_get_250_and_a_closed_connection() {
     let net = server(&[]);
+    // (A first byte other than '#' is a synchronizer's file request: see the next test.)
     for garbage in [
-        &b"HELLO"[..],
-        b"#DELETE f1.txt",
-        b"\x00\xff\xfe#UPLOAD",
+        &b"#DELETE f1.txt"[..],
+        b"#UPLOADX f",
         b"#FILELISTX",
+        b"#DOWNLOAD f chunk x",
     ] {
         let mut raw = Raw::connect(net.port("p2"));
         raw.send(garbage);
         // Read to the end: the server answers and then closes the connection.
         let reply = String::from_utf8_lossy(&raw.read_until(b"\0never")).into_owned();
         assert!(reply.starts_with("250 "), "{garbage:?} -> {reply}");
+    }
+    still_serving(&net);
+}
+
+#[test]
+fn plain_name_requests_get_raw_bytes_or_a_closed_connection() {
+    // The synchronizer's file request (seed 002) on the same port: name in, raw bytes out.
+    let net = server(&[]);
+    let data = random_bytes(3_000, 9);
+    net.put("p2", "sync.bin", &data);
+    let mut raw = Raw::connect(net.port("p2"));
+    raw.send(b"sync.bin");
+    assert_eq!(raw.read_until(b"\0never"), data);
+    for unknown in [&b"HELLO"[..], b"../../etc/passwd", b"\x00\xff\xfe#UPLOAD"] {
+        let mut raw = Raw::connect(net.port("p2"));
+        raw.send(unknown);
+        assert!(
+            raw.read_until(b"\0never").is_empty(),
+            "{unknown:?} got bytes back"
+        );
     }
     still_serving(&net);
 }
