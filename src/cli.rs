@@ -24,6 +24,14 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 15, requires = "tracker")]
     pub peer_timeout: u64,
 
+    /// Run the seed-002 synchronizer against the tracker at ADDR, keeping --dir in step
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["peer", "demo", "tracker"])]
+    pub sync: Option<String>,
+
+    /// Synchronizer: the port that serves file requests [default: any free port]
+    #[arg(long, value_name = "PORT", requires = "sync")]
+    pub port: Option<u16>,
+
     /// Peer: server only, no console (logs on stderr)
     #[arg(long, requires = "peer", conflicts_with = "line")]
     pub headless: bool,
@@ -36,7 +44,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", default_value = "peer_settings.txt")]
     pub settings: PathBuf,
 
-    /// The peer directory holding served_files/ [default: ./ID]
+    /// The peer directory holding served_files/ [default: ./ID]; with --sync, the synchronized folder [default: .]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 

@@ -10,6 +10,7 @@ pub mod peer_mode;
 pub mod protocol;
 pub mod settings;
 pub mod store;
+pub mod sync;
 pub mod tracker;
 pub mod tui;
 
@@ -25,6 +26,17 @@ pub async fn run(cli: Cli) -> Result<()> {
     if let Some(addr) = cli.tracker.clone() {
         logging::init_stderr("info");
         return run_tracker(&addr, Duration::from_secs(cli.peer_timeout.max(1))).await;
+    }
+    if let Some(tracker) = cli.sync.clone() {
+        logging::init_stderr("info");
+        let args = sync::SyncArgs {
+            tracker,
+            dir: cli.dir.clone().unwrap_or_else(|| ".".into()),
+            port: cli.port.unwrap_or(0),
+        };
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(peer_mode::wait_for_signal(shutdown.clone()));
+        return sync::run(args, shutdown).await;
     }
     if cli.demo {
         let source = demo::locate(cli.demo_dir.clone())?;

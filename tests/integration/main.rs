@@ -6,6 +6,7 @@ mod naive;
 mod robustness;
 mod seed_cases;
 mod seed_session;
+mod sync;
 mod tracker;
 mod tui;
 mod util;
