@@ -145,7 +145,7 @@ mod naive {
 
     impl Client {
         pub fn join(tracker: &str, port: u16, files: &[(&str, i64)]) -> (Client, Value) {
-            let mut tracker = TcpStream::connect(tracker).unwrap();
+            let tracker = TcpStream::connect(tracker).unwrap();
             tracker
                 .set_read_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
