@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long, value_name = "PORT", requires = "sync")]
     pub port: Option<u16>,
 
+    /// Peer: register served_files with the tracker at ADDR; `#DOWNLOAD f` with no peer list then
+    /// fetches from every live holder the tracker knows
+    #[arg(long, value_name = "ADDR", requires = "peer")]
+    pub join: Option<String>,
+
     /// Peer: server only, no console (logs on stderr)
     #[arg(long, requires = "peer", conflicts_with = "line")]
     pub headless: bool,

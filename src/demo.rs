@@ -97,6 +97,7 @@ pub async fn run(source: PathBuf, chunk_delay: Duration) -> Result<()> {
         store,
         options,
         switch: Some(peers.clone()),
+        tracker: None,
     };
     let result = crate::tui::run(handles, shutdown.clone()).await;
     shutdown.cancel();

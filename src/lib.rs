@@ -68,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         dir: cli.dir,
         chunk_delay: Duration::from_millis(cli.chunk_delay.unwrap_or(0)),
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
+        join: cli.join.clone(),
     };
     peer_mode::run(args, front).await
 }

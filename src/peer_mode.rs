@@ -30,6 +30,8 @@ pub struct PeerArgs {
     pub dir: Option<PathBuf>,
     pub chunk_delay: Duration,
     pub idle_timeout: Duration,
+    /// The tracker to register with (`--join`).
+    pub join: Option<String>,
 }
 
 /// How long running tasks get to finish (and remove partial files) after Ctrl-C.
@@ -66,6 +68,9 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
         shutdown.clone(),
         tasks.clone(),
     ));
+    let tracker = args.join.clone().map(|addr| {
+        crate::tracker::join::start(addr, me.port, Arc::clone(&store), shutdown.clone())
+    });
     if front != Front::Tui {
         // The TUI reads Ctrl-C as a key; other modes get it as a signal.
         tasks.spawn(cancel_on_signal(shutdown.clone()));
@@ -79,7 +84,11 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
                 chunk_delay: args.chunk_delay,
                 ..TransferOptions::default()
             };
-            let client = Client::new(&me.id, settings, store, options, Reporter::new(out.clone()));
+            let mut client =
+                Client::new(&me.id, settings, store, options, Reporter::new(out.clone()));
+            if let Some(tracker) = &tracker {
+                client = client.with_tracker(tracker.clone());
+            }
             console::run(client, out, shutdown.clone()).await;
             shutdown.cancel();
         }
@@ -94,6 +103,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
                 store,
                 options,
                 switch: None,
+                tracker: tracker.clone(),
             };
             let result = crate::tui::run(handles, shutdown.clone()).await;
             shutdown.cancel();

@@ -13,6 +13,7 @@ use crate::command::{Command, HELP};
 use crate::protocol::{Expect, Framing, Request, lines};
 use crate::settings::{PeerAddr, Settings};
 use crate::store::Store;
+use crate::tracker::join::TrackerLink;
 
 pub type ClientOptions = TransferOptions;
 
@@ -24,6 +25,8 @@ const FILE_LIST_GAP: Duration = Duration::from_millis(300);
 pub struct Client {
     ctx: TransferContext,
     settings: Arc<Settings>,
+    /// With `--join`: the tracker, asked for the holders of a file.
+    tracker: Option<TrackerLink>,
 }
 
 impl Client {
@@ -43,7 +46,14 @@ impl Client {
                 transfers: Arc::default(),
             },
             settings,
+            tracker: None,
         }
+    }
+
+    /// Uses the tracker for `#DOWNLOAD f` with no peer list.
+    pub fn with_tracker(mut self, tracker: TrackerLink) -> Client {
+        self.tracker = Some(tracker);
+        self
     }
 
     pub fn out(&self) -> &Reporter {
@@ -71,7 +81,17 @@ impl Client {
                     self.ctx.out.outcome(lines::already_exists(&file));
                     return;
                 }
-                let targets = self.targets(&peers);
+                let targets = match (&self.tracker, peers.is_empty()) {
+                    (Some(tracker), true) => self.holders(tracker, &file).await,
+                    _ => self.targets(&peers),
+                };
+                if targets.is_empty() {
+                    self.ctx.out.note(format!(
+                        "No live peer holds file {file} (asked the tracker)"
+                    ));
+                    self.ctx.out.error(lines::download_result(&file, false));
+                    return;
+                }
                 download::download(&self.ctx, &file, &targets, cancel).await;
             }
             Command::Peers => {
@@ -115,6 +135,34 @@ impl Client {
                     self.settings.path.display(),
                     self.settings.ids().join(" ")
                 )),
+            }
+        }
+        targets
+    }
+
+    /// Every live holder of `file` the tracker knows, named by their settings ID when they are
+    /// in the settings file (else by address); this peer left out.
+    async fn holders(&self, tracker: &TrackerLink, file: &str) -> Vec<PeerAddr> {
+        let holders = tracker.holders(file).await;
+        self.ctx.out.note(format!(
+            "Tracker: {} live holders of file {file}",
+            holders.len()
+        ));
+        let mut targets: Vec<PeerAddr> = Vec::new();
+        for h in holders {
+            let known = self.settings.peers.iter().find(|p| {
+                p.port == h.port
+                    && p.connect_addr()
+                        .rsplit_once(':')
+                        .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == h.ip)
+            });
+            let peer = known.cloned().unwrap_or_else(|| PeerAddr {
+                id: format!("{}:{}", h.ip, h.port),
+                host: h.ip.clone(),
+                port: h.port,
+            });
+            if peer.id != self.ctx.me && !targets.iter().any(|t| t.id == peer.id) {
+                targets.push(peer);
             }
         }
         targets

@@ -64,6 +64,8 @@ pub enum Msg {
         now: Instant,
     },
     CommandFinished,
+    /// The tracker's latest view (with `--join`).
+    Network(crate::tracker::join::NetworkView),
 }
 
 /// What the event loop must do after an update.
@@ -88,6 +90,8 @@ pub struct App {
     pub show_help: bool,
     pub running: usize,
     pub transfers: Vec<Arc<TransferProgress>>,
+    /// With `--join`: the tracker's view, refreshed with the served files.
+    pub network: Option<crate::tracker::join::NetworkView>,
     /// File names other peers listed in `#FILELIST` replies.
     pub remote_files: Vec<String>,
     /// Peers F2, F3, ... take offline and back (only in --demo).
@@ -124,6 +128,7 @@ impl App {
             now: Instant::now(),
             switchable: Vec::new(),
             remote_files: Vec::new(),
+            network: None,
             files_listed: false,
         }
     }
@@ -151,6 +156,7 @@ impl App {
                 }
             }
             Msg::CommandFinished => self.running = self.running.saturating_sub(1),
+            Msg::Network(view) => self.network = Some(view),
             Msg::Transfers { transfers, now } => {
                 self.transfers = transfers;
                 self.now = now;
@@ -259,6 +265,9 @@ impl App {
             KeyCode::Tab => {
                 let peers: Vec<String> = self.peers.iter().map(|p| p.addr.id.clone()).collect();
                 let mut files: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
+                if let Some(network) = &self.network {
+                    files.extend(network.directory.keys().cloned());
+                }
                 files.extend(
                     self.remote_files
                         .iter()

@@ -40,6 +40,8 @@ pub struct PeerHandles {
     pub options: crate::peer::ClientOptions,
     /// In `--demo`: the in-process peers that F2.. take offline and back.
     pub switch: Option<Arc<dyn PeerSwitch>>,
+    /// With `--join`: the tracker link (its directory is shown in the Network panel).
+    pub tracker: Option<crate::tracker::join::TrackerLink>,
 }
 
 /// Peers the UI may take offline and bring back (the demo's in-process peers).
@@ -53,13 +55,16 @@ pub trait PeerSwitch: Send + Sync {
 /// Runs the full-screen peer until the user quits or `shutdown` is cancelled.
 pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
     let ring = Arc::new(LineRing::new(app::LOG_CAPACITY));
-    let client = Client::new(
+    let mut client = Client::new(
         &peer.me,
         Arc::clone(&peer.settings),
         Arc::clone(&peer.store),
         peer.options.clone(),
         Reporter::new(ring.clone()),
     );
+    if let Some(tracker) = &peer.tracker {
+        client = client.with_tracker(tracker.clone());
+    }
     let mut app = App::new(&peer.me, &peer.settings.peers);
     app.switchable = peer
         .switch
@@ -110,6 +115,9 @@ async fn event_loop(
                     let served = peer.store.list().unwrap_or_default();
                     let receiving = peer.store.receiving_names();
                     app.update(Msg::Files { served, receiving, now: last_files });
+                    if let Some(tracker) = &peer.tracker {
+                        app.update(Msg::Network(tracker.view()));
+                    }
                 }
                 terminal.draw(|f| ui::draw(f, app))?;
                 None

@@ -264,3 +264,31 @@ fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
     );
     assert_eq!(buffer[(x0 + 12, y)].symbol(), "·");
 }
+
+#[test]
+fn network_panel_with_a_tracker() {
+    use crate::tracker::Holder;
+    use crate::tracker::join::NetworkView;
+    let mut app = demo_app();
+    let mut view = NetworkView {
+        tracker: "127.0.0.1:9000".into(),
+        connected: true,
+        ..NetworkView::default()
+    };
+    for (name, port) in [
+        ("f1.txt", 50002),
+        ("river.txt", 50003),
+        ("synced-notes.md", 41234),
+    ] {
+        view.directory.insert(
+            name.into(),
+            Holder {
+                ip: "127.0.0.1".into(),
+                port,
+                mtime: 1_700_000_000,
+            },
+        );
+    }
+    app.update(Msg::Network(view));
+    insta::assert_snapshot!(screen(&app, 100, 28));
+}

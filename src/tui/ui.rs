@@ -35,7 +35,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let [peers, files] =
         Layout::vertical([Constraint::Length(peers_height), Constraint::Min(3)]).areas(side);
     panels::peers::render(frame, peers, app);
-    panels::files::render(frame, files, app);
+    match &app.network {
+        Some(view) => {
+            let [network, files] =
+                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(files);
+            panels::network::render(frame, network, view);
+            panels::files::render(frame, files, app);
+        }
+        None => panels::files::render(frame, files, app),
+    }
     if wanted > 0 {
         panels::transfers::render(frame, transfers, app);
     }

@@ -214,3 +214,39 @@ fn holders_lists_every_live_copy_for_multi_source_download() {
         .collect();
     assert_eq!(ports, vec![8001, 8002, 8003]);
 }
+
+#[test]
+fn joined_peers_download_from_every_live_holder_without_a_peer_list() {
+    let tracker = TrackerProcess::start(&[]);
+    let join = format!("127.0.0.1:{}", tracker.port);
+    let mut net = crate::util::Net::new(&["p1", "p2", "p3", "p4"]);
+    let data = crate::util::random_bytes(9_000, 31);
+    for id in ["p2", "p3", "p4"] {
+        net.put(id, "f.bin", &data);
+        net.start(id, &["--join", &join]);
+    }
+    let mut probe = tracker.peer();
+    let holders = |probe: &mut Peer| {
+        probe.ask(json!({"holders": "f.bin"}))["holders"]["peers"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    wait_until("three holders registered", || holders(&mut probe) == 3);
+    let mut p1 = net.console("p1", &["--join", &join]);
+    p1.send("#DOWNLOAD f.bin");
+    p1.expect_line("Tracker: 3 live holders of file f.bin");
+    p1.expect_line("File f.bin download success");
+    for (i, id) in ["p2", "p3", "p4"].iter().enumerate() {
+        assert_eq!(
+            p1.count(&format!("Client ({id}): #DOWNLOAD f.bin chunk {i}")),
+            1,
+            "chunk {i} from {id}"
+        );
+    }
+    assert_eq!(
+        crate::util::sha256(&net.served("p1", "f.bin").unwrap()),
+        crate::util::sha256(&data)
+    );
+    // p1 re-announces its served_files: now four holders.
+    wait_until("p1 announced as a holder", || holders(&mut probe) == 4);
+}

@@ -4,6 +4,7 @@ pub mod command;
 pub mod files;
 pub mod help;
 pub mod log;
+pub mod network;
 pub mod peers;
 pub mod status;
 pub mod transfers;
