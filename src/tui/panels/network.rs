@@ -26,12 +26,18 @@ pub fn render(frame: &mut Frame, area: Rect, view: &NetworkView) {
     } else {
         Span::styled("not connected", theme::offline())
     };
-    let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{} ", view.tracker), theme::dim()),
-        state,
-    ])];
+    let mut lines = vec![
+        Line::styled(format!("tracker {}", view.tracker), theme::dim()),
+        Line::from(state),
+    ];
     for (name, holder) in &view.directory {
-        let at = format!("{}:{}", holder.ip, holder.port);
+        // Narrow columns show the holder's port alone.
+        let full = format!("{}:{}", holder.ip, holder.port);
+        let at = if width >= full.len() + 12 {
+            full
+        } else {
+            format!(":{}", holder.port)
+        };
         let name_width = width.saturating_sub(at.len() + 1).max(1);
         let shown: String = if name.chars().count() > name_width {
             name.chars()
@@ -46,8 +52,5 @@ pub fn render(frame: &mut Frame, area: Rect, view: &NetworkView) {
             Span::styled(at, theme::dim()),
         ]));
     }
-    frame.render_widget(
-        Paragraph::new(lines).block(block("Network (tracker)")),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block("Network")), area);
 }
