@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use color_eyre::eyre::{Result, WrapErr};
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -20,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::peer::connection::Connection;
 use crate::protocol::validate_file_name;
-use crate::tracker::messages::JsonStream;
+use crate::tracker::messages::{self, JsonStream, initial};
 use crate::tracker::{FileEntry, Holder};
 
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -104,18 +103,6 @@ fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn initial_message(port: u16, files: &[FileEntry]) -> Vec<u8> {
-    let files: Vec<_> = files
-        .iter()
-        .map(|f| json!({"name": f.name, "mtime": f.mtime}))
-        .collect();
-    let mut bytes = json!({"port": port, "files": files})
-        .to_string()
-        .into_bytes();
-    bytes.push(b'\n');
-    bytes
-}
-
 /// Sends the initial message, keep-alives, and re-announces on change; passes each directory
 /// response to the fetcher.
 async fn talk_to_tracker(
@@ -126,9 +113,7 @@ async fn talk_to_tracker(
     shutdown: &CancellationToken,
 ) -> Result<()> {
     let mut announced = scan(dir);
-    tracker
-        .write_all(&initial_message(port, &announced))
-        .await?;
+    tracker.write_all(&initial(port, &announced)).await?;
     let mut json = JsonStream::new(64 << 20);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     keep_alive.tick().await;
@@ -137,13 +122,13 @@ async fn talk_to_tracker(
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = keep_alive.tick() => {
-                tracker.write_all(format!("{{\"port\": {port}}}\n").as_bytes()).await?;
+                tracker.write_all(&messages::keep_alive(port)).await?;
             }
             _ = rescan.tick() => {
                 let now = scan(dir);
                 if now != announced {
                     info!("folder changed: announcing {} files", now.len());
-                    tracker.write_all(&initial_message(port, &now)).await?;
+                    tracker.write_all(&initial(port, &now)).await?;
                     announced = now;
                 }
             }
@@ -152,21 +137,13 @@ async fn talk_to_tracker(
                     color_eyre::eyre::bail!("the tracker closed the connection");
                 }
                 while let Some(value) = json.next_value().map_err(|e| color_eyre::eyre::eyre!("tracker sent {e}"))? {
-                    if let Ok(view) = serde_json::from_value::<BTreeMap<String, HolderIn>>(value) {
-                        let view = view.into_iter().map(|(name, h)| (name, Holder { ip: h.ip, port: h.port, mtime: h.mtime })).collect();
+                    if let Ok(view) = serde_json::from_value::<DirectoryView>(value) {
                         directory.send_replace(view);
                     }
                 }
             }
         }
     }
-}
-
-#[derive(serde::Deserialize)]
-struct HolderIn {
-    ip: String,
-    port: u16,
-    mtime: i64,
 }
 
 /// Fetches what the latest directory shows as new or newer, one file at a time.

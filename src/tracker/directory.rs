@@ -16,7 +16,7 @@ pub struct FileEntry {
 }
 
 /// Where the chosen copy of a name lives.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
     pub ip: String,
     pub port: u16,

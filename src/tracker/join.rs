@@ -6,15 +6,16 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::directory::FileEntry;
 use super::directory::Holder;
-use super::messages::JsonStream;
+use super::messages::{self, JsonStream, initial};
 use crate::store::Store;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -96,8 +97,8 @@ pub fn start(
     link
 }
 
-fn served(store: &Store) -> Vec<(String, i64)> {
-    let mut files: Vec<(String, i64)> = store
+fn served(store: &Store) -> Vec<FileEntry> {
+    let mut files: Vec<FileEntry> = store
         .list()
         .unwrap_or_default()
         .into_iter()
@@ -107,23 +108,14 @@ fn served(store: &Store) -> Vec<(String, i64)> {
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs() as i64);
-            (f.name, mtime)
+            FileEntry {
+                name: f.name,
+                mtime,
+            }
         })
         .collect();
-    files.sort();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
     files
-}
-
-fn initial(port: u16, files: &[(String, i64)]) -> Vec<u8> {
-    let files: Vec<Value> = files
-        .iter()
-        .map(|(n, m)| json!({"name": n, "mtime": m}))
-        .collect();
-    let mut bytes = json!({"port": port, "files": files})
-        .to_string()
-        .into_bytes();
-    bytes.push(b'\n');
-    bytes
 }
 
 type Queries = mpsc::Receiver<(String, oneshot::Sender<Vec<Holder>>)>;
@@ -148,7 +140,7 @@ async fn session(
     loop {
         let sent = tokio::select! {
             _ = shutdown.cancelled() => return "shutting down".into(),
-            _ = keep_alive.tick() => stream.write_all(format!("{{\"port\": {port}}}\n").as_bytes()).await,
+            _ = keep_alive.tick() => stream.write_all(&messages::keep_alive(port)).await,
             _ = rescan.tick() => {
                 let now = served(store);
                 if now == announced { continue }
@@ -182,37 +174,13 @@ fn absorb(
 ) -> Result<(), String> {
     while let Some(value) = json.next_value()? {
         if let Some(peers) = value.get("holders").and_then(|h| h.get("peers")) {
-            let holders: Vec<Holder> = serde_json::from_value::<Vec<HolderIn>>(peers.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(HolderIn::into_holder)
-                .collect();
+            let holders: Vec<Holder> = serde_json::from_value(peers.clone()).unwrap_or_default();
             if let Some(reply) = pending.pop_front() {
                 let _ = reply.send(holders);
             }
-        } else if let Ok(directory) = serde_json::from_value::<BTreeMap<String, HolderIn>>(value) {
-            link.lock().directory = directory
-                .into_iter()
-                .map(|(n, h)| (n, h.into_holder()))
-                .collect();
+        } else if let Ok(directory) = serde_json::from_value::<BTreeMap<String, Holder>>(value) {
+            link.lock().directory = directory;
         }
     }
     Ok(())
-}
-
-#[derive(serde::Deserialize)]
-struct HolderIn {
-    ip: String,
-    port: u16,
-    mtime: i64,
-}
-
-impl HolderIn {
-    fn into_holder(self) -> Holder {
-        Holder {
-            ip: self.ip,
-            port: self.port,
-            mtime: self.mtime,
-        }
-    }
 }

@@ -16,6 +16,24 @@ pub enum TrackerRequest {
     Holders { name: String },
 }
 
+/// An initial message announcing `files`, serving on `port`, ready to send (with `\n`).
+pub fn initial(port: u16, files: &[FileEntry]) -> Vec<u8> {
+    let files: Vec<Value> = files
+        .iter()
+        .map(|f| serde_json::json!({"name": f.name, "mtime": f.mtime}))
+        .collect();
+    let mut bytes = serde_json::json!({"port": port, "files": files})
+        .to_string()
+        .into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// A keep-alive message, ready to send.
+pub fn keep_alive(port: u16) -> Vec<u8> {
+    format!("{{\"port\": {port}}}\n").into_bytes()
+}
+
 /// Cuts complete JSON values off the front of a buffer, with a cap on a value's size.
 pub struct JsonStream {
     buf: BytesMut,
