@@ -81,8 +81,9 @@ impl Client {
                     self.ctx.out.outcome(lines::already_exists(&file));
                     return;
                 }
-                let targets = match (&self.tracker, peers.is_empty()) {
-                    (Some(tracker), true) => self.holders(tracker, &file).await,
+                let from_tracker = self.tracker.is_some() && peers.is_empty();
+                let targets = match &self.tracker {
+                    Some(tracker) if from_tracker => self.holders(tracker, &file).await,
                     _ => self.targets(&peers),
                 };
                 if targets.is_empty() {
@@ -92,7 +93,7 @@ impl Client {
                     self.ctx.out.error(lines::download_result(&file, false));
                     return;
                 }
-                download::download(&self.ctx, &file, &targets, cancel).await;
+                download::download(&self.ctx, &file, &targets, cancel, from_tracker).await;
             }
             Command::Peers => {
                 for peer in &self.settings.peers {

@@ -250,3 +250,37 @@ fn joined_peers_download_from_every_live_holder_without_a_peer_list() {
     // p1 re-announces its served_files: now four holders.
     wait_until("p1 announced as a holder", || holders(&mut probe) == 4);
 }
+
+#[test]
+fn a_joined_peer_fetches_from_a_synchronizer_by_plain_request() {
+    let tracker = TrackerProcess::start(&[]);
+    let join = format!("127.0.0.1:{}", tracker.port);
+    let folder = tempfile::tempdir().unwrap();
+    let data = crate::util::random_bytes(7_777, 41);
+    std::fs::write(folder.path().join("synced.bin"), &data).unwrap();
+    let mut sync = Command::new(bin())
+        .args(["--sync", &join, "--dir", folder.path().to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut probe = tracker.peer();
+    wait_until("the synchronizer registered", || {
+        probe.ask(json!({"holders": "synced.bin"}))["holders"]["peers"]
+            .as_array()
+            .map_or(0, Vec::len)
+            == 1
+    });
+    let net = crate::util::Net::new(&["p1"]);
+    let mut p1 = net.console("p1", &["--join", &join]);
+    p1.send("#DOWNLOAD synced.bin");
+    p1.wait_for(
+        |l| l.starts_with("No holder speaks #DOWNLOAD; fetching file synced.bin"),
+        "fallback",
+    );
+    p1.expect_line("File synced.bin download success");
+    assert_eq!(net.served("p1", "synced.bin"), Some(data));
+    let _ = sync.kill();
+    let _ = sync.wait();
+}

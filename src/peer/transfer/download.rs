@@ -14,24 +14,37 @@ use tokio_util::sync::CancellationToken;
 use super::allocation::{Allocation, Takeover};
 use super::progress::{Direction, TransferProgress};
 use super::{TransferContext, connect, describe};
-use crate::peer::connection::Connection;
+use crate::peer::connection::{ConnError, Connection};
 use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, chunk_offset, lines};
 use crate::settings::PeerAddr;
 use crate::store::{Partial, StoreError};
 
 /// Downloads `file` from `peers` (already resolved, this peer excluded); true on success.
+///
+/// `plain_fallback` (holders found through the tracker): if no holder speaks seed 001 but some
+/// closed the connection silently, as synchronizers do, the file is fetched from the first of
+/// them by plain file request.
 pub async fn download(
     ctx: &TransferContext,
     file: &str,
     peers: &[PeerAddr],
     cancel: &CancellationToken,
+    plain_fallback: bool,
 ) -> bool {
     let out = &ctx.out;
     out.outcome(lines::downloading(file));
     let replies = join_all(peers.iter().map(|peer| ask(ctx, peer, file))).await;
     let mut serving: Vec<(String, Connection, u64)> = Vec::new();
+    let mut silent: Vec<&PeerAddr> = Vec::new();
     for (peer, reply) in peers.iter().zip(replies) {
-        let Some((conn, size)) = reply else { continue };
+        let (conn, size) = match reply {
+            Ok(serves) => serves,
+            Err(Asked::Silent) => {
+                silent.push(peer);
+                continue;
+            }
+            Err(Asked::No) => continue,
+        };
         match serving.first() {
             Some((_, _, first_size)) if *first_size != size => out.note(format!(
                 "Server {} reports {size} bytes for file {file}, not {first_size}; not used",
@@ -39,6 +52,9 @@ pub async fn download(
             )),
             _ => serving.push((peer.id.clone(), conn, size)),
         }
+    }
+    if let (true, [holder, ..], true) = (serving.is_empty(), silent.as_slice(), plain_fallback) {
+        return super::plain::fetch(ctx, file, holder, cancel).await;
     }
     let Some(&(_, _, size)) = serving.first() else {
         let listed: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
@@ -76,32 +92,51 @@ pub async fn download(
     finish(ctx, &shared, cancelled).await
 }
 
+/// Why a peer is not in the serving set.
+enum Asked {
+    /// Unreachable, refused, or answered something else.
+    No,
+    /// Closed the connection without a word: not a seed-001 server (a synchronizer, say).
+    Silent,
+}
+
 /// Sends `#DOWNLOAD f` to one peer; the open connection and size if it serves the file.
-async fn ask(ctx: &TransferContext, peer: &PeerAddr, file: &str) -> Option<(Connection, u64)> {
+async fn ask(
+    ctx: &TransferContext,
+    peer: &PeerAddr,
+    file: &str,
+) -> Result<(Connection, u64), Asked> {
     let out = &ctx.out;
-    let mut conn = connect(peer, &ctx.options, out).await?;
+    let mut conn = connect(peer, &ctx.options, out).await.ok_or(Asked::No)?;
     let request = Request::DownloadStart {
         file: file.to_string(),
     };
     out.sent(&peer.id, &request);
     if let Err(e) = conn.send_request(&request, Framing::Bare).await {
         out.note(format!("Server {} closed the connection: {e}", peer.id));
-        return None;
+        return Err(Asked::No);
     }
     match conn.read_reply(Expect::DownloadStart).await {
         Ok(reply) => {
             out.replied(&peer.id, &reply.text);
             match reply.message {
-                Reply::ReadyToSend { file: named, size } if named == file => Some((conn, size)),
+                Reply::ReadyToSend { file: named, size } if named == file => Ok((conn, size)),
                 Reply::ReadyToSend { file: named, .. } => {
                     out.note(format!(
                         "Server {} offered file {named}, not {file}; not used",
                         peer.id
                     ));
-                    None
+                    Err(Asked::No)
                 }
-                _ => None,
+                _ => Err(Asked::No),
             }
+        }
+        Err(ConnError::Closed) => {
+            out.note(format!(
+                "Server {} closed the connection without a reply",
+                peer.id
+            ));
+            Err(Asked::Silent)
         }
         Err(e) => {
             out.note(format!(
@@ -109,7 +144,7 @@ async fn ask(ctx: &TransferContext, peer: &PeerAddr, file: &str) -> Option<(Conn
                 peer.id,
                 describe(&e)
             ));
-            None
+            Err(Asked::No)
         }
     }
 }

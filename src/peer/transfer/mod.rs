@@ -5,6 +5,7 @@
 
 pub mod allocation;
 pub mod download;
+pub mod plain;
 pub mod progress;
 pub mod upload;
 
