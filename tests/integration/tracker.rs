@@ -284,3 +284,69 @@ fn a_joined_peer_fetches_from_a_synchronizer_by_plain_request() {
     let _ = sync.kill();
     let _ = sync.wait();
 }
+
+#[test]
+fn floods_and_oversized_messages_close_only_the_flooder() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut good = tracker.peer();
+    good.initial(8001, &[("keep.txt", 1)]);
+    // An unterminated value past the 4 MiB limit.
+    let mut flooder = tracker.peer();
+    let mut flood = b"{\"port\": 1, \"files\": [".to_vec();
+    flood.extend(std::iter::repeat_n(b' ', 5 << 20));
+    let _ = flooder.stream.write_all(&flood);
+    assert!(flooder.closed_by_tracker());
+    // A burst of valid keep-alives is simply answered.
+    let mut chatty = tracker.peer();
+    chatty.initial(8002, &[]);
+    let burst: String = (0..500).map(|_| "{\"port\": 8002}").collect();
+    chatty.send(burst.as_bytes());
+    for _ in 0..500 {
+        assert_eq!(chatty.response()["keep.txt"]["port"], 8001);
+    }
+    assert_eq!(good.ask(json!({"port": 8001}))["keep.txt"]["port"], 8001);
+}
+
+#[test]
+fn a_lying_peer_does_not_stop_synchronizers() {
+    let tracker = TrackerProcess::start(&[]);
+    let join = format!("127.0.0.1:{}", tracker.port);
+    // The liar claims the newest copy of a name at a port nobody listens on.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut liar = tracker.peer();
+    liar.initial(dead_port, &[("lie.txt", 2_000_000_000), ("real.txt", 1)]);
+    let folder = tempfile::tempdir().unwrap();
+    let source = tempfile::tempdir().unwrap();
+    std::fs::write(source.path().join("real.txt"), b"the real one").unwrap();
+    let spawn_sync = |dir: &std::path::Path| {
+        Command::new(bin())
+            .args(["--sync", &join, "--dir", dir.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = spawn_sync(source.path());
+    let mut b = spawn_sync(folder.path());
+    // real.txt's newest copy is the honest synchronizer's (the liar's mtime is older).
+    let deadline = Instant::now() + TIMEOUT;
+    while std::fs::read(folder.path().join("real.txt"))
+        .ok()
+        .as_deref()
+        != Some(&b"the real one"[..])
+    {
+        assert!(Instant::now() < deadline, "the lie blocked synchronization");
+        let _ = liar.ask(json!({"port": dead_port}));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!folder.path().join("lie.txt").exists());
+    for c in [&mut a, &mut b] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
