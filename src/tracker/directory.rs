@@ -94,12 +94,11 @@ impl Directory {
         false
     }
 
-    pub fn remove(&mut self, peer: PeerId) -> bool {
-        let removed = self.peers.remove(&peer).is_some();
-        if removed {
-            self.version += 1;
-        }
-        removed
+    /// Drops `peer`; its address as the directory showed it (ip, serving port), if it was known.
+    pub fn remove(&mut self, peer: PeerId) -> Option<(IpAddr, u16)> {
+        let removed = self.peers.remove(&peer)?;
+        self.version += 1;
+        Some((removed.ip, removed.port))
     }
 
     /// Drops peers silent for longer than `timeout`; returns them.
@@ -225,7 +224,8 @@ mod tests {
         d.announce(1, ip(1), 8001, vec![f("a", 10)], t);
         d.announce(2, ip(2), 8002, vec![f("a", 20), f("only2", 1)], t);
         d.announce(3, ip(3), 8003, vec![f("a", 15)], t);
-        assert!(d.remove(2));
+        assert_eq!(d.remove(2), Some((ip(2), 8002)));
+        assert_eq!(d.remove(2), None);
         let r = d.response();
         assert_eq!(r["a"].port, 8003);
         assert!(!r.contains_key("only2"));

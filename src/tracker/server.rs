@@ -112,8 +112,10 @@ pub async fn serve(
                 _ = shutdown.cancelled() => "tracker shutting down".to_string(),
                 why = peer_session(stream, addr, id, &tracker, &config) => why,
             };
-            if tracker.directory().remove(id) {
-                info!("peer {addr} left ({why})");
+            if let Some((ip, port)) = tracker.directory().remove(id) {
+                info!("peer {ip}:{port} left ({why})");
+            } else {
+                tracing::debug!("connection from {addr} ended ({why})");
             }
             drop(permit);
         });
