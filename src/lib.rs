@@ -5,6 +5,7 @@ pub mod command;
 pub mod console;
 pub mod demo;
 pub mod logging;
+pub mod net;
 pub mod peer;
 pub mod peer_mode;
 pub mod protocol;

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::net::Acceptor;
 use crate::peer::connection::Connection;
 use crate::protocol::validate_file_name;
 use crate::tracker::messages::{self, JsonStream, initial};
@@ -226,18 +227,9 @@ impl Drop for RemoveOnDrop {
 
 /// Answers plain file requests from the folder.
 async fn serve_files(listener: TcpListener, dir: Arc<PathBuf>, shutdown: CancellationToken) {
-    loop {
-        let (stream, addr) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    // Each request is one short exchange; the cap only guards against a flood.
+    let mut acceptor = Acceptor::new(listener, 256);
+    while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
         let dir = Arc::clone(&dir);
         tokio::spawn(async move {
             let mut conn = Connection::new(stream, FETCH_TIMEOUT);
@@ -256,6 +248,7 @@ async fn serve_files(listener: TcpListener, dir: Arc<PathBuf>, shutdown: Cancell
                 _ => info!("{addr} asked for {name:?}, which is not here"),
             }
             conn.shutdown().await;
+            drop(permit);
         });
     }
 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::connection::{ConnError, Connection};
+use crate::net::Acceptor;
 use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset};
 use crate::store::{Partial, Store, StoreError};
 
@@ -36,27 +36,8 @@ pub async fn serve(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let permits = Arc::new(Semaphore::new(config.max_connections));
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, addr) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Out of file descriptors and the like: wait and retry rather than spin.
-                warn!(error = %e, "accept failed; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(10);
+    let mut acceptor = Acceptor::new(listener, config.max_connections);
+    while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
         let session = Session {
             conn: Connection::new(stream, config.idle_timeout),
             store: Arc::clone(&store),

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
+use crate::net::Acceptor;
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -82,28 +82,13 @@ pub async fn serve(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let permits = Arc::new(Semaphore::new(config.max_connections));
+    let mut acceptor = Acceptor::new(listener, config.max_connections);
     tasks.spawn(summaries(
         Arc::clone(&tracker),
         config.summary_every,
         shutdown.clone(),
     ));
-    loop {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, addr) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
         let (tracker, config, shutdown) =
             (Arc::clone(&tracker), Arc::clone(&config), shutdown.clone());
         tasks.spawn(async move {
