@@ -326,11 +326,12 @@ impl App {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ratatui::crossterm::event::KeyEvent;
 
-    fn app() -> App {
+    /// p1's app in the demo's four-peer network (localhost, ports 50001..50004).
+    pub(crate) fn app() -> App {
         let peers: Vec<PeerAddr> = (1..=4)
             .map(|n| PeerAddr {
                 id: format!("p{n}"),

@@ -9,18 +9,10 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use super::app::{App, Msg};
 use super::ui;
 use crate::protocol::lines::LineKind;
-use crate::settings::PeerAddr;
 use crate::store::ServedFile;
 
 fn demo_app() -> App {
-    let peers: Vec<PeerAddr> = (1..=4)
-        .map(|n| PeerAddr {
-            id: format!("p{n}"),
-            host: "localhost".into(),
-            port: 50000 + n,
-        })
-        .collect();
-    let mut app = App::new("p1", &peers);
+    let mut app = super::app::tests::app();
     app.update(Msg::Reachable {
         peer: "p2".into(),
         online: true,
