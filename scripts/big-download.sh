@@ -22,7 +22,7 @@ for i in 2 3 4; do
 done
 start=$(date +%s.%N)
 echo "#DOWNLOAD big.bin p2 p3 p4" | /usr/bin/time -f "%M" -o "$work/rss" \
-  "$bin" --peer p1 --line --settings "$work/peer_settings.txt" --dir "$work/p1" > /dev/null
+  "$bin" --peer p1 --line --settings "$work/peer_settings.txt" --dir "$work/p1" ${P2P_TUI_ARGS:-} > /dev/null
 end=$(date +%s.%N)
 want=$(sha256sum < "$work/p2/served_files/big.bin" | cut -d' ' -f1)
 got=$(sha256sum < "$work/p1/served_files/big.bin" | cut -d' ' -f1)

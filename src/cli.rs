@@ -4,12 +4,16 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+const fn p2p_tui_default_window() -> u16 {
+    crate::peer::transfer::DEFAULT_WINDOW as u16
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "p2p-tui",
     version,
     about = "Peer-to-peer file sharing over the seed-001 protocol",
-    after_help = "Examples:\n  p2p-tui --peer p2 --headless --settings demo/peer_settings.txt --dir demo/p2\n  p2p-tui --peer p1 --line --settings demo/peer_settings.txt --dir demo/p1"
+    after_help = "Examples:\n  p2p-tui --demo\n  p2p-tui --tracker --web\n  p2p-tui --get 127.0.0.1 8080 hello.txt\n  p2p-tui --peer p2 --headless --settings demo/peer_settings.txt --dir demo/p2\n  p2p-tui --peer p1 --line --settings demo/peer_settings.txt --dir demo/p1"
 )]
 pub struct Cli {
     /// Run as the peer with this ID (from the settings file)
@@ -19,6 +23,28 @@ pub struct Cli {
     /// Run the tracker (JSON over TCP) on ADDR [default: 127.0.0.1:9000; 0.0.0.0:PORT for a LAN]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9000", conflicts_with_all = ["peer", "demo"])]
     pub tracker: Option<String>,
+
+    /// Run the static web server on ADDR [default: 127.0.0.1:8080]; with --tracker, it also
+    /// shows the tracker's directory at /tracker and /tracker.json
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080", conflicts_with_all = ["peer", "demo", "sync"])]
+    pub web: Option<String>,
+
+    /// Web server: the directory served [default: ./assets/www, else the one shipped with the source]
+    #[arg(long, value_name = "DIR", requires = "web")]
+    pub www: Option<PathBuf>,
+
+    /// Web server: disconnect a client that has not sent a whole request head after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 10, requires = "web")]
+    pub header_timeout: u64,
+
+    /// Fetch one file over HTTP and print it as the seed-004 client does (text printed, other
+    /// types saved here): HOST PORT FILE, or one http://HOST:PORT/FILE URL
+    #[arg(long, value_name = "HOST PORT FILE", num_args = 1..=3, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
+    pub get: Option<Vec<String>>,
+
+    /// --get: give up after this many seconds without progress (connecting, waiting, reading)
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, requires = "get")]
+    pub timeout: f64,
 
     /// Tracker: drop a peer silent for this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 15, requires = "tracker")]
@@ -66,6 +92,12 @@ pub struct Cli {
     /// Where --demo finds its layout [default: ./demo, else the one shipped with the source]
     #[arg(long, value_name = "DIR", requires = "demo")]
     pub demo_dir: Option<PathBuf>,
+
+    /// Peer: chunk requests in flight per connection to peers that take pipelined requests
+    /// (learned once per peer; classroom peers always get the seed's lockstep); 1 = lockstep
+    /// with everyone
+    #[arg(long, value_name = "N", default_value_t = p2p_tui_default_window(), value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub window: u16,
 
     /// Disconnect a client that sends nothing for this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 60)]

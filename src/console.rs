@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::command::{self, Command};
-use crate::peer::{Client, LineSink};
+use crate::peer::{Client, LineBatch, LineSink};
 use crate::protocol::lines::LineKind;
 
 pub const PROMPT: &str = "Input your command: ";
@@ -24,6 +24,8 @@ const MAX_BUFFERED: usize = 4 << 20;
 #[derive(Default)]
 pub struct ConsoleOut {
     buf: Mutex<Vec<u8>>,
+    /// The buffer last written out, emptied, waiting to be swapped in again.
+    spare: Mutex<Vec<u8>>,
 }
 
 impl ConsoleOut {
@@ -58,12 +60,22 @@ impl ConsoleOut {
     }
 
     pub fn flush(&self) {
-        let pending = std::mem::take(&mut *self.buf());
+        // Swap in the spare buffer (keeping its capacity), so writers rarely reallocate.
+        let mut pending = std::mem::take(&mut *self.spare());
+        std::mem::swap(&mut pending, &mut *self.buf());
         if !pending.is_empty() {
             let mut stdout = std::io::stdout().lock();
             // Standard output gone (closed pipe): nothing useful is left to do with the text.
             let _ = stdout.write_all(&pending).and_then(|_| stdout.flush());
         }
+        pending.clear();
+        if pending.capacity() <= MAX_BUFFERED * 2 {
+            *self.spare() = pending;
+        }
+    }
+
+    fn spare(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -71,6 +83,10 @@ impl LineSink for ConsoleOut {
     fn emit(&self, _kind: LineKind, mut text: String) {
         text.push('\n');
         self.write(&text);
+    }
+
+    fn emit_batch(&self, batch: &LineBatch) {
+        self.write(batch.text());
     }
 }
 

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod command;
 pub mod console;
 pub mod demo;
+pub mod get;
 pub mod logging;
 pub mod net;
 pub mod peer;
@@ -14,6 +15,7 @@ pub mod store;
 pub mod sync;
 pub mod tracker;
 pub mod tui;
+pub mod web;
 
 use std::time::Duration;
 
@@ -22,12 +24,20 @@ use color_eyre::eyre::Result;
 use cli::Cli;
 use peer_mode::{Front, PeerArgs};
 
-/// Runs the mode the command line asks for.
-pub async fn run(cli: Cli) -> Result<()> {
-    if let Some(addr) = cli.tracker.clone() {
-        logging::init_stderr("info");
-        return run_tracker(&addr, Duration::from_secs(cli.peer_timeout.max(1))).await;
+/// Runs the mode the command line asks for; returns the process exit status.
+pub async fn run(cli: Cli) -> Result<i32> {
+    if let Some(args) = cli.get.clone() {
+        return run_get(&args, cli.timeout).await;
     }
+    if cli.tracker.is_some() || cli.web.is_some() {
+        logging::init_stderr("info");
+        run_servers(&cli).await?;
+        return Ok(0);
+    }
+    run_other(cli).await.map(|()| 0)
+}
+
+async fn run_other(cli: Cli) -> Result<()> {
     if let Some(tracker) = cli.sync.clone() {
         logging::init_stderr("info");
         let args = sync::SyncArgs {
@@ -69,33 +79,88 @@ pub async fn run(cli: Cli) -> Result<()> {
         dir: cli.dir,
         chunk_delay: Duration::from_millis(cli.chunk_delay.unwrap_or(0)),
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
+        window: usize::from(cli.window),
         join: cli.join.clone(),
     };
     peer_mode::run(args, front).await
 }
 
-/// `--tracker ADDR`: headless until Ctrl-C or SIGTERM.
-async fn run_tracker(addr: &str, peer_timeout: Duration) -> Result<()> {
+/// `--get`: the seed-004 client. Exit 0 for a 200, 1 for another HTTP status, 2 when there was
+/// no answer (refused, timed out, broken).
+async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
+    use color_eyre::eyre::eyre;
+    let target = get::Target::parse(args).map_err(|e| eyre!(e))?;
+    if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
+        return Err(eyre!(
+            "--timeout must be a number of seconds between 0 and 86400"
+        ));
+    }
+    let timeout = Duration::from_secs_f64(timeout_secs);
+    let mut out = std::io::stdout().lock();
+    match get::run(&target, timeout, std::path::Path::new("."), &mut out).await {
+        Ok(get::Outcome::Ok) => Ok(0),
+        Ok(get::Outcome::HttpError(_)) => Ok(1),
+        Err(e) => {
+            use std::io::Write;
+            let _ = out.flush();
+            eprintln!("{e}");
+            Ok(2)
+        }
+    }
+}
+
+/// `--tracker [ADDR]` and/or `--web [ADDR]`, in one process sharing the tracker's directory,
+/// headless until Ctrl-C or SIGTERM.
+async fn run_servers(cli: &Cli) -> Result<()> {
     use color_eyre::eyre::WrapErr;
     use std::sync::Arc;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .wrap_err_with(|| format!("tracker cannot listen on {addr}"))?;
-    tracing::info!("tracker listening on {}", listener.local_addr()?);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let tasks = tokio_util::task::TaskTracker::new();
-    let config = Arc::new(tracker::TrackerConfig {
-        peer_timeout,
-        ..tracker::TrackerConfig::default()
-    });
-    let state = Arc::new(tracker::server::Tracker::default());
-    tasks.spawn(tracker::serve(
-        listener,
-        state,
-        config,
-        shutdown.clone(),
-        tasks.clone(),
-    ));
+    let mut tracker_state = None;
+    if let Some(addr) = &cli.tracker {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .wrap_err_with(|| format!("tracker cannot listen on {addr}"))?;
+        tracing::info!("tracker listening on {}", listener.local_addr()?);
+        let config = Arc::new(tracker::TrackerConfig {
+            peer_timeout: Duration::from_secs(cli.peer_timeout.max(1)),
+            ..tracker::TrackerConfig::default()
+        });
+        let state = Arc::new(tracker::server::Tracker::default());
+        tracker_state = Some(Arc::clone(&state));
+        tasks.spawn(tracker::serve(
+            listener,
+            state,
+            config,
+            shutdown.clone(),
+            tasks.clone(),
+        ));
+    }
+    if let Some(addr) = &cli.web {
+        let root = web::locate_root(cli.www.clone())?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .wrap_err_with(|| format!("web server cannot listen on {addr}"))?;
+        tracing::info!(
+            "web server on http://{} serving {}{}",
+            listener.local_addr()?,
+            root.display(),
+            if tracker_state.is_some() {
+                " (tracker view at /tracker)"
+            } else {
+                ""
+            }
+        );
+        let mut config = web::WebConfig::new(root);
+        config.header_timeout = Duration::from_secs(cli.header_timeout.max(1));
+        tasks.spawn(web::serve(
+            listener,
+            config,
+            tracker_state,
+            shutdown.clone(),
+            tasks.clone(),
+        ));
+    }
     peer_mode::wait_for_signal(shutdown.clone()).await;
     shutdown.cancel();
     tasks.close();

@@ -7,7 +7,7 @@ async fn main() {
         eprintln!("p2p-tui: {e}");
     }
     let code = match p2p_tui::run(cli).await {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             // One clear sentence (with its causes), not a backtrace wall.
             eprintln!("p2p-tui: {e:#}");

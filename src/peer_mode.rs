@@ -30,6 +30,8 @@ pub struct PeerArgs {
     pub dir: Option<PathBuf>,
     pub chunk_delay: Duration,
     pub idle_timeout: Duration,
+    /// Chunk requests in flight per pipelining peer.
+    pub window: usize,
     /// The tracker to register with (`--join`).
     pub join: Option<String>,
 }
@@ -82,6 +84,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
             let out = ConsoleOut::start();
             let options = TransferOptions {
                 chunk_delay: args.chunk_delay,
+                window: args.window,
                 ..TransferOptions::default()
             };
             let mut client =
@@ -95,6 +98,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
         Front::Tui => {
             let options = TransferOptions {
                 chunk_delay: args.chunk_delay,
+                window: args.window,
                 ..TransferOptions::default()
             };
             let handles = PeerHandles {

@@ -44,6 +44,7 @@ impl Client {
                 options,
                 out,
                 transfers: Arc::default(),
+                pipelining: Arc::default(),
             },
             settings,
             tracker: None,
@@ -181,7 +182,7 @@ impl Client {
                 .read_reply_until_quiet(Expect::FileList, FILE_LIST_GAP)
                 .await
             {
-                Ok(reply) => out.replied(&peer.id, &reply.text),
+                Ok(reply) => out.replied(&peer.id, reply.text()),
                 Err(e) => out.note(format!(
                     "Server {} did not answer #FILELIST: {}",
                     peer.id,

@@ -113,6 +113,9 @@ impl Connection {
     }
 
     /// The next request; `Ok(None)` when the client closed the connection between messages.
+    ///
+    /// Replies queued for pipelined requests go out just before this waits for more input, so
+    /// a batch of requests read at once is answered in one write.
     pub async fn read_request(
         &mut self,
         upload_size: Option<u64>,
@@ -121,6 +124,9 @@ impl Connection {
             if let Some(d) = decode_request(&mut self.buf, upload_size, !self.line_peer)? {
                 self.note_framing(&d);
                 return Ok(Some(d));
+            }
+            if !self.out.is_empty() {
+                self.flush().await?;
             }
             if !self.fill().await? {
                 return match decode_request(&mut self.buf, upload_size, true)? {
@@ -143,6 +149,15 @@ impl Connection {
                 return decode_reply(&mut self.buf, expect, true)?.ok_or(ConnError::Closed);
             }
         }
+    }
+
+    /// The next reply if the bytes already read hold it whole; never waits.
+    pub fn buffered_reply(&mut self, expect: Expect) -> Result<Option<Decoded<Reply>>, ConnError> {
+        let decoded = decode_reply(&mut self.buf, expect, !self.line_peer)?;
+        if let Some(d) = &decoded {
+            self.note_framing(d);
+        }
+        Ok(decoded)
     }
 
     /// A reply of unknown length (a file list): read until a line end, the end of the stream, or
@@ -175,8 +190,10 @@ impl Connection {
 
     /// Sends the output batch in one write.
     pub async fn flush(&mut self) -> io::Result<()> {
-        self.stream.write_all(&self.out).await?;
-        self.out.clear();
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
         Ok(())
     }
 
@@ -189,6 +206,16 @@ impl Connection {
     pub async fn send_reply(&mut self, reply: &Reply, framing: Framing) -> io::Result<()> {
         reply.encode(&mut self.out, framing);
         self.flush().await
+    }
+
+    /// Adds a reply to the output batch (sent by `flush`, or before `read_request` waits).
+    pub fn queue_reply(&mut self, reply: &Reply, framing: Framing) {
+        reply.encode(&mut self.out, framing);
+    }
+
+    /// Bytes queued and not yet sent.
+    pub fn queued(&self) -> usize {
+        self.out.len()
     }
 
     pub async fn shutdown(&mut self) {

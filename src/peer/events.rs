@@ -11,6 +11,70 @@ use crate::protocol::lines::{self, LineKind};
 /// Receives the lines a command prints. Implementations must be cheap: called per chunk.
 pub trait LineSink: Send + Sync {
     fn emit(&self, kind: LineKind, text: String);
+
+    /// Several lines at once, in order (a transfer's batch of chunk lines).
+    fn emit_batch(&self, batch: &LineBatch) {
+        for (kind, text) in batch.lines() {
+            self.emit(kind, text.to_string());
+        }
+    }
+}
+
+/// Lines gathered by a transfer task and handed to the sink together, formatted straight
+/// into one reused buffer: a chunk's line costs no allocation of its own.
+#[derive(Default)]
+pub struct LineBatch {
+    /// Every line, each ended by `\n`.
+    text: String,
+    /// Each line's kind and where its `\n` ends in `text`.
+    ends: Vec<(LineKind, usize)>,
+}
+
+impl LineBatch {
+    /// `Client (pX): <request>`
+    pub fn sent(&mut self, peer: &str, request: impl Display) {
+        let _ = lines::write_client_sent(&mut self.text, peer, request);
+        self.end(LineKind::Request);
+    }
+
+    /// `Server (pX): <reply>`
+    pub fn replied(&mut self, peer: &str, reply: impl Display) {
+        let _ = lines::write_server_replied(&mut self.text, peer, reply);
+        self.end(LineKind::Reply);
+    }
+
+    fn end(&mut self, kind: LineKind) {
+        self.text.push('\n');
+        self.ends.push((kind, self.text.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// All the lines, each ended by `\n`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The lines one by one, without their `\n`.
+    pub fn lines(&self) -> impl Iterator<Item = (LineKind, &str)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(kind, end)| {
+            let line = &self.text[start..end - 1];
+            start = end;
+            (kind, line)
+        })
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
 }
 
 /// The handle peer tasks use to report; cloned into every task.
@@ -26,6 +90,14 @@ impl Reporter {
 
     pub fn line(&self, kind: LineKind, text: String) {
         self.sink.emit(kind, text);
+    }
+
+    /// Emits and empties `batch`.
+    pub fn emit(&self, batch: &mut LineBatch) {
+        if !batch.is_empty() {
+            self.sink.emit_batch(batch);
+            batch.clear();
+        }
     }
 
     /// `Client (pX): <request>`

@@ -8,5 +8,5 @@ pub mod server;
 pub mod transfer;
 
 pub use client::{Client, ClientOptions};
-pub use events::{LineSink, Reporter};
+pub use events::{LineBatch, LineSink, Reporter};
 pub use server::{ServerConfig, serve};

@@ -44,6 +44,7 @@ pub async fn serve(
             config: Arc::clone(&config),
             upload: None,
             download: None,
+            read_ahead: (0, bytes::Bytes::new()),
         };
         let shutdown = shutdown.clone();
         tasks.spawn(
@@ -60,6 +61,11 @@ pub async fn serve(
     }
 }
 
+/// Queued replies past this are sent without waiting for the batch to end.
+const MAX_QUEUED: usize = 64 * 1024;
+/// How much of a served file one read brings in (chunks are 100 bytes).
+const READ_AHEAD: usize = 64 * 1024;
+
 struct Upload {
     partial: Partial,
     size: u64,
@@ -73,7 +79,12 @@ struct Session {
     upload: Option<Upload>,
     /// The file opened by `#DOWNLOAD f`: chunks are served from this handle, as the file was.
     download: Option<(String, Arc<File>, u64)>,
+    /// Bytes of the download's file read ahead: (offset, data).
+    read_ahead: (u64, bytes::Bytes),
 }
+
+/// The extension p2p-tui peers announce: requests with `\n` ends may be pipelined.
+pub const PIPELINE: &str = "pipeline";
 
 /// Whether the session goes on after a request.
 enum Next {
@@ -105,10 +116,13 @@ impl Session {
                 }
                 Err(e) => return self.closed(&format!("connection ended: {e}")),
             };
-            debug!(request = %request.text, "request");
+            debug!(request = %request.text(), "request");
             match self.handle(request.message, request.framing).await {
                 Ok(Next::Continue) => {}
-                Ok(Next::Close(why)) => return self.closed(why),
+                Ok(Next::Close(why)) => {
+                    let _ = self.conn.flush().await;
+                    return self.closed(why);
+                }
                 Err(e) => return self.closed(&format!("send failed: {e}")),
             }
         }
@@ -146,9 +160,15 @@ impl Session {
         why.to_string()
     }
 
+    /// Sends a reply: at once, in its own write, to a seed-style (bare) client; queued for a
+    /// line-framed (pipelining) client, to go out with the rest of the batch.
     async fn reply(&mut self, reply: Reply, framing: Framing) -> std::io::Result<()> {
         debug!(reply = %reply, "reply");
-        self.conn.send_reply(&reply, framing).await
+        self.conn.queue_reply(&reply, framing);
+        if framing == Framing::Bare || self.conn.queued() >= MAX_QUEUED {
+            self.conn.flush().await?;
+        }
+        Ok(())
     }
 
     async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
@@ -163,6 +183,11 @@ impl Session {
                 };
                 self.reply(Reply::FilesServed(names), framing).await?;
                 Ok(Next::Close("file list sent"))
+            }
+            Request::Extensions => {
+                self.reply(Reply::Extensions(vec![PIPELINE.to_string()]), framing)
+                    .await?;
+                Ok(Next::Close("extensions sent"))
             }
             Request::UploadStart { file, size } => self.upload_start(file, size, framing).await,
             Request::UploadChunk {
@@ -301,6 +326,7 @@ impl Session {
             Ok(Some((handle, size))) => {
                 let handle = Arc::new(handle);
                 self.download = Some((file.to_string(), Arc::clone(&handle), size));
+                self.read_ahead = (0, bytes::Bytes::new());
                 Some((handle, size))
             }
             Ok(None) => None,
@@ -329,25 +355,50 @@ impl Session {
             .await?;
             return Ok(Next::Continue);
         };
-        let mut payload = vec![0; len];
-        if let Err(e) = handle.read_exact_at(&mut payload, chunk_offset(index)) {
-            warn!(%file, error = %e, "cannot read served file");
-            self.reply(Reply::Refused(format!("Cannot read file {file}")), framing)
-                .await?;
-            return Ok(Next::Close("read failed"));
-        }
+        let payload = match self.read_chunk(&handle, size, chunk_offset(index), len) {
+            Ok(payload) => payload,
+            Err(e) => {
+                warn!(%file, error = %e, "cannot read served file");
+                self.reply(Reply::Refused(format!("Cannot read file {file}")), framing)
+                    .await?;
+                return Ok(Next::Close("read failed"));
+            }
+        };
         self.reply(
             Reply::Chunk {
                 file,
                 index,
-                payload: payload.into(),
+                payload,
             },
             framing,
         )
         .await?;
         if !self.config.chunk_delay.is_zero() {
+            self.conn.flush().await?;
             tokio::time::sleep(self.config.chunk_delay).await;
         }
         Ok(Next::Continue)
+    }
+
+    /// `len` bytes at `offset`, from the read-ahead buffer, refilled by one large read when the
+    /// chunk is not in it (chunks are mostly asked for in order).
+    fn read_chunk(
+        &mut self,
+        handle: &File,
+        size: u64,
+        offset: u64,
+        len: usize,
+    ) -> std::io::Result<bytes::Bytes> {
+        let (start, data) = &self.read_ahead;
+        let end = offset + len as u64;
+        if offset < *start || end > *start + data.len() as u64 {
+            let want = (size - offset).min(READ_AHEAD as u64) as usize;
+            let mut fresh = vec![0; want.max(len)];
+            handle.read_exact_at(&mut fresh, offset)?;
+            self.read_ahead = (offset, bytes::Bytes::from(fresh));
+        }
+        let (start, data) = &self.read_ahead;
+        let from = (offset - start) as usize;
+        Ok(data.slice(from..from + len))
     }
 }

@@ -41,6 +41,10 @@ pub enum Request {
         file: String,
         index: u64,
     },
+    /// `#EXTENSIONS`: not in the seeds. p2p-tui's client sends it once per peer, on a
+    /// connection of its own, to learn whether the peer may be sent pipelined requests; a
+    /// classroom peer answers with an error or closes, and is then spoken to in lockstep.
+    Extensions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +73,15 @@ pub enum Reply {
     },
     /// Any other `250 <reason>`.
     Refused(String),
+    /// `200 Extensions: pipeline`, the answer to `#EXTENSIONS`.
+    Extensions(Vec<String>),
 }
 
 /// What a client waits for; it decides how the next reply is read (payload length, fixed words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
     FileList,
+    Extensions,
     UploadStart,
     UploadChunkAck,
     UploadDone,
@@ -86,12 +93,25 @@ pub enum Expect {
     },
 }
 
-/// A decoded message with the text to show in the message log (payload left out) and its framing.
+/// A decoded message, the bytes it came in, and its framing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded<T> {
     pub message: T,
-    pub text: String,
+    /// The message's bytes as received; `text()` shows part of them.
+    frame: Bytes,
+    text: std::ops::Range<usize>,
     pub framing: Framing,
+}
+
+impl<T> Decoded<T> {
+    /// The text to show in the message log: the message as received, payload left out,
+    /// trailing whitespace trimmed. Borrowed unless the bytes are not UTF-8.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match String::from_utf8_lossy(&self.frame[self.text.clone()]) {
+            std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.trim_end()),
+            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.trim_end().to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -176,7 +196,6 @@ fn decode<T: WithPayload>(
         return Ok(None);
     };
     let consumed = cur.pos;
-    let text = cursor_text(buf, skipped, text_end);
     let frame = buf.split_to(consumed).freeze();
     let message = match payload {
         Some(range) => message.with_payload(frame.slice(range)),
@@ -184,7 +203,8 @@ fn decode<T: WithPayload>(
     };
     Ok(Some(Decoded {
         message,
-        text,
+        frame,
+        text: skipped..text_end,
         framing,
     }))
 }
@@ -240,6 +260,10 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
         let text_end = cur.pos;
         return Ok((Request::DownloadStart { file }, None, text_end, cur.end()?));
     }
+    if cur.opt_lit("#EXTENSIONS")? {
+        let text_end = cur.pos;
+        return Ok((Request::Extensions, None, text_end, cur.end()?));
+    }
     mismatch("Unknown request")
 }
 
@@ -265,6 +289,7 @@ impl std::fmt::Display for Request {
             Request::UploadChunk { file, index, .. } => write!(f, "#UPLOAD {file} chunk {index}"),
             Request::DownloadStart { file } => write!(f, "#DOWNLOAD {file}"),
             Request::DownloadChunk { file, index } => write!(f, "#DOWNLOAD {file} chunk {index}"),
+            Request::Extensions => write!(f, "#EXTENSIONS"),
         }
     }
 }
@@ -295,6 +320,13 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
             let text_end = cur.pos - usize::from(framing == Framing::Line);
             let names = names.split_whitespace().map(str::to_string).collect();
             Ok((Reply::FilesServed(names), None, text_end, framing))
+        }
+        Expect::Extensions => {
+            cur.lit("200 Extensions:")?;
+            let (names, framing) = cur.rest_of_line()?;
+            let text_end = cur.pos - usize::from(framing == Framing::Line);
+            let names = names.split_whitespace().map(str::to_string).collect();
+            Ok((Reply::Extensions(names), None, text_end, framing))
         }
         Expect::UploadStart => {
             cur.lit("330 Ready to receive file ")?;
@@ -416,6 +448,7 @@ impl std::fmt::Display for Reply {
             Reply::NotServing { file } => write!(f, "250 Not serving file {file}"),
             Reply::Chunk { file, index, .. } => write!(f, "200 File {file} chunk {index}"),
             Reply::Refused(reason) => write!(f, "250 {reason}"),
+            Reply::Extensions(names) => write!(f, "200 Extensions: {}", names.join(" ")),
         }
     }
 }
@@ -426,12 +459,6 @@ fn push_framing(out: &mut BytesMut, framing: Framing) {
     if framing == Framing::Line {
         out.extend_from_slice(b"\n");
     }
-}
-
-fn cursor_text(buf: &[u8], start: usize, end: usize) -> String {
-    String::from_utf8_lossy(&buf[start..end])
-        .trim_end()
-        .to_string()
 }
 
 /// `fmt::Write` into a `BytesMut`, so messages are formatted without an intermediate String.

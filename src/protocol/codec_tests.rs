@@ -36,6 +36,7 @@ fn encoded_reply(r: &Reply, framing: Framing) -> Vec<u8> {
 fn every_request_encodes_to_the_seed_bytes() {
     let cases: Vec<(Request, &[u8])> = vec![
         (Request::FileList, b"#FILELIST"),
+        (Request::Extensions, b"#EXTENSIONS"),
         (
             Request::UploadStart {
                 file: "f2.txt".into(),
@@ -135,6 +136,10 @@ fn every_reply_encodes_to_the_seed_bytes_and_logs_without_payload() {
             Reply::Refused("Unknown request".into()),
             "250 Unknown request",
         ),
+        (
+            Reply::Extensions(vec!["pipeline".into()]),
+            "200 Extensions: pipeline",
+        ),
     ];
     for (reply, text) in cases {
         assert_eq!(encoded_reply(&reply, Framing::Bare), text.as_bytes());
@@ -183,7 +188,7 @@ fn framing_is_reported_so_a_server_can_echo_it() {
     let mut buf = BytesMut::from(&b"#DOWNLOAD f\n#DOWNLOAD f chunk 0"[..]);
     let first = decode_request(&mut buf, None, false).unwrap().unwrap();
     assert_eq!(first.framing, Framing::Line);
-    assert_eq!(first.text, "#DOWNLOAD f");
+    assert_eq!(first.text(), "#DOWNLOAD f");
     // Not at rest: a number at the end of the buffer may still grow.
     assert_eq!(decode_request(&mut buf, None, false), Ok(None));
     let second = decode_request(&mut buf, None, true).unwrap().unwrap();
@@ -238,7 +243,7 @@ fn replies_decode_in_context() {
             size: 950
         }
     );
-    assert_eq!(d.text, "330 Ready to send f1.txt bytes 950");
+    assert_eq!(d.text(), "330 Ready to send f1.txt bytes 950");
     let d = one_reply(
         b"330 Ready to send file file bytes 9",
         Expect::DownloadStart,
@@ -259,7 +264,7 @@ fn replies_decode_in_context() {
     );
     let d = one_reply(b"250 File f too large\n", Expect::UploadStart);
     assert_eq!(d.message, Reply::Refused("File f too large".into()));
-    assert_eq!(d.text, "250 File f too large");
+    assert_eq!(d.text(), "250 File f too large");
     // A payload that looks like "received" is still a payload when a chunk is awaited.
     let d = one_reply(
         b"200 File f chunk 1 received",
@@ -276,9 +281,12 @@ fn replies_decode_in_context() {
             payload: Bytes::from_static(b"received")
         }
     );
-    assert_eq!(d.text, "200 File f chunk 1");
+    assert_eq!(d.text(), "200 File f chunk 1");
     let d = one_reply(b"200 Files served: a b\n", Expect::FileList);
     assert_eq!(d.message, Reply::FilesServed(vec!["a".into(), "b".into()]));
+    let d = one_reply(b"200 Extensions: pipeline\n", Expect::Extensions);
+    assert_eq!(d.message, Reply::Extensions(vec!["pipeline".into()]));
+    assert_eq!(d.text(), "200 Extensions: pipeline");
 }
 
 #[test]
@@ -419,7 +427,7 @@ proptest! {
             r.encode(&mut wire, Framing::Bare);
             let d = decode_request(&mut wire, Some(size), true).unwrap().unwrap();
             prop_assert_eq!(&d.message, &r);
-            prop_assert_eq!(d.text, r.to_string());
+            prop_assert_eq!(d.text(), r.to_string());
             prop_assert!(wire.is_empty());
         }
     }
@@ -492,7 +500,7 @@ proptest! {
         for _ in 0..50 {
             match decode_request(&mut buf, size, at_rest) { Ok(Some(_)) => {}, _ => break }
         }
-        for expect in [Expect::FileList, Expect::UploadStart, Expect::UploadChunkAck, Expect::UploadDone, Expect::DownloadStart, Expect::DownloadChunk { size: size.unwrap_or(0), index }] {
+        for expect in [Expect::FileList, Expect::Extensions, Expect::UploadStart, Expect::UploadChunkAck, Expect::UploadDone, Expect::DownloadStart, Expect::DownloadChunk { size: size.unwrap_or(0), index }] {
             let mut buf = BytesMut::from(&bytes[..]);
             let _ = decode_reply(&mut buf, expect, at_rest);
         }

@@ -19,11 +19,33 @@ pub enum LineKind {
 }
 
 pub fn client_sent(peer: &str, request: impl Display) -> String {
-    format!("Client ({peer}): {request}")
+    let mut line = String::new();
+    let _ = write_client_sent(&mut line, peer, request);
+    line
+}
+
+/// `client_sent` into a buffer.
+pub fn write_client_sent(
+    out: &mut impl std::fmt::Write,
+    peer: &str,
+    request: impl Display,
+) -> std::fmt::Result {
+    write!(out, "Client ({peer}): {request}")
 }
 
 pub fn server_replied(peer: &str, reply: impl Display) -> String {
-    format!("Server ({peer}): {reply}")
+    let mut line = String::new();
+    let _ = write_server_replied(&mut line, peer, reply);
+    line
+}
+
+/// `server_replied` into a buffer.
+pub fn write_server_replied(
+    out: &mut impl std::fmt::Write,
+    peer: &str,
+    reply: impl Display,
+) -> std::fmt::Result {
+    write!(out, "Server ({peer}): {reply}")
 }
 
 pub fn connection_failed(peer: &str) -> String {

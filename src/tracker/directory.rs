@@ -23,6 +23,23 @@ pub struct Holder {
     pub mtime: i64,
 }
 
+/// A snapshot of the directory for people (the web server's `/tracker` pages).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DirectoryView {
+    pub peers: Vec<PeerView>,
+    /// Each name with every live copy, newest first.
+    pub files: BTreeMap<String, Vec<Holder>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PeerView {
+    pub ip: String,
+    pub port: u16,
+    pub files: Vec<String>,
+    /// Time since the peer's last message.
+    pub silent_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 struct Peer {
     ip: IpAddr,
@@ -165,6 +182,33 @@ impl Directory {
         all.into_iter().map(|(h, _)| h).collect()
     }
 
+    /// What the web view shows: every peer with its files and silence so far, and every name
+    /// with all its live copies, newest (the one the directory response names) first.
+    pub fn view(&self, now: Instant) -> DirectoryView {
+        let mut peers: Vec<PeerView> = self
+            .peers
+            .values()
+            .map(|p| PeerView {
+                ip: p.ip.to_string(),
+                port: p.port,
+                files: p.files.iter().map(|(f, _)| f.name.clone()).collect(),
+                silent_ms: u64::try_from(now.saturating_duration_since(p.last_seen).as_millis())
+                    .unwrap_or(u64::MAX),
+            })
+            .collect();
+        peers.sort_by(|a, b| (&a.ip, a.port).cmp(&(&b.ip, b.port)));
+        let names: std::collections::BTreeSet<&str> = self
+            .peers
+            .values()
+            .flat_map(|p| p.files.iter().map(|(f, _)| f.name.as_str()))
+            .collect();
+        let files = names
+            .into_iter()
+            .map(|name| (name.to_string(), self.holders(name)))
+            .collect();
+        DirectoryView { peers, files }
+    }
+
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }
@@ -187,6 +231,22 @@ mod tests {
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn view_lists_peers_and_every_copy_newest_first() {
+        let t = Instant::now();
+        let mut d = Directory::default();
+        d.announce(1, ip(1), 8001, vec![f("a", 10), f("b", 5)], t);
+        d.announce(2, ip(2), 8002, vec![f("a", 20)], t);
+        let v = d.view(t + Duration::from_millis(1500));
+        assert_eq!(v.peers.len(), 2);
+        assert_eq!(v.peers[0].ip, "127.0.0.1");
+        assert_eq!(v.peers[0].files, vec!["a", "b"]);
+        assert_eq!(v.peers[1].silent_ms, 1500);
+        let a: Vec<(u16, i64)> = v.files["a"].iter().map(|h| (h.port, h.mtime)).collect();
+        assert_eq!(a, vec![(8002, 20), (8001, 10)]);
+        assert_eq!(v.files["b"].len(), 1);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::peer::LineSink;
+use crate::peer::{LineBatch, LineSink};
 use crate::protocol::lines::LineKind;
 
 pub struct LineRing {
@@ -55,6 +55,19 @@ impl LineRing {
 impl LineSink for LineRing {
     fn emit(&self, kind: LineKind, text: String) {
         self.push(kind, text);
+    }
+
+    fn emit_batch(&self, batch: &LineBatch) {
+        let mut ring = self.ring();
+        // Lines that would fall out of the ring at once are counted, not copied.
+        let skip = batch.len().saturating_sub(ring.capacity);
+        for (kind, text) in batch.lines().skip(skip) {
+            if ring.lines.len() == ring.capacity {
+                ring.lines.pop_front();
+            }
+            ring.lines.push_back((kind, text.to_string()));
+        }
+        ring.total += batch.len() as u64;
     }
 }
 

@@ -52,3 +52,74 @@ fn a_naive_client_uses_our_server() {
     );
     assert_eq!(net.served("p2", "up.bin"), Some(up));
 }
+
+/// The most chunk requests a peer had outstanding at once, read from the console's lines:
+/// each `Client (pX): #DOWNLOAD f chunk i` is printed when sent, each `Server (pX): 200 File f
+/// chunk i` when its reply arrives.
+fn most_in_flight(lines: &[String], peer: &str, file: &str) -> usize {
+    let request = format!("Client ({peer}): #DOWNLOAD {file} chunk ");
+    let reply = format!("Server ({peer}): 200 File {file} chunk ");
+    let (mut now, mut most) = (0i64, 0i64);
+    for line in lines {
+        if line.starts_with(&request) {
+            now += 1;
+        } else if line.starts_with(&reply) {
+            now -= 1;
+        }
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn one_download_pipelines_to_our_peers_and_keeps_lockstep_with_a_naive_one() {
+    // p2 and p3 are ours, p4 is a naive classroom peer; one command uses all three.
+    let mut net = Net::new(&["p1", "p2", "p3", "p4"]);
+    net.start("p2", &[]);
+    net.start("p3", &[]);
+    let naive = NaiveServer::start(net.port("p4"), net.dir("p4"));
+    let data = random_bytes(300_000, 23);
+    for p in ["p2", "p3", "p4"] {
+        net.put(p, "f.bin", &data);
+    }
+    let mut p1 = net.console("p1", &[]);
+    p1.send("#DOWNLOAD f.bin p2 p3 p4");
+    let lines = p1.expect_line("File f.bin download success").to_vec();
+    assert_eq!(sha256(&net.served("p1", "f.bin").unwrap()), sha256(&data));
+    // Every chunk was asked for once, by its round-robin owner.
+    for (peer, first) in [("p2", 0), ("p3", 1), ("p4", 2)] {
+        for index in [first, first + 300, first + 2997] {
+            let line = format!("Client ({peer}): #DOWNLOAD f.bin chunk {index}");
+            assert_eq!(p1.count(&line), 1, "{line}");
+        }
+    }
+    assert!(
+        most_in_flight(&lines, "p2", "f.bin") > 1,
+        "p2 was not pipelined"
+    );
+    assert!(
+        most_in_flight(&lines, "p3", "f.bin") > 1,
+        "p3 was not pipelined"
+    );
+    assert_eq!(
+        most_in_flight(&lines, "p4", "f.bin"),
+        1,
+        "p4 got two requests at once"
+    );
+    let violations = naive.violations.lock().unwrap().clone();
+    assert!(
+        violations.is_empty(),
+        "the naive server saw: {violations:?}"
+    );
+    let (status, _) = p1.finish();
+    assert!(status.success());
+    // `--window 1` keeps lockstep with everyone.
+    let mut lockstep = net.console("p1", &["--window", "1"]);
+    std::fs::remove_file(net.dir("p1").join("served_files/f.bin")).unwrap();
+    lockstep.send("#DOWNLOAD f.bin p2 p3 p4");
+    let lines = lockstep.expect_line("File f.bin download success").to_vec();
+    for peer in ["p2", "p3", "p4"] {
+        assert_eq!(most_in_flight(&lines, peer, "f.bin"), 1, "{peer}");
+    }
+    assert_eq!(sha256(&net.served("p1", "f.bin").unwrap()), sha256(&data));
+}

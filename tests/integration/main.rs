@@ -1,6 +1,7 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
 mod cli;
+mod get;
 mod interop;
 mod naive;
 mod robustness;
@@ -10,3 +11,4 @@ mod sync;
 mod tracker;
 mod tui;
 mod util;
+mod web;

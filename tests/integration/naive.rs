@@ -47,6 +47,9 @@ fn serve(mut stream: TcpStream, dir: PathBuf, violations: Arc<Mutex<Vec<String>>
         let msg = &buf[..n];
         let head = words(msg, 5);
         let reply: Vec<u8> = match head.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            // p2p-tui's one-time extension probe, on a connection of its own: like many
+            // classroom servers, this one does not know the request and hangs up.
+            [probe] if probe.trim_end() == "#EXTENSIONS" => return,
             ["#FILELIST"] => {
                 let mut names: Vec<String> = std::fs::read_dir(&dir)
                     .unwrap()

@@ -101,6 +101,24 @@ impl Allocation {
         None
     }
 
+    /// The next chunk peer `peer` should fetch, if it is below `limit` (so that no peer runs
+    /// too far ahead of the slowest).
+    pub fn next_below(&mut self, peer: usize, limit: u64) -> Option<u64> {
+        let queue = self.queues.get_mut(peer)?;
+        while let Some(stripe) = queue.front_mut() {
+            if stripe.is_empty() {
+                queue.pop_front();
+                continue;
+            }
+            return if stripe.next < limit {
+                stripe.pop()
+            } else {
+                None
+            };
+        }
+        None
+    }
+
     /// Chunks still queued for `peer` (not counting those in flight).
     pub fn queued_for(&self, peer: usize) -> u64 {
         self.queues

@@ -12,12 +12,16 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::{Allocation, Takeover};
+use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
+use super::reassembly::Reassembly;
 use super::{TransferContext, connect, describe};
 use crate::peer::connection::{ConnError, Connection};
-use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, chunk_offset, lines};
+use crate::peer::events::LineBatch;
+use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, lines};
 use crate::settings::PeerAddr;
 use crate::store::{Partial, StoreError};
+use bytes::Bytes;
 
 /// Downloads `file` from `peers` (already resolved, this peer excluded); true on success.
 ///
@@ -33,10 +37,15 @@ pub async fn download(
 ) -> bool {
     let out = &ctx.out;
     out.outcome(lines::downloading(file));
+    // Learning who pipelines (the first time only) runs beside the seed's exchange.
+    let windows: Vec<PeerWindow> = peers
+        .iter()
+        .map(|peer| ctx.pipelining.window(peer, ctx.options.window))
+        .collect();
     let replies = join_all(peers.iter().map(|peer| ask(ctx, peer, file))).await;
-    let mut serving: Vec<(String, Connection, u64)> = Vec::new();
+    let mut serving: Vec<(String, Connection, u64, PeerWindow)> = Vec::new();
     let mut silent: Vec<&PeerAddr> = Vec::new();
-    for (peer, reply) in peers.iter().zip(replies) {
+    for ((peer, reply), window) in peers.iter().zip(replies).zip(windows) {
         let (conn, size) = match reply {
             Ok(serves) => serves,
             Err(Asked::Silent) => {
@@ -46,17 +55,17 @@ pub async fn download(
             Err(Asked::No) => continue,
         };
         match serving.first() {
-            Some((_, _, first_size)) if *first_size != size => out.note(format!(
+            Some((_, _, first_size, _)) if *first_size != size => out.note(format!(
                 "Server {} reports {size} bytes for file {file}, not {first_size}; not used",
                 peer.id
             )),
-            _ => serving.push((peer.id.clone(), conn, size)),
+            _ => serving.push((peer.id.clone(), conn, size, window)),
         }
     }
     if let (true, [holder, ..], true) = (serving.is_empty(), silent.as_slice(), plain_fallback) {
         return super::plain::fetch(ctx, file, holder, cancel).await;
     }
-    let Some(&(_, _, size)) = serving.first() else {
+    let Some(&(_, _, size, _)) = serving.first() else {
         let listed: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
         out.error(lines::nobody_serves(file, &listed));
         return false;
@@ -85,8 +94,14 @@ pub async fn download(
     ctx.transfers.add(Arc::clone(&progress));
     let shared = Arc::new(Shared::new(file, size, ids, partial, progress));
     let mut tasks = JoinSet::new();
-    for (position, (_, conn, _)) in serving.into_iter().enumerate() {
-        tasks.spawn(fetch(Arc::clone(&shared), position, conn, ctx.clone()));
+    for (position, (_, conn, _, window)) in serving.into_iter().enumerate() {
+        tasks.spawn(fetch(
+            Arc::clone(&shared),
+            position,
+            conn,
+            ctx.clone(),
+            window,
+        ));
     }
     let cancelled = wait_all(&mut tasks, cancel).await;
     finish(ctx, &shared, cancelled).await
@@ -118,7 +133,7 @@ async fn ask(
     }
     match conn.read_reply(Expect::DownloadStart).await {
         Ok(reply) => {
-            out.replied(&peer.id, &reply.text);
+            out.replied(&peer.id, reply.text());
             match reply.message {
                 Reply::ReadyToSend { file: named, size } if named == file => Ok((conn, size)),
                 Reply::ReadyToSend { file: named, .. } => {
@@ -165,9 +180,19 @@ async fn wait_all(tasks: &mut JoinSet<()>, cancel: &CancellationToken) -> bool {
 async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool {
     let out = &ctx.out;
     let file = &shared.file;
-    let partial = shared.partial().take();
     let progress = &shared.progress;
-    let complete = !cancelled && shared.done.load(Ordering::Acquire) == shared.chunks;
+    let mut complete = !cancelled && shared.done.load(Ordering::Acquire) == shared.chunks;
+    let partial = {
+        let mut writer = shared.writer();
+        let Writer { partial, ring, .. } = &mut *writer;
+        if let (true, Some(p)) = (complete, partial.as_mut())
+            && let Err(e) = ring.flush(|offset, bytes| p.put(offset, bytes))
+        {
+            out.error(format!("Cannot write file {file}: {e}"));
+            complete = false;
+        }
+        partial.take()
+    };
     if let (true, Some(partial)) = (complete, partial) {
         match tokio::task::spawn_blocking(move || partial.commit()).await {
             Ok(Ok(())) => {
@@ -190,6 +215,17 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
     false
 }
 
+/// Chunks held in memory for reassembly per download (100 bytes each).
+const REASSEMBLY_SLOTS: usize = 8192;
+
+/// The partial file and the ring that turns chunks into large writes.
+struct Writer {
+    partial: Option<Partial>,
+    ring: Reassembly,
+    /// The ring's front when fetchers were last woken.
+    woken_at: u64,
+}
+
 /// State shared by the fetch tasks of one download.
 struct Shared {
     file: String,
@@ -198,8 +234,12 @@ struct Shared {
     /// Serving peers' IDs, by position in the serving set.
     ids: Vec<String>,
     allocation: Mutex<Allocation>,
-    partial: Mutex<Option<Partial>>,
+    writer: Mutex<Writer>,
     done: AtomicU64,
+    /// The first chunk not yet arrived (the reassembly ring's front).
+    low: AtomicU64,
+    /// How far past `low` chunks may be requested.
+    reach: u64,
     /// Set when the download cannot succeed any more (the partial file could not be written).
     aborted: AtomicBool,
     /// Bumped whenever idle fetchers should look again: chunks reassigned, download over.
@@ -216,13 +256,21 @@ impl Shared {
         progress: Arc<TransferProgress>,
     ) -> Shared {
         let chunks = chunk_count(size);
+        let ring = Reassembly::new(size, REASSEMBLY_SLOTS);
+        let reach = ring.reach();
         Shared {
             file: file.to_string(),
             size,
             chunks,
             allocation: Mutex::new(Allocation::round_robin(chunks, ids.len())),
             ids,
-            partial: Mutex::new(Some(partial)),
+            writer: Mutex::new(Writer {
+                partial: Some(partial),
+                ring,
+                woken_at: 0,
+            }),
+            low: AtomicU64::new(0),
+            reach,
             done: AtomicU64::new(0),
             aborted: AtomicBool::new(false),
             changed: watch::Sender::new(0),
@@ -235,8 +283,8 @@ impl Shared {
         self.allocation.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn partial(&self) -> MutexGuard<'_, Option<Partial>> {
-        self.partial.lock().unwrap_or_else(|e| e.into_inner())
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn over(&self) -> bool {
@@ -247,48 +295,90 @@ impl Shared {
         self.changed.send_modify(|generation| *generation += 1);
     }
 
-    fn store_chunk(&self, index: u64, payload: &[u8]) -> std::io::Result<()> {
-        if let Some(partial) = self.partial().as_mut() {
-            partial.put(chunk_offset(index), payload)?;
+    /// Stores a batch of arrived chunks (one lock for the lot).
+    fn store_chunks(&self, chunks: &[(u64, Bytes)]) -> std::io::Result<()> {
+        {
+            let mut writer = self.writer();
+            let Writer {
+                partial,
+                ring,
+                woken_at,
+            } = &mut *writer;
+            if let Some(partial) = partial.as_mut() {
+                for (index, payload) in chunks {
+                    ring.put(*index, payload, |offset, bytes| partial.put(offset, bytes))?;
+                }
+            }
+            let low = ring.ready();
+            self.low.store(low, Ordering::Release);
+            // Peers held back by the reach may go on.
+            if low >= *woken_at + self.reach / 8 {
+                *woken_at = low;
+                self.wake_all();
+            }
         }
-        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.chunks {
+        let before = self.done.fetch_add(chunks.len() as u64, Ordering::AcqRel);
+        if before + chunks.len() as u64 == self.chunks {
             self.wake_all();
         }
         Ok(())
     }
 }
 
-/// One serving peer's task: request its chunks, `window` at a time, until the download is over
-/// or the peer leaves.
-async fn fetch(shared: Arc<Shared>, position: usize, mut conn: Connection, ctx: TransferContext) {
+/// One serving peer's task: request its chunks, up to the peer's window at a time, until the
+/// download is over or the peer leaves.
+async fn fetch(
+    shared: Arc<Shared>,
+    position: usize,
+    mut conn: Connection,
+    ctx: TransferContext,
+    peer_window: PeerWindow,
+) {
     let id = &shared.ids[position];
     let out = &ctx.out;
-    let window = ctx.options.window.max(1);
-    let framing = if window > 1 {
-        Framing::Line
-    } else {
-        Framing::Bare
-    };
     let mut changes = shared.changed.subscribe();
     let mut in_flight: VecDeque<u64> = VecDeque::new();
+    let mut batch: Vec<(u64, Bytes)> = Vec::new();
+    let mut lines = LineBatch::default();
+    let (mut window, mut framing) = (1, Framing::Bare);
+    let expect = |index| Expect::DownloadChunk {
+        size: shared.size,
+        index,
+    };
     loop {
         changes.borrow_and_update();
-        let mut sent_any = false;
-        while in_flight.len() < window {
-            let Some(index) = shared.allocation().next_for(position) else {
-                break;
+        if in_flight.is_empty() {
+            // The window (and with it the framing) changes only with nothing in flight.
+            window = peer_window.get();
+            framing = if window > 1 {
+                Framing::Line
+            } else {
+                Framing::Bare
             };
-            let request = Request::DownloadChunk {
-                file: shared.file.clone(),
-                index,
-            };
-            out.sent(id, &request);
-            conn.queue_request(&request, framing);
-            shared.progress.requested(position);
-            in_flight.push_back(index);
-            sent_any = true;
         }
-        if sent_any {
+        // Top the window up once half of it has drained, so requests leave in batches.
+        if in_flight.len() <= window / 2 {
+            let room = window - in_flight.len();
+            // Never more than the reassembly ring's reach ahead of the first missing chunk:
+            // the download ends with the slowest peer's share anyway.
+            let limit = shared.low.load(Ordering::Acquire) + shared.reach;
+            let indices: Vec<u64> = {
+                let mut allocation = shared.allocation();
+                (0..room)
+                    .map_while(|_| allocation.next_below(position, limit))
+                    .collect()
+            };
+            for &index in &indices {
+                let request = Request::DownloadChunk {
+                    file: shared.file.clone(),
+                    index,
+                };
+                lines.sent(id, &request);
+                conn.queue_request(&request, framing);
+                in_flight.push_back(index);
+            }
+            out.emit(&mut lines);
+            shared.progress.requested_many(position, indices.len());
             if let Err(e) = conn.flush().await {
                 return peer_left(&shared, position, &mut in_flight, &ctx, &e.to_string());
             }
@@ -299,34 +389,50 @@ async fn fetch(shared: Arc<Shared>, position: usize, mut conn: Connection, ctx: 
             }
             continue;
         };
-        let reply = match conn
-            .read_reply(Expect::DownloadChunk {
-                size: shared.size,
-                index,
-            })
-            .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return peer_left(&shared, position, &mut in_flight, &ctx, &describe(&e)),
-        };
-        out.replied(id, &reply.text);
-        let Reply::Chunk { payload, .. } = reply.message else {
-            return peer_left(
-                &shared,
-                position,
-                &mut in_flight,
-                &ctx,
-                "it refused a chunk",
-            );
-        };
-        if let Err(e) = shared.store_chunk(index, &payload) {
+        // One reply, waiting for it if need be, then every further reply already read,
+        // stored as one batch.
+        let mut reply = conn.read_reply(expect(index)).await;
+        let mut failure = None;
+        loop {
+            let decoded = match reply {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    if framing == Framing::Line && matches!(e, ConnError::Protocol(_)) {
+                        peer_window.lockstep();
+                    }
+                    failure = Some(describe(&e));
+                    break;
+                }
+            };
+            lines.replied(id, decoded.text());
+            let Reply::Chunk { payload, index, .. } = decoded.message else {
+                failure = Some("it refused a chunk".to_string());
+                break;
+            };
+            batch.push((index, payload));
+            in_flight.pop_front();
+            let Some(&next) = in_flight.front() else {
+                break;
+            };
+            reply = match conn.buffered_reply(expect(next)) {
+                Ok(Some(decoded)) => Ok(decoded),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+        }
+        out.emit(&mut lines);
+        if let Err(e) = shared.store_chunks(&batch) {
             out.error(format!("Cannot write file {}: {e}", shared.file));
             shared.aborted.store(true, Ordering::Release);
             shared.wake_all();
             return;
         }
-        shared.progress.chunk_done(position, index, payload.len());
-        in_flight.pop_front();
+        for (index, payload) in batch.drain(..) {
+            shared.progress.chunk_done(position, index, payload.len());
+        }
+        if let Some(why) = failure {
+            return peer_left(&shared, position, &mut in_flight, &ctx, &why);
+        }
     }
 }
 

@@ -5,8 +5,10 @@
 
 pub mod allocation;
 pub mod download;
+pub mod pipelining;
 pub mod plain;
 pub mod progress;
+pub mod reassembly;
 pub mod upload;
 
 use std::sync::Arc;
@@ -28,12 +30,18 @@ pub struct TransferContext {
     pub out: Reporter,
     /// Every transfer's live progress, for a front end that shows it.
     pub transfers: Arc<progress::TransferRegistry>,
+    /// Which peers take pipelined requests.
+    pub pipelining: Arc<pipelining::Pipelining>,
 }
+
+/// Chunk requests in flight per connection with a pipelining peer.
+pub const DEFAULT_WINDOW: usize = 512;
 
 /// Settings shared by every transfer of a client.
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
-    /// Chunk requests in flight per connection (1 = lockstep).
+    /// Chunk requests in flight per connection to peers that support it (1 = lockstep with
+    /// everyone, and no extension probe).
     pub window: usize,
     /// Pause after each chunk this peer sends (uploads).
     pub chunk_delay: Duration,
@@ -45,7 +53,7 @@ pub struct TransferOptions {
 impl Default for TransferOptions {
     fn default() -> Self {
         TransferOptions {
-            window: 1,
+            window: DEFAULT_WINDOW,
             chunk_delay: Duration::ZERO,
             connect_timeout: Duration::from_secs(5),
             reply_timeout: Duration::from_secs(30),

@@ -120,8 +120,12 @@ impl TransferProgress {
     }
 
     pub fn requested(&self, peer: usize) {
+        self.requested_many(peer, 1);
+    }
+
+    pub fn requested_many(&self, peer: usize, count: usize) {
         if let Some(p) = self.per_peer.get(peer) {
-            p.in_flight.fetch_add(1, Ordering::Relaxed);
+            p.in_flight.fetch_add(count as u64, Ordering::Relaxed);
         }
     }
 

@@ -2,15 +2,19 @@
 //! or fails on its own.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
+
+use bytes::Bytes;
 
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
 use super::{TransferContext, connect, describe};
-use crate::peer::connection::Connection;
-use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, chunk_len, lines};
+use crate::peer::connection::{ConnError, Connection};
+use crate::peer::events::LineBatch;
+use crate::protocol::{CHUNK_SIZE, Expect, Framing, Reply, Request, chunk_count, chunk_len, lines};
 use crate::settings::PeerAddr;
 use std::sync::Arc;
 
@@ -85,6 +89,7 @@ async fn upload_to(
     target: Target,
 ) -> Option<bool> {
     let out = &ctx.out;
+    let window = ctx.pipelining.window(&peer, ctx.options.window);
     let Some(mut conn) = connect(&peer, &ctx.options, out).await else {
         target.stopped(lines::connection_failed(&peer.id));
         return None;
@@ -100,9 +105,9 @@ async fn upload_to(
     }
     match conn.read_reply(Expect::UploadStart).await {
         Ok(reply) => {
-            out.replied(&peer.id, &reply.text);
+            out.replied(&peer.id, reply.text());
             if !matches!(reply.message, Reply::ReadyToReceive { .. }) {
-                target.stopped(format!("{} refused: {}", peer.id, reply.text));
+                target.stopped(format!("{} refused: {}", peer.id, reply.text()));
                 return None;
             }
         }
@@ -115,7 +120,7 @@ async fn upload_to(
             return None;
         }
     }
-    let result = send_chunks(&ctx, &mut conn, &peer.id, &file, size, &target).await;
+    let result = send_chunks(&ctx, &mut conn, &peer.id, &file, size, &target, &window).await;
     if let Err(why) = &result {
         let note = format!("Upload of file {file} to {} stopped: {why}", peer.id);
         target.stopped(note.clone());
@@ -126,7 +131,8 @@ async fn upload_to(
     Some(success)
 }
 
-/// Streams every chunk, up to `window` unacknowledged, then awaits `200 File f received`.
+/// Streams every chunk, up to the peer's window unacknowledged, then awaits
+/// `200 File f received`.
 async fn send_chunks(
     ctx: &TransferContext,
     conn: &mut Connection,
@@ -134,61 +140,126 @@ async fn send_chunks(
     file: &str,
     size: u64,
     target: &Target,
+    peer_window: &PeerWindow,
 ) -> Result<(), String> {
     let out = &ctx.out;
-    let window = ctx.options.window.max(1) as u64;
-    let framing = if window > 1 {
-        Framing::Line
-    } else {
-        Framing::Bare
-    };
     let path = ctx.store.served_dir().join(file);
-    let mut reader =
-        BufReader::with_capacity(64 * 1024, File::open(&path).map_err(|e| e.to_string())?);
+    let mut reader = ChunkReader::new(File::open(&path).map_err(|e| e.to_string())?, size);
     let count = chunk_count(size);
     let (mut next, mut acked) = (0u64, 0u64);
+    let (mut window, mut framing) = (1u64, Framing::Bare);
+    let mut lines = LineBatch::default();
     while acked < count {
-        while next < count && next - acked < window {
-            let mut payload = vec![0; chunk_len(size, next).unwrap_or(0)];
-            reader
-                .read_exact(&mut payload)
-                .map_err(|e| format!("cannot read {file}: {e}"))?;
-            let request = Request::UploadChunk {
-                file: file.to_string(),
-                index: next,
-                payload: payload.into(),
+        if next == acked {
+            // The window (and the framing) changes only with nothing in flight. A chunk delay
+            // is there to watch a transfer chunk by chunk: lockstep then.
+            window = if ctx.options.chunk_delay.is_zero() {
+                peer_window.get() as u64
+            } else {
+                1
             };
-            out.sent(id, &request);
-            conn.queue_request(&request, framing);
-            target.progress.requested(target.position);
-            next += 1;
-            if !ctx.options.chunk_delay.is_zero() {
-                conn.flush().await.map_err(|e| e.to_string())?;
-                tokio::time::sleep(ctx.options.chunk_delay).await;
-            }
+            framing = if window > 1 {
+                Framing::Line
+            } else {
+                Framing::Bare
+            };
         }
-        conn.flush().await.map_err(|e| e.to_string())?;
-        let reply = conn
-            .read_reply(Expect::UploadChunkAck)
-            .await
-            .map_err(|e| describe(&e))?;
-        out.replied(id, &reply.text);
-        match reply.message {
-            Reply::ChunkReceived { index, .. } if index == acked => {
-                let len = chunk_len(size, index).unwrap_or(0);
-                target.progress.chunk_done(target.position, index, len);
-                acked += 1;
+        // Top the window up once half of it has drained, so chunks leave in batches.
+        if next - acked <= window / 2 {
+            while next < count && next - acked < window {
+                let payload = reader
+                    .next_chunk()
+                    .map_err(|e| format!("cannot read {file}: {e}"))?;
+                let request = Request::UploadChunk {
+                    file: file.to_string(),
+                    index: next,
+                    payload,
+                };
+                lines.sent(id, &request);
+                conn.queue_request(&request, framing);
+                target.progress.requested(target.position);
+                next += 1;
+                if !ctx.options.chunk_delay.is_zero() {
+                    out.emit(&mut lines);
+                    conn.flush().await.map_err(|e| e.to_string())?;
+                    tokio::time::sleep(ctx.options.chunk_delay).await;
+                }
             }
-            _ => return Err(format!("unexpected reply to chunk {acked}")),
+            out.emit(&mut lines);
+            conn.flush().await.map_err(|e| e.to_string())?;
         }
+        // One acknowledgement, waiting for it if need be, then every further one already read.
+        let mut reply = conn.read_reply(Expect::UploadChunkAck).await;
+        loop {
+            let decoded = reply.map_err(|e| {
+                out.emit(&mut lines);
+                if framing == Framing::Line && matches!(e, ConnError::Protocol(_)) {
+                    peer_window.lockstep();
+                }
+                describe(&e)
+            })?;
+            lines.replied(id, decoded.text());
+            match decoded.message {
+                Reply::ChunkReceived { index, .. } if index == acked => {
+                    let len = chunk_len(size, index).unwrap_or(0);
+                    target.progress.chunk_done(target.position, index, len);
+                    acked += 1;
+                }
+                _ => {
+                    out.emit(&mut lines);
+                    return Err(format!("unexpected reply to chunk {acked}"));
+                }
+            }
+            if acked == next {
+                break;
+            }
+            reply = match conn.buffered_reply(Expect::UploadChunkAck) {
+                Ok(Some(decoded)) => Ok(decoded),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+        }
+        out.emit(&mut lines);
     }
     let reply = conn
         .read_reply(Expect::UploadDone)
         .await
         .map_err(|e| describe(&e))?;
-    out.replied(id, &reply.text);
+    out.replied(id, reply.text());
     match reply.message {
         Reply::FileReceived { .. } => Ok(()),
         _ => Err("the server did not keep the file".into()),
+    }
+}
+
+/// Reads a file chunk by chunk in large blocks; chunks are slices of the block (no copy).
+struct ChunkReader {
+    file: File,
+    left: u64,
+    block: Bytes,
+}
+
+/// Chunks per block read.
+const BLOCK_CHUNKS: usize = 655;
+
+impl ChunkReader {
+    fn new(file: File, size: u64) -> ChunkReader {
+        ChunkReader {
+            file,
+            left: size,
+            block: Bytes::new(),
+        }
+    }
+
+    fn next_chunk(&mut self) -> std::io::Result<Bytes> {
+        if self.block.is_empty() {
+            let want = self.left.min((BLOCK_CHUNKS * CHUNK_SIZE as usize) as u64) as usize;
+            let mut block = vec![0; want];
+            self.file.read_exact(&mut block)?;
+            self.left -= want as u64;
+            self.block = Bytes::from(block);
+        }
+        let len = self.block.len().min(CHUNK_SIZE as usize);
+        Ok(self.block.split_to(len))
     }
 }

@@ -1,0 +1,243 @@
+//! `--web`: a static file server on hyper and tower-http's `ServeDir`, with the tracker's
+//! directory at `/tracker` and `/tracker.json` when the tracker runs in the same process.
+//!
+//! hyper owns HTTP/1.1 (parsing, keep-alive, 400/431 on bad requests, the header timeout);
+//! `ServeDir` owns files (content types, Range, conditional requests, index.html, refusing paths
+//! that leave the root). This module wires them up, adds the HTML error pages and logs each
+//! request.
+
+pub mod pages;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use crate::net::Acceptor;
+use crate::tracker::Tracker;
+
+pub type Body = UnsyncBoxBody<Bytes, io::Error>;
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The directory served.
+    pub root: PathBuf,
+    /// A client that has not sent a whole request head within this time is disconnected.
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+    /// Largest request head accepted (hyper answers 431 beyond it).
+    pub max_head_bytes: usize,
+}
+
+impl WebConfig {
+    pub fn new(root: PathBuf) -> WebConfig {
+        WebConfig {
+            root,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_head_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The directory `--web` serves: `--www DIR` if given, else `./assets/www`, else the one
+/// shipped with the source.
+pub fn locate_root(dir: Option<PathBuf>) -> color_eyre::eyre::Result<PathBuf> {
+    use color_eyre::eyre::eyre;
+    if let Some(d) = dir {
+        return if d.is_dir() {
+            Ok(d)
+        } else {
+            Err(eyre!("--www {} is not a directory", d.display()))
+        };
+    }
+    [
+        PathBuf::from("assets/www"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/www"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+    .ok_or_else(|| eyre!("no assets/www directory found (use --www DIR)"))
+}
+
+/// Everything a request can reach.
+struct Site {
+    files: ServeDir,
+    tracker: Option<Arc<Tracker>>,
+}
+
+const SERVER: &str = concat!("p2p-tui/", env!("CARGO_PKG_VERSION"));
+/// How often `/tracker` reloads itself.
+const TRACKER_REFRESH_SECS: u32 = 2;
+
+/// Serves `config.root` (and the tracker's pages if `tracker` is given) until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    config: WebConfig,
+    tracker: Option<Arc<Tracker>>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let site = Arc::new(Site {
+        files: ServeDir::new(&config.root),
+        tracker,
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(config.max_head_bytes.max(8192))
+        .keep_alive(true);
+    let mut acceptor = Acceptor::new(listener, config.max_connections);
+    while let Some((stream, client, permit)) = acceptor.next(&shutdown).await {
+        let _ = stream.set_nodelay(true);
+        let site = Arc::clone(&site);
+        let shutdown = shutdown.clone();
+        let http = http.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |req| {
+                let site = Arc::clone(&site);
+                async move { Ok::<_, Infallible>(site.respond(req, client).await) }
+            });
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = shutdown.cancelled() => {
+                    // Let a response in progress finish, briefly.
+                    conn.as_mut().graceful_shutdown();
+                    tokio::time::timeout(Duration::from_secs(2), conn.as_mut())
+                        .await
+                        .unwrap_or(Ok(()))
+                }
+            };
+            if let Err(e) = result {
+                // Bad requests (hyper has already answered 400 or 431), header timeouts and
+                // clients that left mid-response.
+                tracing::info!("{client} connection closed: {e}");
+            }
+        });
+    }
+}
+
+impl Site {
+    async fn respond(&self, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let target = req.uri().to_string();
+        let version = format!("{:?}", req.version());
+        let mut response = self.route(req).await;
+        response
+            .headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static(SERVER));
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        tracing::info!(
+            "{}",
+            pages::access_line(
+                &client.to_string(),
+                method.as_str(),
+                &target,
+                &version,
+                response.status().as_u16(),
+                bytes,
+                started.elapsed(),
+            )
+        );
+        response
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+        if let Some(tracker) = &self.tracker {
+            let page = match req.uri().path() {
+                "/tracker" | "/tracker/" => Some(false),
+                "/tracker.json" => Some(true),
+                _ => None,
+            };
+            if let Some(json) = page {
+                if req.method() != Method::GET && req.method() != Method::HEAD {
+                    return method_not_allowed(req.method());
+                }
+                let view = tracker.directory().view(Instant::now());
+                return if json {
+                    full(
+                        StatusCode::OK,
+                        "application/json",
+                        pages::tracker_json(&view),
+                    )
+                } else {
+                    let mut r = full(
+                        StatusCode::OK,
+                        "text/html; charset=utf-8",
+                        pages::tracker_html(&view, TRACKER_REFRESH_SECS),
+                    );
+                    r.headers_mut()
+                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    r
+                };
+            }
+        }
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let response = match self.files.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        match response.status() {
+            // ServeDir answers these with an empty body; people get a page.
+            StatusCode::NOT_FOUND => {
+                // (For HEAD, hyper sends these headers and leaves the body out.)
+                full(
+                    StatusCode::NOT_FOUND,
+                    "text/html; charset=utf-8",
+                    pages::not_found(&path),
+                )
+            }
+            StatusCode::METHOD_NOT_ALLOWED => method_not_allowed(&method),
+            _ => response.map(|b| b.boxed_unsync()),
+        }
+    }
+}
+
+fn method_not_allowed(method: &Method) -> Response<Body> {
+    let mut r = full(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/html; charset=utf-8",
+        pages::method_not_allowed(method.as_str()),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r
+}
+
+fn full(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let length = HeaderValue::from(body.len());
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CONTENT_LENGTH, length);
+    r
+}

@@ -1,0 +1,212 @@
+//! The web server's own pages and log lines, as pure functions of their inputs.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::tracker::directory::DirectoryView;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body: &str, head_extra: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n{head_extra}\
+         <title>{title}</title>\n<style>body{{font-family:system-ui,sans-serif;max-width:60em;\
+         margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}\
+         code{{background:#f3f3f3;padding:0 .2em}}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        title = escape(title),
+    )
+}
+
+/// The 404 page; `path` is the request's path as sent.
+pub fn not_found(path: &str) -> String {
+    page(
+        "404 Not Found",
+        &format!(
+            "<h1>404 Not Found</h1>\n<p>There is no file at <code>{}</code> on this server.</p>\n\
+             <p><a href=\"/\">Home</a></p>\n",
+            escape(path)
+        ),
+        "",
+    )
+}
+
+/// The 405 page.
+pub fn method_not_allowed(method: &str) -> String {
+    page(
+        "405 Method Not Allowed",
+        &format!(
+            "<h1>405 Method Not Allowed</h1>\n<p>This server answers GET and HEAD, not <code>{}</code>.</p>\n",
+            escape(method)
+        ),
+        "",
+    )
+}
+
+fn ago(ms: u64) -> String {
+    let d = Duration::from_millis(ms);
+    if d < Duration::from_secs(1) {
+        "just now".to_string()
+    } else {
+        format!("{} s ago", d.as_secs())
+    }
+}
+
+/// `/tracker`: the directory as tables, reloading itself every `refresh_secs`.
+pub fn tracker_html(view: &DirectoryView, refresh_secs: u32) -> String {
+    let mut body = String::new();
+    let _ = writeln!(
+        body,
+        "<h1>Tracker</h1>\n<p>{} peer(s), {} file name(s). This page reloads every {refresh_secs} s; \
+         the same data is at <a href=\"/tracker.json\">/tracker.json</a>.</p>",
+        view.peers.len(),
+        view.files.len()
+    );
+    body.push_str("<h2>Peers</h2>\n");
+    if view.peers.is_empty() {
+        body.push_str("<p>No peer is connected.</p>\n");
+    } else {
+        body.push_str("<table>\n<tr><th>Address</th><th>Files</th><th>Last seen</th></tr>\n");
+        for p in &view.peers {
+            let files: Vec<String> = p.files.iter().map(|f| escape(f)).collect();
+            let _ = writeln!(
+                body,
+                "<tr><td>{}:{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&p.ip),
+                p.port,
+                if files.is_empty() {
+                    "<em>none</em>".to_string()
+                } else {
+                    files.join(", ")
+                },
+                ago(p.silent_ms)
+            );
+        }
+        body.push_str("</table>\n");
+    }
+    body.push_str("<h2>Files</h2>\n");
+    if view.files.is_empty() {
+        body.push_str("<p>No file is announced.</p>\n");
+    } else {
+        body.push_str(
+            "<table>\n<tr><th>Name</th><th>Newest copy (mtime)</th><th>Holders, newest first</th></tr>\n",
+        );
+        for (name, holders) in &view.files {
+            let newest = holders.first().map(|h| h.mtime).unwrap_or_default();
+            let list: Vec<String> = holders
+                .iter()
+                .map(|h| format!("{}:{} ({})", escape(&h.ip), h.port, h.mtime))
+                .collect();
+            let _ = writeln!(
+                body,
+                "<tr><td>{}</td><td>{newest}</td><td>{}</td></tr>",
+                escape(name),
+                list.join(", ")
+            );
+        }
+        body.push_str("</table>\n");
+    }
+    page(
+        "Tracker",
+        &body,
+        &format!("<meta http-equiv=\"refresh\" content=\"{refresh_secs}\">\n"),
+    )
+}
+
+/// `/tracker.json`.
+pub fn tracker_json(view: &DirectoryView) -> String {
+    let mut json = serde_json::to_string_pretty(view).unwrap_or_else(|_| "{}".to_string());
+    json.push('\n');
+    json
+}
+
+/// One access-log line: `client "METHOD target VERSION" status bytes time`.
+pub fn access_line(
+    client: &str,
+    method: &str,
+    target: &str,
+    version: &str,
+    status: u16,
+    bytes: Option<u64>,
+    elapsed: Duration,
+) -> String {
+    let bytes = bytes.map_or_else(|| "-".to_string(), |b| b.to_string());
+    // The target is the client's text: keep the line one line whatever it contains.
+    let target: String = target.escape_debug().collect();
+    format!(
+        "{client} \"{method} {target} {version}\" {status} {bytes} {:.1}ms",
+        elapsed.as_secs_f64() * 1000.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::directory::{Holder, PeerView};
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+        assert!(not_found("/<script>").contains("/&lt;script&gt;"));
+    }
+
+    #[test]
+    fn tracker_page_lists_peers_and_holders() {
+        let view = DirectoryView {
+            peers: vec![PeerView {
+                ip: "127.0.0.1".into(),
+                port: 7001,
+                files: vec!["a<b.txt".into()],
+                silent_ms: 2500,
+            }],
+            files: [(
+                "a<b.txt".to_string(),
+                vec![Holder {
+                    ip: "127.0.0.1".into(),
+                    port: 7001,
+                    mtime: 42,
+                }],
+            )]
+            .into(),
+        };
+        let html = tracker_html(&view, 2);
+        assert!(html.contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+        assert!(html.contains("<td>127.0.0.1:7001</td><td>a&lt;b.txt</td><td>2 s ago</td>"));
+        assert!(html.contains("127.0.0.1:7001 (42)"));
+        let json: serde_json::Value = serde_json::from_str(&tracker_json(&view)).unwrap();
+        assert_eq!(json["files"]["a<b.txt"][0]["port"], 7001);
+        assert_eq!(json["peers"][0]["silent_ms"], 2500);
+    }
+
+    #[test]
+    fn access_line_stays_on_one_line() {
+        let line = access_line(
+            "127.0.0.1:5000",
+            "GET",
+            "/a\nb",
+            "HTTP/1.1",
+            404,
+            None,
+            Duration::from_micros(1500),
+        );
+        assert_eq!(line, "127.0.0.1:5000 \"GET /a\\nb HTTP/1.1\" 404 - 1.5ms");
+    }
+}

@@ -1,0 +1,480 @@
+//! `--web` (SPEC §5) as a real process on loopback: raw sockets speaking HTTP/1.1 by hand, and
+//! our own hyper-based `--get` as the real client (tests/integration/get.rs).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::util::{TIMEOUT, bin, free_port, random_bytes, sha256, wait_until};
+
+pub const SECRET: &[u8] = b"top secret: never served\n";
+
+/// A web root with one file of each kind the server types, plus a secret file *next to* it.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("www");
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), SECRET).unwrap();
+        let files: &[(&str, Vec<u8>)] = &[
+            (
+                "index.html",
+                b"<!DOCTYPE html><title>home</title><img src=\"p.png\">\n".to_vec(),
+            ),
+            ("hello.txt", b"Success!!!\n".to_vec()),
+            ("docs/index.html", b"<p>docs</p>\n".to_vec()),
+            ("p.png", random_bytes(3000, 1)),
+            ("s.css", b"body{}".to_vec()),
+            ("s.js", b"1;".to_vec()),
+            ("d.json", b"{}".to_vec()),
+            ("a.jpg", random_bytes(100, 2)),
+            ("a.gif", random_bytes(100, 3)),
+            (
+                "a.svg",
+                b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec(),
+            ),
+            ("a.ico", random_bytes(100, 4)),
+            ("a.pdf", random_bytes(100, 5)),
+            ("a.mp3", random_bytes(100, 6)),
+            ("a.mp4", random_bytes(100, 7)),
+            ("a.webm", random_bytes(100, 8)),
+            ("blob.p2p", random_bytes(100, 9)),
+            ("big.bin", random_bytes(1 << 20, 10)),
+            ("my file.txt", b"spaces\n".to_vec()),
+        ];
+        for (name, bytes) in files {
+            std::fs::write(root.join(name), bytes).unwrap();
+        }
+        Site { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("www")
+    }
+}
+
+pub struct Web {
+    child: Child,
+    pub port: u16,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Web {
+    pub fn start(root: &Path, extra: &[&str]) -> Web {
+        let port = free_port();
+        let mut child = Command::new(bin())
+            .args(["--web", &format!("127.0.0.1:{port}"), "--www"])
+            .arg(root)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn web server");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let mut pipe = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while pipe.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        wait_until("web server listening", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Web {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    pub fn connect(&self) -> Http {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        Http {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            stream,
+        }
+    }
+
+    /// One GET on a fresh connection.
+    pub fn get(&self, target: &str) -> Reply {
+        self.connect().ask(&format!(
+            "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        ))
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct Http {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Http {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends `request` and reads one response (its body too, unless it answers a HEAD).
+    pub fn ask(&mut self, request: &str) -> Reply {
+        self.send(request.as_bytes());
+        self.reply(request.starts_with("HEAD "))
+    }
+
+    pub fn reply(&mut self, head_only: bool) -> Reply {
+        let mut status_line = String::new();
+        self.reader
+            .read_line(&mut status_line)
+            .expect("status line");
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {status_line:?}"));
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).expect("header");
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (n, v) = line.split_once(':').expect("header line");
+            headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if !head_only && status != 304 {
+            let length: usize = reply
+                .header("content-length")
+                .map(|v| v.parse().unwrap())
+                .unwrap_or(0);
+            reply.body = vec![0; length];
+            self.reader.read_exact(&mut reply.body).expect("body");
+        }
+        reply
+    }
+
+    /// Waits for the server to close the connection (EOF or reset), up to `TIMEOUT`.
+    pub fn closed_by_server(&mut self) -> bool {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => true,
+            // A read timeout means it is still open; a reset means it was closed.
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    }
+}
+
+#[test]
+fn files_are_served_with_types_and_lengths_over_one_keep_alive_connection() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let mut http = web.connect();
+    let cases = [
+        ("/", "text/html"),
+        ("/index.html", "text/html"),
+        ("/docs/", "text/html"),
+        ("/hello.txt", "text/plain"),
+        ("/p.png", "image/png"),
+        ("/s.css", "text/css"),
+        ("/s.js", "text/javascript"),
+        ("/d.json", "application/json"),
+        ("/a.jpg", "image/jpeg"),
+        ("/a.gif", "image/gif"),
+        ("/a.svg", "image/svg+xml"),
+        ("/a.ico", "image/x-icon"),
+        ("/a.pdf", "application/pdf"),
+        ("/a.mp3", "audio/mpeg"),
+        ("/a.mp4", "video/mp4"),
+        ("/a.webm", "video/webm"),
+        ("/blob.p2p", "application/octet-stream"),
+        ("/my%20file.txt", "text/plain"),
+        ("/big.bin", "application/octet-stream"),
+    ];
+    for (target, content_type) in cases {
+        // Every request on the same connection: keep-alive is the default of HTTP/1.1.
+        let reply = http.ask(&format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert_eq!(reply.status, 200, "{target}");
+        assert_eq!(reply.header("content-type"), Some(content_type), "{target}");
+        let file = match target {
+            "/" => "index.html".to_string(),
+            "/docs/" => "docs/index.html".to_string(),
+            "/my%20file.txt" => "my file.txt".to_string(),
+            t => t.trim_start_matches('/').to_string(),
+        };
+        let expected = std::fs::read(site.root().join(file)).unwrap();
+        assert_eq!(
+            reply.header("content-length"),
+            Some(expected.len().to_string().as_str())
+        );
+        assert_eq!(sha256(&reply.body), sha256(&expected), "{target}");
+    }
+    // HEAD: the same headers, no body; the connection stays usable afterwards.
+    let head = http.ask("HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("1048576"));
+    let after = http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(after.body, b"Success!!!\n");
+    // A directory without its slash is sent to the slashed form.
+    let redirect = web.get("/docs");
+    assert!(matches!(redirect.status, 301 | 307 | 308), "{redirect:?}");
+    assert_eq!(redirect.header("location"), Some("/docs/"));
+    // One access-log line per request.
+    wait_until("access log", || {
+        web.stderr
+            .lock()
+            .unwrap()
+            .contains("\"GET /hello.txt HTTP/1.1\" 200 11 ")
+    });
+}
+
+#[test]
+fn range_and_conditional_requests() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let big = std::fs::read(site.root().join("big.bin")).unwrap();
+    let mut http = web.connect();
+    let part = http.ask("GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-1999\r\n\r\n");
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        Some("bytes 1000-1999/1048576")
+    );
+    assert_eq!(part.body, &big[1000..2000]);
+    let tail = http.ask("GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-10\r\n\r\n");
+    assert_eq!(
+        (tail.status, tail.body.as_slice()),
+        (206, &big[big.len() - 10..])
+    );
+    let beyond = http.ask("GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=2000000-\r\n\r\n");
+    assert_eq!(beyond.status, 416);
+    assert_eq!(beyond.header("content-range"), Some("bytes */1048576"));
+
+    let full = http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    let modified = full
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    let unchanged = http.ask(&format!(
+        "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: {modified}\r\n\r\n"
+    ));
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+    let older = http.ask(
+        "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n\r\n",
+    );
+    assert_eq!(
+        (older.status, older.body.as_slice()),
+        (200, &b"Success!!!\n"[..])
+    );
+}
+
+#[test]
+fn errors_are_clear_and_leave_the_server_serving() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let missing = web.get("/nope.html");
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(String::from_utf8_lossy(&missing.body).contains("<h1>404 Not Found</h1>"));
+    let head_missing = web
+        .connect()
+        .ask("HEAD /nope.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(head_missing.status, 404);
+
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let reply = web.connect().ask(&format!(
+            "{method} /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert_eq!(reply.status, 405, "{method}");
+        assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+    }
+
+    let garbage: [&[u8]; 5] = [
+        b"HELLO\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
+    ];
+    for bytes in garbage {
+        let mut http = web.connect();
+        http.send(bytes);
+        let reply = http.reply(false);
+        assert_eq!(reply.status, 400, "{:?}", String::from_utf8_lossy(bytes));
+        assert!(http.closed_by_server());
+    }
+
+    // A request head larger than the bound gets 431, not unbounded buffering.
+    let mut http = web.connect();
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    http.send(huge.as_bytes());
+    assert_eq!(http.reply(false).status, 431);
+
+    assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+}
+
+#[test]
+fn no_path_leaves_the_root() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let secret = site.dir.path().join("secret.txt");
+    let absolute = secret.to_string_lossy().into_owned();
+    let encoded_absolute = absolute.replace('/', "%2f");
+    let targets = [
+        "/../secret.txt".to_string(),
+        "/docs/../../secret.txt".to_string(),
+        "/%2e%2e/secret.txt".to_string(),
+        "/%2E%2E%2Fsecret.txt".to_string(),
+        "/..%2fsecret.txt".to_string(),
+        "/docs/%2e%2e%2f%2e%2e%2fsecret.txt".to_string(),
+        "/%252e%252e/secret.txt".to_string(),
+        "/%252e%252e%252fsecret.txt".to_string(),
+        "/..\\secret.txt".to_string(),
+        "/%5c..%5csecret.txt".to_string(),
+        "/.%2e/secret.txt".to_string(),
+        "/%c0%ae%c0%ae/secret.txt".to_string(),
+        format!("/{absolute}"),
+        format!("/{encoded_absolute}"),
+        format!("/%2f{}", &encoded_absolute[3..]),
+        "http://127.0.0.1/../secret.txt".to_string(),
+        "/docs/..%00/secret.txt".to_string(),
+    ];
+    for target in &targets {
+        let mut http = web.connect();
+        http.send(
+            format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        let mut all = Vec::new();
+        let _ = http.reader.read_to_end(&mut all);
+        let text = String::from_utf8_lossy(&all);
+        assert!(
+            text.starts_with("HTTP/1.1 4"),
+            "{target}: expected a 4xx, got {text:?}"
+        );
+        assert!(!text.contains("top secret"), "{target} leaked the secret");
+    }
+    // The secret really is readable, so the checks above could have failed.
+    assert_eq!(std::fs::read(&secret).unwrap(), SECRET);
+}
+
+#[test]
+fn a_hundred_clients_at_once() {
+    let site = Site::new();
+    let web = Arc::new(Web::start(&site.root(), &[]));
+    let expected = sha256(&std::fs::read(site.root().join("big.bin")).unwrap());
+    let handles: Vec<_> = (0..100)
+        .map(|_| {
+            let web = Arc::clone(&web);
+            std::thread::spawn(move || sha256(&web.get("/big.bin").body))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_slow_client_does_not_block_others_and_is_timed_out() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &["--header-timeout", "1"]);
+    let mut slow = web.connect();
+    slow.send(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nX-Slow: ");
+    // While it dawdles, another client is served in full.
+    assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+    // The server ends the dawdling connection after the header timeout.
+    let started = Instant::now();
+    assert!(slow.closed_by_server());
+    assert!(started.elapsed() < TIMEOUT);
+    // A keep-alive connection idle after a response is closed too, without blocking anyone.
+    let mut idle = web.connect();
+    assert_eq!(
+        idle.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            .status,
+        200
+    );
+    assert!(idle.closed_by_server());
+}
+
+#[test]
+fn with_the_tracker_the_web_server_shows_its_directory() {
+    let site = Site::new();
+    let tracker_port = free_port();
+    let web = Web::start(
+        &site.root(),
+        &["--tracker", &format!("127.0.0.1:{tracker_port}")],
+    );
+    wait_until("tracker listening", || {
+        TcpStream::connect(("127.0.0.1", tracker_port)).is_ok()
+    });
+    let mut peer = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
+    peer.write_all(br#"{"port": 7001, "files": [{"name": "a<b>.txt", "mtime": 1700000000}]}"#)
+        .unwrap();
+    wait_until("the peer in /tracker.json", || {
+        let reply = web.get("/tracker.json");
+        let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        json["files"]["a<b>.txt"][0]["port"] == 7001
+    });
+    let page = web.get("/tracker");
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("http-equiv=\"refresh\""), "{html}");
+    assert!(html.contains("a&lt;b&gt;.txt"), "{html}");
+    assert!(html.contains(":7001"), "{html}");
+    // The peer leaves; the page follows.
+    drop(peer);
+    wait_until("the peer gone from /tracker.json", || {
+        let json: serde_json::Value =
+            serde_json::from_slice(&web.get("/tracker.json").body).unwrap();
+        json["peers"].as_array().is_some_and(|p| p.is_empty())
+    });
+    // Without --tracker there is no such page.
+    let plain = Web::start(&site.root(), &[]);
+    assert_eq!(plain.get("/tracker").status, 404);
+}
