@@ -108,16 +108,26 @@ pub async fn serve(
         let site = Arc::clone(&site);
         let shutdown = shutdown.clone();
         let http = http.clone();
+        let stall_timeout = config.header_timeout * 3;
         tasks.spawn(async move {
             let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let site = Arc::clone(&site);
                 async move { Ok::<_, Infallible>(site.respond(req, client).await) }
             });
-            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let progress = Progress::default();
+            let io = Watched {
+                inner: stream,
+                progress: progress.clone(),
+            };
+            let conn = http.serve_connection(TokioIo::new(io), service);
             tokio::pin!(conn);
             let result = tokio::select! {
                 r = conn.as_mut() => r,
+                _ = progress.stalled(stall_timeout) => {
+                    tracing::info!("{client} connection closed: no progress for {stall_timeout:?}");
+                    Ok(())
+                }
                 _ = shutdown.cancelled() => {
                     // Let a response in progress finish, briefly.
                     conn.as_mut().graceful_shutdown();
@@ -240,4 +250,107 @@ fn full(status: StatusCode, content_type: &'static str, body: String) -> Respons
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut().insert(header::CONTENT_LENGTH, length);
     r
+}
+
+/// When a connection last moved a byte either way.
+#[derive(Clone)]
+struct Progress {
+    started: Instant,
+    last_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            started: Instant::now(),
+            last_ms: Arc::default(),
+        }
+    }
+}
+
+impl Progress {
+    fn touch(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing has moved for `limit`: a client that stopped reading a response
+    /// (hyper's header timeout covers one that stops sending).
+    async fn stalled(&self, limit: Duration) {
+        loop {
+            let last =
+                Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
+            let idle = self.started.elapsed().saturating_sub(last);
+            if idle >= limit {
+                return;
+            }
+            tokio::time::sleep(limit - idle).await;
+        }
+    }
+}
+
+/// The client's socket, noting progress in `progress`.
+struct Watched {
+    inner: tokio::net::TcpStream,
+    progress: Progress,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.progress.touch();
+        }
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.progress.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.progress.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

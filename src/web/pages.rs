@@ -58,6 +58,28 @@ pub fn method_not_allowed(method: &str) -> String {
     )
 }
 
+/// Seconds since 1970 as `2026-11-23 02:03:06 UTC` (the proleptic Gregorian calendar).
+pub fn utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 fn ago(ms: u64) -> String {
     let d = Duration::from_millis(ms);
     if d < Duration::from_secs(1) {
@@ -104,10 +126,10 @@ pub fn tracker_html(view: &DirectoryView, refresh_secs: u32) -> String {
         body.push_str("<p>No file is announced.</p>\n");
     } else {
         body.push_str(
-            "<table>\n<tr><th>Name</th><th>Newest copy (mtime)</th><th>Holders, newest first</th></tr>\n",
+            "<table>\n<tr><th>Name</th><th>Newest copy</th><th>Holders (mtime), newest first</th></tr>\n",
         );
         for (name, holders) in &view.files {
-            let newest = holders.first().map(|h| h.mtime).unwrap_or_default();
+            let newest = holders.first().map(|h| utc(h.mtime)).unwrap_or_default();
             let list: Vec<String> = holders
                 .iter()
                 .map(|h| format!("{}:{} ({})", escape(&h.ip), h.port, h.mtime))
@@ -194,6 +216,14 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&tracker_json(&view)).unwrap();
         assert_eq!(json["files"]["a<b.txt"][0]["port"], 7001);
         assert_eq!(json["peers"][0]["silent_ms"], 2500);
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_795_399_386), "2026-11-23 02:03:06 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
     }
 
     #[test]

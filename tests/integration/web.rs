@@ -443,6 +443,31 @@ fn a_slow_client_does_not_block_others_and_is_timed_out() {
 }
 
 #[test]
+fn a_client_that_stops_reading_is_dropped() {
+    let site = Site::new();
+    // Larger than what loopback socket buffers can hold.
+    const HUGE: usize = 48 << 20;
+    std::fs::write(site.root().join("huge.bin"), vec![7u8; HUGE]).unwrap();
+    let web = Web::start(&site.root(), &["--header-timeout", "1"]);
+    let mut stalled = web.connect();
+    let port = stalled.stream.local_addr().unwrap().port();
+    stalled.send(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    // It reads nothing; the server gives up on it (and says so) while serving others.
+    assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+    wait_until("the stalled connection dropped", || {
+        web.stderr
+            .lock()
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(&format!(":{port} connection closed: no progress")))
+    });
+    // What it gets now is cut short: the body never arrives whole.
+    let mut all = Vec::new();
+    let _ = stalled.reader.read_to_end(&mut all);
+    assert!(all.len() < HUGE, "{} bytes", all.len());
+}
+
+#[test]
 fn with_the_tracker_the_web_server_shows_its_directory() {
     let site = Site::new();
     let tracker_port = free_port();
