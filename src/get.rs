@@ -245,6 +245,7 @@ pub async fn run(
         Ok(Ok(s)) => s,
     };
     let _ = writeln!(out, "Connection: OK");
+    let _ = out.flush();
     let (flushed_tx, flushed_rx) = oneshot::channel();
     let io = TokioIo::new(NotifyOnFlush {
         inner: stream,
@@ -276,6 +277,7 @@ pub async fn run(
                 _ = &mut flushed_rx, if !announced => {
                     announced = true;
                     let _ = writeln!(out, "Request message sent.");
+                    let _ = out.flush();
                 }
             }
         }
@@ -292,6 +294,7 @@ pub async fn run(
         .map(|r| r.as_bytes().to_vec());
     let line = status_line(response.version(), response.status(), reason.as_deref());
     let _ = writeln!(out, "Server HTTP Response: {line}");
+    let _ = out.flush();
     let status = response.status();
     let outcome = if status == StatusCode::OK {
         let content_type = response

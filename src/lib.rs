@@ -96,8 +96,16 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
         ));
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
-    let mut out = std::io::stdout().lock();
-    match get::run(&target, timeout, std::path::Path::new("."), &mut out).await {
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    // Ctrl-C drops the request, and with it any half-saved temporary file.
+    let result = tokio::select! {
+        r = get::run(&target, timeout, std::path::Path::new("."), &mut out) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Interrupted; nothing saved.");
+            return Ok(130);
+        }
+    };
+    match result {
         Ok(get::Outcome::Ok) => Ok(0),
         Ok(get::Outcome::HttpError(_)) => Ok(1),
         Err(e) => {

@@ -156,3 +156,51 @@ fn a_refused_connection_is_one_line() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid port"));
 }
+
+#[test]
+fn ctrl_c_mid_download_leaves_nothing_behind() {
+    // A server that sends the head and a few bytes of a large PNG, then stalls.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1000000\r\n\r\n\x89PNG",
+        );
+        // Hold the connection open until the client goes.
+        let _ = stream.read(&mut request);
+    });
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "--get",
+            "127.0.0.1",
+            &port.to_string(),
+            "big.png",
+            "--timeout",
+            "30",
+        ])
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::util::wait_until("the temporary file", || {
+        std::fs::read_dir(cwd.path()).unwrap().count() == 1
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(lines(&out.stderr), ["Interrupted; nothing saved."]);
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}

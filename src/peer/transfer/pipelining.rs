@@ -41,7 +41,7 @@ impl PeerWindow {
 /// The client's knowledge of its peers, shared by all its transfers.
 #[derive(Default)]
 pub struct Pipelining {
-    known: Mutex<HashMap<String, PeerWindow>>,
+    known: Arc<Mutex<HashMap<String, PeerWindow>>>,
 }
 
 impl Pipelining {
@@ -58,34 +58,42 @@ impl Pipelining {
         let window = PeerWindow::fixed(1);
         known.insert(addr.clone(), window.clone());
         let probed = window.clone();
+        let known = Arc::clone(&self.known);
         tokio::spawn(async move {
-            let pipelines = tokio::time::timeout(PROBE_TIMEOUT, probe(&addr))
+            let answer = tokio::time::timeout(PROBE_TIMEOUT, probe(&addr))
                 .await
-                .unwrap_or(false);
-            tracing::debug!(%addr, pipelines, "extension probe");
-            if pipelines {
-                probed.0.store(wanted, Ordering::Relaxed);
+                .unwrap_or(Some(false));
+            tracing::debug!(%addr, ?answer, "extension probe");
+            match answer {
+                Some(true) => probed.0.store(wanted, Ordering::Relaxed),
+                Some(false) => {}
+                // Not reachable now: ask again next time rather than settle on lockstep.
+                None => {
+                    known
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&addr);
+                }
             }
         });
         window
     }
 }
 
-/// Asks the peer at `addr` which extensions it has; true if it takes pipelined requests.
-async fn probe(addr: &str) -> bool {
-    let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
-        return false;
-    };
+/// Asks the peer at `addr` which extensions it has: whether it takes pipelined requests, or
+/// `None` if it could not be reached.
+async fn probe(addr: &str) -> Option<bool> {
+    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     let mut conn = Connection::new(stream, PROBE_TIMEOUT);
     if conn
         .send_request(&Request::Extensions, Framing::Line)
         .await
         .is_err()
     {
-        return false;
+        return Some(false);
     }
-    matches!(
+    Some(matches!(
         conn.read_reply(Expect::Extensions).await,
         Ok(reply) if matches!(&reply.message, Reply::Extensions(names) if names.iter().any(|n| n == PIPELINE))
-    )
+    ))
 }
