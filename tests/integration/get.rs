@@ -176,7 +176,7 @@ fn ctrl_c_mid_download_leaves_nothing_behind() {
         let _ = stream.read(&mut request);
     });
     let cwd = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
+    let child = Command::new(bin())
         .args([
             "--get",
             "127.0.0.1",
