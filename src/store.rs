@@ -168,9 +168,7 @@ impl Store {
         }
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let serial = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .partial_dir
-            .join(format!("{name}.{}.{serial}.part", std::process::id()));
+        let path = self.partial_dir.join(partial_file_name(name, serial));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -265,6 +263,17 @@ impl Drop for Partial {
     }
 }
 
+/// The hidden temporary file's name: the start of the real name (for people looking in the
+/// directory) and what makes it unique, within the file system's 255-byte limit whatever the
+/// real name's length.
+pub(crate) fn partial_file_name(name: &str, serial: u64) -> String {
+    let mut keep = name.len().min(200);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}.{}.{serial}.part", &name[..keep], std::process::id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +282,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn partial_names_fit_the_file_system_whatever_the_name() {
+        let long = "é".repeat(127) + "x";
+        assert_eq!(long.len(), 255);
+        let partial = partial_file_name(&long, u64::MAX);
+        assert!(partial.len() <= 255, "{}", partial.len());
+        assert!(partial.starts_with(&"é".repeat(100)));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let reserved = store.reserve(&long, 10).unwrap();
+        drop(reserved);
     }
 
     #[test]

@@ -188,9 +188,10 @@ async fn fetch(dir: &Path, name: &str, holder: &Holder) -> Result<u64> {
         .wrap_err("connection timed out")??;
     stream.write_all(name.as_bytes()).await?;
     stream.shutdown().await?;
+    // One fetch at a time per synchronizer: serial 0 is unique enough.
     let partial = dir
         .join(PARTIAL_DIR)
-        .join(format!("{name}.{}.part", std::process::id()));
+        .join(crate::store::partial_file_name(name, 0));
     let guard = RemoveOnDrop(partial.clone());
     let mut out = tokio::fs::File::create(&partial).await?;
     let mut buf = vec![0u8; 64 * 1024];

@@ -123,3 +123,32 @@ fn one_download_pipelines_to_our_peers_and_keeps_lockstep_with_a_naive_one() {
     }
     assert_eq!(sha256(&net.served("p1", "f.bin").unwrap()), sha256(&data));
 }
+
+#[test]
+fn the_longest_names_pipeline_too() {
+    // 255-byte names make every message long; the window shrinks so that neither side's
+    // socket buffers can fill while the other waits.
+    let mut net = Net::new(&["p1", "p2", "p3"]);
+    net.start("p2", &[]);
+    net.start("p3", &[]);
+    let name = format!("{}.bin", "n".repeat(251));
+    let data = random_bytes(400_000, 24);
+    net.put("p2", &name, &data);
+    net.put("p3", &name, &data);
+    let mut p1 = net.console("p1", &[]);
+    p1.send(&format!("#DOWNLOAD {name} p2 p3"));
+    let lines = p1
+        .expect_line(&format!("File {name} download success"))
+        .to_vec();
+    assert_eq!(sha256(&net.served("p1", &name).unwrap()), sha256(&data));
+    assert!(most_in_flight(&lines, "p2", &name) > 1);
+    p1.send(&format!("#UPLOAD {name} p3"));
+    // p3 already has it: refused, nothing overwritten.
+    p1.expect_line(&format!("Server (p3): 250 Already serving file {name}"));
+    let up = format!("{}.up", "u".repeat(252));
+    net.put("p1", &up, &data);
+    p1.send(&format!("#UPLOAD {up} p2 p3"));
+    p1.expect_count(&format!("File {up} upload success"), 2);
+    assert_eq!(net.served("p2", &up), Some(data.clone()));
+    assert_eq!(net.served("p3", &up), Some(data));
+}

@@ -15,7 +15,7 @@ use super::allocation::{Allocation, Takeover};
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
 use super::reassembly::Reassembly;
-use super::{TransferContext, connect, describe};
+use super::{TransferContext, bounded_window, connect, describe};
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::events::LineBatch;
 use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, lines};
@@ -349,7 +349,8 @@ async fn fetch(
         changes.borrow_and_update();
         if in_flight.is_empty() {
             // The window (and with it the framing) changes only with nothing in flight.
-            window = peer_window.get();
+            // `#DOWNLOAD f chunk i\n`: the small messages here are the requests.
+            window = bounded_window(peer_window.get(), shared.file.len() + 32);
             framing = if window > 1 {
                 Framing::Line
             } else {

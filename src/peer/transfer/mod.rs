@@ -37,6 +37,19 @@ pub struct TransferContext {
 /// Chunk requests in flight per connection with a pipelining peer.
 pub const DEFAULT_WINDOW: usize = 512;
 
+/// Bytes of small messages (download requests, upload acknowledgements) a window may have
+/// outstanding on one connection.
+const SMALL_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// The window actually used when each small message of the exchange is about `message_len`
+/// bytes. While a client writes a batch of requests it is not reading replies; if both the
+/// requests and the replies in flight could fill the kernel's socket buffers, each side would
+/// wait on the other forever. Keeping the small side under 32 KiB (socket buffers are larger)
+/// rules that out whatever the file name's length.
+pub fn bounded_window(window: usize, message_len: usize) -> usize {
+    window.min(SMALL_MESSAGE_BYTES / message_len.max(1)).max(1)
+}
+
 /// Settings shared by every transfer of a client.
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
@@ -99,5 +112,19 @@ pub fn describe(e: &ConnError) -> String {
             _ => e.to_string(),
         },
         ConnError::Protocol(e) => format!("protocol error: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_keep_small_messages_under_the_bound() {
+        assert_eq!(bounded_window(512, 40), 512);
+        assert_eq!(bounded_window(512, 287), 114);
+        assert!(bounded_window(512, 287) * 287 <= 32 * 1024);
+        assert_eq!(bounded_window(1, 10_000_000), 1);
+        assert_eq!(bounded_window(0, 40), 1);
     }
 }

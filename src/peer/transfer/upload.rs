@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
-use super::{TransferContext, connect, describe};
+use super::{TransferContext, bounded_window, connect, describe};
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::events::LineBatch;
 use crate::protocol::{CHUNK_SIZE, Expect, Framing, Reply, Request, chunk_count, chunk_len, lines};
@@ -153,8 +153,9 @@ async fn send_chunks(
         if next == acked {
             // The window (and the framing) changes only with nothing in flight. A chunk delay
             // is there to watch a transfer chunk by chunk: lockstep then.
+            // `200 File f chunk i received\n`: the small messages here are the acknowledgements.
             window = if ctx.options.chunk_delay.is_zero() {
-                peer_window.get() as u64
+                bounded_window(peer_window.get(), file.len() + 40) as u64
             } else {
                 1
             };
