@@ -99,6 +99,12 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = p2p_tui_default_window(), value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub window: u16,
 
+    /// Peer: a serving peer that sends nothing for this many seconds while chunks are awaited
+    /// has left the transfer (its chunks go to the others; never fires on a healthy peer at
+    /// --chunk-delay 500)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub stall_timeout: f64,
+
     /// Disconnect a client that sends nothing for this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,

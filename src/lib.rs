@@ -80,6 +80,7 @@ async fn run_other(cli: Cli) -> Result<()> {
         chunk_delay: Duration::from_millis(cli.chunk_delay.unwrap_or(0)),
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
         window: usize::from(cli.window),
+        stall_timeout: Duration::from_secs_f64(cli.stall_timeout.max(0.1)),
         join: cli.join.clone(),
     };
     peer_mode::run(args, front).await

@@ -32,6 +32,8 @@ pub struct PeerArgs {
     pub idle_timeout: Duration,
     /// Chunk requests in flight per pipelining peer.
     pub window: usize,
+    /// A serving peer silent this long mid-transfer has left it.
+    pub stall_timeout: Duration,
     /// The tracker to register with (`--join`).
     pub join: Option<String>,
 }
@@ -85,6 +87,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
             let options = TransferOptions {
                 chunk_delay: args.chunk_delay,
                 window: args.window,
+                stall_timeout: args.stall_timeout,
                 ..TransferOptions::default()
             };
             let mut client =
@@ -99,6 +102,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
             let options = TransferOptions {
                 chunk_delay: args.chunk_delay,
                 window: args.window,
+                stall_timeout: args.stall_timeout,
                 ..TransferOptions::default()
             };
             let handles = PeerHandles {

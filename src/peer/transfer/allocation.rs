@@ -54,7 +54,7 @@ impl Stripe {
 }
 
 /// What happened when a peer left.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Takeover {
     /// Chunks the leaving peer had not delivered.
     pub orphaned: u64,
@@ -89,34 +89,26 @@ impl Allocation {
         }
     }
 
-    /// The next chunk peer `peer` should fetch.
+    /// The next chunk peer `peer` should fetch: the smallest it holds.
     pub fn next_for(&mut self, peer: usize) -> Option<u64> {
-        let queue = self.queues.get_mut(peer)?;
-        while let Some(stripe) = queue.front_mut() {
-            if let Some(index) = stripe.pop() {
-                return Some(index);
-            }
-            queue.pop_front();
-        }
-        None
+        self.next_below(peer, u64::MAX)
     }
 
     /// The next chunk peer `peer` should fetch, if it is below `limit` (so that no peer runs
-    /// too far ahead of the slowest).
+    /// too far ahead of the first missing chunk).
+    ///
+    /// The smallest chunk of the peer's queue comes first, whichever stripe holds it: the first
+    /// missing chunk of the file must never wait behind chunks beyond the limit, or nothing
+    /// could move (the hang of a takeover on files larger than the reassembly ring).
     pub fn next_below(&mut self, peer: usize, limit: u64) -> Option<u64> {
         let queue = self.queues.get_mut(peer)?;
-        while let Some(stripe) = queue.front_mut() {
-            if stripe.is_empty() {
-                queue.pop_front();
-                continue;
-            }
-            return if stripe.next < limit {
-                stripe.pop()
-            } else {
-                None
-            };
+        queue.retain(|s| !s.is_empty());
+        let stripe = queue.iter_mut().min_by_key(|s| s.next)?;
+        if stripe.next < limit {
+            stripe.pop()
+        } else {
+            None
         }
-        None
     }
 
     /// Chunks still queued for `peer` (not counting those in flight).
@@ -224,8 +216,8 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(drain(&mut a, 0), vec![4, 10, 0, 3, 6, 9]);
-        assert_eq!(drain(&mut a, 2), vec![7, 2, 5, 8, 11]);
+        assert_eq!(drain(&mut a, 0), vec![0, 3, 4, 6, 9, 10]);
+        assert_eq!(drain(&mut a, 2), vec![2, 5, 7, 8, 11]);
         assert_eq!(a.next_for(1), None);
     }
 

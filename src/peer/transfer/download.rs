@@ -1,24 +1,27 @@
 //! `#DOWNLOAD`: ask every listed peer, then fetch chunk i from serving peer i mod n, one task per
-//! serving peer, each with up to `window` requests in flight. A peer that leaves hands its
-//! unfinished chunks to the others; the download fails (partial file removed) only when none remain.
+//! serving peer, each with up to `window` requests in flight. A peer that leaves (or stays
+//! silent for the stall timeout) hands its unfinished chunks to the others; the download fails
+//! (partial file removed) only when none remain.
+//!
+//! Every decision is the `Scheduler`'s (pure, simulated in its tests); the tasks here only turn
+//! sockets into its events and its answers into requests and file writes.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::join_all;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::allocation::{Allocation, Takeover};
+use super::allocation::Takeover;
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
-use super::reassembly::Reassembly;
+use super::scheduler::{Scheduler, State};
 use super::{TransferContext, bounded_window, connect, describe};
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::events::LineBatch;
-use crate::protocol::{Expect, Framing, Reply, Request, chunk_count, lines};
+use crate::protocol::{Expect, Framing, Reply, Request, lines};
 use crate::settings::PeerAddr;
 use crate::store::{Partial, StoreError};
 use bytes::Bytes;
@@ -92,7 +95,14 @@ pub async fn download(
         ids.clone(),
     ));
     ctx.transfers.add(Arc::clone(&progress));
-    let shared = Arc::new(Shared::new(file, size, ids, partial, progress));
+    let shared = Arc::new(Shared::new(
+        file,
+        size,
+        ids,
+        partial,
+        progress,
+        &ctx.options,
+    ));
     let mut tasks = JoinSet::new();
     for (position, (_, conn, _, window)) in serving.into_iter().enumerate() {
         tasks.spawn(fetch(
@@ -181,19 +191,12 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
     let out = &ctx.out;
     let file = &shared.file;
     let progress = &shared.progress;
-    let mut complete = !cancelled && shared.done.load(Ordering::Acquire) == shared.chunks;
     let partial = {
-        let mut writer = shared.writer();
-        let Writer { partial, ring, .. } = &mut *writer;
-        if let (true, Some(p)) = (complete, partial.as_mut())
-            && let Err(e) = ring.flush(|offset, bytes| p.put(offset, bytes))
-        {
-            out.error(format!("Cannot write file {file}: {e}"));
-            complete = false;
-        }
-        partial.take()
+        let mut guard = shared.lock();
+        let complete = !cancelled && guard.scheduler.state() == State::Succeeded;
+        guard.partial.take().filter(|_| complete)
     };
-    if let (true, Some(partial)) = (complete, partial) {
+    if let Some(partial) = partial {
         match tokio::task::spawn_blocking(move || partial.commit()).await {
             Ok(Ok(())) => {
                 out.outcome(lines::download_result(file, true));
@@ -215,36 +218,29 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
     false
 }
 
-/// Chunks held in memory for reassembly per download (100 bytes each).
+/// Chunks held in memory for reassembly per download (100 bytes each): the scheduler never lets
+/// requests run further ahead of the first missing chunk than this.
 const REASSEMBLY_SLOTS: usize = 8192;
 
-/// The partial file and the ring that turns chunks into large writes.
-struct Writer {
+/// The scheduler and the partial file it writes, under one lock.
+struct Transfer {
+    scheduler: Scheduler,
+    /// Taken when the download ends (committed on success, dropped, and so removed, otherwise).
     partial: Option<Partial>,
-    ring: Reassembly,
-    /// The ring's front when fetchers were last woken.
-    woken_at: u64,
 }
 
 /// State shared by the fetch tasks of one download.
 struct Shared {
     file: String,
     size: u64,
-    chunks: u64,
     /// Serving peers' IDs, by position in the serving set.
     ids: Vec<String>,
-    allocation: Mutex<Allocation>,
-    writer: Mutex<Writer>,
-    done: AtomicU64,
-    /// The first chunk not yet arrived (the reassembly ring's front).
-    low: AtomicU64,
-    /// How far past `low` chunks may be requested.
-    reach: u64,
-    /// Set when the download cannot succeed any more (the partial file could not be written).
-    aborted: AtomicBool,
-    /// Bumped whenever idle fetchers should look again: chunks reassigned, download over.
-    changed: watch::Sender<u64>,
+    transfer: Mutex<Transfer>,
+    /// One per serving peer: wakes a fetch task that waits with nothing to send.
+    wakers: Vec<Notify>,
     progress: Arc<TransferProgress>,
+    /// A peer that sends nothing for this long while replies are awaited has left.
+    stall_timeout: std::time::Duration,
 }
 
 impl Shared {
@@ -254,79 +250,89 @@ impl Shared {
         ids: Vec<String>,
         partial: Partial,
         progress: Arc<TransferProgress>,
+        options: &super::TransferOptions,
     ) -> Shared {
-        let chunks = chunk_count(size);
-        let ring = Reassembly::new(size, REASSEMBLY_SLOTS);
-        let reach = ring.reach();
         Shared {
             file: file.to_string(),
             size,
-            chunks,
-            allocation: Mutex::new(Allocation::round_robin(chunks, ids.len())),
-            ids,
-            writer: Mutex::new(Writer {
+            transfer: Mutex::new(Transfer {
+                scheduler: Scheduler::new(size, ids.len(), REASSEMBLY_SLOTS),
                 partial: Some(partial),
-                ring,
-                woken_at: 0,
             }),
-            low: AtomicU64::new(0),
-            reach,
-            done: AtomicU64::new(0),
-            aborted: AtomicBool::new(false),
-            changed: watch::Sender::new(0),
+            wakers: ids.iter().map(|_| Notify::new()).collect(),
+            ids,
             progress,
+            stall_timeout: options.stall_timeout,
         }
     }
 
-    // The locks guard plain data updated in short, non-panicking sections.
-    fn allocation(&self) -> MutexGuard<'_, Allocation> {
-        self.allocation.lock().unwrap_or_else(|e| e.into_inner())
+    // The lock guards plain data updated in short sections that do not panic.
+    fn lock(&self) -> MutexGuard<'_, Transfer> {
+        self.transfer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn over(&self) -> bool {
-        self.done.load(Ordering::Acquire) == self.chunks || self.aborted.load(Ordering::Acquire)
-    }
-
-    fn wake_all(&self) {
-        self.changed.send_modify(|generation| *generation += 1);
-    }
-
-    /// Stores a batch of arrived chunks (one lock for the lot).
-    fn store_chunks(&self, chunks: &[(u64, Bytes)]) -> std::io::Result<()> {
-        {
-            let mut writer = self.writer();
-            let Writer {
-                partial,
-                ring,
-                woken_at,
-            } = &mut *writer;
-            if let Some(partial) = partial.as_mut() {
-                for (index, payload) in chunks {
-                    ring.put(*index, payload, |offset, bytes| partial.put(offset, bytes))?;
-                }
-            }
-            let low = ring.ready();
-            self.low.store(low, Ordering::Release);
-            // Peers held back by the reach may go on.
-            if low >= *woken_at + self.reach / 8 {
-                *woken_at = low;
-                self.wake_all();
+    /// Wakes the fetch tasks the scheduler says may now have work (or must see the end).
+    fn wake(&self, transfer: &mut Transfer) {
+        for peer in transfer.scheduler.take_wakes() {
+            if let Some(waker) = self.wakers.get(peer) {
+                waker.notify_one();
             }
         }
-        let before = self.done.fetch_add(chunks.len() as u64, Ordering::AcqRel);
-        if before + chunks.len() as u64 == self.chunks {
-            self.wake_all();
+    }
+
+    /// The requests to send to `position` now, and whether the download is still running.
+    fn request(&self, position: usize, window: usize) -> (Vec<u64>, bool) {
+        let mut transfer = self.lock();
+        let indices = transfer.scheduler.request(position, window);
+        (indices, transfer.scheduler.state() == State::Running)
+    }
+
+    /// Hands a batch of replies from `position` to the scheduler and writes what is ready.
+    fn arrived(&self, position: usize, chunks: &[(u64, Bytes)]) -> Result<(), String> {
+        let mut guard = self.lock();
+        let Transfer { scheduler, partial } = &mut *guard;
+        for (index, payload) in chunks {
+            scheduler
+                .arrived(position, *index, payload)
+                .map_err(|e| e.to_string())?;
         }
+        let written = match partial.as_mut() {
+            Some(p) => scheduler.write_ready(|offset, bytes| p.put(offset, bytes)),
+            None => Ok(()),
+        };
+        if let Err(e) = written {
+            scheduler.abort();
+            self.wake(&mut guard);
+            return Err(format!("Cannot write file {}: {e}", self.file));
+        }
+        self.wake(&mut guard);
         Ok(())
+    }
+
+    /// `position` stopped serving: its chunks go to the others.
+    fn left(&self, position: usize) -> Option<Takeover> {
+        let mut guard = self.lock();
+        if guard.scheduler.state() != State::Running || !guard.scheduler.is_serving(position) {
+            return None;
+        }
+        let takeover = guard.scheduler.left(position);
+        self.wake(&mut guard);
+        Some(takeover)
     }
 }
 
-/// One serving peer's task: request its chunks, up to the peer's window at a time, until the
-/// download is over or the peer leaves.
+/// Why a fetch task ended.
+enum Ended {
+    /// The download is over (every chunk written, or failed elsewhere).
+    Over,
+    /// The peer left this download, in these words.
+    Left(String),
+    /// The file could not be written: the download fails.
+    WriteFailed(String),
+}
+
+/// One serving peer's task: request what the scheduler hands out, up to the peer's window,
+/// until the download is over or the peer leaves.
 async fn fetch(
     shared: Arc<Shared>,
     position: usize,
@@ -334,10 +340,24 @@ async fn fetch(
     ctx: TransferContext,
     peer_window: PeerWindow,
 ) {
+    match fetch_loop(&shared, position, &mut conn, &ctx, &peer_window).await {
+        Ended::Over => {}
+        Ended::Left(why) => peer_left(&shared, position, &ctx, &why),
+        Ended::WriteFailed(why) => ctx.out.error(why),
+    }
+}
+
+async fn fetch_loop(
+    shared: &Shared,
+    position: usize,
+    conn: &mut Connection,
+    ctx: &TransferContext,
+    peer_window: &PeerWindow,
+) -> Ended {
     let id = &shared.ids[position];
     let out = &ctx.out;
-    let mut changes = shared.changed.subscribe();
-    let mut in_flight: VecDeque<u64> = VecDeque::new();
+    let stall = shared.stall_timeout;
+    let mut awaited: VecDeque<u64> = VecDeque::new();
     let mut batch: Vec<(u64, Bytes)> = Vec::new();
     let mut lines = LineBatch::default();
     let (mut window, mut framing) = (1, Framing::Bare);
@@ -346,8 +366,7 @@ async fn fetch(
         index,
     };
     loop {
-        changes.borrow_and_update();
-        if in_flight.is_empty() {
+        if awaited.is_empty() {
             // The window (and with it the framing) changes only with nothing in flight.
             // `#DOWNLOAD f chunk i\n`: the small messages here are the requests.
             window = bounded_window(peer_window.get(), shared.file.len() + 32);
@@ -357,18 +376,11 @@ async fn fetch(
                 Framing::Bare
             };
         }
-        // Top the window up once half of it has drained, so requests leave in batches.
-        if in_flight.len() <= window / 2 {
-            let room = window - in_flight.len();
-            // Never more than the reassembly ring's reach ahead of the first missing chunk:
-            // the download ends with the slowest peer's share anyway.
-            let limit = shared.low.load(Ordering::Acquire) + shared.reach;
-            let indices: Vec<u64> = {
-                let mut allocation = shared.allocation();
-                (0..room)
-                    .map_while(|_| allocation.next_below(position, limit))
-                    .collect()
-            };
+        let (indices, running) = shared.request(position, window);
+        if !running {
+            return Ended::Over;
+        }
+        if !indices.is_empty() {
             for &index in &indices {
                 let request = Request::DownloadChunk {
                     file: shared.file.clone(),
@@ -376,22 +388,24 @@ async fn fetch(
                 };
                 lines.sent(id, &request);
                 conn.queue_request(&request, framing);
-                in_flight.push_back(index);
             }
             out.emit(&mut lines);
             shared.progress.requested_many(position, indices.len());
-            if let Err(e) = conn.flush().await {
-                return peer_left(&shared, position, &mut in_flight, &ctx, &e.to_string());
+            awaited.extend(&indices);
+            match tokio::time::timeout(stall, conn.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Ended::Left(e.to_string()),
+                Err(_) => return Ended::Left(silent_for(stall)),
             }
         }
-        let Some(&index) = in_flight.front() else {
-            if shared.over() || changes.changed().await.is_err() {
-                return;
-            }
+        let Some(&index) = awaited.front() else {
+            // Nothing to send and nothing awaited: wait until the scheduler has work for us
+            // (a takeover, the ring moving on) or the download ends.
+            shared.wakers[position].notified().await;
             continue;
         };
         // One reply, waiting for it if need be, then every further reply already read,
-        // stored as one batch.
+        // handed over as one batch.
         let mut reply = conn.read_reply(expect(index)).await;
         let mut failure = None;
         loop {
@@ -401,7 +415,10 @@ async fn fetch(
                     if framing == Framing::Line && matches!(e, ConnError::Protocol(_)) {
                         peer_window.lockstep();
                     }
-                    failure = Some(describe(&e));
+                    failure = Some(match e {
+                        ConnError::Timeout(_) => silent_for(stall),
+                        e => describe(&e),
+                    });
                     break;
                 }
             };
@@ -411,8 +428,8 @@ async fn fetch(
                 break;
             };
             batch.push((index, payload));
-            in_flight.pop_front();
-            let Some(&next) = in_flight.front() else {
+            awaited.pop_front();
+            let Some(&next) = awaited.front() else {
                 break;
             };
             reply = match conn.buffered_reply(expect(next)) {
@@ -422,34 +439,26 @@ async fn fetch(
             };
         }
         out.emit(&mut lines);
-        if let Err(e) = shared.store_chunks(&batch) {
-            out.error(format!("Cannot write file {}: {e}", shared.file));
-            shared.aborted.store(true, Ordering::Release);
-            shared.wake_all();
-            return;
+        if let Err(why) = shared.arrived(position, &batch) {
+            return Ended::WriteFailed(why);
         }
         for (index, payload) in batch.drain(..) {
             shared.progress.chunk_done(position, index, payload.len());
         }
         if let Some(why) = failure {
-            return peer_left(&shared, position, &mut in_flight, &ctx, &why);
+            return Ended::Left(why);
         }
     }
 }
 
-fn peer_left(
-    shared: &Shared,
-    position: usize,
-    in_flight: &mut VecDeque<u64>,
-    ctx: &TransferContext,
-    why: &str,
-) {
-    if shared.over() {
+fn silent_for(stall: std::time::Duration) -> String {
+    format!("silent for {}s", stall.as_secs_f64())
+}
+
+fn peer_left(shared: &Shared, position: usize, ctx: &TransferContext, why: &str) {
+    let Some(takeover) = shared.left(position) else {
         return;
-    }
-    let takeover = shared
-        .allocation()
-        .peer_left(position, in_flight.make_contiguous());
+    };
     let note = describe_takeover(shared, position, &takeover, why);
     shared.progress.peer_left(
         position,
@@ -458,7 +467,6 @@ fn peer_left(
         note.clone(),
     );
     ctx.out.note(note);
-    shared.wake_all();
 }
 
 fn describe_takeover(shared: &Shared, position: usize, takeover: &Takeover, why: &str) -> String {

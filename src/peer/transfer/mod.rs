@@ -8,7 +8,7 @@ pub mod download;
 pub mod pipelining;
 pub mod plain;
 pub mod progress;
-pub mod reassembly;
+pub mod scheduler;
 pub mod upload;
 
 use std::sync::Arc;
@@ -37,6 +37,9 @@ pub struct TransferContext {
 /// Chunk requests in flight per connection with a pipelining peer.
 pub const DEFAULT_WINDOW: usize = 512;
 
+/// How long a serving peer may send nothing while replies are awaited.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Bytes of small messages (download requests, upload acknowledgements) a window may have
 /// outstanding on one connection.
 const SMALL_MESSAGE_BYTES: usize = 32 * 1024;
@@ -59,8 +62,9 @@ pub struct TransferOptions {
     /// Pause after each chunk this peer sends (uploads).
     pub chunk_delay: Duration,
     pub connect_timeout: Duration,
-    /// A server silent this long while a reply is awaited is given up.
-    pub reply_timeout: Duration,
+    /// A server silent this long while a reply is awaited has left the transfer (its chunks go
+    /// to the others). Long enough never to fire on a healthy peer at `--chunk-delay 500`.
+    pub stall_timeout: Duration,
 }
 
 impl Default for TransferOptions {
@@ -69,7 +73,7 @@ impl Default for TransferOptions {
             window: DEFAULT_WINDOW,
             chunk_delay: Duration::ZERO,
             connect_timeout: Duration::from_secs(5),
-            reply_timeout: Duration::from_secs(30),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -85,7 +89,7 @@ pub async fn connect(
         tokio::net::TcpStream::connect(peer.connect_addr()),
     );
     match attempt.await {
-        Ok(Ok(stream)) => Some(Connection::new(stream, options.reply_timeout)),
+        Ok(Ok(stream)) => Some(Connection::new(stream, options.stall_timeout)),
         Ok(Err(e)) => {
             tracing::debug!(peer = %peer.id, error = %e, "connect failed");
             out.error(lines::connection_failed(&peer.id));
