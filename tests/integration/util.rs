@@ -389,3 +389,13 @@ impl Raw {
         }
     }
 }
+
+impl Net {
+    /// Sends `signal` to running headless peer `id` (SIGSTOP: a peer that goes silent with
+    /// its connections open).
+    pub fn signal(&self, id: &str, signal: nix::sys::signal::Signal) {
+        let child = self.servers.get(id).expect("peer running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal");
+    }
+}
