@@ -146,3 +146,42 @@ fn tui_ctrl_c_mid_download_restores_the_terminal_and_removes_the_partial() {
     assert!(net.partials("p1").is_empty());
     assert!(net.served("p1", "slow.bin").is_none());
 }
+
+#[test]
+fn tui_3mb_download_survives_a_killed_peer_at_80x24() {
+    let mut net = Net::new(&["p1", "p2", "p3", "p4"]);
+    let data = random_bytes(3_000_000, 79);
+    for id in ["p2", "p3", "p4"] {
+        net.put(id, "big.bin", &data);
+    }
+    net.start("p2", &[]);
+    net.start("p3", &["--chunk-delay", "1"]);
+    net.start("p4", &[]);
+    let command = format!(
+        "{} --peer p1 --settings {} --dir {}; echo EXIT=$?; sleep 60",
+        bin(),
+        net.settings().display(),
+        net.dir("p1").display()
+    );
+    let tmux = Tmux::start(80, 24, &command);
+    tmux.wait_for("Message log");
+    tmux.type_text("#DOWNLOAD big.bin p2 p3 p4");
+    tmux.key("Enter");
+    // p3 is serving (about a chunk a millisecond): kill it mid-transfer.
+    tmux.wait_for("Server (p3): 200 File big.bin chunk");
+    assert!(net.served("p1", "big.bin").is_none(), "finished too early");
+    net.kill("p3");
+    let screen = tmux.wait_for("File big.bin download success");
+    assert!(
+        screen.contains("left after"),
+        "p3's row says it left:\n{screen}"
+    );
+    assert_eq!(
+        sha256(&net.served("p1", "big.bin").expect("downloaded")),
+        sha256(&data)
+    );
+    assert!(net.partials("p1").is_empty());
+    tmux.key("C-c");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
