@@ -11,7 +11,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::input::CommandBar;
 use crate::command::{self, Command};
-use crate::peer::transfer::progress::TransferProgress;
+use crate::peer::transfer::progress::{TransferProgress, TransferSnapshot};
 use crate::protocol::lines::LineKind;
 use crate::settings::PeerAddr;
 use crate::store::ServedFile;
@@ -89,7 +89,8 @@ pub struct App {
     pub message: Option<(String, bool)>,
     pub show_help: bool,
     pub running: usize,
-    pub transfers: Vec<Arc<TransferProgress>>,
+    /// The latest transfers (running and recent) as of `now`.
+    pub transfers: Vec<TransferSnapshot>,
     /// With `--join`: the tracker's view, refreshed with the served files.
     pub network: Option<crate::tracker::join::NetworkView>,
     /// File names other peers listed in `#FILELIST` replies.
@@ -158,7 +159,7 @@ impl App {
             Msg::CommandFinished => self.running = self.running.saturating_sub(1),
             Msg::Network(view) => self.network = Some(view),
             Msg::Transfers { transfers, now } => {
-                self.transfers = transfers;
+                self.transfers = transfers.iter().map(|t| t.snapshot(now)).collect();
                 self.now = now;
             }
         }
@@ -291,13 +292,9 @@ impl App {
 
     /// Whether `peer` left a transfer that is still shown (what transfers observe, between probes).
     pub fn left_mid_transfer(&self, peer: &str) -> bool {
-        use std::sync::atomic::Ordering;
-        self.transfers.iter().any(|t| {
-            t.peers
-                .iter()
-                .zip(&t.per_peer)
-                .any(|(id, p)| id == peer && p.left.load(Ordering::Relaxed))
-        })
+        self.transfers
+            .iter()
+            .any(|t| t.peers.iter().any(|p| p.id == peer && p.left))
     }
 
     fn scroll_by(&mut self, lines: isize) {

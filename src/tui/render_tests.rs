@@ -195,7 +195,7 @@ mod transfers {
         deliver(&p, 0..4);
         p.note("Server p2 stopped serving file f1.txt (connection closed): 2 unfinished chunks, no serving peers left".into());
         p.note("Partial file f1.txt removed".into());
-        p.finish(false);
+        p.finish_at(false, t0 + Duration::from_secs(4));
         insta::assert_snapshot!(show(p, t0));
     }
 }

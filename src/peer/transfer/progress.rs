@@ -1,13 +1,16 @@
 //! Live progress of one transfer: written by the transfer tasks with atomics, read by the UI
-//! at frame rate (never one message per chunk).
+//! at frame rate as one `TransferSnapshot` (never one message per chunk). The snapshot derives
+//! what the user reads: rates over a moving window of a few seconds, peers that are stalled,
+//! and for a finished transfer its elapsed time and average rate, frozen.
 //!
 //! The chunk map has one cell per chunk, or per group of chunks for big files (at most
 //! `MAX_CELLS` cells), and remembers which serving peer filled each cell, so the round-robin
 //! stripes can be drawn.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::allocation::Stripe;
 
@@ -28,13 +31,13 @@ pub enum Outcome {
 
 /// One serving peer (download) or target (upload).
 #[derive(Debug, Default)]
-pub struct PeerProgress {
+struct PeerProgress {
     /// Chunks this peer is responsible for (round-robin share, plus any taken over).
-    pub assigned: AtomicU64,
-    pub done: AtomicU64,
-    pub in_flight: AtomicU64,
-    pub bytes: AtomicU64,
-    pub left: AtomicBool,
+    assigned: AtomicU64,
+    done: AtomicU64,
+    in_flight: AtomicU64,
+    bytes: AtomicU64,
+    left: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -45,9 +48,9 @@ pub struct TransferProgress {
     pub chunks: u64,
     pub peers: Vec<String>,
     pub started: Instant,
-    pub per_peer: Vec<PeerProgress>,
-    pub bytes: AtomicU64,
-    pub done: AtomicU64,
+    per_peer: Vec<PeerProgress>,
+    bytes: AtomicU64,
+    done: AtomicU64,
     cells_done: Vec<AtomicU32>,
     /// 1 + position of the peer that delivered the cell's latest chunk (0: none yet).
     cells_owner: Vec<AtomicU8>,
@@ -57,6 +60,69 @@ pub struct TransferProgress {
     outcome: AtomicU8,
     /// What happened, in words (takeovers, failure, partial file removed).
     notes: Mutex<Vec<String>>,
+    /// When the transfer ended (elapsed time and average rate freeze there).
+    finished_at: Mutex<Option<Instant>>,
+    /// Byte counts seen by recent snapshots, for moving-window rates.
+    samples: Mutex<Samples>,
+}
+
+/// Rates are measured over about this long.
+const RATE_WINDOW: Duration = Duration::from_secs(3);
+/// A peer with work that delivered nothing for this long is shown as stalled.
+const STALLED_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default)]
+struct Samples {
+    /// (when, total bytes, bytes per peer), oldest first.
+    seen: VecDeque<(Instant, u64, Vec<u64>)>,
+    /// When each peer's byte count last changed.
+    last_change: Vec<Option<Instant>>,
+}
+
+/// One serving peer (download) or target (upload), as the UI shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerSnapshot {
+    pub id: String,
+    /// Chunks this peer is responsible for (round-robin share, plus any taken over).
+    pub assigned: u64,
+    pub done: u64,
+    pub in_flight: u64,
+    pub bytes: u64,
+    pub left: bool,
+    /// Bytes per second over the last few seconds.
+    pub rate: f64,
+    /// Has work but delivered nothing for a while.
+    pub stalled: bool,
+}
+
+/// A transfer at one moment: everything the UI reads.
+#[derive(Debug, Clone)]
+pub struct TransferSnapshot {
+    pub file: String,
+    pub direction: Direction,
+    pub size: u64,
+    pub chunks: u64,
+    pub outcome: Outcome,
+    pub peers: Vec<PeerSnapshot>,
+    /// Bytes done: received (download), or by the furthest target (upload).
+    pub bytes: u64,
+    /// Running: bytes per second over the last few seconds; finished: the average.
+    pub rate: f64,
+    /// Since the start; frozen when the transfer ended.
+    pub elapsed: Duration,
+    pub cells: Vec<Cell>,
+    pub notes: Vec<String>,
+}
+
+impl TransferSnapshot {
+    /// Time left at the current rate (`None`: not running, or no rate yet).
+    pub fn eta(&self) -> Option<Duration> {
+        if self.outcome != Outcome::Running || self.rate <= 0.0 {
+            return None;
+        }
+        let left = self.size.saturating_sub(self.bytes) as f64;
+        Some(Duration::from_secs_f64(left / self.rate))
+    }
 }
 
 /// A cell of the chunk map as the UI sees it.
@@ -110,6 +176,8 @@ impl TransferProgress {
             per_cell,
             outcome: AtomicU8::new(0),
             notes: Mutex::new(Vec::new()),
+            finished_at: Mutex::new(None),
+            samples: Mutex::new(Samples::default()),
         }
     }
 
@@ -210,8 +278,118 @@ impl TransferProgress {
     }
 
     pub fn finish(&self, success: bool) {
+        self.finish_at(success, Instant::now());
+    }
+
+    /// Ends the transfer as of `at` (tests give the moment).
+    pub fn finish_at(&self, success: bool, at: Instant) {
+        lock(&self.finished_at).get_or_insert(at);
         self.outcome
             .store(if success { 1 } else { 2 }, Ordering::Release);
+    }
+
+    /// Upload target `position` stopped (refused, unreachable, or failed mid-transfer).
+    pub fn target_stopped(&self, position: usize, note: String) {
+        if let Some(p) = self.per_peer.get(position) {
+            p.left.store(true, Ordering::Relaxed);
+            p.in_flight.store(0, Ordering::Relaxed);
+        }
+        self.note(note);
+    }
+
+    /// Whether peer `id` left this transfer.
+    pub fn has_left(&self, id: &str) -> bool {
+        self.peers
+            .iter()
+            .zip(&self.per_peer)
+            .any(|(peer, p)| peer == id && p.left.load(Ordering::Relaxed))
+    }
+
+    /// The transfer as of `now`.
+    pub fn snapshot(&self, now: Instant) -> TransferSnapshot {
+        let outcome = self.outcome();
+        let finished = *lock(&self.finished_at);
+        let end = finished.unwrap_or(now);
+        let elapsed = end.saturating_duration_since(self.started);
+        let per_peer_bytes: Vec<u64> = self
+            .per_peer
+            .iter()
+            .map(|p| p.bytes.load(Ordering::Relaxed))
+            .collect();
+        let bytes = match self.direction {
+            Direction::Download => self.bytes.load(Ordering::Relaxed),
+            // An upload is as far as its furthest target.
+            Direction::Upload => per_peer_bytes.iter().copied().max().unwrap_or(0),
+        };
+        let average = |b: u64| b as f64 / elapsed.as_secs_f64().max(0.001);
+        let (rates, rate, last_change) = if outcome == Outcome::Running {
+            let mut samples = lock(&self.samples);
+            let (base, last_change) = samples.record(now, self.started, bytes, &per_peer_bytes);
+            match base {
+                Some((at, total, peers)) => {
+                    let span = now.saturating_duration_since(at).as_secs_f64();
+                    let rates: Vec<f64> = per_peer_bytes
+                        .iter()
+                        .zip(&peers)
+                        .map(|(now_b, then_b)| now_b.saturating_sub(*then_b) as f64 / span)
+                        .collect();
+                    (
+                        rates,
+                        bytes.saturating_sub(total) as f64 / span,
+                        last_change,
+                    )
+                }
+                None => (
+                    per_peer_bytes.iter().map(|&b| average(b)).collect(),
+                    average(bytes),
+                    last_change,
+                ),
+            }
+        } else {
+            let rates: Vec<f64> = per_peer_bytes.iter().map(|&b| average(b)).collect();
+            (rates, average(bytes), vec![None; self.per_peer.len()])
+        };
+        let peers = self
+            .peers
+            .iter()
+            .zip(&self.per_peer)
+            .zip(rates)
+            .zip(last_change)
+            .map(|(((id, p), rate), changed)| {
+                let done = p.done.load(Ordering::Relaxed);
+                let assigned = p.assigned.load(Ordering::Relaxed);
+                let in_flight = p.in_flight.load(Ordering::Relaxed);
+                let left = p.left.load(Ordering::Relaxed);
+                let has_work = in_flight > 0 || done < assigned;
+                let quiet = changed.unwrap_or(self.started);
+                PeerSnapshot {
+                    id: id.clone(),
+                    assigned,
+                    done,
+                    in_flight,
+                    bytes: p.bytes.load(Ordering::Relaxed),
+                    left,
+                    rate,
+                    stalled: outcome == Outcome::Running
+                        && !left
+                        && has_work
+                        && now.saturating_duration_since(quiet) >= STALLED_AFTER,
+                }
+            })
+            .collect();
+        TransferSnapshot {
+            file: self.file.clone(),
+            direction: self.direction,
+            size: self.size,
+            chunks: self.chunks,
+            outcome,
+            peers,
+            bytes,
+            rate,
+            elapsed,
+            cells: self.cells(),
+            notes: self.notes(),
+        }
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -241,6 +419,60 @@ impl TransferProgress {
 
     pub fn chunks_per_cell(&self) -> u64 {
         self.per_cell
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How far back a sample may be to serve as a rate's base.
+const MIN_RATE_SPAN: Duration = Duration::from_millis(500);
+
+impl Samples {
+    /// Records the counts seen at `now`; returns the base for rates (the oldest sample within
+    /// the window, if old enough to measure over) and when each peer's count last changed.
+    #[allow(clippy::type_complexity)]
+    fn record(
+        &mut self,
+        now: Instant,
+        started: Instant,
+        total: u64,
+        per_peer: &[u64],
+    ) -> (Option<(Instant, u64, Vec<u64>)>, Vec<Option<Instant>>) {
+        self.last_change.resize(per_peer.len(), None);
+        let previous = self.seen.back().map(|(_, _, p)| p.clone());
+        for (k, &b) in per_peer.iter().enumerate() {
+            let before = previous
+                .as_ref()
+                .map_or(0, |p| p.get(k).copied().unwrap_or(0));
+            if b != before {
+                self.last_change[k] = Some(now);
+            } else if self.last_change[k].is_none() {
+                self.last_change[k] = Some(started);
+            }
+        }
+        let fresh = self.seen.back().is_none_or(|(at, _, _)| {
+            now.saturating_duration_since(*at) >= Duration::from_millis(200)
+        });
+        if fresh {
+            self.seen.push_back((now, total, per_peer.to_vec()));
+        }
+        // Keep one sample older than the window as the base.
+        while self.seen.len() > 2
+            && self
+                .seen
+                .get(1)
+                .is_some_and(|(at, _, _)| now.saturating_duration_since(*at) >= RATE_WINDOW)
+        {
+            self.seen.pop_front();
+        }
+        let base = self
+            .seen
+            .front()
+            .filter(|(at, _, _)| now.saturating_duration_since(*at) >= MIN_RATE_SPAN)
+            .cloned();
+        (base, self.last_change.clone())
     }
 }
 
@@ -289,12 +521,14 @@ mod tests {
             1000,
             vec!["p2".into(), "p3".into(), "p4".into()],
         );
-        let shares: Vec<u64> = p
-            .per_peer
-            .iter()
-            .map(|q| q.assigned.load(Ordering::Relaxed))
-            .collect();
-        assert_eq!(shares, vec![4, 3, 3]);
+        let shares = |p: &TransferProgress| -> Vec<u64> {
+            p.snapshot(Instant::now())
+                .peers
+                .iter()
+                .map(|q| q.assigned)
+                .collect()
+        };
+        assert_eq!(shares(&p), vec![4, 3, 3]);
         p.requested(1);
         p.chunk_done(1, 1, 100);
         p.requested(1);
@@ -311,13 +545,8 @@ mod tests {
             &[(0, 1), (2, 1)],
             "p3 left".into(),
         );
-        let shares: Vec<u64> = p
-            .per_peer
-            .iter()
-            .map(|q| q.assigned.load(Ordering::Relaxed))
-            .collect();
-        assert_eq!(shares, vec![5, 1, 4]);
-        assert!(p.per_peer[1].left.load(Ordering::Relaxed));
+        assert_eq!(shares(&p), vec![5, 1, 4]);
+        assert!(p.has_left("p3") && !p.has_left("p2"));
         let cells = p.cells();
         assert_eq!(cells.len(), 10);
         assert_eq!(
@@ -338,5 +567,56 @@ mod tests {
         let p = TransferProgress::new("f", Direction::Download, 1 << 30, vec!["p2".into()]);
         assert!(p.cells().len() <= MAX_CELLS as usize);
         assert_eq!(p.cells().iter().map(|c| c.of as u64).sum::<u64>(), p.chunks);
+    }
+
+    #[test]
+    fn rates_are_over_the_last_seconds_and_a_quiet_peer_is_stalled() {
+        let t0 = Instant::now();
+        let p = TransferProgress::new(
+            "f",
+            Direction::Download,
+            100_000,
+            vec!["p2".into(), "p3".into()],
+        )
+        .started_at(t0);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Both peers deliver 10 chunks in the first second, then only p2 goes on.
+        for i in 0..20u64 {
+            p.requested((i % 2) as usize);
+            p.chunk_done((i % 2) as usize, i, 100);
+        }
+        p.snapshot(at(1_000));
+        for step in 1..=20u64 {
+            p.requested(0);
+            p.chunk_done(0, 20 + 2 * step, 100);
+            p.snapshot(at(1_000 + step * 250));
+        }
+        let now = p.snapshot(at(6_250));
+        // p2: 100 bytes per 250 ms over the window; p3: nothing.
+        assert!(
+            (now.peers[0].rate - 400.0).abs() < 50.0,
+            "{:?}",
+            now.peers[0]
+        );
+        assert_eq!(now.peers[1].rate, 0.0);
+        assert!(now.peers[1].stalled && !now.peers[0].stalled);
+        assert!(now.eta().is_some());
+    }
+
+    #[test]
+    fn a_finished_transfer_shows_its_average_and_elapsed_time_frozen() {
+        let t0 = Instant::now();
+        let p = TransferProgress::new("f", Direction::Download, 1_000, vec!["p2".into()])
+            .started_at(t0);
+        for i in 0..10 {
+            p.requested(0);
+            p.chunk_done(0, i, 100);
+        }
+        p.finish_at(true, t0 + Duration::from_secs(2));
+        let later = p.snapshot(t0 + Duration::from_secs(100));
+        assert_eq!(later.elapsed, Duration::from_secs(2));
+        assert_eq!(later.rate, 500.0);
+        assert_eq!(later.eta(), None);
+        assert!(!later.peers[0].stalled);
     }
 }

@@ -75,9 +75,7 @@ struct Target {
 
 impl Target {
     fn stopped(&self, why: String) {
-        let peer = &self.progress.per_peer[self.position];
-        peer.left.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.progress.note(why);
+        self.progress.target_stopped(self.position, why);
     }
 }
 

@@ -3,9 +3,6 @@
 //! the peer each chunk came from, so the stripes show. Peers that left turn red; what happened is
 //! said in words.
 
-use std::sync::atomic::Ordering;
-use std::time::Instant;
-
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -13,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, bytes};
-use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferProgress};
+use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
 use crate::tui::app::App;
 use crate::tui::theme;
 
@@ -30,13 +27,13 @@ pub fn height_wanted(app: &App, _width: u16) -> u16 {
     rows as u16 + 2
 }
 
-fn rows_of(t: &TransferProgress) -> usize {
+fn rows_of(t: &TransferSnapshot) -> usize {
     let map = if t.direction == Direction::Download && t.chunks > 0 {
         MAP_ROWS
     } else {
         0
     };
-    2 + t.peers.len() + map + t.notes().len().min(NOTES_SHOWN)
+    2 + t.peers.len() + map + t.notes.len().min(NOTES_SHOWN)
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -44,12 +41,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines: Vec<Line> = Vec::new();
     // Newest first.
     for t in app.transfers.iter().rev() {
-        lines.extend(transfer_lines(t, width, app.now));
+        lines.extend(transfer_lines(t, width));
     }
     let running = app
         .transfers
         .iter()
-        .filter(|t| t.outcome() == Outcome::Running)
+        .filter(|t| t.outcome == Outcome::Running)
         .count();
     let title = format!("Transfers ({running} running)");
     let panel = Paragraph::new(lines)
@@ -58,69 +55,49 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(panel, area);
 }
 
-fn transfer_lines(t: &TransferProgress, width: usize, now: Instant) -> Vec<Line<'static>> {
-    let mut lines = vec![header(t, now), gauge(t, width)];
-    lines.extend((0..t.peers.len()).map(|p| peer_row(t, p, now, width)));
+fn transfer_lines(t: &TransferSnapshot, width: usize) -> Vec<Line<'static>> {
+    let mut lines = vec![header(t), gauge(t, width)];
+    lines.extend((0..t.peers.len()).map(|p| peer_row(t, p, width)));
     if t.direction == Direction::Download && t.chunks > 0 {
         lines.extend(chunk_map(t, width));
     }
-    let notes = t.notes();
+    let notes = &t.notes;
     for note in notes.iter().skip(notes.len().saturating_sub(NOTES_SHOWN)) {
         lines.push(Line::styled(format!("  {note}"), theme::failed()));
     }
     lines
 }
 
-fn total_done(t: &TransferProgress) -> u64 {
-    match t.direction {
-        Direction::Download => t.bytes.load(Ordering::Relaxed),
-        // An upload is as far as its furthest target.
-        Direction::Upload => t
-            .per_peer
-            .iter()
-            .map(|p| p.bytes.load(Ordering::Relaxed))
-            .max()
-            .unwrap_or(0),
-    }
-}
-
-fn header(t: &TransferProgress, now: Instant) -> Line<'static> {
+fn header(t: &TransferSnapshot) -> Line<'static> {
     let (arrow, verb) = match t.direction {
         Direction::Download => ("⇩", "from"),
         Direction::Upload => ("⇧", "to"),
     };
-    let done = total_done(t);
-    let secs = elapsed(t, now).max(0.001);
-    let rate = done as f64 / secs;
-    let (state, style) = match t.outcome() {
+    let rate = bytes(t.rate as u64);
+    let took = duration(t.elapsed.as_secs_f64());
+    let (state, style) = match t.outcome {
         Outcome::Running => {
-            let eta = if rate > 0.0 {
-                format!(
-                    "ETA {}",
-                    duration((t.size - done.min(t.size)) as f64 / rate)
-                )
-            } else {
-                "ETA …".into()
-            };
-            (format!("{}/s  {eta}", bytes(rate as u64)), theme::title())
+            let eta = t.eta().map_or("ETA …".into(), |eta| {
+                format!("ETA {}", duration(eta.as_secs_f64()))
+            });
+            (format!("{rate}/s  {eta}"), theme::title())
         }
-        Outcome::Succeeded => ("done".to_string(), theme::succeeded()),
-        Outcome::Failed => ("FAILED".to_string(), theme::failed()),
+        Outcome::Succeeded => (format!("done in {took}, {rate}/s"), theme::succeeded()),
+        Outcome::Failed => (format!("FAILED after {took}"), theme::failed()),
     };
     Line::from(vec![
         Span::styled(format!("{arrow} {} ", t.file), theme::title()),
         Span::styled(format!("{verb} {} peers  ", t.peers.len()), theme::dim()),
-        Span::raw(format!("{} / {}  ", bytes(done), bytes(t.size))),
+        Span::raw(format!("{} / {}  ", bytes(t.bytes), bytes(t.size))),
         Span::styled(state, style),
     ])
 }
 
-fn gauge(t: &TransferProgress, width: usize) -> Line<'static> {
-    let done = total_done(t);
+fn gauge(t: &TransferSnapshot, width: usize) -> Line<'static> {
     let ratio = if t.size == 0 {
         1.0
     } else {
-        done as f64 / t.size as f64
+        t.bytes as f64 / t.size as f64
     };
     let bar_width = width.saturating_sub(8).max(1);
     let filled = ((ratio * bar_width as f64).round() as usize).min(bar_width);
@@ -132,13 +109,9 @@ fn gauge(t: &TransferProgress, width: usize) -> Line<'static> {
     ])
 }
 
-fn peer_row(t: &TransferProgress, position: usize, now: Instant, width: usize) -> Line<'static> {
-    let p = &t.per_peer[position];
-    let id = &t.peers[position];
-    let done = p.done.load(Ordering::Relaxed);
-    let assigned = p.assigned.load(Ordering::Relaxed);
-    let left = p.left.load(Ordering::Relaxed);
-    let rate = p.bytes.load(Ordering::Relaxed) as f64 / elapsed(t, now).max(0.001);
+fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static> {
+    let p = &t.peers[position];
+    let (done, assigned, in_flight) = (p.done, p.assigned, p.in_flight);
     // Narrow panels get the short forms.
     let wide = width >= 72;
     let n = t.peers.len();
@@ -149,31 +122,34 @@ fn peer_row(t: &TransferProgress, position: usize, now: Instant, width: usize) -
     };
     let colour = Style::new().fg(theme::peer(position));
     let mut spans = vec![
-        Span::styled(format!("  ■ {id:<4}"), colour),
+        Span::styled(format!("  ■ {:<4}", p.id), colour),
         Span::styled(
             format!("{share:<w$} ", w = if wide { 19 } else { 7 }),
             theme::dim(),
         ),
     ];
-    let in_flight = p.in_flight.load(Ordering::Relaxed);
-    let rate = bytes(rate as u64);
-    spans.push(match (left, wide) {
+    let rate = if p.stalled {
+        "stalled".to_string()
+    } else {
+        format!("{}/s", bytes(p.rate as u64))
+    };
+    spans.push(match (p.left, wide) {
         (true, true) => Span::styled(
             format!("left mid-transfer after {done} chunks"),
             theme::failed(),
         ),
         (true, false) => Span::styled(format!("left after {done}"), theme::failed()),
         (false, true) => Span::raw(format!(
-            "done {done}/{assigned}  in flight {in_flight}  {rate}/s"
+            "done {done}/{assigned}  in flight {in_flight}  {rate}"
         )),
-        (false, false) => Span::raw(format!("{done}/{assigned} +{in_flight} {rate}/s")),
+        (false, false) => Span::raw(format!("{done}/{assigned} +{in_flight} {rate}")),
     });
     Line::from(spans)
 }
 
 /// The chunk map: the transfer's cells squeezed onto `MAP_ROWS` rows of the panel's width.
-fn chunk_map(t: &TransferProgress, width: usize) -> Vec<Line<'static>> {
-    let cells = t.cells();
+fn chunk_map(t: &TransferSnapshot, width: usize) -> Vec<Line<'static>> {
+    let cells = &t.cells;
     let slots = (width.saturating_sub(2) * MAP_ROWS).max(1);
     // Never stretch: a small file keeps one slot per cell.
     let shown = slots.min(cells.len());
@@ -217,10 +193,6 @@ fn slot(cells: &[Cell]) -> Span<'static> {
         style
     };
     Span::styled(symbol, style)
-}
-
-fn elapsed(t: &TransferProgress, now: Instant) -> f64 {
-    now.saturating_duration_since(t.started).as_secs_f64()
 }
 
 fn duration(secs: f64) -> String {
