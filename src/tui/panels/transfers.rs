@@ -23,7 +23,7 @@ pub fn height_wanted(app: &App, _width: u16) -> u16 {
     if app.transfers.is_empty() {
         return 0;
     }
-    let rows: usize = app.transfers.iter().rev().take(3).map(|t| rows_of(t)).sum();
+    let rows: usize = app.transfers.iter().rev().take(3).map(rows_of).sum();
     rows as u16 + 2
 }
 
