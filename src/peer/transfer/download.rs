@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::Takeover;
+use super::exchange::{self, PeerFailure};
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
 use super::scheduler::{Scheduler, State};
@@ -325,8 +326,8 @@ impl Shared {
 enum Ended {
     /// The download is over (every chunk written, or failed elsewhere).
     Over,
-    /// The peer left this download, in these words.
-    Left(String),
+    /// The peer left this download.
+    Left(PeerFailure),
     /// The file could not be written: the download fails.
     WriteFailed(String),
 }
@@ -342,7 +343,7 @@ async fn fetch(
 ) {
     match fetch_loop(&shared, position, &mut conn, &ctx, &peer_window).await {
         Ended::Over => {}
-        Ended::Left(why) => peer_left(&shared, position, &ctx, &why),
+        Ended::Left(why) => peer_left(&shared, position, &ctx, &why.to_string()),
         Ended::WriteFailed(why) => ctx.out.error(why),
     }
 }
@@ -360,22 +361,14 @@ async fn fetch_loop(
     let mut awaited: VecDeque<u64> = VecDeque::new();
     let mut batch: Vec<(u64, Bytes)> = Vec::new();
     let mut lines = LineBatch::default();
-    let (mut window, mut framing) = (1, Framing::Bare);
-    let expect = |index| Expect::DownloadChunk {
-        size: shared.size,
-        index,
-    };
+    let mut window = 1;
     loop {
         if awaited.is_empty() {
             // The window (and with it the framing) changes only with nothing in flight.
             // `#DOWNLOAD f chunk i\n`: the small messages here are the requests.
             window = bounded_window(peer_window.get(), shared.file.len() + 32);
-            framing = if window > 1 {
-                Framing::Line
-            } else {
-                Framing::Bare
-            };
         }
+        let framing = exchange::framing(window);
         let (indices, running) = shared.request(position, window);
         if !running {
             return Ended::Over;
@@ -392,51 +385,33 @@ async fn fetch_loop(
             out.emit(&mut lines);
             shared.progress.requested_many(position, indices.len());
             awaited.extend(&indices);
-            match tokio::time::timeout(stall, conn.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Ended::Left(e.to_string()),
-                Err(_) => return Ended::Left(silent_for(stall)),
+            if let Err(why) = exchange::flush(conn, stall).await {
+                return Ended::Left(why);
             }
         }
-        let Some(&index) = awaited.front() else {
+        if awaited.is_empty() {
             // Nothing to send and nothing awaited: wait until the scheduler has work for us
             // (a takeover, the ring moving on) or the download ends.
             shared.wakers[position].notified().await;
             continue;
+        }
+        let expect = |k: usize| {
+            awaited.get(k).map(|&index| Expect::DownloadChunk {
+                size: shared.size,
+                index,
+            })
         };
-        // One reply, waiting for it if need be, then every further reply already read,
-        // handed over as one batch.
-        let mut reply = conn.read_reply(expect(index)).await;
-        let mut failure = None;
-        loop {
-            let decoded = match reply {
-                Ok(decoded) => decoded,
-                Err(e) => {
-                    if framing == Framing::Line && matches!(e, ConnError::Protocol(_)) {
-                        peer_window.lockstep();
-                    }
-                    failure = Some(match e {
-                        ConnError::Timeout(_) => silent_for(stall),
-                        e => describe(&e),
-                    });
-                    break;
-                }
-            };
+        let (replies, error) =
+            exchange::read_batch(conn, expect, framing, || peer_window.lockstep()).await;
+        let mut failure = error.map(|e| PeerFailure::from_conn(e, stall));
+        for decoded in replies {
             lines.replied(id, decoded.text());
             let Reply::Chunk { payload, index, .. } = decoded.message else {
-                failure = Some("it refused a chunk".to_string());
+                failure = Some(PeerFailure::RefusedChunk);
                 break;
             };
             batch.push((index, payload));
             awaited.pop_front();
-            let Some(&next) = awaited.front() else {
-                break;
-            };
-            reply = match conn.buffered_reply(expect(next)) {
-                Ok(Some(decoded)) => Ok(decoded),
-                Ok(None) => break,
-                Err(e) => Err(e),
-            };
         }
         out.emit(&mut lines);
         if let Err(why) = shared.arrived(position, &batch) {
@@ -449,10 +424,6 @@ async fn fetch_loop(
             return Ended::Left(why);
         }
     }
-}
-
-fn silent_for(stall: std::time::Duration) -> String {
-    format!("silent for {}s", stall.as_secs_f64())
 }
 
 fn peer_left(shared: &Shared, position: usize, ctx: &TransferContext, why: &str) {

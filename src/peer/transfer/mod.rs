@@ -5,6 +5,7 @@
 
 pub mod allocation;
 pub mod download;
+pub mod exchange;
 pub mod pipelining;
 pub mod plain;
 pub mod progress;

@@ -9,10 +9,11 @@ use bytes::Bytes;
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+use super::exchange::{self, PeerFailure};
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
 use super::{TransferContext, bounded_window, connect, describe};
-use crate::peer::connection::{ConnError, Connection};
+use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
 use crate::protocol::{CHUNK_SIZE, Expect, Framing, Reply, Request, chunk_count, chunk_len, lines};
 use crate::settings::PeerAddr;
@@ -139,13 +140,18 @@ async fn send_chunks(
     size: u64,
     target: &Target,
     peer_window: &PeerWindow,
-) -> Result<(), String> {
+) -> Result<(), PeerFailure> {
     let out = &ctx.out;
+    let stall = ctx.options.stall_timeout;
     let path = ctx.store.served_dir().join(file);
-    let mut reader = ChunkReader::new(File::open(&path).map_err(|e| e.to_string())?, size);
+    let read_error = |error| PeerFailure::Read {
+        file: file.to_string(),
+        error,
+    };
+    let mut reader = ChunkReader::new(File::open(&path).map_err(read_error)?, size);
     let count = chunk_count(size);
     let (mut next, mut acked) = (0u64, 0u64);
-    let (mut window, mut framing) = (1u64, Framing::Bare);
+    let mut window = 1u64;
     let mut lines = LineBatch::default();
     while acked < count {
         if next == acked {
@@ -157,18 +163,12 @@ async fn send_chunks(
             } else {
                 1
             };
-            framing = if window > 1 {
-                Framing::Line
-            } else {
-                Framing::Bare
-            };
         }
+        let framing = exchange::framing(window as usize);
         // Top the window up once half of it has drained, so chunks leave in batches.
         if next - acked <= window / 2 {
             while next < count && next - acked < window {
-                let payload = reader
-                    .next_chunk()
-                    .map_err(|e| format!("cannot read {file}: {e}"))?;
+                let payload = reader.next_chunk().map_err(read_error)?;
                 let request = Request::UploadChunk {
                     file: file.to_string(),
                     index: next,
@@ -180,23 +180,18 @@ async fn send_chunks(
                 next += 1;
                 if !ctx.options.chunk_delay.is_zero() {
                     out.emit(&mut lines);
-                    conn.flush().await.map_err(|e| e.to_string())?;
+                    exchange::flush(conn, stall).await?;
                     tokio::time::sleep(ctx.options.chunk_delay).await;
                 }
             }
             out.emit(&mut lines);
-            conn.flush().await.map_err(|e| e.to_string())?;
+            exchange::flush(conn, stall).await?;
         }
-        // One acknowledgement, waiting for it if need be, then every further one already read.
-        let mut reply = conn.read_reply(Expect::UploadChunkAck).await;
-        loop {
-            let decoded = reply.map_err(|e| {
-                out.emit(&mut lines);
-                if framing == Framing::Line && matches!(e, ConnError::Protocol(_)) {
-                    peer_window.lockstep();
-                }
-                describe(&e)
-            })?;
+        let awaited = next - acked;
+        let expect = |k: usize| ((k as u64) < awaited).then_some(Expect::UploadChunkAck);
+        let (replies, error) =
+            exchange::read_batch(conn, expect, framing, || peer_window.lockstep()).await;
+        for decoded in replies {
             lines.replied(id, decoded.text());
             match decoded.message {
                 Reply::ChunkReceived { index, .. } if index == acked => {
@@ -206,28 +201,23 @@ async fn send_chunks(
                 }
                 _ => {
                     out.emit(&mut lines);
-                    return Err(format!("unexpected reply to chunk {acked}"));
+                    return Err(PeerFailure::Unexpected(acked));
                 }
             }
-            if acked == next {
-                break;
-            }
-            reply = match conn.buffered_reply(Expect::UploadChunkAck) {
-                Ok(Some(decoded)) => Ok(decoded),
-                Ok(None) => break,
-                Err(e) => Err(e),
-            };
         }
         out.emit(&mut lines);
+        if let Some(e) = error {
+            return Err(PeerFailure::from_conn(e, stall));
+        }
     }
     let reply = conn
         .read_reply(Expect::UploadDone)
         .await
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| PeerFailure::from_conn(e, stall))?;
     out.replied(id, reply.text());
     match reply.message {
         Reply::FileReceived { .. } => Ok(()),
-        _ => Err("the server did not keep the file".into()),
+        _ => Err(PeerFailure::NotKept),
     }
 }
 
