@@ -346,3 +346,72 @@ fn every_schedule_ends_with_the_file_written_once_or_a_clean_failure() {
     );
     assert_eq!(totals.schedules, schedules);
 }
+
+/// Uploads: one exchange per target, each with its own window and speed; a target that dies
+/// fails alone. Every chunk is sent once, in order, never more than the window unacknowledged,
+/// and every live target ends with every chunk acknowledged.
+#[test]
+fn every_upload_schedule_sends_each_chunk_once_within_the_window() {
+    let schedules: u64 = std::env::var("SIM_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(20_000, |n: u64| n / 5);
+    let (mut chunks_total, mut deaths) = (0u64, 0u64);
+    for seed in 0..schedules {
+        let mut rng = Rng(seed ^ 0xA11CE);
+        let chunks = match rng.below(10) {
+            0 => 0,
+            1 => rng.below(3_000),
+            _ => rng.below(300),
+        };
+        let size = if chunks == 0 {
+            0
+        } else {
+            chunks * CHUNK_SIZE - rng.below(CHUNK_SIZE)
+        };
+        let targets = 1 + rng.below(6) as usize;
+        for _ in 0..targets {
+            let window = match rng.below(3) {
+                0 => 1,
+                1 => 512,
+                _ => 1 + rng.below(32),
+            };
+            let dies_after = rng.chance(30).then(|| rng.below(chunks + 1));
+            let mut w = UploadWindow::new(size);
+            let mut sent = 0u64;
+            let mut acks = 0u64;
+            let mut steps = 0u64;
+            while !w.is_done() {
+                steps += 1;
+                assert!(steps <= chunks * 2 + 10, "upload seed {seed}: no end");
+                let batch = w.to_send(window);
+                assert_eq!(batch.start, sent, "upload seed {seed}: chunks out of order");
+                sent = batch.end;
+                assert!(
+                    w.unacknowledged() <= window,
+                    "upload seed {seed}: window exceeded"
+                );
+                assert!(
+                    w.unacknowledged() > 0,
+                    "upload seed {seed}: nothing in flight"
+                );
+                if dies_after.is_some_and(|d| acks >= d) {
+                    deaths += 1;
+                    break;
+                }
+                for _ in 0..1 + rng.below(w.unacknowledged()) {
+                    w.acknowledged(acks).expect("in-order acknowledgement");
+                    acks += 1;
+                }
+                assert!(w.acknowledged(acks + 5).is_err());
+            }
+            if w.is_done() {
+                assert_eq!((sent, acks), (chunks, chunks), "upload seed {seed}");
+            }
+            chunks_total += chunks;
+        }
+    }
+    eprintln!(
+        "upload simulation: {schedules} schedules, {chunks_total} chunks, {deaths} targets died"
+    );
+}

@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 use super::exchange::{self, PeerFailure};
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
+use super::scheduler::UploadWindow;
 use super::{TransferContext, bounded_window, connect, describe};
 use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
-use crate::protocol::{CHUNK_SIZE, Expect, Framing, Reply, Request, chunk_count, chunk_len, lines};
+use crate::protocol::{CHUNK_SIZE, Expect, Framing, Reply, Request, chunk_len, lines};
 use crate::settings::PeerAddr;
 use std::sync::Arc;
 
@@ -149,12 +150,11 @@ async fn send_chunks(
         error,
     };
     let mut reader = ChunkReader::new(File::open(&path).map_err(read_error)?, size);
-    let count = chunk_count(size);
-    let (mut next, mut acked) = (0u64, 0u64);
+    let mut exchange_state = UploadWindow::new(size);
     let mut window = 1u64;
     let mut lines = LineBatch::default();
-    while acked < count {
-        if next == acked {
+    while !exchange_state.is_done() {
+        if exchange_state.unacknowledged() == 0 {
             // The window (and the framing) changes only with nothing in flight. A chunk delay
             // is there to watch a transfer chunk by chunk: lockstep then.
             // `200 File f chunk i received\n`: the small messages here are the acknowledgements.
@@ -165,45 +165,45 @@ async fn send_chunks(
             };
         }
         let framing = exchange::framing(window as usize);
-        // Top the window up once half of it has drained, so chunks leave in batches.
-        if next - acked <= window / 2 {
-            while next < count && next - acked < window {
+        let batch = exchange_state.to_send(window);
+        if !batch.is_empty() {
+            for index in batch {
                 let payload = reader.next_chunk().map_err(read_error)?;
                 let request = Request::UploadChunk {
                     file: file.to_string(),
-                    index: next,
+                    index,
                     payload,
                 };
                 lines.sent(id, &request);
                 conn.queue_request(&request, framing);
                 target.progress.requested(target.position);
-                next += 1;
-                if !ctx.options.chunk_delay.is_zero() {
-                    out.emit(&mut lines);
-                    exchange::flush(conn, stall).await?;
-                    tokio::time::sleep(ctx.options.chunk_delay).await;
-                }
             }
             out.emit(&mut lines);
             exchange::flush(conn, stall).await?;
+            if !ctx.options.chunk_delay.is_zero() {
+                tokio::time::sleep(ctx.options.chunk_delay).await;
+            }
         }
-        let awaited = next - acked;
+        let awaited = exchange_state.unacknowledged();
         let expect = |k: usize| ((k as u64) < awaited).then_some(Expect::UploadChunkAck);
         let (replies, error) =
             exchange::read_batch(conn, expect, framing, || peer_window.lockstep()).await;
         for decoded in replies {
             lines.replied(id, decoded.text());
-            match decoded.message {
-                Reply::ChunkReceived { index, .. } if index == acked => {
-                    let len = chunk_len(size, index).unwrap_or(0);
-                    target.progress.chunk_done(target.position, index, len);
-                    acked += 1;
+            let acknowledged = match decoded.message {
+                Reply::ChunkReceived { index, .. } => {
+                    exchange_state.acknowledged(index).ok().map(|()| index)
                 }
-                _ => {
-                    out.emit(&mut lines);
-                    return Err(PeerFailure::Unexpected(acked));
-                }
-            }
+                _ => None,
+            };
+            let Some(index) = acknowledged else {
+                out.emit(&mut lines);
+                return Err(PeerFailure::Unexpected(
+                    exchange_state.first_unacknowledged(),
+                ));
+            };
+            let len = chunk_len(size, index).unwrap_or(0);
+            target.progress.chunk_done(target.position, index, len);
         }
         out.emit(&mut lines);
         if let Some(e) = error {
