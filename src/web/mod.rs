@@ -213,6 +213,13 @@ impl Site {
         };
         match response.status() {
             // ServeDir answers these with an empty body; people get a page.
+            // A name longer than any file system allows cannot be a file here; ServeDir
+            // reports the open's ENAMETOOLONG as a 500.
+            StatusCode::INTERNAL_SERVER_ERROR if name_too_long(&path) => full(
+                StatusCode::NOT_FOUND,
+                "text/html; charset=utf-8",
+                pages::not_found(&path),
+            ),
             StatusCode::NOT_FOUND => {
                 // (For HEAD, hyper sends these headers and leaves the body out.)
                 full(
@@ -225,6 +232,13 @@ impl Site {
             _ => response.map(|b| b.boxed_unsync()),
         }
     }
+}
+
+/// Whether the URL path `path` names a file no file system could hold: a segment of more than
+/// 255 bytes or a whole of more than 4095 once percent-decoded (each `%XX` is one byte).
+fn name_too_long(path: &str) -> bool {
+    let decoded = |s: &str| s.len().saturating_sub(2 * s.matches('%').count());
+    decoded(path) > 4095 || path.split('/').any(|segment| decoded(segment) > 255)
 }
 
 fn method_not_allowed(method: &Method) -> Response<Body> {
@@ -253,6 +267,22 @@ fn full(status: StatusCode, content_type: &'static str, body: String) -> Respons
 }
 
 /// When a connection last moved a byte either way.
+#[cfg(test)]
+mod tests {
+    use super::name_too_long;
+
+    #[test]
+    fn names_too_long_for_a_file_system() {
+        assert!(!name_too_long("/docs/index.html"));
+        assert!(!name_too_long(&format!("/{}", "a".repeat(255))));
+        assert!(name_too_long(&format!("/{}", "a".repeat(256))));
+        // Percent-encoded bytes count once.
+        assert!(!name_too_long(&format!("/{}", "%c3%a9".repeat(127))));
+        assert!(name_too_long(&format!("/{}", "%c3%a9".repeat(128))));
+        assert!(name_too_long(&"/a".repeat(2048)));
+    }
+}
+
 #[derive(Clone)]
 struct Progress {
     started: Instant,

@@ -503,3 +503,33 @@ fn with_the_tracker_the_web_server_shows_its_directory() {
     let plain = Web::start(&site.root(), &[]);
     assert_eq!(plain.get("/tracker").status, 404);
 }
+#[test]
+fn long_methods_and_paths_are_cut_short_in_the_access_log() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let path = format!("/{}", "p".repeat(8000));
+    assert_eq!(web.get(&path).status, 404);
+    let method = "M".repeat(500);
+    let reply = web.connect().ask(&format!(
+        "{method} /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(reply.status, 405);
+    let line_with = |needle: String| {
+        let mut found = None;
+        wait_until(&format!("a log line with {needle}"), || {
+            found = web
+                .stderr
+                .lock()
+                .unwrap()
+                .lines()
+                .find(|l| l.contains(&needle))
+                .map(str::to_string);
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    let line = line_with(format!("{}...[8001 bytes] HTTP/1.1\" 404", &path[..200]));
+    assert!(line.len() < 600, "{} bytes: {line}", line.len());
+    let line = line_with(format!("\"{}...[500 bytes] /hello.txt", &method[..200]));
+    assert!(line.len() < 600, "{} bytes: {line}", line.len());
+}
