@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -145,16 +145,37 @@ pub async fn serve(
     }
 }
 
+/// Whether the answer to `req` should close the connection: a client that sent no `Host` (the
+/// seed's classroom client: it reads until the server closes) or speaks HTTP/1.0 without asking
+/// for keep-alive. hyper closes after a `Connection: close` response.
+fn closes_after(req: &Request<Incoming>) -> bool {
+    let asks_keep_alive = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("keep-alive"));
+    !req.headers().contains_key(header::HOST)
+        || (req.version() == Version::HTTP_10 && !asks_keep_alive)
+}
+
 impl Site {
     async fn respond(&self, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let method = req.method().clone();
         let target = req.uri().to_string();
         let version = format!("{:?}", req.version());
+        let close = closes_after(&req);
         let mut response = self.route(req).await;
         response
             .headers_mut()
             .insert(header::SERVER, HeaderValue::from_static(SERVER));
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let bytes = response
             .headers()
             .get(header::CONTENT_LENGTH)

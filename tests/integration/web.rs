@@ -503,6 +503,103 @@ fn with_the_tracker_the_web_server_shows_its_directory() {
     let plain = Web::start(&site.root(), &[]);
     assert_eq!(plain.get("/tracker").status, 404);
 }
+
+/// The seed-004 classroom client: sends `request` as is, reads until the server closes, gives up
+/// after 5 s without a byte. Returns what it read and how long the whole exchange took.
+fn classroom_exchange(port: u16, request: &[u8]) -> (Vec<u8>, std::time::Duration) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    stream.write_all(request).unwrap();
+    let mut all = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut all) {
+        panic!(
+            "the classroom client gave up after {:?} ({e}) with {} bytes: the server did not close",
+            started.elapsed(),
+            all.len()
+        );
+    }
+    (all, started.elapsed())
+}
+
+/// Splits a whole response into its head (lowercased, for header checks) and body.
+fn split_response(all: &[u8]) -> (String, &[u8]) {
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(all)));
+    (
+        String::from_utf8_lossy(&all[..end]).to_ascii_lowercase(),
+        &all[end + 4..],
+    )
+}
+
+#[test]
+fn a_classroom_client_without_host_gets_the_page_and_the_close_at_once() {
+    let site = Site::new();
+    // The default header timeout (10 s): before the fix the connection stayed open that long,
+    // and the classroom client's 5 s read timeout ran out first.
+    let web = Web::start(&site.root(), &[]);
+    let page = std::fs::read(site.root().join("index.html")).unwrap();
+    for request in [
+        &b"GET /index.html HTTP/1.1\r\n\r\n"[..],
+        // HTTP/1.0 without keep-alive: hyper closes already; the header says so too.
+        &b"GET /index.html HTTP/1.0\r\n\r\n"[..],
+    ] {
+        let what = String::from_utf8_lossy(request).into_owned();
+        let (all, took) = classroom_exchange(web.port, request);
+        let (head, body) = split_response(&all);
+        assert!(head.starts_with("http/1."), "{what}: {head}");
+        assert!(
+            head.lines().next().unwrap().contains(" 200 "),
+            "{what}: {head}"
+        );
+        assert!(head.contains("\r\nconnection: close"), "{what}: {head}");
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}", page.len())),
+            "{what}: {head}"
+        );
+        assert_eq!(body, page.as_slice(), "{what}: the page byte for byte");
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{what}: the close came after {took:?}"
+        );
+    }
+}
+
+#[test]
+fn a_browser_style_request_keeps_its_connection_alive() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let page = std::fs::read(site.root().join("index.html")).unwrap();
+    let mut http = web.connect();
+    for round in 0..2 {
+        let reply = http.ask(
+            "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+        );
+        assert_eq!(reply.status, 200, "request {round}");
+        assert_eq!(reply.body, page, "request {round}");
+        assert!(
+            !reply
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close")),
+            "request {round}: {reply:?}"
+        );
+    }
+    // So does an HTTP/1.0 client that asks for keep-alive.
+    let mut old = web.connect();
+    for round in 0..2 {
+        let reply = old.ask("GET /hello.txt HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n");
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (200, &b"Success!!!\n"[..]),
+            "HTTP/1.0 request {round}"
+        );
+    }
+}
+
 #[test]
 fn long_methods_and_paths_are_cut_short_in_the_access_log() {
     let site = Site::new();
