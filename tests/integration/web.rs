@@ -601,6 +601,166 @@ fn a_browser_style_request_keeps_its_connection_alive() {
 }
 
 #[test]
+fn a_client_dripping_its_head_is_cut_off_at_the_header_timeout_while_others_are_served() {
+    let site = Site::new();
+    let header_timeout = std::time::Duration::from_secs(2);
+    let web = Web::start(&site.root(), &["--header-timeout", "2"]);
+    let head =
+        b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nX-Drip: one byte a second, never done\r\n\r\n";
+    let mut drip = TcpStream::connect(("127.0.0.1", web.port)).unwrap();
+    // Reading with a 1 s timeout paces the drip: one byte, then a second of listening.
+    drip.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .unwrap();
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut answer = Vec::new();
+    let closed = loop {
+        if sent == head.len() - 1 {
+            // Bounded: the whole head minus its last byte, about 70 s if nothing cuts it off.
+            break false;
+        }
+        if drip.write_all(&head[sent..sent + 1]).is_err() {
+            break true;
+        }
+        sent += 1;
+        // Another client meanwhile is served in full.
+        assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+        let mut buf = [0u8; 1024];
+        match drip.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break true,
+        }
+    };
+    let took = started.elapsed();
+    assert!(closed, "still open after {sent} bytes over {took:?}");
+    // Each byte came well within the timeout, so only a deadline on the whole head closes it.
+    assert!(
+        took < header_timeout + std::time::Duration::from_secs(4),
+        "closed after {took:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&answer).contains(" 200 "),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+/// Raises this process's open-file limit (the server inherits it) to at least `need`.
+fn ensure_fd_limit(need: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    if soft < need {
+        assert!(
+            hard >= need,
+            "this test needs {need} open files; the hard limit is {hard}"
+        );
+        setrlimit(Resource::RLIMIT_NOFILE, need, hard).expect("setrlimit");
+    }
+}
+
+/// Whether the server has closed `stream` (EOF or reset) without waiting.
+fn closed_now(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1];
+    let closed = match (&*stream).read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[test]
+fn idle_connections_beyond_the_cap_make_room_for_a_good_client() {
+    const CAP: usize = 1024; // WebConfig's max_connections
+    const KEEP_ALIVE: usize = 24;
+    const SILENT: usize = 1000;
+    const HALF_HEAD: usize = 100;
+    const HUGE: usize = 48 << 20;
+    ensure_fd_limit(4 * (CAP as u64) + 1024);
+    let site = Site::new();
+    std::fs::write(site.root().join("huge.bin"), vec![7u8; HUGE]).unwrap();
+    // A long header timeout: what frees slots here is eviction, not hyper's timer.
+    let web = Web::start(&site.root(), &["--header-timeout", "120"]);
+
+    // A download in progress whose client is not reading yet: busy, never evicted.
+    let mut busy = web.connect();
+    busy.send(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Browsers' keep-alive connections gone idle after a response: the oldest idle.
+    let keep_alive: Vec<Http> = (0..KEEP_ALIVE)
+        .map(|_| {
+            let mut http = web.connect();
+            assert_eq!(
+                http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+                    .status,
+                200
+            );
+            http
+        })
+        .collect();
+    // Then a flood: connections that send nothing, and ones that send half a head.
+    let silent: Vec<TcpStream> = (0..SILENT)
+        .map(|_| TcpStream::connect(("127.0.0.1", web.port)).expect("connect"))
+        .collect();
+    let half: Vec<TcpStream> = (0..HALF_HEAD)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", web.port)).expect("connect");
+            s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    const { assert!(1 + KEEP_ALIVE + SILENT + HALF_HEAD > CAP) };
+
+    // A good client is served, long before any header timeout could have freed a slot.
+    let started = Instant::now();
+    let reply = web.get("/hello.txt");
+    let took = started.elapsed();
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (200, &b"Success!!!\n"[..])
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "served after {took:?}"
+    );
+
+    // Room was made by closing idle connections, the longest idle first.
+    for (i, http) in keep_alive.iter().enumerate() {
+        wait_until(&format!("idle keep-alive connection {i} closed"), || {
+            closed_now(&http.stream)
+        });
+    }
+    let flood_closed = silent.iter().chain(&half).filter(|s| closed_now(s)).count();
+    let admitted_beyond_cap = 1 + KEEP_ALIVE + SILENT + HALF_HEAD + 1 - (CAP + 1);
+    assert!(
+        KEEP_ALIVE + flood_closed >= admitted_beyond_cap,
+        "{flood_closed} flood connections closed"
+    );
+    // The newest stay: only as many as needed were closed.
+    assert!(!closed_now(half.last().unwrap()));
+    assert!(
+        web.stderr
+            .lock()
+            .unwrap()
+            .contains("connection closed: idle, to admit another client")
+    );
+
+    // The download in progress was not touched: all of it arrives.
+    let reply = busy.reply(false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), HUGE);
+    assert!(reply.body.iter().all(|&b| b == 7));
+}
+
+#[test]
 fn long_methods_and_paths_are_cut_short_in_the_access_log() {
     let site = Site::new();
     let web = Web::start(&site.root(), &[]);
