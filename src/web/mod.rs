@@ -7,6 +7,7 @@
 //! request.
 
 pub mod pages;
+mod slots;
 
 use std::convert::Infallible;
 use std::io;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -30,6 +31,7 @@ use tower_http::services::ServeDir;
 
 use crate::net::Acceptor;
 use crate::tracker::Tracker;
+use slots::{Slots, Tenant};
 
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
@@ -102,18 +104,23 @@ pub async fn serve(
         .header_read_timeout(config.header_timeout)
         .max_buf_size(config.max_head_bytes.max(8192))
         .keep_alive(true);
-    let mut acceptor = Acceptor::new(listener, config.max_connections);
+    let slots = Slots::new(config.max_connections);
+    let mut acceptor = Acceptor::new(listener, slots.accept_cap());
     while let Some((stream, client, permit)) = acceptor.next(&shutdown).await {
         let _ = stream.set_nodelay(true);
+        let tenant = Arc::new(slots.admit());
         let site = Arc::clone(&site);
+        let slots = Arc::clone(&slots);
         let shutdown = shutdown.clone();
         let http = http.clone();
         let stall_timeout = config.header_timeout * 3;
         tasks.spawn(async move {
             let _permit = permit;
+            let served = Arc::clone(&tenant);
             let service = hyper::service::service_fn(move |req| {
                 let site = Arc::clone(&site);
-                async move { Ok::<_, Infallible>(site.respond(req, client).await) }
+                let tenant = Arc::clone(&served);
+                async move { Ok::<_, Infallible>(site.respond(req, client, tenant).await) }
             });
             let progress = Progress::default();
             let io = Watched {
@@ -127,6 +134,22 @@ pub async fn serve(
                 _ = progress.stalled(stall_timeout) => {
                     tracing::info!("{client} connection closed: no progress for {stall_timeout:?}");
                     Ok(())
+                }
+                _ = tenant.evicted.cancelled() => {
+                    tracing::info!(
+                        "{client} connection closed: idle, to admit another client ({} open)",
+                        slots.open()
+                    );
+                    if tenant.in_request() || progress.unflushed() {
+                        // A request arrived meanwhile, or the last response is still on its
+                        // way out: let it finish, then close.
+                        conn.as_mut().graceful_shutdown();
+                        tokio::time::timeout(stall_timeout, conn.as_mut())
+                            .await
+                            .unwrap_or(Ok(()))
+                    } else {
+                        Ok(())
+                    }
                 }
                 _ = shutdown.cancelled() => {
                     // Let a response in progress finish, briefly.
@@ -145,16 +168,53 @@ pub async fn serve(
     }
 }
 
+/// Whether the answer to `req` should close the connection: a client that sent no `Host` (the
+/// seed's classroom client: it reads until the server closes) or speaks HTTP/1.0 without asking
+/// for keep-alive. hyper closes after a `Connection: close` response.
+fn closes_after(req: &Request<Incoming>) -> bool {
+    let asks_keep_alive = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("keep-alive"));
+    !req.headers().contains_key(header::HOST)
+        || (req.version() == Version::HTTP_10 && !asks_keep_alive)
+}
+
+/// Marks its connection idle again when hyper drops the response body (it has all been handed
+/// to the connection's write buffer).
+struct IdleOnDrop(Arc<Tenant>);
+
+impl Drop for IdleOnDrop {
+    fn drop(&mut self) {
+        self.0.idle();
+    }
+}
+
 impl Site {
-    async fn respond(&self, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+    async fn respond(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        tenant: Arc<Tenant>,
+    ) -> Response<Body> {
+        tenant.busy();
         let started = Instant::now();
         let method = req.method().clone();
         let target = req.uri().to_string();
         let version = format!("{:?}", req.version());
+        let close = closes_after(&req);
         let mut response = self.route(req).await;
         response
             .headers_mut()
             .insert(header::SERVER, HeaderValue::from_static(SERVER));
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let bytes = response
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -172,7 +232,14 @@ impl Site {
                 started.elapsed(),
             )
         );
-        response
+        let guard = IdleOnDrop(tenant);
+        response.map(move |body| {
+            body.map_frame(move |frame| {
+                let _keep = &guard;
+                frame
+            })
+            .boxed_unsync()
+        })
     }
 
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
@@ -213,6 +280,13 @@ impl Site {
         };
         match response.status() {
             // ServeDir answers these with an empty body; people get a page.
+            // A name longer than any file system allows cannot be a file here; ServeDir
+            // reports the open's ENAMETOOLONG as a 500.
+            StatusCode::INTERNAL_SERVER_ERROR if name_too_long(&path) => full(
+                StatusCode::NOT_FOUND,
+                "text/html; charset=utf-8",
+                pages::not_found(&path),
+            ),
             StatusCode::NOT_FOUND => {
                 // (For HEAD, hyper sends these headers and leaves the body out.)
                 full(
@@ -225,6 +299,13 @@ impl Site {
             _ => response.map(|b| b.boxed_unsync()),
         }
     }
+}
+
+/// Whether the URL path `path` names a file no file system could hold: a segment of more than
+/// 255 bytes or a whole of more than 4095 once percent-decoded (each `%XX` is one byte).
+fn name_too_long(path: &str) -> bool {
+    let decoded = |s: &str| s.len().saturating_sub(2 * s.matches('%').count());
+    decoded(path) > 4095 || path.split('/').any(|segment| decoded(segment) > 255)
 }
 
 fn method_not_allowed(method: &Method) -> Response<Body> {
@@ -253,10 +334,28 @@ fn full(status: StatusCode, content_type: &'static str, body: String) -> Respons
 }
 
 /// When a connection last moved a byte either way.
+#[cfg(test)]
+mod tests {
+    use super::name_too_long;
+
+    #[test]
+    fn names_too_long_for_a_file_system() {
+        assert!(!name_too_long("/docs/index.html"));
+        assert!(!name_too_long(&format!("/{}", "a".repeat(255))));
+        assert!(name_too_long(&format!("/{}", "a".repeat(256))));
+        // Percent-encoded bytes count once.
+        assert!(!name_too_long(&format!("/{}", "%c3%a9".repeat(127))));
+        assert!(name_too_long(&format!("/{}", "%c3%a9".repeat(128))));
+        assert!(name_too_long(&"/a".repeat(2048)));
+    }
+}
+
 #[derive(Clone)]
 struct Progress {
     started: Instant,
     last_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// hyper has written since it last flushed: it may hold bytes not yet in the socket.
+    unflushed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Progress {
@@ -264,6 +363,7 @@ impl Default for Progress {
         Progress {
             started: Instant::now(),
             last_ms: Arc::default(),
+            unflushed: Arc::default(),
         }
     }
 }
@@ -273,6 +373,17 @@ impl Progress {
         let now = self.started.elapsed().as_millis() as u64;
         self.last_ms
             .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn set_unflushed(&self, unflushed: bool) {
+        self.unflushed
+            .store(unflushed, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a response may still be partly in hyper's buffer (it ends every write with a
+    /// flush).
+    fn unflushed(&self) -> bool {
+        self.unflushed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Resolves once nothing has moved for `limit`: a client that stopped reading a response
@@ -317,6 +428,7 @@ impl tokio::io::AsyncWrite for Watched {
         cx: &mut std::task::Context<'_>,
         data: &[u8],
     ) -> std::task::Poll<io::Result<usize>> {
+        self.progress.set_unflushed(true);
         let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
         if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
             self.progress.touch();
@@ -329,6 +441,7 @@ impl tokio::io::AsyncWrite for Watched {
         cx: &mut std::task::Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> std::task::Poll<io::Result<usize>> {
+        self.progress.set_unflushed(true);
         let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
             self.progress.touch();
@@ -344,7 +457,11 @@ impl tokio::io::AsyncWrite for Watched {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+        let r = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(r, std::task::Poll::Ready(Ok(()))) {
+            self.progress.set_unflushed(false);
+        }
+        r
     }
 
     fn poll_shutdown(

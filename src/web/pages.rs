@@ -157,7 +157,25 @@ pub fn tracker_json(view: &DirectoryView) -> String {
     json
 }
 
-/// One access-log line: `client "METHOD target VERSION" status bytes time`.
+/// How much of a client's text (method, target) an access-log line quotes.
+pub const LOGGED_TEXT_BYTES: usize = 200;
+
+/// The client's `text` as a log line quotes it: on one line (escaped), and if it is longer than
+/// [`LOGGED_TEXT_BYTES`], its start followed by `...[N bytes]`, N its whole length.
+pub fn logged_text(text: &str) -> String {
+    if text.len() <= LOGGED_TEXT_BYTES {
+        return text.escape_debug().collect();
+    }
+    let mut cut = LOGGED_TEXT_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let start: String = text[..cut].escape_debug().collect();
+    format!("{start}...[{} bytes]", text.len())
+}
+
+/// One access-log line: `client "METHOD target VERSION" status bytes time`, the client's text
+/// escaped and cut short (see [`logged_text`]).
 pub fn access_line(
     client: &str,
     method: &str,
@@ -168,8 +186,9 @@ pub fn access_line(
     elapsed: Duration,
 ) -> String {
     let bytes = bytes.map_or_else(|| "-".to_string(), |b| b.to_string());
-    // The target is the client's text: keep the line one line whatever it contains.
-    let target: String = target.escape_debug().collect();
+    // The method and target are the client's text: one line, of bounded length, whatever it sent.
+    let method = logged_text(method);
+    let target = logged_text(target);
     format!(
         "{client} \"{method} {target} {version}\" {status} {bytes} {:.1}ms",
         elapsed.as_secs_f64() * 1000.0
@@ -238,5 +257,37 @@ mod tests {
             Duration::from_micros(1500),
         );
         assert_eq!(line, "127.0.0.1:5000 \"GET /a\\nb HTTP/1.1\" 404 - 1.5ms");
+    }
+
+    #[test]
+    fn long_client_text_is_cut_with_its_length_noted() {
+        let target = format!("/{}", "a".repeat(10_000));
+        let method = "X".repeat(300);
+        let line = access_line(
+            "127.0.0.1:5000",
+            &method,
+            &target,
+            "HTTP/1.1",
+            405,
+            Some(10),
+            Duration::from_millis(1),
+        );
+        assert!(
+            line.len() < 2 * LOGGED_TEXT_BYTES + 100,
+            "{} bytes",
+            line.len()
+        );
+        assert!(
+            line.contains(&format!("\"{}...[300 bytes] /", &method[..200])),
+            "{line}"
+        );
+        assert!(line.contains(&format!(" {}...[10001 bytes] HTTP/1.1\"", &target[..200])));
+        // Never cut inside a character: 'é' is two bytes, so 200 bytes would split the 100th.
+        let accented = format!("/{}", "é".repeat(150));
+        assert_eq!(
+            logged_text(&accented),
+            format!("/{}...[301 bytes]", "é".repeat(99))
+        );
+        assert_eq!(logged_text("/short"), "/short");
     }
 }

@@ -503,3 +503,290 @@ fn with_the_tracker_the_web_server_shows_its_directory() {
     let plain = Web::start(&site.root(), &[]);
     assert_eq!(plain.get("/tracker").status, 404);
 }
+
+/// The seed-004 classroom client: sends `request` as is, reads until the server closes, gives up
+/// after 5 s without a byte. Returns what it read and how long the whole exchange took.
+fn classroom_exchange(port: u16, request: &[u8]) -> (Vec<u8>, std::time::Duration) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    stream.write_all(request).unwrap();
+    let mut all = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut all) {
+        panic!(
+            "the classroom client gave up after {:?} ({e}) with {} bytes: the server did not close",
+            started.elapsed(),
+            all.len()
+        );
+    }
+    (all, started.elapsed())
+}
+
+/// Splits a whole response into its head (lowercased, for header checks) and body.
+fn split_response(all: &[u8]) -> (String, &[u8]) {
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(all)));
+    (
+        String::from_utf8_lossy(&all[..end]).to_ascii_lowercase(),
+        &all[end + 4..],
+    )
+}
+
+#[test]
+fn a_classroom_client_without_host_gets_the_page_and_the_close_at_once() {
+    let site = Site::new();
+    // The default header timeout (10 s): before the fix the connection stayed open that long,
+    // and the classroom client's 5 s read timeout ran out first.
+    let web = Web::start(&site.root(), &[]);
+    let page = std::fs::read(site.root().join("index.html")).unwrap();
+    for request in [
+        &b"GET /index.html HTTP/1.1\r\n\r\n"[..],
+        // HTTP/1.0 without keep-alive: hyper closes already; the header says so too.
+        &b"GET /index.html HTTP/1.0\r\n\r\n"[..],
+    ] {
+        let what = String::from_utf8_lossy(request).into_owned();
+        let (all, took) = classroom_exchange(web.port, request);
+        let (head, body) = split_response(&all);
+        assert!(head.starts_with("http/1."), "{what}: {head}");
+        assert!(
+            head.lines().next().unwrap().contains(" 200 "),
+            "{what}: {head}"
+        );
+        assert!(head.contains("\r\nconnection: close"), "{what}: {head}");
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}", page.len())),
+            "{what}: {head}"
+        );
+        assert_eq!(body, page.as_slice(), "{what}: the page byte for byte");
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{what}: the close came after {took:?}"
+        );
+    }
+}
+
+#[test]
+fn a_browser_style_request_keeps_its_connection_alive() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let page = std::fs::read(site.root().join("index.html")).unwrap();
+    let mut http = web.connect();
+    for round in 0..2 {
+        let reply = http.ask(
+            "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+        );
+        assert_eq!(reply.status, 200, "request {round}");
+        assert_eq!(reply.body, page, "request {round}");
+        assert!(
+            !reply
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close")),
+            "request {round}: {reply:?}"
+        );
+    }
+    // So does an HTTP/1.0 client that asks for keep-alive.
+    let mut old = web.connect();
+    for round in 0..2 {
+        let reply = old.ask("GET /hello.txt HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n");
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (200, &b"Success!!!\n"[..]),
+            "HTTP/1.0 request {round}"
+        );
+    }
+}
+
+#[test]
+fn a_client_dripping_its_head_is_cut_off_at_the_header_timeout_while_others_are_served() {
+    let site = Site::new();
+    let header_timeout = std::time::Duration::from_secs(2);
+    let web = Web::start(&site.root(), &["--header-timeout", "2"]);
+    let head =
+        b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nX-Drip: one byte a second, never done\r\n\r\n";
+    let mut drip = TcpStream::connect(("127.0.0.1", web.port)).unwrap();
+    // Reading with a 1 s timeout paces the drip: one byte, then a second of listening.
+    drip.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .unwrap();
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut answer = Vec::new();
+    let closed = loop {
+        if sent == head.len() - 1 {
+            // Bounded: the whole head minus its last byte, about 70 s if nothing cuts it off.
+            break false;
+        }
+        if drip.write_all(&head[sent..sent + 1]).is_err() {
+            break true;
+        }
+        sent += 1;
+        // Another client meanwhile is served in full.
+        assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+        let mut buf = [0u8; 1024];
+        match drip.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break true,
+        }
+    };
+    let took = started.elapsed();
+    assert!(closed, "still open after {sent} bytes over {took:?}");
+    // Each byte came well within the timeout, so only a deadline on the whole head closes it.
+    assert!(
+        took < header_timeout + std::time::Duration::from_secs(4),
+        "closed after {took:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&answer).contains(" 200 "),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+/// Raises this process's open-file limit (the server inherits it) to at least `need`.
+fn ensure_fd_limit(need: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    if soft < need {
+        assert!(
+            hard >= need,
+            "this test needs {need} open files; the hard limit is {hard}"
+        );
+        setrlimit(Resource::RLIMIT_NOFILE, need, hard).expect("setrlimit");
+    }
+}
+
+/// Whether the server has closed `stream` (EOF or reset) without waiting.
+fn closed_now(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1];
+    let closed = match (&*stream).read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[test]
+fn idle_connections_beyond_the_cap_make_room_for_a_good_client() {
+    const CAP: usize = 1024; // WebConfig's max_connections
+    const KEEP_ALIVE: usize = 24;
+    const SILENT: usize = 1000;
+    const HALF_HEAD: usize = 100;
+    const HUGE: usize = 48 << 20;
+    ensure_fd_limit(4 * (CAP as u64) + 1024);
+    let site = Site::new();
+    std::fs::write(site.root().join("huge.bin"), vec![7u8; HUGE]).unwrap();
+    // A long header timeout: what frees slots here is eviction, not hyper's timer.
+    let web = Web::start(&site.root(), &["--header-timeout", "120"]);
+
+    // A download in progress whose client is not reading yet: busy, never evicted.
+    let mut busy = web.connect();
+    busy.send(b"GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Browsers' keep-alive connections gone idle after a response: the oldest idle.
+    let keep_alive: Vec<Http> = (0..KEEP_ALIVE)
+        .map(|_| {
+            let mut http = web.connect();
+            assert_eq!(
+                http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+                    .status,
+                200
+            );
+            http
+        })
+        .collect();
+    // Then a flood: connections that send nothing, and ones that send half a head.
+    let silent: Vec<TcpStream> = (0..SILENT)
+        .map(|_| TcpStream::connect(("127.0.0.1", web.port)).expect("connect"))
+        .collect();
+    let half: Vec<TcpStream> = (0..HALF_HEAD)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", web.port)).expect("connect");
+            s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    const { assert!(1 + KEEP_ALIVE + SILENT + HALF_HEAD > CAP) };
+
+    // A good client is served, long before any header timeout could have freed a slot.
+    let started = Instant::now();
+    let reply = web.get("/hello.txt");
+    let took = started.elapsed();
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (200, &b"Success!!!\n"[..])
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "served after {took:?}"
+    );
+
+    // Room was made by closing idle connections, the longest idle first.
+    for (i, http) in keep_alive.iter().enumerate() {
+        wait_until(&format!("idle keep-alive connection {i} closed"), || {
+            closed_now(&http.stream)
+        });
+    }
+    let flood_closed = silent.iter().chain(&half).filter(|s| closed_now(s)).count();
+    let admitted_beyond_cap = 1 + KEEP_ALIVE + SILENT + HALF_HEAD + 1 - (CAP + 1);
+    assert!(
+        KEEP_ALIVE + flood_closed >= admitted_beyond_cap,
+        "{flood_closed} flood connections closed"
+    );
+    // The newest stay: only as many as needed were closed.
+    assert!(!closed_now(half.last().unwrap()));
+    assert!(
+        web.stderr
+            .lock()
+            .unwrap()
+            .contains("connection closed: idle, to admit another client")
+    );
+
+    // The download in progress was not touched: all of it arrives.
+    let reply = busy.reply(false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), HUGE);
+    assert!(reply.body.iter().all(|&b| b == 7));
+}
+
+#[test]
+fn long_methods_and_paths_are_cut_short_in_the_access_log() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let path = format!("/{}", "p".repeat(8000));
+    assert_eq!(web.get(&path).status, 404);
+    let method = "M".repeat(500);
+    let reply = web.connect().ask(&format!(
+        "{method} /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(reply.status, 405);
+    let line_with = |needle: String| {
+        let mut found = None;
+        wait_until(&format!("a log line with {needle}"), || {
+            found = web
+                .stderr
+                .lock()
+                .unwrap()
+                .lines()
+                .find(|l| l.contains(&needle))
+                .map(str::to_string);
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    let line = line_with(format!("{}...[8001 bytes] HTTP/1.1\" 404", &path[..200]));
+    assert!(line.len() < 600, "{} bytes: {line}", line.len());
+    let line = line_with(format!("\"{}...[500 bytes] /hello.txt", &method[..200]));
+    assert!(line.len() < 600, "{} bytes: {line}", line.len());
+}
