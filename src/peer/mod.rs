@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod content;
 pub mod events;
 pub mod server;
 pub mod transfer;

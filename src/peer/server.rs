@@ -15,6 +15,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::connection::{ConnError, Connection};
 use crate::net::Acceptor;
+use crate::protocol::digest::DIGEST_EXTENSION;
 use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset};
 use crate::store::{Partial, Store, StoreError};
 
@@ -185,9 +186,20 @@ impl Session {
                 Ok(Next::Close("file list sent"))
             }
             Request::Extensions => {
-                self.reply(Reply::Extensions(vec![PIPELINE.to_string()]), framing)
-                    .await?;
+                let names = vec![PIPELINE.to_string(), DIGEST_EXTENSION.to_string()];
+                self.reply(Reply::Extensions(names), framing).await?;
                 Ok(Next::Close("extensions sent"))
+            }
+            Request::Digest { file } => {
+                let reply = match super::content::describe(&self.store, &file).await {
+                    Some(digest) => Reply::Digest {
+                        file,
+                        digest: Box::new((*digest).clone()),
+                    },
+                    None => Reply::NotServing { file },
+                };
+                self.reply(reply, framing).await?;
+                Ok(Next::Close("digest sent"))
             }
             Request::UploadStart { file, size } => self.upload_start(file, size, framing).await,
             Request::UploadChunk {

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use super::chunk::chunk_len;
 use super::cursor::{Cursor, Step, Stop, mismatch};
+use super::digest::ContentDigest;
 
 /// How a message was (or is to be) delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +46,9 @@ pub enum Request {
     /// connection of its own, to learn whether the peer may be sent pipelined requests; a
     /// classroom peer answers with an error or closes, and is then spoken to in lockstep.
     Extensions,
+    /// `#DIGEST f`: not in the seeds; asked only of peers whose extensions name `digest`, on a
+    /// connection of its own. The answer describes the file's content (see `digest.rs`).
+    Digest { file: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +79,11 @@ pub enum Reply {
     Refused(String),
     /// `200 Extensions: pipeline`, the answer to `#EXTENSIONS`.
     Extensions(Vec<String>),
+    /// `200 Digest f bytes N group G <whole> <groups...>`, the answer to `#DIGEST f`.
+    Digest {
+        file: String,
+        digest: Box<ContentDigest>,
+    },
 }
 
 /// What a client waits for; it decides how the next reply is read (payload length, fixed words).
@@ -82,6 +91,7 @@ pub enum Reply {
 pub enum Expect {
     FileList,
     Extensions,
+    Digest,
     UploadStart,
     UploadChunkAck,
     UploadDone,
@@ -264,6 +274,11 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
         let text_end = cur.pos;
         return Ok((Request::Extensions, None, text_end, cur.end()?));
     }
+    if cur.opt_lit("#DIGEST ")? {
+        let file = cur.token()?.to_string();
+        let text_end = cur.pos;
+        return Ok((Request::Digest { file }, None, text_end, cur.end()?));
+    }
     mismatch("Unknown request")
 }
 
@@ -290,6 +305,7 @@ impl std::fmt::Display for Request {
             Request::DownloadStart { file } => write!(f, "#DOWNLOAD {file}"),
             Request::DownloadChunk { file, index } => write!(f, "#DOWNLOAD {file} chunk {index}"),
             Request::Extensions => write!(f, "#EXTENSIONS"),
+            Request::Digest { file } => write!(f, "#DIGEST {file}"),
         }
     }
 }
@@ -327,6 +343,17 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
             let text_end = cur.pos - usize::from(framing == Framing::Line);
             let names = names.split_whitespace().map(str::to_string).collect();
             Ok((Reply::Extensions(names), None, text_end, framing))
+        }
+        Expect::Digest => {
+            cur.lit("200 Digest ")?;
+            let file = cur.token()?.to_string();
+            let (words, framing) = cur.rest_of_line()?;
+            let text_end = cur.pos - usize::from(framing == Framing::Line);
+            let Some(digest) = ContentDigest::parse_words(words) else {
+                return mismatch(format!("Invalid digest of file {file}"));
+            };
+            let digest = Box::new(digest);
+            Ok((Reply::Digest { file, digest }, None, text_end, framing))
         }
         Expect::UploadStart => {
             cur.lit("330 Ready to receive file ")?;
@@ -449,6 +476,7 @@ impl std::fmt::Display for Reply {
             Reply::Chunk { file, index, .. } => write!(f, "200 File {file} chunk {index}"),
             Reply::Refused(reason) => write!(f, "250 {reason}"),
             Reply::Extensions(names) => write!(f, "200 Extensions: {}", names.join(" ")),
+            Reply::Digest { file, digest } => write!(f, "200 Digest {file} {}", digest.to_words()),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod chunk;
 pub mod codec;
+pub mod digest;
 mod cursor;
 pub mod lines;
 pub mod names;
