@@ -48,7 +48,9 @@ pub enum Request {
     Extensions,
     /// `#DIGEST f`: not in the seeds; asked only of peers whose extensions name `digest`, on a
     /// connection of its own. The answer describes the file's content (see `digest.rs`).
-    Digest { file: String },
+    Digest {
+        file: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,6 +89,28 @@ pub fn nobody_serves(file: &str, peers: &[String]) -> String {
     )
 }
 
+// Lines beyond the seed: one version per download.
+
+/// The serving peers hold different versions (`groups`: one description per version).
+pub fn versions_disagree(file: &str, groups: &[String]) -> String {
+    format!(
+        "File {file} differs between the serving peers: {}; not downloaded (name the peers of one version)",
+        groups.join(" | ")
+    )
+}
+
+/// A download succeeded from classroom peers that cannot describe the content.
+pub fn not_verified(file: &str) -> String {
+    format!(
+        "File {file} was not verified: no serving peer could describe its content (classroom peers)"
+    )
+}
+
+/// A serving peer sent bytes that do not match the file's digest.
+pub fn wrong_bytes(peer: &str, file: &str, chunk: u64) -> String {
+    format!("Server {peer} sent chunk {chunk} of file {file} that does not match its digest")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

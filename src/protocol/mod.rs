@@ -6,8 +6,8 @@
 
 pub mod chunk;
 pub mod codec;
-pub mod digest;
 mod cursor;
+pub mod digest;
 pub mod lines;
 pub mod names;
 

@@ -111,6 +111,13 @@ impl Allocation {
         }
     }
 
+    /// Gives `stripe` to `peer` (chunks to fetch again: a group that failed verification).
+    pub fn assign(&mut self, peer: usize, stripe: Stripe) {
+        if let Some(queue) = self.queues.get_mut(peer) {
+            queue.push_front(stripe);
+        }
+    }
+
     /// Chunks still queued for `peer` (not counting those in flight).
     pub fn queued_for(&self, peer: usize) -> u64 {
         self.queues

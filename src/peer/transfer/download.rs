@@ -18,10 +18,12 @@ use super::allocation::Takeover;
 use super::exchange::{self, PeerFailure};
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
-use super::scheduler::{Scheduler, State};
+use super::scheduler::{Dropped, Scheduler, State};
+use super::versions::{self, Version};
 use super::{TransferContext, bounded_window, connect, describe};
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::events::LineBatch;
+use crate::protocol::digest::ContentDigest;
 use crate::protocol::{Expect, Framing, Reply, Request, lines};
 use crate::settings::PeerAddr;
 use crate::store::{Partial, StoreError};
@@ -47,33 +49,40 @@ pub async fn download(
         .map(|peer| ctx.pipelining.window(peer, ctx.options.window))
         .collect();
     let replies = join_all(peers.iter().map(|peer| ask(ctx, peer, file))).await;
-    let mut serving: Vec<(String, Connection, u64, PeerWindow)> = Vec::new();
+    let mut serving: Vec<ServingPeer> = Vec::new();
     let mut silent: Vec<&PeerAddr> = Vec::new();
     for ((peer, reply), window) in peers.iter().zip(replies).zip(windows) {
-        let (conn, size) = match reply {
-            Ok(serves) => serves,
-            Err(Asked::Silent) => {
-                silent.push(peer);
-                continue;
-            }
-            Err(Asked::No) => continue,
-        };
-        match serving.first() {
-            Some((_, _, first_size, _)) if *first_size != size => out.note(format!(
-                "Server {} reports {size} bytes for file {file}, not {first_size}; not used",
-                peer.id
-            )),
-            _ => serving.push((peer.id.clone(), conn, size, window)),
+        match reply {
+            Ok((conn, size)) => serving.push(ServingPeer {
+                addr: peer.clone(),
+                conn,
+                size,
+                window,
+            }),
+            Err(Asked::Silent) => silent.push(peer),
+            Err(Asked::No) => {}
         }
     }
     if let (true, [holder, ..], true) = (serving.is_empty(), silent.as_slice(), plain_fallback) {
         return super::plain::fetch(ctx, file, holder, cancel).await;
     }
-    let Some(&(_, _, size, _)) = serving.first() else {
+    let Some(size) = serving.first().map(|s| s.size) else {
         let listed: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
         out.error(lines::nobody_serves(file, &listed));
         return false;
     };
+    let digests = join_all(serving.iter().map(|s| content_digest(s, file))).await;
+    let sizes: Vec<u64> = serving.iter().map(|s| s.size).collect();
+    let refs: Vec<Option<&ContentDigest>> = digests.iter().map(Option::as_ref).collect();
+    let version = versions::choose(&sizes, &refs);
+    if let Version::Disagree(groups) = &version {
+        out.error(lines::versions_disagree(
+            file,
+            &describe_versions(&serving, groups),
+        ));
+        out.error(lines::download_result(file, false));
+        return false;
+    }
     let partial = match ctx.store.reserve(file, size) {
         Ok(partial) => partial,
         Err(e) => {
@@ -88,7 +97,7 @@ pub async fn download(
             return false;
         }
     };
-    let ids: Vec<String> = serving.iter().map(|s| s.0.clone()).collect();
+    let ids: Vec<String> = serving.iter().map(|s| s.addr.id.clone()).collect();
     let progress = Arc::new(TransferProgress::new(
         file,
         Direction::Download,
@@ -103,9 +112,10 @@ pub async fn download(
         partial,
         progress,
         &ctx.options,
+        version,
     ));
     let mut tasks = JoinSet::new();
-    for (position, (_, conn, _, window)) in serving.into_iter().enumerate() {
+    for (position, ServingPeer { conn, window, .. }) in serving.into_iter().enumerate() {
         tasks.spawn(fetch(
             Arc::clone(&shared),
             position,
@@ -116,6 +126,76 @@ pub async fn download(
     }
     let cancelled = wait_all(&mut tasks, cancel).await;
     finish(ctx, &shared, cancelled).await
+}
+
+/// A peer that answered `330 Ready to send`: the open connection, the size it declared, and
+/// what its extension probe learns.
+struct ServingPeer {
+    addr: PeerAddr,
+    conn: Connection,
+    size: u64,
+    window: PeerWindow,
+}
+
+/// How long a peer may take to describe a file's content (it reads the file once, then caches).
+const DIGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The content digest of `file` from a serving peer that offers the extension, on a connection
+/// of its own; `None` for classroom peers (never asked) or when it cannot say.
+async fn content_digest(peer: &ServingPeer, file: &str) -> Option<ContentDigest> {
+    if !peer.window.describes_content().await {
+        return None;
+    }
+    let ask = async {
+        let stream = tokio::net::TcpStream::connect(peer.addr.connect_addr())
+            .await
+            .ok()?;
+        let mut conn = Connection::new(stream, DIGEST_TIMEOUT);
+        let request = Request::Digest {
+            file: file.to_string(),
+        };
+        conn.send_request(&request, Framing::Line).await.ok()?;
+        match conn.read_reply(Expect::Digest).await.ok()?.message {
+            Reply::Digest {
+                file: named,
+                digest,
+            } if named == file => Some(*digest),
+            _ => None,
+        }
+    };
+    let digest = tokio::time::timeout(DIGEST_TIMEOUT, ask)
+        .await
+        .ok()
+        .flatten();
+    if digest.is_none() {
+        tracing::info!(peer = %peer.addr.id, %file, "no digest");
+    }
+    digest
+}
+
+/// The versions the serving peers hold, in words: "p2 p4 (1000 bytes)", "p3 (1200 bytes)", or
+/// with the content's digest when sizes agree.
+fn describe_versions(serving: &[ServingPeer], groups: &[Vec<usize>]) -> Vec<String> {
+    let same_size = groups
+        .iter()
+        .filter_map(|g| g.first())
+        .map(|&p| serving[p].size)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        == 1;
+    groups
+        .iter()
+        .enumerate()
+        .map(|(k, group)| {
+            let ids: Vec<&str> = group.iter().map(|&p| serving[p].addr.id.as_str()).collect();
+            let size = group.first().map_or(0, |&p| serving[p].size);
+            if same_size {
+                format!("{} (version {}, {size} bytes)", ids.join(" "), k + 1)
+            } else {
+                format!("{} ({size} bytes)", ids.join(" "))
+            }
+        })
+        .collect()
 }
 
 /// Why a peer is not in the serving set.
@@ -192,15 +272,21 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
     let out = &ctx.out;
     let file = &shared.file;
     let progress = &shared.progress;
-    let partial = {
+    let (partial, verified) = {
         let mut guard = shared.lock();
         let complete = !cancelled && guard.scheduler.state() == State::Succeeded;
-        guard.partial.take().filter(|_| complete)
+        let verified = guard.scheduler.is_verified() || shared.size == 0;
+        (guard.partial.take().filter(|_| complete), verified)
     };
     if let Some(partial) = partial {
         match tokio::task::spawn_blocking(move || partial.commit()).await {
             Ok(Ok(())) => {
                 out.outcome(lines::download_result(file, true));
+                if !verified {
+                    let note = lines::not_verified(file);
+                    progress.note(note.clone());
+                    out.note(note);
+                }
                 progress.finish(true);
                 return true;
             }
@@ -252,12 +338,18 @@ impl Shared {
         partial: Partial,
         progress: Arc<TransferProgress>,
         options: &super::TransferOptions,
+        version: Version,
     ) -> Shared {
+        let scheduler = Scheduler::new(size, ids.len(), REASSEMBLY_SLOTS);
+        let scheduler = match version {
+            Version::Verified { digest, vouching } => scheduler.verify_with(digest, vouching),
+            _ => scheduler,
+        };
         Shared {
             file: file.to_string(),
             size,
             transfer: Mutex::new(Transfer {
-                scheduler: Scheduler::new(size, ids.len(), REASSEMBLY_SLOTS),
+                scheduler,
                 partial: Some(partial),
             }),
             wakers: ids.iter().map(|_| Notify::new()).collect(),
@@ -281,33 +373,57 @@ impl Shared {
         }
     }
 
-    /// The requests to send to `position` now, and whether the download is still running.
+    /// The requests to send to `position` now, and whether it still takes part in a running
+    /// download.
     fn request(&self, position: usize, window: usize) -> (Vec<u64>, bool) {
         let mut transfer = self.lock();
         let indices = transfer.scheduler.request(position, window);
-        (indices, transfer.scheduler.state() == State::Running)
+        let scheduler = &transfer.scheduler;
+        let on = scheduler.state() == State::Running && scheduler.is_serving(position);
+        (indices, on)
     }
 
-    /// Hands a batch of replies from `position` to the scheduler and writes what is ready.
-    fn arrived(&self, position: usize, chunks: &[(u64, Bytes)]) -> Result<(), String> {
+    /// Hands a batch of replies from `position` to the scheduler and writes what is ready
+    /// (verified first, when the serving peers described the file). Returns the peers dropped
+    /// for wrong bytes meanwhile.
+    fn arrived(&self, position: usize, chunks: &[(u64, Bytes)]) -> Result<Vec<Dropped>, Arrival> {
         let mut guard = self.lock();
         let Transfer { scheduler, partial } = &mut *guard;
+        if !scheduler.is_serving(position) {
+            // Dropped meanwhile (it sent wrong bytes): what it sends now is not wanted.
+            return Err(Arrival::Dropped);
+        }
         for (index, payload) in chunks {
-            scheduler
-                .arrived(position, *index, payload)
-                .map_err(|e| e.to_string())?;
+            if let Err(e) = scheduler.arrived(position, *index, payload) {
+                return Err(Arrival::Protocol(e));
+            }
         }
         let written = match partial.as_mut() {
             Some(p) => scheduler.write_ready(|offset, bytes| p.put(offset, bytes)),
             None => Ok(()),
         };
+        let dropped = scheduler.take_dropped();
         if let Err(e) = written {
             scheduler.abort();
             self.wake(&mut guard);
-            return Err(format!("Cannot write file {}: {e}", self.file));
+            return Err(Arrival::WriteFailed(format!(
+                "Cannot write file {}: {e}",
+                self.file
+            )));
         }
+        let hopeless = scheduler.state() == State::Failed && scheduler.is_verified();
         self.wake(&mut guard);
-        Ok(())
+        if hopeless {
+            // Aborted by verification: nobody left who sends this version's bytes.
+            for d in &dropped {
+                tracing::info!(peer = d.peer, chunk = d.chunk, "dropped for wrong bytes");
+            }
+            return Err(Arrival::WriteFailed(format!(
+                "No serving peer sends the bytes of file {} that match its digest",
+                self.file
+            )));
+        }
+        Ok(dropped)
     }
 
     /// `position` stopped serving: its chunks go to the others.
@@ -320,6 +436,16 @@ impl Shared {
         self.wake(&mut guard);
         Some(takeover)
     }
+}
+
+/// Why a batch of replies could not be taken.
+enum Arrival {
+    /// The peer was dropped from this download meanwhile.
+    Dropped,
+    /// The peer sent a chunk it was not asked for.
+    Protocol(super::scheduler::Unexpected),
+    /// The partial file could not be written (or no peer sends the right bytes).
+    WriteFailed(String),
 }
 
 /// Why a fetch task ended.
@@ -414,8 +540,15 @@ async fn fetch_loop(
             awaited.pop_front();
         }
         out.emit(&mut lines);
-        if let Err(why) = shared.arrived(position, &batch) {
-            return Ended::WriteFailed(why);
+        match shared.arrived(position, &batch) {
+            Ok(dropped) => {
+                for d in dropped {
+                    peer_dropped(shared, ctx, &d);
+                }
+            }
+            Err(Arrival::Dropped) => return Ended::Over,
+            Err(Arrival::Protocol(e)) => return Ended::Left(PeerFailure::Unexpected(e.got)),
+            Err(Arrival::WriteFailed(why)) => return Ended::WriteFailed(why),
         }
         for (index, payload) in batch.drain(..) {
             shared.progress.chunk_done(position, index, payload.len());
@@ -424,6 +557,21 @@ async fn fetch_loop(
             return Ended::Left(why);
         }
     }
+}
+
+/// A peer sent bytes that do not match the digest: say so, and who takes its chunks.
+fn peer_dropped(shared: &Shared, ctx: &TransferContext, d: &Dropped) {
+    let who = &shared.ids[d.peer];
+    let wrong = lines::wrong_bytes(who, &shared.file, d.chunk);
+    ctx.out.error(wrong.clone());
+    let note = describe_takeover(shared, d.peer, &d.takeover, "wrong bytes: dropped");
+    shared.progress.peer_left(
+        d.peer,
+        &d.takeover.stripes,
+        &d.takeover.taken_by,
+        format!("{wrong}; {note}"),
+    );
+    ctx.out.note(note);
 }
 
 fn peer_left(shared: &Shared, position: usize, ctx: &TransferContext, why: &str) {

@@ -11,6 +11,7 @@ pub mod plain;
 pub mod progress;
 pub mod scheduler;
 pub mod upload;
+pub mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,6 +11,9 @@
 //!   by `write_ready`;
 //! - `left(peer)`: the peer closed, reset, broke the protocol or went silent; its unfinished
 //!   chunks are dealt round robin to the peers still serving (SPEC §3);
+//! - with a content digest (`verify_with`), every group of chunks is checked before it is
+//!   written; a group that does not match is fetched again from a peer that vouched for the
+//!   digest, and the peers whose chunks differed are dropped (`take_dropped`);
 //! - `take_wakes()`: peers that were waiting with nothing to send and may now have something
 //!   (or must notice that the transfer ended);
 //! - `state()`: running, succeeded (every chunk written), or failed (no serving peer left).
@@ -25,7 +28,8 @@
 use std::collections::VecDeque;
 use std::io;
 
-use super::allocation::{Allocation, Takeover};
+use super::allocation::{Allocation, Stripe, Takeover};
+use crate::protocol::digest::ContentDigest;
 use crate::protocol::{CHUNK_SIZE, chunk_count};
 
 /// Where a transfer stands.
@@ -66,8 +70,39 @@ pub struct Scheduler {
     received: u64,
     wakes: Vec<usize>,
     /// The transfer cannot succeed any more (the partial file could not be written, or the
-    /// user cancelled).
+    /// user cancelled, or no peer sends bytes that match the digest).
     aborted: bool,
+    verify: Option<Verify>,
+    dropped: Vec<Dropped>,
+}
+
+/// A peer dropped from the transfer because it sent bytes that do not match the digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub peer: usize,
+    /// The first chunk it sent wrong.
+    pub chunk: u64,
+    pub takeover: Takeover,
+}
+
+/// Verification against a content digest.
+struct Verify {
+    digest: ContentDigest,
+    /// Peers that described the file with this digest (first choice to fetch a group again).
+    vouching: Vec<usize>,
+    /// A group being fetched again.
+    repair: Option<Repair>,
+    /// Groups that failed verification (a figure for the user).
+    failed_groups: u64,
+}
+
+struct Repair {
+    group: u64,
+    /// The group's bytes as first received, and who sent each chunk.
+    first_bytes: Vec<u8>,
+    first_owners: Vec<usize>,
+    /// Peers asked to fetch the group again, in order.
+    tried: Vec<usize>,
 }
 
 impl Scheduler {
@@ -89,7 +124,37 @@ impl Scheduler {
             received: 0,
             wakes: Vec::new(),
             aborted: false,
+            verify: None,
+            dropped: Vec::new(),
         }
+    }
+
+    /// Checks every group of chunks against `digest` before it is written. `vouching`: the
+    /// serving peers that gave this digest. The ring is widened to hold a whole group.
+    pub fn verify_with(mut self, digest: ContentDigest, vouching: Vec<usize>) -> Scheduler {
+        self.ring.widen_to(digest.group_chunks);
+        self.verify = Some(Verify {
+            digest,
+            vouching,
+            repair: None,
+            failed_groups: 0,
+        });
+        self
+    }
+
+    /// Whether the transfer is checked against a digest.
+    pub fn is_verified(&self) -> bool {
+        self.verify.is_some()
+    }
+
+    /// Groups that did not match the digest when first received.
+    pub fn failed_groups(&self) -> u64 {
+        self.verify.as_ref().map_or(0, |v| v.failed_groups)
+    }
+
+    /// Peers dropped for sending wrong bytes since the last call.
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        std::mem::take(&mut self.dropped)
     }
 
     pub fn chunks(&self) -> u64 {
@@ -174,7 +239,7 @@ impl Scheduler {
         p.in_flight.pop_front();
         p.done += 1;
         self.received += 1;
-        self.ring.put(index, payload);
+        self.ring.put(index, payload, peer);
         Ok(())
     }
 
@@ -182,12 +247,116 @@ impl Scheduler {
     /// on (their next chunks may now be in reach) or the transfer ended.
     pub fn write_ready(
         &mut self,
-        write: impl FnMut(u64, &[u8]) -> io::Result<()>,
+        mut write: impl FnMut(u64, &[u8]) -> io::Result<()>,
     ) -> io::Result<()> {
-        if self.ring.flush(write)? {
+        let moved = if self.verify.is_some() {
+            self.write_verified(&mut write)?
+        } else {
+            self.ring.flush(write)?
+        };
+        if moved {
             self.wake_blocked();
         }
         Ok(())
+    }
+
+    /// Writes every whole group that is present and matches the digest; a group that does not
+    /// match is fetched again. True if the ring moved on (or a repair started).
+    fn write_verified(
+        &mut self,
+        write: &mut impl FnMut(u64, &[u8]) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let mut moved = false;
+        while let Some(Some(verify)) =
+            (self.state() == State::Running).then_some(self.verify.as_ref())
+        {
+            let g = self.ring.written / verify.digest.group_chunks;
+            let end = self.chunks.min((g + 1) * verify.digest.group_chunks);
+            if self.ring.ready < end {
+                break;
+            }
+            let (bytes, owners) = self.ring.run(self.ring.written, end);
+            if verify.digest.group_matches(g, &bytes) {
+                self.group_verified(g, &bytes);
+                self.ring.write_run(end, |o, b| write(o, b))?;
+            } else {
+                self.group_failed(g, bytes, owners);
+            }
+            moved = true;
+        }
+        Ok(moved)
+    }
+
+    /// Group `g` matched. If it was being fetched again, whoever sent chunks that differ from
+    /// the good bytes is dropped.
+    fn group_verified(&mut self, g: u64, good: &[u8]) {
+        let Some(verify) = self.verify.as_mut() else {
+            return;
+        };
+        let Some(repair) = verify.repair.take_if(|r| r.group == g) else {
+            return;
+        };
+        let first_chunk = g * verify.digest.group_chunks;
+        let mut culprits: Vec<(usize, u64)> = Vec::new();
+        let pieces = repair.first_bytes.chunks(CHUNK_SIZE as usize);
+        for (k, (was, now)) in pieces.zip(good.chunks(CHUNK_SIZE as usize)).enumerate() {
+            let owner = repair.first_owners[k];
+            if was != now && !culprits.iter().any(|&(p, _)| p == owner) {
+                culprits.push((owner, first_chunk + k as u64));
+            }
+        }
+        for (peer, chunk) in culprits {
+            self.drop_peer(peer, chunk);
+        }
+    }
+
+    /// Group `g` did not match: its chunks are fetched again, from a peer that vouched for the
+    /// digest if one is serving (else any other serving peer); if every candidate was tried,
+    /// the transfer fails.
+    fn group_failed(&mut self, g: u64, bytes: Vec<u8>, owners: Vec<usize>) {
+        let Some(verify) = self.verify.as_mut() else {
+            return;
+        };
+        let group_chunks = verify.digest.group_chunks;
+        let (start, end) = (g * group_chunks, self.chunks.min((g + 1) * group_chunks));
+        let mut tried = Vec::new();
+        match verify.repair.take() {
+            Some(repair) if repair.group == g => {
+                // The second fetch failed too. A peer that sent the whole group alone is wrong.
+                if let [only, ..] = owners.as_slice()
+                    && owners.iter().all(|o| o == only)
+                {
+                    self.drop_peer(*only, start);
+                }
+                tried = repair.tried;
+                verify_repair_start(
+                    self,
+                    g,
+                    repair.first_bytes,
+                    repair.first_owners,
+                    tried,
+                    start,
+                    end,
+                );
+            }
+            _ => {
+                verify.failed_groups += 1;
+                tried.clear();
+                verify_repair_start(self, g, bytes, owners, tried, start, end);
+            }
+        }
+    }
+
+    fn drop_peer(&mut self, peer: usize, chunk: u64) {
+        if !self.is_serving(peer) {
+            return;
+        }
+        let takeover = self.left(peer);
+        self.dropped.push(Dropped {
+            peer,
+            chunk,
+            takeover,
+        });
     }
 
     /// `peer` stopped serving (closed, reset, protocol error, silent too long). Its unfinished
@@ -203,6 +372,8 @@ impl Scheduler {
         p.blocked = false;
         let in_flight: Vec<u64> = p.in_flight.drain(..).collect();
         let takeover = self.allocation.peer_left(peer, &in_flight);
+        // Its own task too, if it waits: it must see that it is out.
+        self.wakes.push(peer);
         self.wake_blocked();
         takeover
     }
@@ -241,6 +412,52 @@ impl Scheduler {
     /// Chunks held in memory now.
     pub fn buffered(&self) -> u64 {
         self.ring.held
+    }
+}
+
+/// Starts fetching group `g` (chunks `start..end`) again from the next candidate peer.
+fn verify_repair_start(
+    s: &mut Scheduler,
+    g: u64,
+    first_bytes: Vec<u8>,
+    first_owners: Vec<usize>,
+    mut tried: Vec<usize>,
+    start: u64,
+    end: u64,
+) {
+    let Some(verify) = s.verify.as_ref() else {
+        return;
+    };
+    let serving = |p: &usize| s.peers.get(*p).is_some_and(|q| q.serving) && !tried.contains(p);
+    let candidate = verify
+        .vouching
+        .iter()
+        .copied()
+        .find(|p| serving(p))
+        .or_else(|| (0..s.peers.len()).find(|p| serving(p)));
+    let Some(by) = candidate else {
+        // Nobody left who could send this group right: the download cannot succeed.
+        s.abort();
+        return;
+    };
+    tried.push(by);
+    s.ring.forget(start, end);
+    s.received -= end - start;
+    s.allocation.assign(
+        by,
+        Stripe {
+            next: start,
+            step: 1,
+            end,
+        },
+    );
+    if let Some(verify) = s.verify.as_mut() {
+        verify.repair = Some(Repair {
+            group: g,
+            first_bytes,
+            first_owners,
+            tried,
+        });
     }
 }
 
@@ -312,6 +529,8 @@ struct Ring {
     slots: u64,
     buf: Vec<u8>,
     present: Vec<bool>,
+    /// Who sent the chunk in each slot.
+    owner: Vec<usize>,
     /// Chunks below this are written.
     written: u64,
     /// Chunks from `written` up to this are present.
@@ -332,6 +551,7 @@ impl Ring {
             slots,
             buf: Vec::new(),
             present: vec![false; slots as usize],
+            owner: vec![0; slots as usize],
             written: 0,
             ready: 0,
             held: 0,
@@ -344,7 +564,69 @@ impl Ring {
         self.written + self.slots
     }
 
-    fn put(&mut self, index: u64, payload: &[u8]) {
+    /// Holds at least `chunks` chunks (a whole verification group), unless the file is smaller.
+    fn widen_to(&mut self, chunks: u64) {
+        let slots = self.slots.max(chunks).min(self.chunks.max(1));
+        if slots != self.slots {
+            *self = Ring::new(self.size, slots as usize);
+        }
+        self.run = 1;
+    }
+
+    /// Chunks `from..to` (all present) as one piece of bytes, and who sent each.
+    fn run(&self, from: u64, to: u64) -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = Vec::with_capacity(((to - from) * CHUNK_SIZE) as usize);
+        let mut owners = Vec::with_capacity((to - from) as usize);
+        for index in from..to {
+            let slot = (index % self.slots) as usize;
+            let start = slot * CHUNK_SIZE as usize;
+            let len = crate::protocol::chunk_len(self.size, index).unwrap_or(0);
+            bytes.extend_from_slice(&self.buf[start..start + len]);
+            owners.push(self.owner[slot]);
+        }
+        (bytes, owners)
+    }
+
+    /// Writes chunks `written..to` (all present), then frees their slots.
+    fn write_run(
+        &mut self,
+        to: u64,
+        mut write: impl FnMut(u64, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut from = self.written;
+        while from < to {
+            let slot = from % self.slots;
+            let until = to.min(from + (self.slots - slot));
+            let offset = from * CHUNK_SIZE;
+            let len = (until * CHUNK_SIZE).min(self.size) - offset;
+            let start = (slot * CHUNK_SIZE) as usize;
+            write(offset, &self.buf[start..start + len as usize])?;
+            for s in slot..slot + (until - from) {
+                self.present[s as usize] = false;
+            }
+            self.held -= until - from;
+            from = until;
+        }
+        self.written = to;
+        if self.written == self.chunks {
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Chunks `from..to` are to be fetched again: their slots are emptied.
+    fn forget(&mut self, from: u64, to: u64) {
+        for index in from..to {
+            let slot = (index % self.slots) as usize;
+            if self.present[slot] {
+                self.present[slot] = false;
+                self.held -= 1;
+            }
+        }
+        self.ready = self.ready.min(from);
+    }
+
+    fn put(&mut self, index: u64, payload: &[u8], peer: usize) {
         debug_assert!(index >= self.written && index < self.limit());
         if self.buf.is_empty() {
             self.buf = vec![0; (self.slots * CHUNK_SIZE) as usize];
@@ -352,6 +634,7 @@ impl Ring {
         let slot = (index % self.slots) as usize;
         let start = slot * CHUNK_SIZE as usize;
         self.buf[start..start + payload.len()].copy_from_slice(payload);
+        self.owner[slot] = peer;
         if !self.present[slot] {
             self.present[slot] = true;
             self.held += 1;
@@ -363,31 +646,12 @@ impl Ring {
     }
 
     /// Writes the ready run if it is long enough or ends the file; true if anything was written.
-    fn flush(&mut self, mut write: impl FnMut(u64, &[u8]) -> io::Result<()>) -> io::Result<bool> {
+    fn flush(&mut self, write: impl FnMut(u64, &[u8]) -> io::Result<()>) -> io::Result<bool> {
         let pending = self.ready - self.written;
         if pending == 0 || (pending < self.run && self.ready < self.chunks) {
             return Ok(false);
         }
-        let mut from = self.written;
-        while from < self.ready {
-            let slot = from % self.slots;
-            // Up to the ring's end or the run's end, whichever comes first.
-            let to = self.ready.min(from + (self.slots - slot));
-            let offset = from * CHUNK_SIZE;
-            let len = (to * CHUNK_SIZE).min(self.size) - offset;
-            let start = (slot * CHUNK_SIZE) as usize;
-            write(offset, &self.buf[start..start + len as usize])?;
-            for s in slot..slot + (to - from) {
-                self.present[s as usize] = false;
-            }
-            self.held -= to - from;
-            from = to;
-        }
-        self.written = self.ready;
-        if self.written == self.chunks {
-            // Done: give the memory back at once.
-            self.buf = Vec::new();
-        }
+        self.write_run(self.ready, write)?;
         Ok(true)
     }
 }

@@ -6,6 +6,7 @@
 //! `SIM_SEED=<seed> cargo test scheduler::simulation` replays it.
 
 use super::*;
+use crate::protocol::digest::ContentDigest;
 
 /// A small, fast, seedable generator (SplitMix64): the simulation must not depend on a crate's
 /// generator changing between versions.
@@ -48,6 +49,9 @@ struct SimPeer {
     /// Most replies delivered in one read.
     batch: usize,
     fate: Fate,
+    /// The version of the file it holds, and the share of chunks it sends wrong (percent).
+    version: u8,
+    corrupt: u64,
     /// Will call `request` at the next step (just started, just read replies, or woken).
     awake: bool,
     /// When the next reply is read.
@@ -67,15 +71,40 @@ struct Totals {
     departures: u64,
     silences: u64,
     steps: u64,
+    verified: u64,
+    refused: u64,
+    dropped: u64,
 }
 
-fn payload_byte(index: u64, j: usize) -> u8 {
-    (index.wrapping_mul(31).wrapping_add(j as u64 * 7) % 251) as u8
+/// Byte `j` of chunk `index` of version `version` of the file.
+fn payload_byte(version: u8, index: u64, j: usize) -> u8 {
+    (index.wrapping_mul(31).wrapping_add(j as u64 * 7) % 251) as u8 ^ version.wrapping_mul(0x5A)
 }
 
-fn payload(size: u64, index: u64) -> Vec<u8> {
+/// What a peer holding `version` sends for chunk `index`; a corrupting peer flips a byte of
+/// `corrupt_percent` of its chunks (the same ones every time it is asked).
+fn payload(size: u64, index: u64, version: u8, peer: usize, corrupt_percent: u64) -> Vec<u8> {
     let len = crate::protocol::chunk_len(size, index).unwrap_or(0);
-    (0..len).map(|j| payload_byte(index, j)).collect()
+    let mut bytes: Vec<u8> = (0..len).map(|j| payload_byte(version, index, j)).collect();
+    let roll = Rng(index.wrapping_mul(1_000_003) ^ (peer as u64 + 1) << 40).next() % 100;
+    if roll < corrupt_percent && !bytes.is_empty() {
+        bytes[0] ^= 0xFF;
+    }
+    bytes
+}
+
+fn digest_of(size: u64, version: u8, group_chunks: u64) -> ContentDigest {
+    let mut b = crate::protocol::digest::DigestBuilder::new(size, group_chunks);
+    for index in 0..chunk_count(size) {
+        let len = crate::protocol::chunk_len(size, index).unwrap_or(0);
+        let bytes: Vec<u8> = (0..len).map(|j| payload_byte(version, index, j)).collect();
+        b.update(&bytes);
+    }
+    b.finish()
+}
+
+fn fail_now(seed: u64, what: String) -> ! {
+    panic!("simulation seed {seed}: {what} (SIM_SEED={seed} replays it)");
 }
 
 /// One schedule; panics (naming the seed) when an invariant breaks.
@@ -126,6 +155,8 @@ fn run(seed: u64, totals: &mut Totals) {
                 delay: 1 + rng.below(5),
                 batch: 1 + rng.below(8) as usize,
                 fate,
+                version: 0,
+                corrupt: 0,
                 awake: true,
                 next_reply: 0,
                 last_progress: 0,
@@ -137,15 +168,66 @@ fn run(seed: u64, totals: &mut Totals) {
         eprintln!("chunks {chunks} size {size} n {n} slots {slots} peers {peers:?}");
     }
     let departures_planned = peers.iter().any(|p| p.fate != Fate::Healthy);
-    let mut s = Scheduler::new(size, n, slots);
+    // Versions and corruption: some schedules put two same-size versions on the peers, some
+    // have peers that send wrong bytes, and some peers can describe the content (digest).
+    let verifiable = chunks <= 1_500 && rng.chance(40);
+    let two_versions = verifiable && rng.chance(40);
+    let corruption = verifiable && rng.chance(40);
+    let group_chunks = 1 + rng.below(slots as u64 + 4);
+    let mut described: Vec<Option<ContentDigest>> = Vec::new();
+    for p in peers.iter_mut() {
+        p.version = u8::from(two_versions && rng.chance(50));
+        p.corrupt = if corruption && rng.chance(40) {
+            1 + rng.below(30)
+        } else {
+            0
+        };
+    }
+    let digests = if verifiable {
+        [
+            digest_of(size, 0, group_chunks),
+            digest_of(size, 1, group_chunks),
+        ]
+        .map(Some)
+    } else {
+        [None, None]
+    };
+    for p in &peers {
+        let gives = verifiable && rng.chance(60);
+        described.push(gives.then(|| digests[p.version as usize].clone()).flatten());
+    }
+    let trouble = departures_planned || peers.iter().any(|p| p.corrupt > 0 || p.version != 0);
+    let sizes = vec![size; n];
+    let refs: Vec<Option<&ContentDigest>> = described.iter().map(Option::as_ref).collect();
+    let (mut s, reference) = match super::super::versions::choose(&sizes, &refs) {
+        super::super::versions::Version::Disagree(groups) => {
+            if !two_versions {
+                fail_now(seed, format!("versions said to disagree: {groups:?}"));
+            }
+            totals.refused += 1;
+            totals.schedules += 1;
+            return;
+        }
+        super::super::versions::Version::Verified { digest, vouching } => {
+            let version = peers[vouching[0]].version;
+            totals.verified += 1;
+            (
+                Scheduler::new(size, n, slots).verify_with(digest, vouching),
+                Some(version),
+            )
+        }
+        super::super::versions::Version::Unverified => {
+            let same = peers.iter().all(|p| p.version == 0 && p.corrupt == 0);
+            (Scheduler::new(size, n, slots), same.then_some(0))
+        }
+    };
+    let slots = slots.max(group_chunks as usize * usize::from(s.is_verified()));
     let mut written = vec![false; chunks as usize];
     let mut from = vec![usize::MAX; chunks as usize];
     let mut now = 0u64;
     let mut anyone_left = false;
-    let fail = |what: String| -> ! {
-        panic!("simulation seed {seed}: {what} (SIM_SEED={seed} replays it)");
-    };
-    let step_bound = chunks * 4 + 10_000;
+    let fail = |what: String| -> ! { fail_now(seed, what) };
+    let step_bound = chunks * (4 + 2 * n as u64) + 10_000;
     let time_bound = (chunks + 10) * 6 * (n as u64) + STALL * (n as u64 + 2) + 10_000;
     let mut steps = 0u64;
     while s.state() == State::Running {
@@ -229,7 +311,8 @@ fn run(seed: u64, totals: &mut Totals) {
                 let Some(index) = s.awaited(position) else {
                     break;
                 };
-                if let Err(e) = s.arrived(position, index, &payload(size, index)) {
+                let bytes = payload(size, index, p.version, position, p.corrupt);
+                if let Err(e) = s.arrived(position, index, &bytes) {
                     fail(format!("awaited chunk refused: {e}"));
                 }
                 from[index as usize] = position;
@@ -248,12 +331,15 @@ fn run(seed: u64, totals: &mut Totals) {
                         fail(format!("chunk {index} written twice or out of the file"));
                     }
                     written[index as usize] = true;
-                    if piece
-                        .iter()
-                        .enumerate()
-                        .any(|(j, &b)| b != payload_byte(index, j))
+                    if let Some(version) = reference
+                        && piece
+                            .iter()
+                            .enumerate()
+                            .any(|(j, &b)| b != payload_byte(version, index, j))
                     {
-                        fail(format!("chunk {index} written with wrong bytes"));
+                        fail(format!(
+                            "chunk {index} written with bytes of no single version"
+                        ));
                     }
                 }
                 Ok(())
@@ -261,6 +347,18 @@ fn run(seed: u64, totals: &mut Totals) {
             if let Err(e) = s.write_ready(write) {
                 fail(format!("write failed: {e}"));
             }
+        }
+        for dropped in s.take_dropped() {
+            let p = &peers[dropped.peer];
+            if p.corrupt == 0 && Some(p.version) == reference {
+                fail(format!(
+                    "honest peer {} dropped for chunk {}",
+                    dropped.peer, dropped.chunk
+                ));
+            }
+            peers[dropped.peer].gone = true;
+            anyone_left = true;
+            totals.dropped += 1;
         }
         for woken in s.take_wakes() {
             peers[woken].awake = true;
@@ -283,11 +381,12 @@ fn run(seed: u64, totals: &mut Totals) {
             }
         }
         State::Failed => {
-            if peers.iter().any(|p| p.fate == Fate::Healthy) {
-                fail("failed although a healthy peer was serving".into());
+            let honest = |p: &SimPeer| p.corrupt == 0 && Some(p.version) == reference;
+            if peers.iter().any(|p| p.fate == Fate::Healthy && honest(p)) && s.is_verified() {
+                fail("failed although a healthy, honest peer was serving".into());
             }
-            if !departures_planned {
-                fail("failed with nobody leaving".into());
+            if !trouble {
+                fail("failed with nobody leaving and nothing wrong".into());
             }
         }
         State::Running => unreachable!(),
@@ -341,8 +440,15 @@ fn every_schedule_ends_with_the_file_written_once_or_a_clean_failure() {
         run(base.wrapping_add(k), &mut totals);
     }
     eprintln!(
-        "scheduler simulation: {} schedules from seed {base}, {} chunks, {} departures, {} silences, {} steps",
-        totals.schedules, totals.chunks, totals.departures, totals.silences, totals.steps
+        "scheduler simulation: {} schedules from seed {base}, {} chunks, {} departures, {} silences, {} steps; {} verified against a digest, {} refused (two versions), {} peers dropped for wrong bytes",
+        totals.schedules,
+        totals.chunks,
+        totals.departures,
+        totals.silences,
+        totals.steps,
+        totals.verified,
+        totals.refused,
+        totals.dropped
     );
     assert_eq!(totals.schedules, schedules);
 }
