@@ -216,7 +216,7 @@ fn bad_requests_are_invalid_with_a_reason() {
     );
     assert_eq!(
         invalid(b"#UPLOAD f bytes 99999999999999999999999", None),
-        "number 99999999999999999999999 is too large"
+        "number of more than 20 digits is too large"
     );
     assert_eq!(invalid(b"#DOWNLOAD f chunk x", None), "expected a number");
 }

@@ -18,8 +18,11 @@ pub(crate) fn mismatch<T>(why: impl Into<String>) -> Step<T> {
     Err(Stop::Mismatch(why.into()))
 }
 
-/// Longest token (name, number or word) accepted before the input is declared garbage.
-const MAX_TOKEN: usize = 1024;
+/// Longest token (a file name or a word): SPEC §1's name limit. A longer run is refused as soon
+/// as it is seen, whatever follows, so a hostile sender cannot make us buffer it.
+const MAX_TOKEN: usize = super::names::MAX_NAME_LEN;
+/// Longest decimal number: `u64::MAX` has 20 digits.
+const MAX_DIGITS: usize = 20;
 
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
@@ -38,10 +41,6 @@ impl<'a> Cursor<'a> {
 
     fn rest(&self) -> &'a [u8] {
         &self.buf[self.pos..]
-    }
-
-    pub(crate) fn at_end(&self) -> bool {
-        self.pos >= self.buf.len()
     }
 
     /// Skips `\r` / `\n` left between messages.
@@ -89,12 +88,14 @@ impl<'a> Cursor<'a> {
     /// A run of bytes up to a space, CR, LF (not consumed) or the end of the buffer.
     pub(crate) fn token(&mut self) -> Step<&'a str> {
         let rest = self.rest();
-        let len = rest
+        // Look no further than the bound: the work per attempt stays constant.
+        let scan = &rest[..rest.len().min(MAX_TOKEN + 1)];
+        let len = scan
             .iter()
             .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
-            .unwrap_or(rest.len());
+            .unwrap_or(scan.len());
         if len > MAX_TOKEN {
-            return mismatch("token too long");
+            return mismatch(format!("File name longer than {MAX_TOKEN} bytes"));
         }
         if len == rest.len() && !self.at_rest {
             return Err(Stop::Incomplete);
@@ -109,10 +110,16 @@ impl<'a> Cursor<'a> {
     /// A decimal number; it ends at the first non-digit, or at the end of the buffer at rest.
     pub(crate) fn number(&mut self) -> Step<u64> {
         let rest = self.rest();
-        let len = rest
+        let scan = &rest[..rest.len().min(MAX_DIGITS + 1)];
+        let len = scan
             .iter()
             .position(|b| !b.is_ascii_digit())
-            .unwrap_or(rest.len());
+            .unwrap_or(scan.len());
+        if len > MAX_DIGITS {
+            return mismatch(format!(
+                "number of more than {MAX_DIGITS} digits is too large"
+            ));
+        }
         if len == rest.len() && !self.at_rest {
             return Err(Stop::Incomplete);
         }
