@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
+use crate::logging::Clip;
 use crate::net::Acceptor;
 
 #[derive(Debug, Clone)]
@@ -88,6 +89,11 @@ pub async fn serve(
         config.summary_every,
         shutdown.clone(),
     ));
+    tasks.spawn(expire_silent(
+        Arc::clone(&tracker),
+        config.peer_timeout,
+        shutdown.clone(),
+    ));
     while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
         let (tracker, config, shutdown) =
             (Arc::clone(&tracker), Arc::clone(&config), shutdown.clone());
@@ -115,29 +121,38 @@ async fn peer_session(
     config: &TrackerConfig,
 ) -> String {
     let mut json = JsonStream::new(config.max_message);
+    // A message must be whole within the timeout: a byte is not progress (no dripping).
+    let mut deadline = tokio::time::Instant::now() + config.peer_timeout;
     loop {
         loop {
             let value = match json.next_value() {
                 Ok(Some(value)) => value,
                 Ok(None) => break,
                 Err(e) => {
-                    warn!("peer {addr}: {e}; closing its connection");
-                    return e;
+                    warn!("peer {addr}: {}; closing its connection", Clip(&e));
+                    return Clip(&e).to_string();
                 }
             };
             let request = match classify(&value) {
                 Ok(request) => request,
                 Err(e) => {
-                    warn!("peer {addr}: {e}; closing its connection");
-                    return e;
+                    warn!("peer {addr}: {}; closing its connection", Clip(&e));
+                    return Clip(&e).to_string();
                 }
             };
             let reply = handle(tracker, id, addr, request);
-            if let Err(e) = stream.write_all(&reply).await {
-                return format!("send failed: {e}");
+            // A peer that stops reading is dropped like a silent one: the write has a deadline.
+            match tokio::time::timeout(config.peer_timeout, stream.write_all(&reply)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return format!("send failed: {e}"),
+                Err(_) => {
+                    let secs = config.peer_timeout.as_secs();
+                    return format!("not reading its replies for {secs}s");
+                }
             }
+            deadline = tokio::time::Instant::now() + config.peer_timeout;
         }
-        let read = tokio::time::timeout(config.peer_timeout, stream.read_buf(json.buffer())).await;
+        let read = tokio::time::timeout_at(deadline, stream.read_buf(json.buffer())).await;
         match read {
             Err(_) => return format!("silent for {}s", config.peer_timeout.as_secs()),
             Ok(Ok(0)) => return "connection closed".into(),
@@ -170,6 +185,26 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
             tracker.response()
         }
         TrackerRequest::Holders { name } => tracker.holders(&name),
+    }
+}
+
+/// Drops peers silent for longer than the timeout, whatever their connection's task is doing
+/// (a task stuck writing to a peer that does not read would otherwise keep it listed).
+async fn expire_silent(tracker: Arc<Tracker>, timeout: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(50)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let gone = tracker.directory().expire(Instant::now(), timeout);
+        if !gone.is_empty() {
+            info!(
+                "{} peers silent for {}s dropped",
+                gone.len(),
+                timeout.as_secs()
+            );
+        }
     }
 }
 
