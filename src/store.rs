@@ -362,6 +362,21 @@ mod tests {
     }
 
     #[test]
+    fn a_declared_size_holds_back_only_a_write_run_from_other_uploads() {
+        let (_dir, store) = store();
+        let free = free_space(store.partial_dir()).unwrap();
+        let hog = store.reserve("hog.bin", free - 100).unwrap();
+        let legit = store.reserve("legit.txt", 1_000_000);
+        assert!(legit.is_ok(), "{legit:?}");
+        assert!(matches!(
+            store.reserve("never.bin", free + (1 << 40)),
+            Err(StoreError::TooLarge { .. })
+        ));
+        drop((hog, legit));
+        assert!(store.receiving_names().is_empty());
+    }
+
+    #[test]
     fn stale_partials_are_removed_at_open_and_never_listed() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join(PARTIAL_DIR)).unwrap();

@@ -24,6 +24,19 @@ const MAX_TOKEN: usize = super::names::MAX_NAME_LEN;
 /// Longest decimal number: `u64::MAX` has 20 digits.
 const MAX_DIGITS: usize = 20;
 
+#[cfg(test)]
+thread_local! {
+    /// Bytes looked at by cursors on this thread: lets tests check that decoding work is bounded.
+    pub(crate) static EXAMINED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` bytes looked at (tests only).
+fn examined(n: usize) {
+    #[cfg(test)]
+    EXAMINED.with(|e| e.set(e.get() + n));
+    let _ = n;
+}
+
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
     pub(crate) pos: usize,
@@ -48,12 +61,14 @@ impl<'a> Cursor<'a> {
         while matches!(self.rest().first(), Some(b'\r' | b'\n')) {
             self.pos += 1;
         }
+        examined(self.pos + 1);
     }
 
     /// Whether the remaining bytes start with `lit` (or could, once more bytes arrive).
     pub(crate) fn peek_lit(&self, lit: &str) -> Step<bool> {
         let rest = self.rest();
         let lit = lit.as_bytes();
+        examined(lit.len().min(rest.len()));
         if rest.len() >= lit.len() {
             Ok(rest.starts_with(lit))
         } else if rest.is_empty() && self.at_rest {
@@ -90,6 +105,7 @@ impl<'a> Cursor<'a> {
         let rest = self.rest();
         // Look no further than the bound: the work per attempt stays constant.
         let scan = &rest[..rest.len().min(MAX_TOKEN + 1)];
+        examined(scan.len());
         let len = scan
             .iter()
             .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
@@ -111,6 +127,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn number(&mut self) -> Step<u64> {
         let rest = self.rest();
         let scan = &rest[..rest.len().min(MAX_DIGITS + 1)];
+        examined(scan.len());
         let len = scan
             .iter()
             .position(|b| !b.is_ascii_digit())
@@ -148,6 +165,7 @@ impl<'a> Cursor<'a> {
     /// Everything up to a line end (consumed) or, at rest, the end of the buffer.
     pub(crate) fn rest_of_line(&mut self) -> Step<(&'a str, Framing)> {
         let rest = self.rest();
+        examined(rest.len());
         match rest.iter().position(|&b| b == b'\n') {
             Some(nl) => {
                 let line = rest[..nl].strip_suffix(b"\r").unwrap_or(&rest[..nl]);

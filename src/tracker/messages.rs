@@ -289,5 +289,47 @@ mod tests {
             let (values, _) = stream_of(&bytes);
             for v in values { let _ = classify(&v); }
         }
+
+        #[test]
+        fn any_byte_stream_cut_anywhere_is_held_within_the_bound_and_scanned_once(bytes in json_like_stream(), cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+            const MAX: usize = 2_000;
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            points.push(bytes.len());
+            points.sort_unstable();
+            let mut s = JsonStream::new(MAX);
+            let mut fed = 0;
+            'feed: for point in points {
+                s.buffer().extend_from_slice(&bytes[fed..point]);
+                fed = point;
+                loop {
+                    match s.next_value() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            prop_assert!(s.buffered() <= MAX, "{} bytes held", s.buffered());
+                            break;
+                        }
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+            prop_assert!(s.bytes_scanned() <= fed as u64, "{} scanned of {fed}", s.bytes_scanned());
+        }
+    }
+
+    /// JSON-ish bytes: brackets, strings with escapes, whitespace, long runs and noise.
+    fn json_like_stream() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"{".to_vec()),
+            Just(b"}".to_vec()),
+            Just(b"[".to_vec()),
+            Just(b"]".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\\\"".to_vec()),
+            Just(br#"{"port": 8001}"#.to_vec()),
+            Just(b" \n".to_vec()),
+            (any::<u8>(), 1usize..3000).prop_map(|(b, n)| vec![b; n]),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ];
+        proptest::collection::vec(piece, 0..30).prop_map(|pieces| pieces.concat())
     }
 }
