@@ -2,6 +2,7 @@
 
 mod cli;
 mod get;
+mod hostile;
 mod interop;
 mod naive;
 mod robustness;
