@@ -130,8 +130,9 @@ impl Connection {
     /// requester's stream, or a quiet gap (classroom synchronizers send it and wait).
     pub async fn read_plain_name(&mut self, gap: Duration) -> Result<String, ConnError> {
         const MAX_NAME: usize = 1024;
+        // The name must be whole by the request deadline too: a quiet gap is no reset.
         while !self.buf.contains(&b'\n') && self.buf.len() <= MAX_NAME {
-            match timeout(gap, self.fill()).await {
+            match timeout(gap, self.fill_request()).await {
                 Ok(Ok(true)) => {}
                 Ok(Ok(false)) | Err(_) => break,
                 Ok(Err(e)) => return Err(e),
