@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
 use crate::logging::Clip;
-use crate::net::Acceptor;
+use crate::net::{Acceptor, IdleSlot};
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -94,14 +94,25 @@ pub async fn serve(
         config.peer_timeout,
         shutdown.clone(),
     ));
-    while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
+    // When every slot is taken, a connection that has not sent its first message yet is closed
+    // to admit the new one; a registered peer never is.
+    while let Some(admitted) = acceptor.next_evicting(&shutdown).await {
         let (tracker, config, shutdown) =
             (Arc::clone(&tracker), Arc::clone(&config), shutdown.clone());
+        let (stream, addr, permit, mut slot) = (
+            admitted.stream,
+            admitted.addr,
+            admitted.permit,
+            admitted.slot,
+        );
+        let evicted = slot.eviction();
+        slot.idle();
         tasks.spawn(async move {
             let id = tracker.next_id.fetch_add(1, Ordering::Relaxed);
             let why = tokio::select! {
                 _ = shutdown.cancelled() => "tracker shutting down".to_string(),
-                why = peer_session(stream, addr, id, &tracker, &config) => why,
+                _ = evicted.cancelled() => "closed before its first message, to admit another".to_string(),
+                why = peer_session(stream, addr, id, &tracker, &config, slot) => why,
             };
             if let Some((ip, port)) = tracker.directory().remove(id) {
                 info!("peer {ip}:{port} left ({why})");
@@ -119,6 +130,7 @@ async fn peer_session(
     id: PeerId,
     tracker: &Tracker,
     config: &TrackerConfig,
+    mut first_message: IdleSlot,
 ) -> String {
     let mut json = JsonStream::new(config.max_message);
     // A message must be whole within the timeout: a byte is not progress (no dripping).
@@ -126,7 +138,10 @@ async fn peer_session(
     loop {
         loop {
             let value = match json.next_value() {
-                Ok(Some(value)) => value,
+                Ok(Some(value)) => {
+                    first_message.busy();
+                    value
+                }
                 Ok(None) => break,
                 Err(e) => {
                     warn!("peer {addr}: {}; closing its connection", Clip(&e));
