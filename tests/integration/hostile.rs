@@ -503,6 +503,24 @@ fn a_thousand_idle_connections_do_not_lock_out_a_client() {
     drop(idle);
 }
 
+#[test]
+fn idle_tracker_connections_make_room_for_a_peer_and_registered_peers_stay() {
+    let server = Server::tracker(&["--max-connections", "50"], "info");
+    let mut registered = Observer::connect(server.port);
+    assert!(!registered.lists("nothing"));
+    let idle = connect_many(server.port, 100);
+    // A new peer is admitted (an idle connection is closed for it) and gets its directory.
+    let start = Instant::now();
+    let mut newcomer = Observer::connect(server.port);
+    assert!(!newcomer.lists("nothing"));
+    let took = start.elapsed();
+    eprintln!("tracker with 100 idle connections over a cap of 50: a peer served in {took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // The registered peer was never the one closed.
+    assert!(!registered.lists("nothing"));
+    drop(idle);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7. The tracker re-parsing a trickled message.
 
