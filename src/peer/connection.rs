@@ -167,13 +167,8 @@ impl Connection {
 
     /// Writes `bytes`, or fails if the other side does not take them within the timeout.
     async fn write_by_deadline(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match timeout(self.read_timeout, self.stream.write_all(bytes)).await {
-            Ok(written) => written,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("bytes not taken for {:?}", self.read_timeout),
-            )),
-        }
+        let written = timeout(self.read_timeout, self.stream.write_all(bytes)).await;
+        written.map_err(|_| not_taken(self.read_timeout))?
     }
 
     /// The next request; `Ok(None)` when the client closed the connection between messages.
@@ -257,11 +252,9 @@ impl Connection {
     /// the timeout.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            let out = std::mem::take(&mut self.out);
-            let written = self.write_by_deadline(&out).await;
-            self.out = out;
+            let written = timeout(self.read_timeout, self.stream.write_all(&self.out)).await;
+            written.map_err(|_| not_taken(self.read_timeout))??;
             self.out.clear();
-            written?;
         }
         Ok(())
     }
@@ -290,4 +283,11 @@ impl Connection {
     pub async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;
     }
+}
+
+fn not_taken(deadline: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("bytes not taken for {deadline:?}"),
+    )
 }
