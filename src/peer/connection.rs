@@ -283,6 +283,23 @@ impl Connection {
     pub async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;
     }
+
+    /// Closes after a refusal so that the refusal arrives: closing with unread input would send
+    /// a reset, which may destroy the reply before the client reads it. So the write side is
+    /// shut, and input is read and thrown away (never buffered) for at most `linger` and `limit`
+    /// bytes (nginx's lingering close).
+    pub async fn linger_close(&mut self, linger: Duration, limit: usize) {
+        let _ = self.stream.shutdown().await;
+        let deadline = Instant::now() + linger;
+        let mut scratch = [0u8; 4096];
+        let mut discarded = 0;
+        while discarded < limit {
+            match timeout_at(deadline, self.stream.read(&mut scratch)).await {
+                Ok(Ok(read)) if read > 0 => discarded += read,
+                _ => break,
+            }
+        }
+    }
 }
 
 fn not_taken(deadline: Duration) -> io::Error {

@@ -66,6 +66,11 @@ pub async fn serve(
     }
 }
 
+/// After a refusal that closes the connection, how long and how many bytes of further input
+/// are read and thrown away so that the refusal reaches the client before the close.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 1 << 20;
+
 /// Queued replies past this are sent without waiting for the batch to end.
 const MAX_QUEUED: usize = 64 * 1024;
 /// How much of a served file one read brings in (chunks are 100 bytes).
@@ -117,6 +122,7 @@ impl Session {
                         .conn
                         .send_reply(&Reply::Refused(e.to_string()), Framing::Bare)
                         .await;
+                    self.conn.linger_close(LINGER, LINGER_BYTES).await;
                     return self.closed("closed after a bad request");
                 }
                 Err(e) => return self.closed(&format!("connection ended: {e}")),
