@@ -529,22 +529,25 @@ fn idle_tracker_connections_make_room_for_a_peer_and_registered_peers_stay() {
 
 #[test]
 fn a_trickled_json_value_costs_the_tracker_linear_work() {
-    let server = Server::tracker(&["--peer-timeout", "3"], "warn");
+    let server = Server::tracker(&[], "warn");
     let pad = "a".repeat(3_500_000);
     let message = format!(r#"{{"port": 5000, "pad": "{pad}"}}"#);
     let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     s.set_nodelay(true).ok();
     s.set_read_timeout(Some(Duration::from_secs(20))).ok();
     let cpu_before = server.cpu();
+    // A trickle: paced so that the tracker reads the pieces one by one rather than coalesced
+    // (the attack's shape; the pace is not a wait for anything).
     for piece in message.as_bytes().chunks(1024) {
         s.write_all(piece).expect("send");
+        std::thread::sleep(Duration::from_micros(500));
     }
     let mut reply = String::new();
     BufReader::new(&s).read_line(&mut reply).expect("reply");
     let cpu = server.cpu() - cpu_before;
     eprintln!("3.5 MB value in 1 KiB writes: tracker CPU {cpu:?}");
     assert!(reply.trim_start().starts_with('{'), "{reply:?}");
-    assert!(cpu < Duration::from_millis(600), "tracker spent {cpu:?}");
+    assert!(cpu < Duration::from_secs(1), "tracker spent {cpu:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
