@@ -114,6 +114,15 @@ impl Server {
         last
     }
 
+    /// Waits until the server holds a connection more than `fds` descriptors (it accepted one).
+    fn wait_for_fds_above(&self, fds: usize) {
+        wait_for(
+            "the connection to be accepted",
+            Duration::from_secs(10),
+            || self.open_fds() > fds,
+        );
+    }
+
     /// Waits until the server holds no more than `fds` descriptors; how long that took.
     fn wait_for_fds_at_most(&self, fds: usize, within: Duration) -> Duration {
         let start = Instant::now();
@@ -425,6 +434,10 @@ fn a_client_that_stops_reading_is_dropped_after_the_idle_timeout() {
     let requests = std::iter::once(b"#DOWNLOAD big.bin\n".to_vec())
         .chain((0..size / 100).map(|i| format!("#DOWNLOAD big.bin chunk {i}\n").into_bytes()));
     let stalled = write_until_stalled(&mut reader, requests);
+    assert!(
+        server.open_fds() > idle_fds,
+        "the connection was never accepted"
+    );
     let took = server.wait_for_fds_at_most(idle_fds, Duration::from_secs(20));
     let since_stall = stalled.elapsed();
     eprintln!("stopped reader (pipelined chunks) dropped {since_stall:?} after its last request");
@@ -437,6 +450,7 @@ fn a_client_that_stops_reading_is_dropped_after_the_idle_timeout() {
     plain.write_all(b"big.bin").expect("send");
     plain.shutdown(std::net::Shutdown::Write).ok();
     let asked = Instant::now();
+    server.wait_for_fds_above(idle_fds);
     server.wait_for_fds_at_most(idle_fds, Duration::from_secs(20));
     let since_ask = asked.elapsed();
     eprintln!("stopped reader (plain file request) dropped {since_ask:?} after asking");
@@ -605,4 +619,54 @@ fn a_tracker_peer_that_stops_reading_is_expired_on_time() {
     eprintln!("tracker peer that stopped reading dropped {dropped:?} after its last keep-alive");
     assert!(dropped < Duration::from_secs(3 + 2), "{dropped:?}");
     drop(hog);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The synchronizer's serving side: the same shapes (a dripped name, a stopped reader).
+
+#[test]
+fn the_synchronizers_file_server_drops_drippers_and_stopped_readers() {
+    let tracker = Server::tracker(&[], "warn");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("big.bin"), random_bytes(20_000_000, 5)).expect("write");
+    let port = free_port();
+    let mut cmd = Command::new(bin());
+    cmd.arg("--sync")
+        .arg(format!("127.0.0.1:{}", tracker.port))
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--port")
+        .arg(port.to_string());
+    let log = dir.path().join(".sync.log");
+    let sync = Server::spawn(cmd, port, log, None);
+    let base_fds = sync.settled_fds();
+    // The synchronizer's request timeout (5 s), with room to spare.
+    let bound = Duration::from_secs(5 + 3);
+
+    // A name dripped one byte every 200 ms (under the 300 ms quiet gap that ends a name).
+    let mut dripper = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    dripper.set_nonblocking(true).expect("nonblocking");
+    let start = Instant::now();
+    for _ in 0..100 {
+        let _ = dripper.write(b"x");
+        if closed(&mut dripper) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let dripped = start.elapsed();
+    eprintln!("sync: a dripped name closed after {dripped:?}");
+    assert!(dripped < bound, "{dripped:?}");
+
+    // A file request whose answer is never read.
+    let mut reader = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    reader.write_all(b"big.bin").expect("send");
+    reader.shutdown(std::net::Shutdown::Write).ok();
+    let asked = Instant::now();
+    sync.wait_for_fds_above(base_fds);
+    sync.wait_for_fds_at_most(base_fds, Duration::from_secs(30));
+    let stopped = asked.elapsed();
+    eprintln!("sync: a stopped reader dropped {stopped:?} after asking");
+    assert!(stopped < bound, "{stopped:?}");
+    drop(reader);
 }
