@@ -21,6 +21,8 @@ pub(crate) fn mismatch<T>(why: impl Into<String>) -> Step<T> {
 /// Longest token (a file name or a word): SPEC §1's name limit. A longer run is refused as soon
 /// as it is seen, whatever follows, so a hostile sender cannot make us buffer it.
 const MAX_TOKEN: usize = super::names::MAX_NAME_LEN;
+/// Longest free-text reply line (`250 <reason>`, a file list) awaited from a line-framed peer.
+const MAX_LINE: usize = 64 * 1024;
 /// Longest decimal number: `u64::MAX` has 20 digits.
 const MAX_DIGITS: usize = 20;
 
@@ -176,7 +178,7 @@ impl<'a> Cursor<'a> {
                 self.pos += rest.len();
                 Ok((lossy_str(rest), Framing::Bare))
             }
-            None if rest.len() > MAX_TOKEN * 64 => mismatch("line too long"),
+            None if rest.len() > MAX_LINE => mismatch("line too long"),
             None => Err(Stop::Incomplete),
         }
     }
