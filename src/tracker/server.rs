@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
 use crate::logging::Clip;
-use crate::net::{Acceptor, IdleSlot};
+use crate::net::{Acceptor, Admitted, IdleSlot};
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -94,34 +94,45 @@ pub async fn serve(
         config.peer_timeout,
         shutdown.clone(),
     ));
-    // When every slot is taken, a connection that has not sent its first message yet is closed
-    // to admit the new one; a registered peer never is.
     while let Some(admitted) = acceptor.next_evicting(&shutdown).await {
-        let (tracker, config, shutdown) =
-            (Arc::clone(&tracker), Arc::clone(&config), shutdown.clone());
-        let (stream, addr, permit, mut slot) = (
-            admitted.stream,
-            admitted.addr,
-            admitted.permit,
-            admitted.slot,
-        );
-        let evicted = slot.eviction();
-        slot.idle();
-        tasks.spawn(async move {
-            let id = tracker.next_id.fetch_add(1, Ordering::Relaxed);
-            let why = tokio::select! {
-                _ = shutdown.cancelled() => "tracker shutting down".to_string(),
-                _ = evicted.cancelled() => "closed before its first message, to admit another".to_string(),
-                why = peer_session(stream, addr, id, &tracker, &config, slot) => why,
-            };
-            if let Some((ip, port)) = tracker.directory().remove(id) {
-                info!("peer {ip}:{port} left ({why})");
-            } else {
-                tracing::debug!("connection from {addr} ended ({why})");
-            }
-            drop(permit);
-        });
+        tasks.spawn(connection(
+            admitted,
+            Arc::clone(&tracker),
+            Arc::clone(&config),
+            shutdown.clone(),
+        ));
     }
+}
+
+/// One peer's connection, to its end; then the peer leaves the directory. When every slot is
+/// taken, a connection that has not sent its first message yet may be closed to admit another;
+/// a registered peer never is.
+async fn connection(
+    admitted: Admitted,
+    tracker: Arc<Tracker>,
+    config: Arc<TrackerConfig>,
+    shutdown: CancellationToken,
+) {
+    let Admitted {
+        stream,
+        addr,
+        permit,
+        mut slot,
+    } = admitted;
+    let evicted = slot.eviction();
+    slot.idle();
+    let id = tracker.next_id.fetch_add(1, Ordering::Relaxed);
+    let why = tokio::select! {
+        _ = shutdown.cancelled() => "tracker shutting down".to_string(),
+        _ = evicted.cancelled() => "closed before its first message, to admit another".to_string(),
+        why = peer_session(stream, addr, id, &tracker, &config, slot) => why,
+    };
+    if let Some((ip, port)) = tracker.directory().remove(id) {
+        info!("peer {ip}:{port} left ({why})");
+    } else {
+        tracing::debug!("connection from {addr} ended ({why})");
+    }
+    drop(permit);
 }
 
 async fn peer_session(
