@@ -46,7 +46,8 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 5.0, requires = "get")]
     pub timeout: f64,
 
-    /// Tracker: drop a peer silent for this many seconds
+    /// Tracker: drop a peer silent for this many seconds (no whole message, or its replies not
+    /// taken, for that long)
     #[arg(long, value_name = "SECS", default_value_t = 15, requires = "tracker")]
     pub peer_timeout: u64,
 
@@ -105,7 +106,17 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub stall_timeout: f64,
 
-    /// Disconnect a client that sends nothing for this many seconds
+    /// Peer: disconnect a client that does not complete a request, or does not take a reply,
+    /// within this many seconds (a byte is not progress; its upload is dropped)
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
+
+    /// Connections served at once [default: 512 for a peer, 4096 for the tracker]; when all are
+    /// taken, the one idle longest (waiting for a request) is closed to admit a new client
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// Tracker: longest JSON message accepted, in bytes (a longer one closes that connection)
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, requires = "tracker")]
+    pub max_message: usize,
 }

@@ -79,6 +79,7 @@ async fn run_other(cli: Cli) -> Result<()> {
         dir: cli.dir,
         chunk_delay: Duration::from_millis(cli.chunk_delay.unwrap_or(0)),
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
+        max_connections: cli.max_connections.map_or(512, |n| n as usize),
         window: usize::from(cli.window),
         stall_timeout: Duration::from_secs_f64(cli.stall_timeout.max(0.1)),
         join: cli.join.clone(),
@@ -133,6 +134,12 @@ async fn run_servers(cli: &Cli) -> Result<()> {
         tracing::info!("tracker listening on {}", listener.local_addr()?);
         let config = Arc::new(tracker::TrackerConfig {
             peer_timeout: Duration::from_secs(cli.peer_timeout.max(1)),
+            max_message: cli.max_message.max(64),
+            max_connections: cli
+                .max_connections
+                .map_or(tracker::TrackerConfig::default().max_connections, |n| {
+                    n as usize
+                }),
             ..tracker::TrackerConfig::default()
         });
         let state = Arc::new(tracker::server::Tracker::default());

@@ -26,3 +26,38 @@ pub fn init_file(dir: &std::path::Path) -> tracing_appender::non_blocking::Worke
         .try_init();
     guard
 }
+
+/// Longest piece of a client's text a log line carries.
+pub const MAX_LOGGED: usize = 200;
+
+/// Client text as a log line shows it: at most `MAX_LOGGED` bytes, with the original length
+/// noted when cut, so a hostile client cannot grow the log faster than its requests are bounded.
+pub struct Clip<'a>(pub &'a str);
+
+impl std::fmt::Display for Clip<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0;
+        if text.len() <= MAX_LOGGED {
+            return f.write_str(text);
+        }
+        let mut end = MAX_LOGGED;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        write!(f, "{}… ({} bytes)", &text[..end], text.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_client_text_is_cut_with_its_length_noted() {
+        assert_eq!(Clip("short").to_string(), "short");
+        let long = "é".repeat(1000);
+        let shown = Clip(&long).to_string();
+        assert!(shown.len() <= MAX_LOGGED + 20, "{}", shown.len());
+        assert!(shown.ends_with("… (2000 bytes)"), "{shown}");
+    }
+}

@@ -30,6 +30,8 @@ pub struct PeerArgs {
     pub dir: Option<PathBuf>,
     pub chunk_delay: Duration,
     pub idle_timeout: Duration,
+    /// Connections the server serves at once (`--max-connections`).
+    pub max_connections: usize,
     /// Chunk requests in flight per pipelining peer.
     pub window: usize,
     /// A serving peer silent this long mid-transfer has left it.
@@ -63,7 +65,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
         me: me.id.clone(),
         chunk_delay: args.chunk_delay,
         idle_timeout: args.idle_timeout,
-        max_connections: 512,
+        max_connections: args.max_connections,
     });
     tasks.spawn(serve(
         listener,

@@ -48,7 +48,7 @@ pub struct ServedFile {
 pub struct Store {
     served_dir: PathBuf,
     partial_dir: PathBuf,
-    /// Names being received, with the bytes they will take.
+    /// Names being received, with the bytes each holds back from other uploads (its next write run).
     receiving: Mutex<HashMap<String, u64>>,
 }
 
@@ -157,13 +157,19 @@ impl Store {
         if self.serves(name) || self.served_dir.join(name).exists() {
             return Err(StoreError::AlreadyServing(name.into()));
         }
-        let promised: u64 = receiving.values().sum();
-        let available = free_space(&self.partial_dir)?.saturating_sub(promised);
-        if size > available {
+        // A declared size is a claim, not a right: refused if it could never fit, otherwise only
+        // the next write run is held back from other uploads (bytes already written have left
+        // the free space on their own), so a client that declares the whole disk and sends
+        // nothing blocks no one. The connection's deadline ends a stalled upload.
+        let free = free_space(&self.partial_dir)?;
+        let claim = size.min(WRITE_RUN as u64);
+        let claimed: u64 = receiving.values().sum();
+        let available = free.saturating_sub(claimed);
+        if size > free || claim > available {
             return Err(StoreError::TooLarge {
                 name: name.into(),
                 size,
-                available,
+                available: if size > free { free } else { available },
             });
         }
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -173,7 +179,7 @@ impl Store {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        receiving.insert(name.to_string(), size);
+        receiving.insert(name.to_string(), claim);
         Ok(Partial {
             store: Arc::clone(self),
             name: name.to_string(),
@@ -353,6 +359,21 @@ mod tests {
             store.reserve("big", u64::MAX),
             Err(StoreError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_declared_size_holds_back_only_a_write_run_from_other_uploads() {
+        let (_dir, store) = store();
+        let free = free_space(store.partial_dir()).unwrap();
+        let hog = store.reserve("hog.bin", free - 100).unwrap();
+        let legit = store.reserve("legit.txt", 1_000_000);
+        assert!(legit.is_ok(), "{legit:?}");
+        assert!(matches!(
+            store.reserve("never.bin", free + (1 << 40)),
+            Err(StoreError::TooLarge { .. })
+        ));
+        drop((hog, legit));
+        assert!(store.receiving_names().is_empty());
     }
 
     #[test]

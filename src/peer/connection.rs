@@ -3,6 +3,10 @@
 //! Framing follows the other side: until it sends a message ended by `\n` it is taken to be a
 //! seed-style peer that sends one message per write and waits ("at rest"), so a trailing number
 //! is complete. Once it uses line ends, only line ends and known lengths delimit.
+//!
+//! Every wait has a deadline (`timeout`): a request must be complete within it from the moment
+//! the server starts waiting for it (a byte is not progress: a dripping client is closed), and
+//! every write must be taken by the other side within it (a client that stops reading is closed).
 
 use std::io;
 use std::time::Duration;
@@ -11,8 +15,9 @@ use bytes::BytesMut;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 
+use crate::net::IdleSlot;
 use crate::protocol::{
     Decoded, Expect, Framing, ProtocolError, Reply, Request, decode_reply, decode_request,
 };
@@ -36,6 +41,10 @@ pub struct Connection {
     /// Whether the other side delimits its messages with `\n`.
     line_peer: bool,
     read_timeout: Duration,
+    /// When the request being waited for must be complete (server side).
+    request_deadline: Option<Instant>,
+    /// Server side: where this connection shows as idle, so the acceptor may close it.
+    idle: Option<IdleSlot>,
 }
 
 const READ_SIZE: usize = 64 * 1024;
@@ -50,7 +59,40 @@ impl Connection {
             out: BytesMut::with_capacity(4096),
             line_peer: false,
             read_timeout,
+            request_deadline: None,
+            idle: None,
         }
+    }
+
+    /// Server side: shows the connection as idle in `slot` whenever it waits for a request with
+    /// nothing of one buffered.
+    pub fn track_idle(&mut self, slot: IdleSlot) {
+        self.idle = Some(slot);
+    }
+
+    /// Reads more bytes toward a request, by the request's deadline; `Ok(false)` at end of stream.
+    async fn fill_request(&mut self) -> Result<bool, ConnError> {
+        let deadline = *self
+            .request_deadline
+            .get_or_insert_with(|| Instant::now() + self.read_timeout);
+        let idle = self.buf.is_empty();
+        if let Some(slot) = &mut self.idle {
+            if idle { slot.idle() } else { slot.busy() }
+        }
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        let read = timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await;
+        if let Some(slot) = &mut self.idle {
+            slot.busy();
+        }
+        let read = read.map_err(|_| ConnError::Timeout(self.read_timeout))??;
+        Ok(read > 0)
+    }
+
+    /// A request was read whole: the next one gets a deadline of its own.
+    fn request_done(&mut self) {
+        self.request_deadline = None;
     }
 
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
@@ -77,7 +119,7 @@ impl Connection {
     /// The first byte the other side sends, without consuming it (`None`: closed at once).
     pub async fn peek_first(&mut self) -> Result<Option<u8>, ConnError> {
         while self.buf.is_empty() {
-            if !self.fill().await? {
+            if !self.fill_request().await? {
                 return Ok(None);
             }
         }
@@ -88,8 +130,9 @@ impl Connection {
     /// requester's stream, or a quiet gap (classroom synchronizers send it and wait).
     pub async fn read_plain_name(&mut self, gap: Duration) -> Result<String, ConnError> {
         const MAX_NAME: usize = 1024;
+        // The name must be whole by the request deadline too: a quiet gap is no reset.
         while !self.buf.contains(&b'\n') && self.buf.len() <= MAX_NAME {
-            match timeout(gap, self.fill()).await {
+            match timeout(gap, self.fill_request()).await {
                 Ok(Ok(true)) => {}
                 Ok(Ok(false)) | Err(_) => break,
                 Ok(Err(e)) => return Err(e),
@@ -106,10 +149,26 @@ impl Connection {
         Ok(name)
     }
 
-    /// Streams `file` raw to the other side (the synchronizer's file response).
+    /// Streams `file` raw to the other side (the synchronizer's file response); each write must
+    /// be taken within the timeout, so a requester that stops reading is dropped.
     pub async fn send_file(&mut self, file: std::fs::File) -> io::Result<u64> {
         let mut file = tokio::fs::File::from_std(file);
-        tokio::io::copy(&mut file, &mut self.stream).await
+        let mut block = vec![0u8; READ_SIZE];
+        let mut sent = 0u64;
+        loop {
+            let len = file.read(&mut block).await?;
+            if len == 0 {
+                return Ok(sent);
+            }
+            self.write_by_deadline(&block[..len]).await?;
+            sent += len as u64;
+        }
+    }
+
+    /// Writes `bytes`, or fails if the other side does not take them within the timeout.
+    async fn write_by_deadline(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let written = timeout(self.read_timeout, self.stream.write_all(bytes)).await;
+        written.map_err(|_| not_taken(self.read_timeout))?
     }
 
     /// The next request; `Ok(None)` when the client closed the connection between messages.
@@ -123,12 +182,13 @@ impl Connection {
         loop {
             if let Some(d) = decode_request(&mut self.buf, upload_size, !self.line_peer)? {
                 self.note_framing(&d);
+                self.request_done();
                 return Ok(Some(d));
             }
             if !self.out.is_empty() {
                 self.flush().await?;
             }
-            if !self.fill().await? {
+            if !self.fill_request().await? {
                 return match decode_request(&mut self.buf, upload_size, true)? {
                     Some(d) => Ok(Some(d)),
                     None if self.buf.iter().all(u8::is_ascii_whitespace) => Ok(None),
@@ -188,10 +248,12 @@ impl Connection {
         request.encode(&mut self.out, framing);
     }
 
-    /// Sends the output batch in one write.
+    /// Sends the output batch in one write; fails if the other side does not take it within
+    /// the timeout.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
+            let written = timeout(self.read_timeout, self.stream.write_all(&self.out)).await;
+            written.map_err(|_| not_taken(self.read_timeout))??;
             self.out.clear();
         }
         Ok(())
@@ -221,4 +283,28 @@ impl Connection {
     pub async fn shutdown(&mut self) {
         let _ = self.stream.shutdown().await;
     }
+
+    /// Closes after a refusal so that the refusal arrives: closing with unread input would send
+    /// a reset, which may destroy the reply before the client reads it. So the write side is
+    /// shut, and input is read and thrown away (never buffered) for at most `linger` and `limit`
+    /// bytes (nginx's lingering close).
+    pub async fn linger_close(&mut self, linger: Duration, limit: usize) {
+        let _ = self.stream.shutdown().await;
+        let deadline = Instant::now() + linger;
+        let mut scratch = [0u8; 4096];
+        let mut discarded = 0;
+        while discarded < limit {
+            match timeout_at(deadline, self.stream.read(&mut scratch)).await {
+                Ok(Ok(read)) if read > 0 => discarded += read,
+                _ => break,
+            }
+        }
+    }
+}
+
+fn not_taken(deadline: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("bytes not taken for {deadline:?}"),
+    )
 }

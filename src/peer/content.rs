@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use crate::protocol::digest::{ContentDigest, DigestBuilder, GROUP_CHUNKS};
+use crate::protocol::digest::{ContentDigest, DigestBuilder, group_chunks_for};
 use crate::store::Store;
 
 /// Digests kept; past this the cache starts over (a bound, not a policy worth more).
@@ -50,7 +50,7 @@ fn lock() -> std::sync::MutexGuard<'static, HashMap<Key, Arc<ContentDigest>>> {
 /// Reads `size` bytes of `file` in large blocks and digests them.
 fn digest_of(file: &File, size: u64) -> std::io::Result<ContentDigest> {
     const BLOCK: usize = 1 << 20;
-    let mut builder = DigestBuilder::new(size, GROUP_CHUNKS);
+    let mut builder = DigestBuilder::new(size, group_chunks_for(size));
     let mut buf = vec![0u8; BLOCK];
     let mut offset = 0u64;
     while offset < size {

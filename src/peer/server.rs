@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::connection::{ConnError, Connection};
+use crate::logging::Clip;
 use crate::net::Acceptor;
 use crate::protocol::digest::DIGEST_EXTENSION;
 use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset};
@@ -38,29 +39,38 @@ pub async fn serve(
     tasks: TaskTracker,
 ) {
     let mut acceptor = Acceptor::new(listener, config.max_connections);
-    while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
+    while let Some(admitted) = acceptor.next_evicting(&shutdown).await {
+        let evicted = admitted.slot.eviction();
+        let mut conn = Connection::new(admitted.stream, config.idle_timeout);
+        conn.track_idle(admitted.slot);
         let session = Session {
-            conn: Connection::new(stream, config.idle_timeout),
+            conn,
             store: Arc::clone(&store),
             config: Arc::clone(&config),
             upload: None,
             download: None,
             read_ahead: (0, bytes::Bytes::new()),
         };
-        let shutdown = shutdown.clone();
+        let (shutdown, permit) = (shutdown.clone(), admitted.permit);
         tasks.spawn(
             async move {
                 debug!("connected");
                 tokio::select! {
                     _ = shutdown.cancelled() => debug!("server shutting down"),
+                    _ = evicted.cancelled() => debug!("closed while idle, to admit a new client"),
                     end = session.run() => debug!("{end}"),
                 }
                 drop(permit);
             }
-            .instrument(info_span!("client", %addr)),
+            .instrument(info_span!("client", addr = %admitted.addr)),
         );
     }
 }
+
+/// After a refusal that closes the connection, how long and how many bytes of further input
+/// are read and thrown away so that the refusal reaches the client before the close.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 1 << 20;
 
 /// Queued replies past this are sent without waiting for the batch to end.
 const MAX_QUEUED: usize = 64 * 1024;
@@ -108,16 +118,17 @@ impl Session {
                 Ok(Some(request)) => request,
                 Ok(None) => return self.closed("client closed the connection"),
                 Err(ConnError::Protocol(e)) => {
-                    info!(reason = %e, "bad request");
+                    info!(reason = %Clip(&e.to_string()), "bad request");
                     let _ = self
                         .conn
                         .send_reply(&Reply::Refused(e.to_string()), Framing::Bare)
                         .await;
+                    self.conn.linger_close(LINGER, LINGER_BYTES).await;
                     return self.closed("closed after a bad request");
                 }
                 Err(e) => return self.closed(&format!("connection ended: {e}")),
             };
-            debug!(request = %request.text(), "request");
+            debug!(request = %Clip(&request.text()), "request");
             match self.handle(request.message, request.framing).await {
                 Ok(Next::Continue) => {}
                 Ok(Next::Close(why)) => {
@@ -139,13 +150,13 @@ impl Session {
         match self.store.open_served(&name) {
             Ok(Some((file, size))) => match self.conn.send_file(file).await {
                 Ok(sent) => {
-                    info!(file = %name, sent, size, "file request served");
+                    info!(file = %Clip(&name), sent, size, "file request served");
                     "file request served".into()
                 }
-                Err(e) => format!("file request for {name} failed: {e}"),
+                Err(e) => format!("file request for {} failed: {e}", Clip(&name)),
             },
             _ => {
-                info!(file = %name, "file request for a file not served; closing");
+                info!(file = %Clip(&name), "file request for a file not served; closing");
                 "file request for a file not served".into()
             }
         }
@@ -236,7 +247,7 @@ impl Session {
         let partial = match self.store.reserve(&file, size) {
             Ok(partial) => partial,
             Err(e) => {
-                info!(%file, reason = %e, "upload refused");
+                info!(file = %Clip(&file), reason = %Clip(&e.to_string()), "upload refused");
                 let reply = match e {
                     StoreError::CurrentlyReceiving(file) => Reply::CurrentlyReceiving { file },
                     StoreError::AlreadyServing(file) => Reply::AlreadyServing { file },

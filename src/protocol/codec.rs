@@ -149,13 +149,26 @@ fn finish<T>(step: Step<Option<T>>) -> Result<Option<T>, ProtocolError> {
 /// `upload_size` is the size declared by this connection's `#UPLOAD f bytes N` (needed to know how
 /// long a chunk payload is). `at_rest`: the peer sends one message per write and waits, so a token
 /// ending at the end of the buffer is complete. `Ok(None)`: more bytes are needed.
+///
+/// A request is never longer than `MAX_REQUEST` bytes: past that, the bytes are refused as soon
+/// as they are seen (whatever follows), so at most `MAX_REQUEST` bytes wait here for their end.
 pub fn decode_request(
     buf: &mut BytesMut,
     upload_size: Option<u64>,
     at_rest: bool,
 ) -> Result<Option<Decoded<Request>>, ProtocolError> {
-    decode(buf, at_rest, |cur| parse_request(cur, upload_size))
+    let decoded = decode(buf, at_rest, |cur| parse_request(cur, upload_size))?;
+    if decoded.is_none() && buf.len() > MAX_REQUEST {
+        return Err(ProtocolError::Invalid(format!(
+            "Request longer than {MAX_REQUEST} bytes"
+        )));
+    }
+    Ok(decoded)
 }
+
+/// The longest request: `#UPLOAD <255-byte name> chunk <20 digits> <100 bytes>\r\n` is 393
+/// bytes; anything longer is not a request of this protocol.
+pub const MAX_REQUEST: usize = 1024;
 
 /// A parsed message, where its payload lies in the buffer, where its log text ends, its framing.
 type Parsed<T> = (T, Option<std::ops::Range<usize>>, usize, Framing);
@@ -197,13 +210,15 @@ fn decode<T: WithPayload>(
     at_rest: bool,
     parse: impl FnOnce(&mut Cursor<'_>) -> Step<Parsed<T>>,
 ) -> Result<Option<Decoded<T>>, ProtocolError> {
+    // Line ends between messages are dropped at once: they never pile up in the buffer.
     let mut cur = Cursor::new(buf, at_rest);
     cur.skip_newlines();
     let skipped = cur.pos;
-    if cur.at_end() {
-        let _ = buf.split_to(skipped);
+    let _ = buf.split_to(skipped);
+    if buf.is_empty() {
         return Ok(None);
     }
+    let mut cur = Cursor::new(buf, at_rest);
     let Some((message, payload, text_end, framing)) = finish(parse(&mut cur).map(Some))? else {
         return Ok(None);
     };
@@ -216,7 +231,7 @@ fn decode<T: WithPayload>(
     Ok(Some(Decoded {
         message,
         frame,
-        text: skipped..text_end,
+        text: 0..text_end,
         framing,
     }))
 }
@@ -359,7 +374,15 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
         }
         Expect::UploadStart => {
             cur.lit("330 Ready to receive file ")?;
-            let file = cur.token()?.to_string();
+            let mut file = cur.token()?.to_string();
+            // A 0-byte upload is answered `330 ...` then at once `200 File f received`; a
+            // seed-style server's two writes may arrive as one read: "f200 File f received".
+            if cur.peek_lit(" File ")?
+                && let Some(name) = file.strip_suffix("200").filter(|n| !n.is_empty())
+            {
+                file = name.to_string();
+                cur.pos -= 3;
+            }
             let text_end = cur.pos;
             Ok((Reply::ReadyToReceive { file }, None, text_end, cur.end()?))
         }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::cursor::EXAMINED;
 use proptest::prelude::*;
 
 fn req(bytes: &[u8], upload_size: Option<u64>) -> Vec<Request> {
@@ -216,7 +217,7 @@ fn bad_requests_are_invalid_with_a_reason() {
     );
     assert_eq!(
         invalid(b"#UPLOAD f bytes 99999999999999999999999", None),
-        "number 99999999999999999999999 is too large"
+        "number of more than 20 digits is too large"
     );
     assert_eq!(invalid(b"#DOWNLOAD f chunk x", None), "expected a number");
 }
@@ -505,4 +506,84 @@ proptest! {
             let _ = decode_reply(&mut buf, expect, at_rest);
         }
     }
+
+    #[test]
+    fn any_byte_stream_cut_anywhere_holds_at_most_the_bound_with_bounded_work(bytes in hostile_stream(), cuts in proptest::collection::vec(any::<usize>(), 0..40), size in proptest::option::of(0u64..10_000), at_rest in any::<bool>()) {
+        let pieces = split_at_points(&bytes, &cuts);
+        let mut buf = BytesMut::new();
+        let (mut calls, mut messages) = (0usize, 0usize);
+        EXAMINED.with(|e| e.set(0));
+        'feed: for piece in &pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                calls += 1;
+                match decode_request(&mut buf, size, at_rest) {
+                    Ok(Some(_)) => messages += 1,
+                    Ok(None) => {
+                        // What waits for the rest of a request never exceeds the bound.
+                        prop_assert!(buf.len() <= MAX_REQUEST, "{} bytes held", buf.len());
+                        break;
+                    }
+                    // The server answers 250 and closes: nothing more is read.
+                    Err(_) => break 'feed,
+                }
+            }
+        }
+        prop_assert!(calls <= pieces.len() + messages);
+        // Each attempt looks at a bounded number of bytes (line ends between messages are
+        // looked at once and dropped), so the work is linear in the input.
+        let work = EXAMINED.with(|e| e.get());
+        prop_assert!(work <= bytes.len() + calls * PER_ATTEMPT, "{work} bytes examined for {} bytes in {calls} attempts", bytes.len());
+    }
+}
+
+/// Bytes one decoding attempt may look at, line ends aside: a request's bound, with room to spare.
+const PER_ATTEMPT: usize = MAX_REQUEST + 64;
+
+/// Streams a hostile client might send: protocol words, long runs of one byte (digits, name
+/// bytes, line ends) and noise.
+fn hostile_stream() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"#DOWNLOAD ".to_vec()),
+        Just(b"#UPLOAD ".to_vec()),
+        Just(b"#FILELIST".to_vec()),
+        Just(b" chunk ".to_vec()),
+        Just(b" bytes ".to_vec()),
+        Just(b"\n".to_vec()),
+        (b'0'..=b'9', 1usize..200).prop_map(|(d, n)| vec![d; n]),
+        (any::<u8>(), 1usize..3000).prop_map(|(b, n)| vec![b; n]),
+        proptest::collection::vec(any::<u8>(), 0..50),
+    ];
+    proptest::collection::vec(piece, 0..30).prop_map(|pieces| pieces.concat())
+}
+
+#[test]
+fn a_zero_byte_uploads_two_replies_in_one_read_are_told_apart() {
+    let mut buf = BytesMut::from(&b"330 Ready to receive file e.txt200 File e.txt received"[..]);
+    let first = decode_reply(&mut buf, Expect::UploadStart, true)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.message,
+        Reply::ReadyToReceive {
+            file: "e.txt".into()
+        }
+    );
+    let second = decode_reply(&mut buf, Expect::UploadDone, true)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second.message,
+        Reply::FileReceived {
+            file: "e.txt".into()
+        }
+    );
+    // A name that ends in 200, alone, keeps it.
+    let d = one_reply(b"330 Ready to receive file a200", Expect::UploadStart);
+    assert_eq!(
+        d.message,
+        Reply::ReadyToReceive {
+            file: "a200".into()
+        }
+    );
 }

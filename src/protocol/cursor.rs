@@ -18,8 +18,26 @@ pub(crate) fn mismatch<T>(why: impl Into<String>) -> Step<T> {
     Err(Stop::Mismatch(why.into()))
 }
 
-/// Longest token (name, number or word) accepted before the input is declared garbage.
-const MAX_TOKEN: usize = 1024;
+/// Longest token (a file name or a word): SPEC §1's name limit. A longer run is refused as soon
+/// as it is seen, whatever follows, so a hostile sender cannot make us buffer it.
+const MAX_TOKEN: usize = super::names::MAX_NAME_LEN;
+/// Longest free-text reply line (`250 <reason>`, a file list) awaited from a line-framed peer.
+const MAX_LINE: usize = 64 * 1024;
+/// Longest decimal number: `u64::MAX` has 20 digits.
+const MAX_DIGITS: usize = 20;
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes looked at by cursors on this thread: lets tests check that decoding work is bounded.
+    pub(crate) static EXAMINED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` bytes looked at (tests only).
+fn examined(n: usize) {
+    #[cfg(test)]
+    EXAMINED.with(|e| e.set(e.get() + n));
+    let _ = n;
+}
 
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
@@ -40,21 +58,19 @@ impl<'a> Cursor<'a> {
         &self.buf[self.pos..]
     }
 
-    pub(crate) fn at_end(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-
     /// Skips `\r` / `\n` left between messages.
     pub(crate) fn skip_newlines(&mut self) {
         while matches!(self.rest().first(), Some(b'\r' | b'\n')) {
             self.pos += 1;
         }
+        examined(self.pos + 1);
     }
 
     /// Whether the remaining bytes start with `lit` (or could, once more bytes arrive).
     pub(crate) fn peek_lit(&self, lit: &str) -> Step<bool> {
         let rest = self.rest();
         let lit = lit.as_bytes();
+        examined(lit.len().min(rest.len()));
         if rest.len() >= lit.len() {
             Ok(rest.starts_with(lit))
         } else if rest.is_empty() && self.at_rest {
@@ -89,12 +105,15 @@ impl<'a> Cursor<'a> {
     /// A run of bytes up to a space, CR, LF (not consumed) or the end of the buffer.
     pub(crate) fn token(&mut self) -> Step<&'a str> {
         let rest = self.rest();
-        let len = rest
+        // Look no further than the bound: the work per attempt stays constant.
+        let scan = &rest[..rest.len().min(MAX_TOKEN + 1)];
+        examined(scan.len());
+        let len = scan
             .iter()
             .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
-            .unwrap_or(rest.len());
+            .unwrap_or(scan.len());
         if len > MAX_TOKEN {
-            return mismatch("token too long");
+            return mismatch(format!("File name longer than {MAX_TOKEN} bytes"));
         }
         if len == rest.len() && !self.at_rest {
             return Err(Stop::Incomplete);
@@ -109,10 +128,17 @@ impl<'a> Cursor<'a> {
     /// A decimal number; it ends at the first non-digit, or at the end of the buffer at rest.
     pub(crate) fn number(&mut self) -> Step<u64> {
         let rest = self.rest();
-        let len = rest
+        let scan = &rest[..rest.len().min(MAX_DIGITS + 1)];
+        examined(scan.len());
+        let len = scan
             .iter()
             .position(|b| !b.is_ascii_digit())
-            .unwrap_or(rest.len());
+            .unwrap_or(scan.len());
+        if len > MAX_DIGITS {
+            return mismatch(format!(
+                "number of more than {MAX_DIGITS} digits is too large"
+            ));
+        }
         if len == rest.len() && !self.at_rest {
             return Err(Stop::Incomplete);
         }
@@ -141,6 +167,7 @@ impl<'a> Cursor<'a> {
     /// Everything up to a line end (consumed) or, at rest, the end of the buffer.
     pub(crate) fn rest_of_line(&mut self) -> Step<(&'a str, Framing)> {
         let rest = self.rest();
+        examined(rest.len());
         match rest.iter().position(|&b| b == b'\n') {
             Some(nl) => {
                 let line = rest[..nl].strip_suffix(b"\r").unwrap_or(&rest[..nl]);
@@ -151,7 +178,7 @@ impl<'a> Cursor<'a> {
                 self.pos += rest.len();
                 Ok((lossy_str(rest), Framing::Bare))
             }
-            None if rest.len() > MAX_TOKEN * 64 => mismatch("line too long"),
+            None if rest.len() > MAX_LINE => mismatch("line too long"),
             None => Err(Stop::Incomplete),
         }
     }

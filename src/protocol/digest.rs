@@ -12,9 +12,22 @@ pub type Hash = [u8; 32];
 /// The extension word a peer announces when it answers `#DIGEST`.
 pub const DIGEST_EXTENSION: &str = "digest";
 
-/// Chunks per verified group: 102,400 bytes, so a group always fits in the download's
-/// reassembly ring and can be fetched again before anything of it is written.
+/// Chunks per verified group for files up to about 90 MB: 102,400 bytes, so a group fits in the
+/// download's reassembly ring and can be fetched again before anything of it is written.
 pub const GROUP_CHUNKS: u64 = 1024;
+
+/// Groups a digest has at most (while groups stay under 65,536 chunks): the reply stays one
+/// line of under 64 KiB whatever the file's size.
+const MOST_GROUPS: u64 = 900;
+
+/// The group size for a file of `size` bytes: 1,024 chunks, doubled until the file has at most
+/// 900 groups (at most 65,536 chunks, 6.5 MB, which the downloader's ring then holds).
+pub fn group_chunks_for(size: u64) -> u64 {
+    chunk_count(size)
+        .div_ceil(MOST_GROUPS)
+        .next_power_of_two()
+        .clamp(GROUP_CHUNKS, 65_536)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentDigest {
@@ -171,6 +184,15 @@ mod tests {
         assert!(!d.group_matches(1, &bytes[0..102_400]));
         assert_eq!(ContentDigest::parse_words(&d.to_words()), Some(d.clone()));
         assert_eq!(d.whole, *blake3::hash(&bytes).as_bytes());
+    }
+
+    #[test]
+    fn big_files_get_bigger_groups_and_a_reply_under_64_kib() {
+        assert_eq!(group_chunks_for(3_000_000), 1024);
+        let gib = 1u64 << 30;
+        let g = group_chunks_for(gib);
+        assert!(ContentDigest::group_count(gib, g) <= MOST_GROUPS);
+        assert!(ContentDigest::group_count(gib, g) * 65 < 64 * 1024);
     }
 
     #[test]

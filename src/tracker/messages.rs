@@ -35,9 +35,51 @@ pub fn keep_alive(port: u16) -> Vec<u8> {
 }
 
 /// Cuts complete JSON values off the front of a buffer, with a cap on a value's size.
+///
+/// Each byte is scanned once, whatever the reads it arrives in (nesting depth and string state
+/// are kept between calls), and a value is parsed once, when its last byte has arrived: the
+/// work is linear in the input even when a large value trickles in.
 pub struct JsonStream {
     buf: BytesMut,
     max_message: usize,
+    scan: Scan,
+    scanned: u64,
+}
+
+/// How far the value at the front of the buffer has been scanned.
+#[derive(Debug, Default)]
+struct Scan {
+    /// Bytes of the value scanned so far (0: its first byte has not been seen).
+    len: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// Takes one byte of the value; true when it ends the value.
+    fn step(&mut self, byte: u8) -> bool {
+        self.len += 1;
+        if self.in_string {
+            match (self.escaped, byte) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                _ => {}
+            }
+            return false;
+        }
+        match byte {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                return self.depth == 0;
+            }
+            _ => {}
+        }
+        false
+    }
 }
 
 impl JsonStream {
@@ -45,6 +87,8 @@ impl JsonStream {
         JsonStream {
             buf: BytesMut::new(),
             max_message,
+            scan: Scan::default(),
+            scanned: 0,
         }
     }
 
@@ -52,34 +96,48 @@ impl JsonStream {
         &mut self.buf
     }
 
+    /// Bytes scanned since the start: never more than the bytes received.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.scanned
+    }
+
+    /// Bytes held, waiting for the end of a value.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The next complete value; `Ok(None)` when more bytes are needed.
     pub fn next_value(&mut self) -> Result<Option<Value>, String> {
-        let start = self
-            .buf
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(self.buf.len());
-        self.buf.advance(start);
-        if self.buf.is_empty() {
-            return Ok(None);
-        }
-        let mut values = serde_json::Deserializer::from_slice(&self.buf).into_iter::<Value>();
-        match values.next() {
-            Some(Ok(value)) => {
-                let used = values.byte_offset();
-                self.buf.advance(used);
-                Ok(Some(value))
+        if self.scan.len == 0 {
+            let start = self
+                .buf
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(self.buf.len());
+            self.scanned += start as u64;
+            self.buf.advance(start);
+            match self.buf.first() {
+                None => return Ok(None),
+                Some(b'{' | b'[') => {}
+                Some(_) => return Err("bad JSON: a tracker message is a JSON object".into()),
             }
-            Some(Err(e)) if e.is_eof() => {
-                if self.buf.len() > self.max_message {
-                    Err(format!("message longer than {} bytes", self.max_message))
-                } else {
-                    Ok(None)
-                }
-            }
-            Some(Err(e)) => Err(format!("bad JSON: {e}")),
-            None => Ok(None),
         }
+        while self.scan.len < self.buf.len() {
+            let byte = self.buf[self.scan.len];
+            self.scanned += 1;
+            let done = self.scan.step(byte);
+            if self.scan.len > self.max_message {
+                return Err(format!("message longer than {} bytes", self.max_message));
+            }
+            if done {
+                let value = serde_json::from_slice(&self.buf[..self.scan.len])
+                    .map_err(|e| format!("bad JSON: {e}"))?;
+                self.buf.advance(self.scan.len);
+                self.scan = Scan::default();
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -231,5 +289,47 @@ mod tests {
             let (values, _) = stream_of(&bytes);
             for v in values { let _ = classify(&v); }
         }
+
+        #[test]
+        fn any_byte_stream_cut_anywhere_is_held_within_the_bound_and_scanned_once(bytes in json_like_stream(), cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+            const MAX: usize = 2_000;
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            points.push(bytes.len());
+            points.sort_unstable();
+            let mut s = JsonStream::new(MAX);
+            let mut fed = 0;
+            'feed: for point in points {
+                s.buffer().extend_from_slice(&bytes[fed..point]);
+                fed = point;
+                loop {
+                    match s.next_value() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            prop_assert!(s.buffered() <= MAX, "{} bytes held", s.buffered());
+                            break;
+                        }
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+            prop_assert!(s.bytes_scanned() <= fed as u64, "{} scanned of {fed}", s.bytes_scanned());
+        }
+    }
+
+    /// JSON-ish bytes: brackets, strings with escapes, whitespace, long runs and noise.
+    fn json_like_stream() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"{".to_vec()),
+            Just(b"}".to_vec()),
+            Just(b"[".to_vec()),
+            Just(b"]".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\\\"".to_vec()),
+            Just(br#"{"port": 8001}"#.to_vec()),
+            Just(b" \n".to_vec()),
+            (any::<u8>(), 1usize..3000).prop_map(|(b, n)| vec![b; n]),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ];
+        proptest::collection::vec(piece, 0..30).prop_map(|pieces| pieces.concat())
     }
 }

@@ -16,7 +16,8 @@ use tracing::{info, warn};
 
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
-use crate::net::Acceptor;
+use crate::logging::Clip;
+use crate::net::{Acceptor, Admitted, IdleSlot};
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -88,23 +89,50 @@ pub async fn serve(
         config.summary_every,
         shutdown.clone(),
     ));
-    while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
-        let (tracker, config, shutdown) =
-            (Arc::clone(&tracker), Arc::clone(&config), shutdown.clone());
-        tasks.spawn(async move {
-            let id = tracker.next_id.fetch_add(1, Ordering::Relaxed);
-            let why = tokio::select! {
-                _ = shutdown.cancelled() => "tracker shutting down".to_string(),
-                why = peer_session(stream, addr, id, &tracker, &config) => why,
-            };
-            if let Some((ip, port)) = tracker.directory().remove(id) {
-                info!("peer {ip}:{port} left ({why})");
-            } else {
-                tracing::debug!("connection from {addr} ended ({why})");
-            }
-            drop(permit);
-        });
+    tasks.spawn(expire_silent(
+        Arc::clone(&tracker),
+        config.peer_timeout,
+        shutdown.clone(),
+    ));
+    while let Some(admitted) = acceptor.next_evicting(&shutdown).await {
+        tasks.spawn(connection(
+            admitted,
+            Arc::clone(&tracker),
+            Arc::clone(&config),
+            shutdown.clone(),
+        ));
     }
+}
+
+/// One peer's connection, to its end; then the peer leaves the directory. When every slot is
+/// taken, a connection that has not sent its first message yet may be closed to admit another;
+/// a registered peer never is.
+async fn connection(
+    admitted: Admitted,
+    tracker: Arc<Tracker>,
+    config: Arc<TrackerConfig>,
+    shutdown: CancellationToken,
+) {
+    let Admitted {
+        stream,
+        addr,
+        permit,
+        mut slot,
+    } = admitted;
+    let evicted = slot.eviction();
+    slot.idle();
+    let id = tracker.next_id.fetch_add(1, Ordering::Relaxed);
+    let why = tokio::select! {
+        _ = shutdown.cancelled() => "tracker shutting down".to_string(),
+        _ = evicted.cancelled() => "closed before its first message, to admit another".to_string(),
+        why = peer_session(stream, addr, id, &tracker, &config, slot) => why,
+    };
+    if let Some((ip, port)) = tracker.directory().remove(id) {
+        info!("peer {ip}:{port} left ({why})");
+    } else {
+        tracing::debug!("connection from {addr} ended ({why})");
+    }
+    drop(permit);
 }
 
 async fn peer_session(
@@ -113,31 +141,44 @@ async fn peer_session(
     id: PeerId,
     tracker: &Tracker,
     config: &TrackerConfig,
+    mut first_message: IdleSlot,
 ) -> String {
     let mut json = JsonStream::new(config.max_message);
+    // A message must be whole within the timeout: a byte is not progress (no dripping).
+    let mut deadline = tokio::time::Instant::now() + config.peer_timeout;
     loop {
         loop {
             let value = match json.next_value() {
-                Ok(Some(value)) => value,
+                Ok(Some(value)) => {
+                    first_message.busy();
+                    value
+                }
                 Ok(None) => break,
                 Err(e) => {
-                    warn!("peer {addr}: {e}; closing its connection");
-                    return e;
+                    warn!("peer {addr}: {}; closing its connection", Clip(&e));
+                    return Clip(&e).to_string();
                 }
             };
             let request = match classify(&value) {
                 Ok(request) => request,
                 Err(e) => {
-                    warn!("peer {addr}: {e}; closing its connection");
-                    return e;
+                    warn!("peer {addr}: {}; closing its connection", Clip(&e));
+                    return Clip(&e).to_string();
                 }
             };
             let reply = handle(tracker, id, addr, request);
-            if let Err(e) = stream.write_all(&reply).await {
-                return format!("send failed: {e}");
+            // A peer that stops reading is dropped like a silent one: the write has a deadline.
+            match tokio::time::timeout(config.peer_timeout, stream.write_all(&reply)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return format!("send failed: {e}"),
+                Err(_) => {
+                    let secs = config.peer_timeout.as_secs();
+                    return format!("not reading its replies for {secs}s");
+                }
             }
+            deadline = tokio::time::Instant::now() + config.peer_timeout;
         }
-        let read = tokio::time::timeout(config.peer_timeout, stream.read_buf(json.buffer())).await;
+        let read = tokio::time::timeout_at(deadline, stream.read_buf(json.buffer())).await;
         match read {
             Err(_) => return format!("silent for {}s", config.peer_timeout.as_secs()),
             Ok(Ok(0)) => return "connection closed".into(),
@@ -170,6 +211,26 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
             tracker.response()
         }
         TrackerRequest::Holders { name } => tracker.holders(&name),
+    }
+}
+
+/// Drops peers silent for longer than the timeout, whatever their connection's task is doing
+/// (a task stuck writing to a peer that does not read would otherwise keep it listed).
+async fn expire_silent(tracker: Arc<Tracker>, timeout: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(50)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let gone = tracker.directory().expire(Instant::now(), timeout);
+        if !gone.is_empty() {
+            info!(
+                "{} peers silent for {}s dropped",
+                gone.len(),
+                timeout.as_secs()
+            );
+        }
     }
 }
 

@@ -73,6 +73,8 @@ fn help_documents_every_flag() {
         "--dir",
         "--chunk-delay",
         "--idle-timeout",
+        "--max-connections",
+        "--max-message",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

@@ -3,6 +3,7 @@
 mod cli;
 mod faults;
 mod get;
+mod hostile;
 mod interop;
 mod naive;
 mod robustness;
