@@ -146,10 +146,21 @@ impl Client {
     /// in the settings file (else by address); this peer left out.
     async fn holders(&self, tracker: &TrackerLink, file: &str) -> Vec<PeerAddr> {
         let holders = tracker.holders(file).await;
-        self.ctx.out.note(format!(
-            "Tracker: {} live holders of file {file}",
-            holders.len()
-        ));
+        // One version per download: only the holders of the newest copy (the seed-002 rule).
+        let newest = holders.iter().map(|h| h.mtime).max();
+        let all = holders.len();
+        let holders: Vec<_> = holders
+            .into_iter()
+            .filter(|h| Some(h.mtime) == newest)
+            .collect();
+        let mut note = format!("Tracker: {all} live holders of file {file}");
+        if let Some(mtime) = newest {
+            note.push_str(&format!(
+                "; fetching the newest version (mtime {mtime}) from {} of them",
+                holders.len()
+            ));
+        }
+        self.ctx.out.note(note);
         let mut targets: Vec<PeerAddr> = Vec::new();
         for h in holders {
             let known = self.settings.peers.iter().find(|p| {

@@ -13,4 +13,5 @@ mod sync;
 mod tracker;
 mod tui;
 mod util;
+mod versions;
 mod web;

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 
 use crate::util::{TIMEOUT, bin, wait_until};
 
-struct TrackerProcess {
+pub(crate) struct TrackerProcess {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl TrackerProcess {
-    fn start(extra: &[&str]) -> TrackerProcess {
+    pub(crate) fn start(extra: &[&str]) -> TrackerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -35,7 +35,7 @@ impl TrackerProcess {
         TrackerProcess { child, port }
     }
 
-    fn peer(&self) -> Peer {
+    pub(crate) fn peer(&self) -> Peer {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect tracker");
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         Peer {
@@ -52,7 +52,7 @@ impl Drop for TrackerProcess {
     }
 }
 
-struct Peer {
+pub(crate) struct Peer {
     stream: TcpStream,
     reader: BufReader<TcpStream>,
 }
@@ -69,7 +69,7 @@ impl Peer {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
     }
 
-    fn ask(&mut self, message: Value) -> Value {
+    pub(crate) fn ask(&mut self, message: Value) -> Value {
         self.send(message.to_string().as_bytes());
         self.response()
     }
@@ -223,6 +223,8 @@ fn joined_peers_download_from_every_live_holder_without_a_peer_list() {
     let data = crate::util::random_bytes(9_000, 31);
     for id in ["p2", "p3", "p4"] {
         net.put(id, "f.bin", &data);
+        // One version: the same mtime everywhere (the download takes the newest copies only).
+        crate::versions::set_mtime(&net, id, "f.bin", 1_700_000_000);
         net.start(id, &["--join", &join]);
     }
     let mut probe = tracker.peer();
@@ -234,7 +236,10 @@ fn joined_peers_download_from_every_live_holder_without_a_peer_list() {
     wait_until("three holders registered", || holders(&mut probe) == 3);
     let mut p1 = net.console("p1", &["--join", &join]);
     p1.send("#DOWNLOAD f.bin");
-    p1.expect_line("Tracker: 3 live holders of file f.bin");
+    p1.wait_for(
+        |l| l.starts_with("Tracker: 3 live holders of file f.bin; fetching the newest version"),
+        "three holders",
+    );
     p1.expect_line("File f.bin download success");
     // Round robin in the tracker's holder order (which depends on who registered first):
     // chunks 0, 1, 2 from three different peers, and chunk i always from chunk i mod 3's peer.

@@ -399,3 +399,12 @@ impl Net {
         nix::sys::signal::kill(pid, signal).expect("signal");
     }
 }
+
+impl Net {
+    /// Adds a peer `id` that the test serves itself on `port` (a stand-in server).
+    pub fn add_external(&mut self, id: &str, port: u16) {
+        self.ids.push(id.to_string());
+        self.ports.insert(id.to_string(), port);
+        self.write_settings();
+    }
+}
