@@ -7,20 +7,21 @@
 //! the open, the open file's metadata, each read), and each trip is a thread hand-off.
 //!
 //! Here:
-//! - `metadata` is a plain `stat` on the calling worker thread (microseconds for a file the
-//!   kernel has seen recently), and it also validates the cached copy of that path: one whose
-//!   size or modification time no longer match is dropped;
-//! - `open` answers from memory when the path is cached and was validated within
-//!   [`FileCache::REVALIDATE`] (normally by the `metadata` call of the same request), else after
-//!   a `stat` of its own; otherwise one trip to the blocking pool opens the file, reads its
-//!   metadata and, if it is at most [`FileCache::max_entry`] bytes, reads it whole and caches it;
+//! - a cached copy is validated against its file (size and modification time, by a plain
+//!   `stat` on the calling worker thread: microseconds for a file the kernel has seen recently)
+//!   at most every [`FileCache::REVALIDATE`]; one that no longer matches is dropped, so a file
+//!   changed on disk is served fresh within that time;
+//! - `metadata` of a path not cached is that `stat`;
+//! - `open` answers from memory when the path is cached and still valid; otherwise one trip to
+//!   the blocking pool opens the file, reads its metadata and, if it is at most
+//!   [`FileCache::max_entry`] bytes, reads it whole and caches it;
 //! - larger files are read from disk as before (tokio's file, in chunks).
 //!
 //! The cache holds at most [`FileCache::capacity`] bytes of file contents; beyond that the
 //! oldest entries go first.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -147,8 +148,22 @@ impl FileCache {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// `stat`s `path` here and now, and drops its cached copy if the file has changed.
+    /// Whether `entry` was found to match its file within [`Self::REVALIDATE`].
+    fn fresh(&self, entry: &Entry) -> bool {
+        let age = self
+            .now_ms()
+            .saturating_sub(entry.validated_ms.load(Ordering::Relaxed));
+        age <= Self::REVALIDATE.as_millis() as u64
+    }
+
+    /// `stat`s `path` here and now (unless its cached copy was validated within
+    /// [`Self::REVALIDATE`]), and drops its cached copy if the file has changed.
     pub fn stat(&self, path: &Path) -> io::Result<Meta> {
+        if let Some(entry) = self.read().entries.get(path)
+            && self.fresh(entry)
+        {
+            return Ok(entry.meta);
+        }
         match std::fs::metadata(path) {
             Ok(m) => {
                 let meta = Meta::of(&m);
@@ -189,10 +204,7 @@ impl FileCache {
     /// The cached copy of `path` if it is still the file's content.
     pub fn hit(&self, path: &Path) -> Option<CachedFile> {
         let entry = self.read().entries.get(path).cloned()?;
-        let age = self
-            .now_ms()
-            .saturating_sub(entry.validated_ms.load(Ordering::Relaxed));
-        if age > Self::REVALIDATE.as_millis() as u64 {
+        if !self.fresh(&entry) {
             let meta = Meta::of(&std::fs::metadata(path).ok()?);
             if !self.check(path, &meta) {
                 return None;
@@ -271,6 +283,30 @@ impl FileCache {
     }
 }
 
+tokio::task_local! {
+    /// The cached contents of the file the request in this scope opened, for
+    /// [`with_memory_body`].
+    static OPENED: std::cell::RefCell<Option<Bytes>>;
+}
+
+/// Runs `serve` (a `ServeDir` call), and returns with its response the whole contents of the
+/// file it opened if they came from memory: the caller can send those as they are (one frame,
+/// no copy) instead of having `ServeDir` copy them out chunk by chunk.
+pub async fn with_memory_body<F: Future>(serve: F) -> (F::Output, Option<Bytes>) {
+    OPENED
+        .scope(std::cell::RefCell::new(None), async {
+            let out = serve.await;
+            (out, OPENED.with(|o| o.borrow_mut().take()))
+        })
+        .await
+}
+
+fn note_opened(file: &CachedFile) {
+    if let Inner::Memory(c) = &file.inner {
+        let _ = OPENED.try_with(|o| *o.borrow_mut() = Some(c.get_ref().clone()));
+    }
+}
+
 /// `ServeDir`'s file system: [`FileCache`] in front of the disk.
 #[derive(Clone)]
 pub struct CachedFs(pub Arc<FileCache>);
@@ -284,13 +320,16 @@ impl Backend for CachedFs {
 
     fn open(&self, path: PathBuf) -> Self::OpenFuture {
         if let Some(file) = self.0.hit(&path) {
+            note_opened(&file);
             return Either::Left(ready(Ok(file)));
         }
         let cache = Arc::clone(&self.0);
         Either::Right(Box::pin(async move {
-            tokio::task::spawn_blocking(move || cache.load(&path))
+            let file = tokio::task::spawn_blocking(move || cache.load(&path))
                 .await
-                .map_err(io::Error::other)?
+                .map_err(io::Error::other)??;
+            note_opened(&file);
+            Ok(file)
         }))
     }
 
@@ -392,6 +431,7 @@ mod tests {
         assert_eq!(cache.bytes(), 5);
         // Changed on disk, same size and a different one: the next request sees it.
         for content in [&b"2econd"[..], b"third, longer"] {
+            std::thread::sleep(FileCache::REVALIDATE * 2);
             std::fs::write(&path, content).unwrap();
             let past = SystemTime::now() + Duration::from_secs(content.len() as u64);
             std::fs::File::options()
@@ -407,7 +447,7 @@ mod tests {
                 content
             );
         }
-        // Without the metadata call first, after the revalidation interval, open alone checks.
+        // Without the metadata call first, open alone checks.
         std::thread::sleep(FileCache::REVALIDATE * 2);
         std::fs::write(&path, b"fourth!!").unwrap();
         std::fs::File::options()
@@ -421,6 +461,7 @@ mod tests {
             b"fourth!!"
         );
         // A deleted file is not served from memory.
+        std::thread::sleep(FileCache::REVALIDATE * 2);
         std::fs::remove_file(&path).unwrap();
         assert!(fs.metadata(path.clone()).await.is_err());
         assert!(!cache.contains(&path));
@@ -460,7 +501,8 @@ mod tests {
             assert_eq!(cache.contains(p), i >= 7, "{i}");
         }
         // Replacing one entry over and over does not grow anything.
-        for n in 0..200u64 {
+        for n in 0..20u64 {
+            std::thread::sleep(FileCache::REVALIDATE * 2);
             let p = &paths[9];
             std::fs::write(p, [n as u8; 300]).unwrap();
             std::fs::File::options()

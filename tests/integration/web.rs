@@ -811,6 +811,8 @@ fn a_file_changed_on_disk_is_served_fresh_and_large_files_stream_from_disk() {
     .into_iter()
     .enumerate()
     {
+        // (A cached copy is checked against its file at most every 20 ms.)
+        std::thread::sleep(std::time::Duration::from_millis(50));
         std::fs::write(&path, content).unwrap();
         std::fs::File::options()
             .write(true)
@@ -831,6 +833,7 @@ fn a_file_changed_on_disk_is_served_fresh_and_large_files_stream_from_disk() {
     // A range of a cached file, and a deleted one.
     let part = http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=2-5\r\n\r\n");
     assert_eq!((part.status, part.body.as_slice()), (206, &b"good"[..]));
+    std::thread::sleep(std::time::Duration::from_millis(50));
     std::fs::remove_file(&path).unwrap();
     assert_eq!(get(&mut http).status, 404);
     // Beyond the cache's largest file (1 MiB): read from disk, whole and exact, and fresh.
