@@ -4,8 +4,12 @@
 //! hyper owns HTTP/1.1 (parsing, keep-alive, 400/431 on bad requests, the header timeout);
 //! `ServeDir` owns files (content types, Range, conditional requests, index.html, refusing paths
 //! that leave the root). This module wires them up, adds the HTML error pages and logs each
-//! request.
+//! request. `ServeDir` reads files through [`cache::CachedFs`], which keeps small files in
+//! memory and spares cached requests the trips to tokio's blocking pool; the access log is
+//! written by a thread of its own ([`access_log`]).
 
+pub mod access_log;
+pub mod cache;
 pub mod pages;
 mod slots;
 
@@ -31,6 +35,7 @@ use tower_http::services::ServeDir;
 
 use crate::net::Acceptor;
 use crate::tracker::Tracker;
+use cache::{CachedFs, FileCache};
 use slots::{Slots, Tenant};
 
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
@@ -44,6 +49,10 @@ pub struct WebConfig {
     pub max_connections: usize,
     /// Largest request head accepted (hyper answers 431 beyond it).
     pub max_head_bytes: usize,
+    /// Files of at most this many bytes are kept in memory...
+    pub cache_max_file: u64,
+    /// ...up to this many bytes in all (0: no cache).
+    pub cache_capacity: u64,
 }
 
 impl WebConfig {
@@ -53,6 +62,8 @@ impl WebConfig {
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             max_head_bytes: 16 * 1024,
+            cache_max_file: 1 << 20,
+            cache_capacity: 64 << 20,
         }
     }
 }
@@ -79,7 +90,7 @@ pub fn locate_root(dir: Option<PathBuf>) -> color_eyre::eyre::Result<PathBuf> {
 
 /// Everything a request can reach.
 struct Site {
-    files: ServeDir,
+    files: ServeDir<tower_http::services::fs::DefaultServeDirFallback, CachedFs>,
     tracker: Option<Arc<Tracker>>,
 }
 
@@ -96,7 +107,13 @@ pub async fn serve(
     tasks: TaskTracker,
 ) {
     let site = Arc::new(Site {
-        files: ServeDir::new(&config.root),
+        files: ServeDir::with_backend(
+            &config.root,
+            CachedFs(FileCache::new(config.cache_max_file, config.cache_capacity)),
+        )
+        // Files beyond the cache are read in 256 KiB chunks: a quarter of the trips to the
+        // blocking pool that the 64 KiB default takes.
+        .with_buf_chunk_size(256 << 10),
         tracker,
     });
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -105,6 +122,8 @@ pub async fn serve(
         .max_buf_size(config.max_head_bytes.max(8192))
         .keep_alive(true);
     let slots = Slots::new(config.max_connections);
+    // The connections, also tracked by `tasks`: to know when the last one is done.
+    let connections = TaskTracker::new();
     let mut acceptor = Acceptor::new(listener, slots.accept_cap());
     while let Some((stream, client, permit)) = acceptor.next(&shutdown).await {
         let _ = stream.set_nodelay(true);
@@ -114,7 +133,7 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         let http = http.clone();
         let stall_timeout = config.header_timeout * 3;
-        tasks.spawn(async move {
+        tasks.spawn(connections.track_future(async move {
             let _permit = permit;
             let served = Arc::clone(&tenant);
             let service = hyper::service::service_fn(move |req| {
@@ -164,8 +183,12 @@ pub async fn serve(
                 // clients that left mid-response.
                 tracing::info!("{client} connection closed: {e}");
             }
-        });
+        }));
     }
+    // Once every connection has finished, every access line is on stderr.
+    connections.close();
+    connections.wait().await;
+    tokio::task::spawn_blocking(access_log::flush).await.ok();
 }
 
 /// Whether the answer to `req` should close the connection: a client that sent no `Host` (the
@@ -202,9 +225,9 @@ impl Site {
     ) -> Response<Body> {
         tenant.busy();
         let started = Instant::now();
-        let method = req.method().clone();
-        let target = req.uri().to_string();
-        let version = format!("{:?}", req.version());
+        // What the access line needs from the request, if it is wanted.
+        let logged = access_log::enabled()
+            .then(|| (req.method().clone(), req.uri().to_string(), req.version()));
         let close = closes_after(&req);
         let mut response = self.route(req).await;
         response
@@ -215,23 +238,22 @@ impl Site {
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        let bytes = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        tracing::info!(
-            "{}",
-            pages::access_line(
+        if let Some((method, target, version)) = logged {
+            let bytes = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            access_log::write(&pages::access_line(
                 &client.to_string(),
                 method.as_str(),
                 &target,
-                &version,
+                &format!("{version:?}"),
                 response.status().as_u16(),
                 bytes,
                 started.elapsed(),
-            )
-        );
+            ));
+        }
         let guard = IdleOnDrop(tenant);
         response.map(move |body| {
             body.map_frame(move |frame| {
@@ -274,10 +296,25 @@ impl Site {
         }
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let response = match self.files.clone().oneshot(req).await {
+        let (response, memory) = cache::with_memory_body(self.files.clone().oneshot(req)).await;
+        let response = match response {
             Ok(r) => r,
             Err(never) => match never {},
         };
+        // A whole file from memory: sent as it is, one frame and no copy, rather than
+        // copied out by ServeDir in chunks (a range or a HEAD keeps ServeDir's body).
+        if let Some(bytes) = memory
+            && response.status() == StatusCode::OK
+            && method == Method::GET
+            && response.headers().get(header::CONTENT_LENGTH)
+                == Some(&HeaderValue::from(bytes.len()))
+        {
+            return response.map(|_| {
+                Full::new(bytes)
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            });
+        }
         match response.status() {
             // ServeDir answers these with an empty body; people get a page.
             // A name longer than any file system allows cannot be a file here; ServeDir

@@ -60,9 +60,18 @@ pub fn method_not_allowed(method: &str) -> String {
 
 /// Seconds since 1970 as `2026-11-23 02:03:06 UTC` (the proleptic Gregorian calendar).
 pub fn utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
+    let (year, month, day) = civil(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    // Days to a civil date (Howard Hinnant's algorithm).
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 as (year, month, day) (Howard Hinnant's algorithm).
+pub fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -72,12 +81,7 @@ pub fn utc(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (year, month, day)
 }
 
 fn ago(ms: u64) -> String {

@@ -790,3 +790,59 @@ fn long_methods_and_paths_are_cut_short_in_the_access_log() {
     let line = line_with(format!("\"{}...[500 bytes] /hello.txt", &method[..200]));
     assert!(line.len() < 600, "{} bytes: {line}", line.len());
 }
+
+#[test]
+fn a_file_changed_on_disk_is_served_fresh_and_large_files_stream_from_disk() {
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let mut http = web.connect();
+    let path = site.root().join("hello.txt");
+    let get = |http: &mut Http| http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Twice: the second comes from memory.
+    assert_eq!(get(&mut http).body, b"Success!!!\n");
+    let first = get(&mut http);
+    assert_eq!(first.body, b"Success!!!\n");
+    // Same size, new content and time; then another size: each served at once.
+    for (n, content) in [
+        &b"Changed!!!\n"[..],
+        b"shorter\n",
+        b"a good deal longer now\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // (A cached copy is checked against its file at most every 20 ms.)
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::write(&path, content).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(
+                std::time::SystemTime::now() + std::time::Duration::from_secs(10 * (n as u64 + 1)),
+            )
+            .unwrap();
+        let reply = get(&mut http);
+        assert_eq!(reply.body, content);
+        assert_eq!(
+            reply.header("content-length"),
+            Some(content.len().to_string().as_str())
+        );
+        assert_ne!(reply.header("last-modified"), first.header("last-modified"));
+    }
+    // A range of a cached file, and a deleted one.
+    let part = http.ask("GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=2-5\r\n\r\n");
+    assert_eq!((part.status, part.body.as_slice()), (206, &b"good"[..]));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(get(&mut http).status, 404);
+    // Beyond the cache's largest file (1 MiB): read from disk, whole and exact, and fresh.
+    let huge = random_bytes(3 << 20, 11);
+    std::fs::write(site.root().join("huge.bin"), &huge).unwrap();
+    for _ in 0..2 {
+        let reply = http.ask("GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(sha256(&reply.body), sha256(&huge));
+    }
+    let tail = http.ask("GET /huge.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-5\r\n\r\n");
+    assert_eq!(tail.body, &huge[huge.len() - 5..]);
+}
