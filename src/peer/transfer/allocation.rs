@@ -102,8 +102,14 @@ impl Allocation {
     /// could move (the hang of a takeover on files larger than the reassembly ring).
     pub fn next_below(&mut self, peer: usize, limit: u64) -> Option<u64> {
         let queue = self.queues.get_mut(peer)?;
-        queue.retain(|s| !s.is_empty());
-        let stripe = queue.iter_mut().min_by_key(|s| s.next)?;
+        // Almost always one stripe (the peer's round-robin share): no search then.
+        if queue.len() > 1 {
+            queue.retain(|s| !s.is_empty());
+        }
+        let stripe = match queue.len() {
+            1 => queue.front_mut()?,
+            _ => queue.iter_mut().min_by_key(|s| s.next)?,
+        };
         if stripe.next < limit {
             stripe.pop()
         } else {

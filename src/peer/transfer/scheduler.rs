@@ -275,11 +275,24 @@ impl Scheduler {
             if self.ring.ready < end {
                 break;
             }
-            let (bytes, owners) = self.ring.run(self.ring.written, end);
-            if verify.digest.group_matches(g, &bytes) {
-                self.group_verified(g, &bytes);
+            let from = self.ring.written;
+            // A group held in one piece of the ring is checked in place; only one that wraps
+            // around the ring's end, or that failed before, is copied.
+            let matches = match self.ring.contiguous(from, end) {
+                Some(bytes) if verify.repair.is_none() => verify.digest.group_matches(g, bytes),
+                _ => {
+                    let (bytes, _) = self.ring.run(from, end);
+                    verify.digest.group_matches(g, &bytes)
+                }
+            };
+            if matches {
+                if self.verify.as_ref().is_some_and(|v| v.repair.is_some()) {
+                    let (bytes, _) = self.ring.run(from, end);
+                    self.group_verified(g, &bytes);
+                }
                 self.ring.write_run(end, |o, b| write(o, b))?;
             } else {
+                let (bytes, owners) = self.ring.run(from, end);
                 self.group_failed(g, bytes, owners);
             }
             moved = true;
@@ -571,6 +584,17 @@ impl Ring {
             *self = Ring::new(self.size, slots as usize);
         }
         self.run = 1;
+    }
+
+    /// Chunks `from..to` (all present) as a slice of the ring, if they do not wrap around it.
+    fn contiguous(&self, from: u64, to: u64) -> Option<&[u8]> {
+        let slot = from % self.slots;
+        if to - from > self.slots - slot {
+            return None;
+        }
+        let start = (slot * CHUNK_SIZE) as usize;
+        let len = ((to * CHUNK_SIZE).min(self.size) - from * CHUNK_SIZE) as usize;
+        self.buf.get(start..start + len)
     }
 
     /// Chunks `from..to` (all present) as one piece of bytes, and who sent each.
