@@ -9,6 +9,7 @@ mod seed_cases;
 mod seed_session;
 mod sync;
 mod tracker;
+mod tracker_traffic;
 mod tui;
 mod util;
 mod web;

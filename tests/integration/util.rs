@@ -64,7 +64,10 @@ pub fn free_port() -> u16 {
     let first = port_block();
     loop {
         let offset = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(offset < BLOCK, "this test process used all {BLOCK} of its ports");
+        assert!(
+            offset < BLOCK,
+            "this test process used all {BLOCK} of its ports"
+        );
         let port = first + offset;
         if bindable(port) {
             return port;
@@ -106,7 +109,8 @@ fn port_block() -> u16 {
         let start = std::process::id() as u16 % blocks;
         for i in 0..blocks {
             let block = (start + i) % blocks;
-            let file = std::fs::File::create(dir.join(format!("block-{block}"))).expect("lock file");
+            let file =
+                std::fs::File::create(dir.join(format!("block-{block}"))).expect("lock file");
             if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 // Held until the process exits: the kernel releases it then, however we end.
                 std::mem::forget(lock);
@@ -115,6 +119,21 @@ fn port_block() -> u16 {
         }
         panic!("all {blocks} test port blocks are held by other test processes");
     })
+}
+
+/// Collects everything a child writes on a pipe (stderr), for assertions about what it said.
+pub fn collect(pipe: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&text);
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
 }
 
 pub struct Net {
