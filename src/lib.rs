@@ -51,17 +51,24 @@ async fn run_other(cli: Cli) -> Result<()> {
     }
     if cli.demo {
         let source = demo::locate(cli.demo_dir.clone())?;
-        return demo::run(source, Duration::from_millis(cli.chunk_delay.unwrap_or(20))).await;
+        let front = if tui::terminal_available() {
+            Front::Tui
+        } else {
+            // As with --peer: no terminal to draw on, so p1 gets the line console.
+            logging::init_stderr("warn");
+            Front::Line
+        };
+        let delay = Duration::from_millis(cli.chunk_delay.unwrap_or(20));
+        return demo::run(source, delay, front).await;
     }
     let Some(id) = cli.peer.clone() else {
         use clap::CommandFactory;
         Cli::command().print_help()?;
         return Ok(());
     };
-    use std::io::IsTerminal;
     let front = if cli.headless {
         Front::Headless
-    } else if cli.line || !std::io::stdout().is_terminal() {
+    } else if cli.line || !tui::terminal_available() {
         // Without a terminal to draw on, the line console is the useful front end.
         Front::Line
     } else {
@@ -86,7 +93,8 @@ async fn run_other(cli: Cli) -> Result<()> {
 }
 
 /// `--get`: the seed-004 client. Exit 0 for a 200, 1 for another HTTP status, 2 when there was
-/// no answer (refused, timed out, broken).
+/// no answer (refused, timed out, broken), 128 + the signal's number after SIGINT, SIGTERM or
+/// SIGHUP.
 async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
     use color_eyre::eyre::eyre;
     let target = get::Target::parse(args).map_err(|e| eyre!(e))?;
@@ -97,12 +105,12 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    // Ctrl-C drops the request, and with it any half-saved temporary file.
+    // A signal drops the request, and with it any half-saved temporary file.
     let result = tokio::select! {
         r = get::run(&target, timeout, std::path::Path::new("."), &mut out) => r,
-        _ = tokio::signal::ctrl_c() => {
+        signal = first_signal() => {
             eprintln!("Interrupted; nothing saved.");
-            return Ok(130);
+            return Ok(128 + signal);
         }
     };
     match result {
@@ -115,6 +123,27 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
             Ok(2)
         }
     }
+}
+
+/// The number of the first SIGINT, SIGTERM or SIGHUP to arrive.
+async fn first_signal() -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let kinds = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ];
+    let mut streams: Vec<_> = kinds
+        .iter()
+        .filter_map(|&kind| Some((kind.as_raw_value(), signal(kind).ok()?)))
+        .collect();
+    let waits = streams.iter_mut().map(|(number, stream)| {
+        Box::pin(async move {
+            stream.recv().await;
+            *number
+        })
+    });
+    futures::future::select_all(waits).await.0
 }
 
 /// `--tracker [ADDR]` and/or `--web [ADDR]`, in one process sharing the tracker's directory,

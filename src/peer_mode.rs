@@ -73,10 +73,9 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
     let tracker = args.join.clone().map(|addr| {
         crate::tracker::join::start(addr, me.port, Arc::clone(&store), shutdown.clone())
     });
-    if front != Front::Tui {
-        // The TUI reads Ctrl-C as a key; other modes get it as a signal.
-        tasks.spawn(cancel_on_signal(shutdown.clone()));
-    }
+    // Every front end ends the same way on SIGINT, SIGTERM or SIGHUP (the TUI also reads Ctrl-C
+    // as a key, since raw mode turns it into one).
+    tasks.spawn(wait_for_signal(shutdown.clone()));
 
     match front {
         Front::Headless => shutdown.cancelled().await,
@@ -131,21 +130,25 @@ async fn bind(me: &PeerAddr) -> Result<TcpListener> {
         .wrap_err_with(|| format!("peer {} cannot listen on {addr}", me.id))
 }
 
-/// Ctrl-C or SIGTERM ends the peer cleanly.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    wait_for_signal(shutdown).await;
-}
-
-/// Returns at Ctrl-C or SIGTERM (cancelling `shutdown`), or when `shutdown` is cancelled.
+/// Returns at SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed), cancelling `shutdown`,
+/// or when `shutdown` is cancelled. Every mode stops this way: transfers cancelled, partial files
+/// and temporary directories removed, the terminal restored, exit status 0.
 pub async fn wait_for_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::warn!("cannot listen for signals");
         return;
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+    let name = tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
         _ = shutdown.cancelled() => return,
-    }
+    };
+    tracing::info!("{name}: shutting down");
     shutdown.cancel();
 }
