@@ -7,6 +7,7 @@ mod naive;
 mod robustness;
 mod seed_cases;
 mod seed_session;
+mod signals;
 mod sync;
 mod tracker;
 mod tracker_traffic;

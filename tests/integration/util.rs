@@ -249,6 +249,11 @@ impl Net {
         self.servers.insert(id.to_string(), child);
     }
 
+    /// Hands over a running headless peer's process (to signal it and wait for it).
+    pub fn take(&mut self, id: &str) -> Child {
+        self.servers.remove(id).expect("peer running")
+    }
+
     /// SIGKILLs a running headless peer (a peer leaving without warning).
     pub fn kill(&mut self, id: &str) {
         let mut child = self.servers.remove(id).expect("peer running");
@@ -385,6 +390,24 @@ impl Console {
             self.seen.push(line);
         }
         (status, std::mem::take(&mut self.seen))
+    }
+
+    /// Sends `signal` to the console process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal");
+    }
+
+    /// Waits for the process to exit by itself (stdin left open).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "console did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
