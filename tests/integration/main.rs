@@ -1,6 +1,7 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
 mod cli;
+mod demo_scripts;
 mod get;
 mod interop;
 mod naive;
