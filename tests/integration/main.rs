@@ -2,6 +2,7 @@
 
 mod cli;
 mod demo_scripts;
+mod faults;
 mod get;
 mod interop;
 mod naive;
