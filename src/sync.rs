@@ -171,6 +171,7 @@ async fn session(
     let mut rescan = tokio::time::interval(RESCAN);
     loop {
         if let Some(message) = outbox.next(Instant::now()) {
+            // (The synchronizer never asks for holders.)
             let bytes = match message {
                 Outgoing::Announce => initial(port, &announced),
                 Outgoing::KeepAlive | Outgoing::Holders(_) => messages::keep_alive(port),

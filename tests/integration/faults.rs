@@ -105,7 +105,7 @@ fn served_files_turning_read_only_mid_upload_fails_that_upload_only() {
     let mut net = Net::new(&["p1", "p2"]);
     net.put("p2", "old.txt", b"old");
     net.start("p2", &[]);
-    let data = random_bytes(40_000, 12);
+    let data = random_bytes(80_000, 12);
     net.put("p1", "up.bin", &data);
     let mut p1 = net.console("p1", &["--chunk-delay", "5"]);
     p1.send("#UPLOAD up.bin p2");
