@@ -17,8 +17,9 @@ use tokio_util::task::TaskTracker;
 use crate::console::ConsoleOut;
 use crate::peer::transfer::TransferOptions;
 use crate::peer::{Client, Reporter, ServerConfig, serve};
-use crate::peer_mode::{Front, wait_for_signal};
+use crate::peer_mode::Front;
 use crate::settings::Settings;
+use crate::signals::Signals;
 use crate::store::Store;
 use crate::tui::{PeerHandles, PeerSwitch};
 
@@ -43,7 +44,12 @@ pub fn locate(dir: Option<PathBuf>) -> Result<PathBuf> {
 
 /// Runs the demo until p1's front end ends or a signal arrives; the temporary copy is removed
 /// either way (it is dropped before the process exits).
-pub async fn run(source: PathBuf, chunk_delay: Duration, front: Front) -> Result<()> {
+pub async fn run(
+    source: PathBuf,
+    chunk_delay: Duration,
+    front: Front,
+    signals: Signals,
+) -> Result<()> {
     let work = tempfile::Builder::new().prefix("p2p-tui-demo.").tempdir()?;
     let mut listeners = HashMap::new();
     let template = Settings::load(&source.join("peer_settings.txt"))?;
@@ -67,7 +73,7 @@ pub async fn run(source: PathBuf, chunk_delay: Duration, front: Front) -> Result
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    tasks.spawn(wait_for_signal(shutdown.clone()));
+    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
     let peers = Arc::new(DemoPeers {
         work: work.path().to_path_buf(),
         chunk_delay,

@@ -11,6 +11,7 @@ pub mod peer;
 pub mod peer_mode;
 pub mod protocol;
 pub mod settings;
+pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod tracker;
@@ -23,21 +24,24 @@ use color_eyre::eyre::Result;
 
 use cli::Cli;
 use peer_mode::{Front, PeerArgs};
+use signals::Signals;
 
 /// Runs the mode the command line asks for; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Before anything else: see `signals`.
+    let signals = Signals::install()?;
     if let Some(args) = cli.get.clone() {
-        return run_get(&args, cli.timeout).await;
+        return run_get(&args, cli.timeout, signals).await;
     }
     if cli.tracker.is_some() || cli.web.is_some() {
         logging::init_stderr("info");
-        run_servers(&cli).await?;
+        run_servers(&cli, signals).await?;
         return Ok(0);
     }
-    run_other(cli).await.map(|()| 0)
+    run_other(cli, signals).await.map(|()| 0)
 }
 
-async fn run_other(cli: Cli) -> Result<()> {
+async fn run_other(cli: Cli, signals: Signals) -> Result<()> {
     if let Some(tracker) = cli.sync.clone() {
         logging::init_stderr("info");
         let args = sync::SyncArgs {
@@ -46,7 +50,7 @@ async fn run_other(cli: Cli) -> Result<()> {
             port: cli.port.unwrap_or(0),
         };
         let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(peer_mode::wait_for_signal(shutdown.clone()));
+        tokio::spawn(signals.cancel_on_signal(shutdown.clone()));
         return sync::run(args, shutdown).await;
     }
     if cli.demo {
@@ -59,7 +63,7 @@ async fn run_other(cli: Cli) -> Result<()> {
             Front::Line
         };
         let delay = Duration::from_millis(cli.chunk_delay.unwrap_or(20));
-        return demo::run(source, delay, front).await;
+        return demo::run(source, delay, front, signals).await;
     }
     let Some(id) = cli.peer.clone() else {
         use clap::CommandFactory;
@@ -89,13 +93,13 @@ async fn run_other(cli: Cli) -> Result<()> {
         window: usize::from(cli.window),
         join: cli.join.clone(),
     };
-    peer_mode::run(args, front).await
+    peer_mode::run(args, front, signals).await
 }
 
 /// `--get`: the seed-004 client. Exit 0 for a 200, 1 for another HTTP status, 2 when there was
 /// no answer (refused, timed out, broken), 128 + the signal's number after SIGINT, SIGTERM or
 /// SIGHUP.
-async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
+async fn run_get(args: &[String], timeout_secs: f64, mut signals: Signals) -> Result<i32> {
     use color_eyre::eyre::eyre;
     let target = get::Target::parse(args).map_err(|e| eyre!(e))?;
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
@@ -108,9 +112,9 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
     // A signal drops the request, and with it any half-saved temporary file.
     let result = tokio::select! {
         r = get::run(&target, timeout, std::path::Path::new("."), &mut out) => r,
-        signal = first_signal() => {
+        (number, _) = signals.recv() => {
             eprintln!("Interrupted; nothing saved.");
-            return Ok(128 + signal);
+            return Ok(128 + number);
         }
     };
     match result {
@@ -125,30 +129,9 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
     }
 }
 
-/// The number of the first SIGINT, SIGTERM or SIGHUP to arrive.
-async fn first_signal() -> i32 {
-    use tokio::signal::unix::{SignalKind, signal};
-    let kinds = [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ];
-    let mut streams: Vec<_> = kinds
-        .iter()
-        .filter_map(|&kind| Some((kind.as_raw_value(), signal(kind).ok()?)))
-        .collect();
-    let waits = streams.iter_mut().map(|(number, stream)| {
-        Box::pin(async move {
-            stream.recv().await;
-            *number
-        })
-    });
-    futures::future::select_all(waits).await.0
-}
-
 /// `--tracker [ADDR]` and/or `--web [ADDR]`, in one process sharing the tracker's directory,
 /// headless until Ctrl-C or SIGTERM.
-async fn run_servers(cli: &Cli) -> Result<()> {
+async fn run_servers(cli: &Cli, signals: Signals) -> Result<()> {
     use color_eyre::eyre::WrapErr;
     use std::sync::Arc;
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -198,7 +181,7 @@ async fn run_servers(cli: &Cli) -> Result<()> {
             tasks.clone(),
         ));
     }
-    peer_mode::wait_for_signal(shutdown.clone()).await;
+    signals.cancel_on_signal(shutdown.clone()).await;
     shutdown.cancel();
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;

@@ -13,6 +13,7 @@ use crate::console::{self, ConsoleOut};
 use crate::peer::transfer::TransferOptions;
 use crate::peer::{Client, Reporter, ServerConfig, serve};
 use crate::settings::{PeerAddr, Settings};
+use crate::signals::Signals;
 use crate::store::Store;
 use crate::tui::PeerHandles;
 
@@ -39,7 +40,7 @@ pub struct PeerArgs {
 /// How long running tasks get to finish (and remove partial files) after Ctrl-C.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
+pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let settings = Arc::new(Settings::load(&args.settings)?);
     let me = settings.require(&args.id)?.clone();
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
@@ -75,7 +76,7 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
     });
     // Every front end ends the same way on SIGINT, SIGTERM or SIGHUP (the TUI also reads Ctrl-C
     // as a key, since raw mode turns it into one).
-    tasks.spawn(wait_for_signal(shutdown.clone()));
+    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
 
     match front {
         Front::Headless => shutdown.cancelled().await,
@@ -128,27 +129,4 @@ async fn bind(me: &PeerAddr) -> Result<TcpListener> {
     TcpListener::bind(&addr)
         .await
         .wrap_err_with(|| format!("peer {} cannot listen on {addr}", me.id))
-}
-
-/// Returns at SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed), cancelling `shutdown`,
-/// or when `shutdown` is cancelled. Every mode stops this way: transfers cancelled, partial files
-/// and temporary directories removed, the terminal restored, exit status 0.
-pub async fn wait_for_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::warn!("cannot listen for signals");
-        return;
-    };
-    let name = tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-        _ = hup.recv() => "SIGHUP",
-        _ = shutdown.cancelled() => return,
-    };
-    tracing::info!("{name}: shutting down");
-    shutdown.cancel();
 }
