@@ -2,6 +2,7 @@
 //! repository stays clean), every peer gets a free loopback port, p2..p4 serve headless inside
 //! the process, and p1's full-screen UI is in front. F2..F4 take a demo peer offline (its
 //! listener and every connection close at once, like a killed process) or bring it back.
+//! Without a terminal (a pipe, `setsid`) p1 gets the line console instead, as `--peer` does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,9 +14,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::console::ConsoleOut;
 use crate::peer::transfer::TransferOptions;
-use crate::peer::{ServerConfig, serve};
+use crate::peer::{Client, Reporter, ServerConfig, serve};
+use crate::peer_mode::Front;
 use crate::settings::Settings;
+use crate::signals::Signals;
 use crate::store::Store;
 use crate::tui::{PeerHandles, PeerSwitch};
 
@@ -38,7 +42,14 @@ pub fn locate(dir: Option<PathBuf>) -> Result<PathBuf> {
         })
 }
 
-pub async fn run(source: PathBuf, chunk_delay: Duration) -> Result<()> {
+/// Runs the demo until p1's front end ends or a signal arrives; the temporary copy is removed
+/// either way (it is dropped before the process exits).
+pub async fn run(
+    source: PathBuf,
+    chunk_delay: Duration,
+    front: Front,
+    signals: Signals,
+) -> Result<()> {
     let work = tempfile::Builder::new().prefix("p2p-tui-demo.").tempdir()?;
     let mut listeners = HashMap::new();
     let template = Settings::load(&source.join("peer_settings.txt"))?;
@@ -58,10 +69,11 @@ pub async fn run(source: PathBuf, chunk_delay: Duration) -> Result<()> {
     std::fs::write(&settings_path, &text)?;
     let settings = Arc::new(Settings::parse(&settings_path, &text)?);
     settings.require(FRONT_PEER)?;
-    let _log = crate::logging::init_file(work.path());
+    let _log = (front == Front::Tui).then(|| crate::logging::init_file(work.path()));
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
     let peers = Arc::new(DemoPeers {
         work: work.path().to_path_buf(),
         chunk_delay,
@@ -91,15 +103,28 @@ pub async fn run(source: PathBuf, chunk_delay: Duration) -> Result<()> {
         chunk_delay,
         ..TransferOptions::default()
     };
-    let handles = PeerHandles {
-        me: FRONT_PEER.into(),
-        settings,
-        store,
-        options,
-        switch: Some(peers.clone()),
-        tracker: None,
+    let result = if front == Front::Tui {
+        let handles = PeerHandles {
+            me: FRONT_PEER.into(),
+            settings,
+            store,
+            options,
+            switch: Some(peers.clone()),
+            tracker: None,
+        };
+        crate::tui::run(handles, shutdown.clone()).await
+    } else {
+        let out = ConsoleOut::start();
+        let client = Client::new(
+            FRONT_PEER,
+            settings,
+            store,
+            options,
+            Reporter::new(out.clone()),
+        );
+        crate::console::run(client, out, shutdown.clone()).await;
+        Ok(())
     };
-    let result = crate::tui::run(handles, shutdown.clone()).await;
     shutdown.cancel();
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;

@@ -11,6 +11,7 @@ pub mod peer;
 pub mod peer_mode;
 pub mod protocol;
 pub mod settings;
+pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod tracker;
@@ -23,21 +24,24 @@ use color_eyre::eyre::Result;
 
 use cli::Cli;
 use peer_mode::{Front, PeerArgs};
+use signals::Signals;
 
 /// Runs the mode the command line asks for; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Before anything else: see `signals`.
+    let signals = Signals::install()?;
     if let Some(args) = cli.get.clone() {
-        return run_get(&args, cli.timeout).await;
+        return run_get(&args, cli.timeout, signals).await;
     }
     if cli.tracker.is_some() || cli.web.is_some() {
         logging::init_stderr("info");
-        run_servers(&cli).await?;
+        run_servers(&cli, signals).await?;
         return Ok(0);
     }
-    run_other(cli).await.map(|()| 0)
+    run_other(cli, signals).await.map(|()| 0)
 }
 
-async fn run_other(cli: Cli) -> Result<()> {
+async fn run_other(cli: Cli, signals: Signals) -> Result<()> {
     if let Some(tracker) = cli.sync.clone() {
         logging::init_stderr("info");
         let args = sync::SyncArgs {
@@ -46,22 +50,29 @@ async fn run_other(cli: Cli) -> Result<()> {
             port: cli.port.unwrap_or(0),
         };
         let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(peer_mode::wait_for_signal(shutdown.clone()));
+        tokio::spawn(signals.cancel_on_signal(shutdown.clone()));
         return sync::run(args, shutdown).await;
     }
     if cli.demo {
         let source = demo::locate(cli.demo_dir.clone())?;
-        return demo::run(source, Duration::from_millis(cli.chunk_delay.unwrap_or(20))).await;
+        let front = if tui::terminal_available() {
+            Front::Tui
+        } else {
+            // As with --peer: no terminal to draw on, so p1 gets the line console.
+            logging::init_stderr("warn");
+            Front::Line
+        };
+        let delay = Duration::from_millis(cli.chunk_delay.unwrap_or(20));
+        return demo::run(source, delay, front, signals).await;
     }
     let Some(id) = cli.peer.clone() else {
         use clap::CommandFactory;
         Cli::command().print_help()?;
         return Ok(());
     };
-    use std::io::IsTerminal;
     let front = if cli.headless {
         Front::Headless
-    } else if cli.line || !std::io::stdout().is_terminal() {
+    } else if cli.line || !tui::terminal_available() {
         // Without a terminal to draw on, the line console is the useful front end.
         Front::Line
     } else {
@@ -84,12 +95,13 @@ async fn run_other(cli: Cli) -> Result<()> {
         stall_timeout: Duration::from_secs_f64(cli.stall_timeout.max(0.1)),
         join: cli.join.clone(),
     };
-    peer_mode::run(args, front).await
+    peer_mode::run(args, front, signals).await
 }
 
 /// `--get`: the seed-004 client. Exit 0 for a 200, 1 for another HTTP status, 2 when there was
-/// no answer (refused, timed out, broken).
-async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
+/// no answer (refused, timed out, broken), 128 + the signal's number after SIGINT, SIGTERM or
+/// SIGHUP.
+async fn run_get(args: &[String], timeout_secs: f64, mut signals: Signals) -> Result<i32> {
     use color_eyre::eyre::eyre;
     let target = get::Target::parse(args).map_err(|e| eyre!(e))?;
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
@@ -99,12 +111,12 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    // Ctrl-C drops the request, and with it any half-saved temporary file.
+    // A signal drops the request, and with it any half-saved temporary file.
     let result = tokio::select! {
         r = get::run(&target, timeout, std::path::Path::new("."), &mut out) => r,
-        _ = tokio::signal::ctrl_c() => {
+        (number, _) = signals.recv() => {
             eprintln!("Interrupted; nothing saved.");
-            return Ok(130);
+            return Ok(128 + number);
         }
     };
     match result {
@@ -121,7 +133,7 @@ async fn run_get(args: &[String], timeout_secs: f64) -> Result<i32> {
 
 /// `--tracker [ADDR]` and/or `--web [ADDR]`, in one process sharing the tracker's directory,
 /// headless until Ctrl-C or SIGTERM.
-async fn run_servers(cli: &Cli) -> Result<()> {
+async fn run_servers(cli: &Cli, signals: Signals) -> Result<()> {
     use color_eyre::eyre::WrapErr;
     use std::sync::Arc;
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -177,7 +189,7 @@ async fn run_servers(cli: &Cli) -> Result<()> {
             tasks.clone(),
         ));
     }
-    peer_mode::wait_for_signal(shutdown.clone()).await;
+    signals.cancel_on_signal(shutdown.clone()).await;
     shutdown.cancel();
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;

@@ -13,6 +13,7 @@ use crate::console::{self, ConsoleOut};
 use crate::peer::transfer::TransferOptions;
 use crate::peer::{Client, Reporter, ServerConfig, serve};
 use crate::settings::{PeerAddr, Settings};
+use crate::signals::Signals;
 use crate::store::Store;
 use crate::tui::PeerHandles;
 
@@ -43,7 +44,7 @@ pub struct PeerArgs {
 /// How long running tasks get to finish (and remove partial files) after Ctrl-C.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
+pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let settings = Arc::new(Settings::load(&args.settings)?);
     let me = settings.require(&args.id)?.clone();
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
@@ -77,10 +78,9 @@ pub async fn run(args: PeerArgs, front: Front) -> Result<()> {
     let tracker = args.join.clone().map(|addr| {
         crate::tracker::join::start(addr, me.port, Arc::clone(&store), shutdown.clone())
     });
-    if front != Front::Tui {
-        // The TUI reads Ctrl-C as a key; other modes get it as a signal.
-        tasks.spawn(cancel_on_signal(shutdown.clone()));
-    }
+    // Every front end ends the same way on SIGINT, SIGTERM or SIGHUP (the TUI also reads Ctrl-C
+    // as a key, since raw mode turns it into one).
+    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
 
     match front {
         Front::Headless => shutdown.cancelled().await,
@@ -135,23 +135,4 @@ async fn bind(me: &PeerAddr) -> Result<TcpListener> {
     TcpListener::bind(&addr)
         .await
         .wrap_err_with(|| format!("peer {} cannot listen on {addr}", me.id))
-}
-
-/// Ctrl-C or SIGTERM ends the peer cleanly.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    wait_for_signal(shutdown).await;
-}
-
-/// Returns at Ctrl-C or SIGTERM (cancelling `shutdown`), or when `shutdown` is cancelled.
-pub async fn wait_for_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = shutdown.cancelled() => return,
-    }
-    shutdown.cancel();
 }

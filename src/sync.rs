@@ -2,7 +2,8 @@
 //! (mtime rounded down), sends a keep-alive every 5 s, and fetches every name that the directory
 //! shows as new or newer from its holder with a plain file request. Fetched files are written
 //! atomically, with the directory's mtime. It serves plain file requests from its own folder and
-//! re-announces when the folder changes.
+//! re-announces when the folder changes, one message at a time. It is a daemon: when the tracker
+//! goes away it reconnects with backoff until it is stopped.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -21,11 +23,15 @@ use crate::net::Acceptor;
 use crate::peer::connection::Connection;
 use crate::protocol::validate_file_name;
 use crate::tracker::messages::{self, JsonStream, initial};
+use crate::tracker::outbox::{Outbox, Outgoing};
 use crate::tracker::{FileEntry, Holder};
 
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 const RESCAN: Duration = Duration::from_secs(2);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reconnecting to a lost tracker: the first wait, doubled each failure up to the last.
+const RECONNECT_MIN: Duration = Duration::from_secs(1);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
 const PARTIAL_DIR: &str = ".p2p-tui-partial";
 
 pub struct SyncArgs {
@@ -69,10 +75,17 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
         directory_rx,
         shutdown.clone(),
     ));
-    let result = talk_to_tracker(tracker, &dir, me.port(), directory_tx, &shutdown).await;
-    shutdown.cancel();
+    keep_in_touch(
+        tracker,
+        &args.tracker,
+        &dir,
+        me.port(),
+        directory_tx,
+        &shutdown,
+    )
+    .await;
     let _ = tokio::join!(served, fetcher);
-    result
+    Ok(())
 }
 
 /// The folder's files as announced: regular files with valid names, mtime in whole seconds.
@@ -104,45 +117,101 @@ fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Sends the initial message, keep-alives, and re-announces on change; passes each directory
-/// response to the fetcher.
-async fn talk_to_tracker(
+/// Stays registered with the tracker until shutdown: a lost connection (a tracker restart) is
+/// re-established with backoff, and said so on stderr.
+async fn keep_in_touch(
     mut tracker: TcpStream,
+    addr: &str,
     dir: &Path,
     port: u16,
     directory: watch::Sender<DirectoryView>,
     shutdown: &CancellationToken,
-) -> Result<()> {
+) {
+    let mut backoff = RECONNECT_MIN;
+    loop {
+        let mut why = session(tracker, dir, port, &directory, shutdown, &mut backoff).await;
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            warn!("tracker {addr}: {why}; reconnecting in {backoff:?}");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(RECONNECT_MAX);
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    info!("reconnected to tracker {addr}");
+                    tracker = stream;
+                    break;
+                }
+                Err(e) => why = format!("cannot reach it ({e})"),
+            }
+        }
+    }
+}
+
+/// One connection to the tracker: the initial message, keep-alives and re-announces on change,
+/// one at a time (see `Outbox`); each directory response goes to the fetcher. Returns why the
+/// connection ended.
+async fn session(
+    mut tracker: TcpStream,
+    dir: &Path,
+    port: u16,
+    directory: &watch::Sender<DirectoryView>,
+    shutdown: &CancellationToken,
+    backoff: &mut Duration,
+) -> String {
     let mut announced = scan(dir);
-    tracker.write_all(&initial(port, &announced)).await?;
+    let mut outbox = Outbox::new();
     let mut json = JsonStream::new(64 << 20);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     keep_alive.tick().await;
     let mut rescan = tokio::time::interval(RESCAN);
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = keep_alive.tick() => {
-                tracker.write_all(&messages::keep_alive(port)).await?;
+        if let Some(message) = outbox.next(Instant::now()) {
+            // (The synchronizer never asks for holders.)
+            let bytes = match message {
+                Outgoing::Announce => initial(port, &announced),
+                Outgoing::KeepAlive | Outgoing::Holders(_) => messages::keep_alive(port),
+            };
+            if let Err(e) = tracker.write_all(&bytes).await {
+                return e.to_string();
             }
+        }
+        let wake = outbox
+            .wake_at()
+            .unwrap_or_else(|| Instant::now() + KEEP_ALIVE);
+        tokio::select! {
+            _ = shutdown.cancelled() => return "shutting down".into(),
+            _ = keep_alive.tick() => outbox.keep_alive_due(),
             _ = rescan.tick() => {
                 let now = scan(dir);
                 if now != announced {
                     info!("folder changed: announcing {} files", now.len());
-                    tracker.write_all(&initial(port, &now)).await?;
                     announced = now;
+                    outbox.announce_due();
                 }
             }
-            read = tracker.read_buf(json.buffer()) => {
-                if read? == 0 {
-                    color_eyre::eyre::bail!("the tracker closed the connection");
-                }
-                while let Some(value) = json.next_value().map_err(|e| color_eyre::eyre::eyre!("tracker sent {e}"))? {
-                    if let Ok(view) = serde_json::from_value::<DirectoryView>(value) {
-                        directory.send_replace(view);
+            _ = tokio::time::sleep_until(wake) => {}
+            read = tracker.read_buf(json.buffer()) => match read {
+                Ok(0) => return "the tracker closed the connection".into(),
+                Ok(_) => loop {
+                    match json.next_value() {
+                        Ok(Some(value)) => {
+                            outbox.replied();
+                            *backoff = RECONNECT_MIN;
+                            if let Ok(view) = serde_json::from_value::<DirectoryView>(value) {
+                                directory.send_replace(view);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => return format!("the tracker sent {e}"),
                     }
-                }
-            }
+                },
+                Err(e) => return e.to_string(),
+            },
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `--join ADDR`: a peer's link to the tracker. It announces served_files (and again whenever
 //! they change), sends keep-alives, keeps the latest directory for the UI, and asks for all
 //! holders of a name (p2p-tui's own request shape) on behalf of `#DOWNLOAD f` with no peer list.
+//! One message is in flight at a time (see `outbox`), so a classroom tracker never reads two.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -10,12 +11,14 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::directory::FileEntry;
 use super::directory::Holder;
 use super::messages::{self, JsonStream, initial};
+use super::outbox::{Outbox, Outgoing};
 use crate::store::Store;
 
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -120,6 +123,8 @@ fn served(store: &Store) -> Vec<FileEntry> {
 
 type Queries = mpsc::Receiver<(String, oneshot::Sender<Vec<Holder>>)>;
 
+/// One connection to the tracker: one message in flight at a time (see `Outbox`). Returns why
+/// the connection ended.
 async fn session(
     mut stream: TcpStream,
     port: u16,
@@ -129,54 +134,75 @@ async fn session(
     shutdown: &CancellationToken,
 ) -> String {
     let mut announced = served(store);
-    if let Err(e) = stream.write_all(&initial(port, &announced)).await {
-        return e.to_string();
-    }
-    let mut pending: VecDeque<oneshot::Sender<Vec<Holder>>> = VecDeque::new();
+    let mut outbox = Outbox::new();
+    let mut pending = Pending::new();
     let mut json = JsonStream::new(64 << 20);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     let mut rescan = tokio::time::interval(RESCAN);
     keep_alive.tick().await;
     loop {
-        let sent = tokio::select! {
+        if let Some(message) = outbox.next(Instant::now()) {
+            let bytes = match message {
+                Outgoing::Announce => initial(port, &announced),
+                Outgoing::KeepAlive => messages::keep_alive(port),
+                Outgoing::Holders(name) => format!("{}\n", json!({"holders": name})).into_bytes(),
+            };
+            if let Err(e) = stream.write_all(&bytes).await {
+                return e.to_string();
+            }
+        }
+        let wake = outbox
+            .wake_at()
+            .unwrap_or_else(|| Instant::now() + KEEP_ALIVE);
+        tokio::select! {
             _ = shutdown.cancelled() => return "shutting down".into(),
-            _ = keep_alive.tick() => stream.write_all(&messages::keep_alive(port)).await,
+            _ = keep_alive.tick() => outbox.keep_alive_due(),
             _ = rescan.tick() => {
                 let now = served(store);
-                if now == announced { continue }
-                announced = now;
-                stream.write_all(&initial(port, &announced)).await
+                if now != announced {
+                    announced = now;
+                    outbox.announce_due();
+                }
             }
             Some((name, reply)) = queries.recv() => {
-                pending.push_back(reply);
-                stream.write_all(format!("{}\n", json!({"holders": name})).as_bytes()).await
+                pending.push((name.clone(), reply));
+                outbox.ask_holders(name);
             }
+            _ = tokio::time::sleep_until(wake) => {}
             read = stream.read_buf(json.buffer()) => match read {
                 Ok(0) => return "connection closed".into(),
                 Ok(_) => {
-                    if let Err(e) = absorb(&mut json, link, &mut pending) { return e }
-                    Ok(())
+                    if let Err(e) = absorb(&mut json, link, &mut outbox, &mut pending) { return e }
                 }
                 Err(e) => return e.to_string(),
             },
-        };
-        if let Err(e) = sent {
-            return e.to_string();
         }
     }
 }
 
-/// Sorts the tracker's answers: holders replies go to the oldest query, the rest is the directory.
+/// Holders queries waiting for their answer, by name.
+type Pending = Vec<(String, oneshot::Sender<Vec<Holder>>)>;
+
+/// Sorts the tracker's answers: a holders reply goes to the oldest query for its name, anything
+/// else is the directory. Every whole value is the reply to the message in flight.
 fn absorb(
     json: &mut JsonStream,
     link: &TrackerLink,
-    pending: &mut VecDeque<oneshot::Sender<Vec<Holder>>>,
+    outbox: &mut Outbox,
+    pending: &mut Pending,
 ) -> Result<(), String> {
     while let Some(value) = json.next_value()? {
-        if let Some(peers) = value.get("holders").and_then(|h| h.get("peers")) {
-            let holders: Vec<Holder> = serde_json::from_value(peers.clone()).unwrap_or_default();
-            if let Some(reply) = pending.pop_front() {
-                let _ = reply.send(holders);
+        outbox.replied();
+        // (A file named "holders" in the directory has no "peers" key.)
+        if let Some(answer) = value.get("holders").filter(|a| a.get("peers").is_some()) {
+            let name = answer.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let holders: Vec<Holder> = answer
+                .get("peers")
+                .and_then(|p| serde_json::from_value(p.clone()).ok())
+                .unwrap_or_default();
+            pending.retain(|(_, reply)| !reply.is_closed());
+            if let Some(i) = pending.iter().position(|(n, _)| n == name) {
+                let _ = pending.remove(i).1.send(holders);
             }
         } else if let Ok(directory) = serde_json::from_value::<BTreeMap<String, Holder>>(value) {
             link.lock().directory = directory;

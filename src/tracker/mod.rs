@@ -3,6 +3,7 @@
 pub mod directory;
 pub mod join;
 pub mod messages;
+pub mod outbox;
 pub mod server;
 
 pub use directory::{Directory, FileEntry, Holder};

@@ -52,7 +52,14 @@ pub trait PeerSwitch: Send + Sync {
     fn toggle(self: Arc<Self>, id: &str) -> String;
 }
 
-/// Runs the full-screen peer until the user quits or `shutdown` is cancelled.
+/// Whether the full-screen UI can run: standard output is a terminal and this process has a
+/// controlling terminal to read keys from (not so under `setsid`, or a daemon).
+pub fn terminal_available() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::fs::File::open("/dev/tty").is_ok()
+}
+
+/// Runs the full-screen peer until the user quits or `shutdown` is cancelled (a signal).
 pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
     let ring = Arc::new(LineRing::new(app::LOG_CAPACITY));
     let mut client = Client::new(
@@ -71,7 +78,15 @@ pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
         .as_ref()
         .map(|s| s.switchable())
         .unwrap_or_default();
-    let mut terminal = ratatui::init();
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            ratatui::restore();
+            return Err(color_eyre::eyre::eyre!(
+                "cannot use the terminal for the full-screen UI ({e}); try --line"
+            ));
+        }
+    };
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, &mut app, &peer, client, &ring, &shutdown).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);

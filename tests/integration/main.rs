@@ -1,6 +1,8 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
 mod cli;
+mod demo_scripts;
+mod disk_faults;
 mod faults;
 mod get;
 mod hostile;
@@ -9,8 +11,10 @@ mod naive;
 mod robustness;
 mod seed_cases;
 mod seed_session;
+mod signals;
 mod sync;
 mod tracker;
+mod tracker_traffic;
 mod tui;
 mod util;
 mod versions;

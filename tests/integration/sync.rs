@@ -50,11 +50,7 @@ fn mtime(path: &Path) -> Option<u64> {
 #[test]
 fn three_synchronizers_converge_on_the_newest_copies() {
     let root = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::util::free_port();
     let tracker_addr = format!("127.0.0.1:{port}");
     let mut procs = Procs(vec![spawn(&["--tracker", &tracker_addr])]);
     wait_until("tracker", || {
@@ -185,11 +181,7 @@ mod naive {
 }
 
 fn start_tracker() -> (Procs, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::util::free_port();
     let addr = format!("127.0.0.1:{port}");
     let procs = Procs(vec![spawn(&["--tracker", &addr])]);
     wait_until("tracker", || std::net::TcpStream::connect(&addr).is_ok());

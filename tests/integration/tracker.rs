@@ -16,11 +16,7 @@ pub(crate) struct TrackerProcess {
 
 impl TrackerProcess {
     pub(crate) fn start(extra: &[&str]) -> TrackerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::util::free_port();
         let child = Command::new(bin())
             .args(["--tracker", &format!("127.0.0.1:{port}")])
             .args(extra)
@@ -326,11 +322,7 @@ fn a_lying_peer_does_not_stop_synchronizers() {
     let tracker = TrackerProcess::start(&[]);
     let join = format!("127.0.0.1:{}", tracker.port);
     // The liar claims the newest copy of a name at a port nobody listens on.
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead_port = crate::util::free_port();
     let mut liar = tracker.peer();
     liar.initial(dead_port, &[("lie.txt", 2_000_000_000), ("real.txt", 1)]);
     let folder = tempfile::tempdir().unwrap();

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use crate::util::{Net, TIMEOUT, bin, random_bytes, sha256};
 
 /// A tmux server of our own, killed on drop.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(width: u16, height: u16, command: &str) -> Tmux {
+    pub(crate) fn start(width: u16, height: u16, command: &str) -> Tmux {
         let socket = format!("p2p-tui-test-{}-{}", std::process::id(), rand_suffix());
         let tmux = Tmux { socket };
         tmux.run(&[
@@ -29,7 +29,7 @@ impl Tmux {
         tmux
     }
 
-    fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
             .arg(&self.socket)
@@ -44,19 +44,19 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.run(&["capture-pane", "-t", "t", "-p"])
     }
 
-    fn type_text(&self, text: &str) {
+    pub(crate) fn type_text(&self, text: &str) {
         self.run(&["send-keys", "-t", "t", "-l", text]);
     }
 
-    fn key(&self, key: &str) {
+    pub(crate) fn key(&self, key: &str) {
         self.run(&["send-keys", "-t", "t", key]);
     }
 
-    fn wait_for(&self, what: &str) -> String {
+    pub(crate) fn wait_for(&self, what: &str) -> String {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let screen = self.screen();

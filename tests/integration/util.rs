@@ -3,12 +3,15 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,11 +51,89 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// A loopback port for one server of this test process, never handed out twice.
+///
+/// Choosing a port and binding it later races with every other process on the machine unless
+/// nobody else takes ports from the same place. So test ports come from 20000-31999, below the
+/// kernel's ephemeral range (checked: see `port_block`), in blocks of `BLOCK` ports; a test
+/// process owns its block by holding an exclusive `flock` on a file named after it for its whole
+/// life (a parallel test run, or another worktree's, takes another block), hands its ports out
+/// with an atomic counter, and still skips a port it cannot bind now (some unrelated listener).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let first = port_block();
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(
+            offset < BLOCK,
+            "this test process used all {BLOCK} of its ports"
+        );
+        let port = first + offset;
+        if bindable(port) {
+            return port;
+        }
+    }
+}
+
+/// Whether a listener could bind `port` now, as our servers bind (SO_REUSEADDR: connections
+/// of an earlier test run lingering in TIME_WAIT do not count, a listener does).
+fn bindable(port: u16) -> bool {
+    tokio::net::TcpSocket::new_v4()
+        .and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        })
+        .is_ok()
+}
+
+const PORTS_FROM: u16 = 20_000;
+const PORTS_TO: u16 = 32_000;
+const BLOCK: u16 = 1000;
+
+/// The first port of the block this process holds (claimed on first use).
+fn port_block() -> u16 {
+    static BLOCK_START: OnceLock<u16> = OnceLock::new();
+    *BLOCK_START.get_or_init(|| {
+        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+            .unwrap_or(32_768);
+        let top = PORTS_TO.min(ephemeral);
+        assert!(
+            top >= PORTS_FROM + BLOCK,
+            "the kernel hands out ephemeral ports from {ephemeral}: no room for test ports"
+        );
+        let blocks = (top - PORTS_FROM) / BLOCK;
+        let dir = std::env::temp_dir().join("p2p-tui-test-ports");
+        std::fs::create_dir_all(&dir).expect("port lock directory");
+        let start = std::process::id() as u16 % blocks;
+        for i in 0..blocks {
+            let block = (start + i) % blocks;
+            let file =
+                std::fs::File::create(dir.join(format!("block-{block}"))).expect("lock file");
+            if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                // Held until the process exits: the kernel releases it then, however we end.
+                std::mem::forget(lock);
+                return PORTS_FROM + block * BLOCK;
+            }
+        }
+        panic!("all {blocks} test port blocks are held by other test processes");
+    })
+}
+
+/// Collects everything a child writes on a pipe (stderr), for assertions about what it said.
+pub fn collect(pipe: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&text);
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
 }
 
 pub struct Net {
@@ -144,38 +225,33 @@ impl Net {
 
     /// Starts `id` headless and waits until it accepts connections.
     pub fn start(&mut self, id: &str, extra: &[&str]) {
-        for _attempt in 0..3 {
-            let mut child = self
-                .peer_command(id, "--headless", extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn peer");
-            let port = self.ports[id];
-            let deadline = Instant::now() + TIMEOUT;
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    self.servers.insert(id.to_string(), child);
-                    return;
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    // Most likely the port was taken between choosing and binding it: choose again.
-                    let mut err = String::new();
-                    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-                    eprintln!("peer {id} exited at start: {err}");
-                    self.ports.insert(id.to_string(), free_port());
-                    self.write_settings();
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "peer {id} did not start listening"
-                );
-                std::thread::sleep(Duration::from_millis(10));
+        let mut child = self
+            .peer_command(id, "--headless", extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn peer");
+        let port = self.ports[id];
+        let deadline = Instant::now() + TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+                panic!("peer {id} exited at start ({status}): {err}");
             }
+            assert!(
+                Instant::now() < deadline,
+                "peer {id} did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
-        panic!("peer {id} could not start");
+        self.servers.insert(id.to_string(), child);
+    }
+
+    /// Hands over a running headless peer's process (to signal it and wait for it).
+    pub fn take(&mut self, id: &str) -> Child {
+        self.servers.remove(id).expect("peer running")
     }
 
     /// SIGKILLs a running headless peer (a peer leaving without warning).
@@ -314,6 +390,24 @@ impl Console {
             self.seen.push(line);
         }
         (status, std::mem::take(&mut self.seen))
+    }
+
+    /// Sends `signal` to the console process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("signal");
+    }
+
+    /// Waits for the process to exit by itself (stdin left open).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "console did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
