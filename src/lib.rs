@@ -1,5 +1,6 @@
 //! p2p-tui: the seed-001 peer-to-peer file sharing protocol, its peers and front ends.
 
+pub mod check;
 pub mod cli;
 pub mod command;
 pub mod console;
@@ -26,6 +27,9 @@ use peer_mode::{Front, PeerArgs};
 
 /// Runs the mode the command line asks for; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
+    if let Some(addr) = cli.check_server.clone() {
+        return check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await;
+    }
     if let Some(args) = cli.get.clone() {
         return run_get(&args, cli.timeout).await;
     }
