@@ -367,9 +367,12 @@ async fn out_of_range(ctx: Ctx) -> Checked {
                 ctx.grace.as_millis()
             ));
         }
-        Err(e) if e.0.contains("closed the connection") => ctx.deviation(format!(
+        Err(e) if e.0.contains("closed the connection") => ctx.deviation(
+            "closed on a bad chunk",
+            format!(
             "#DOWNLOAD {name} chunk 2 (past the end): the server closed the connection without a 250 reply"
-        )),
+        ),
+),
         Err(e) => return Err(e),
     }
     drop(s);

@@ -23,7 +23,9 @@ pub async fn upload_start(s: &mut Session, name: &str, size: u64) -> Checked<Rep
         file: name.to_string(),
         size,
     };
-    s.ask(&request, Expect::UploadStart).await
+    s.send(&request).await?;
+    let ready = format!("330 Ready to receive file {name}");
+    s.recv_known(Expect::UploadStart, Some(&ready)).await
 }
 
 /// Opens a connection and starts an upload the server must accept.
@@ -74,9 +76,12 @@ pub async fn upload_rest(ctx: &Ctx, mut s: Session, name: &str, data: &[u8], fro
     let _ = s.recv_within(Expect::UploadDone, ctx.grace).await;
     drop(s);
     if served_size(ctx, name).await? == Some(data.len() as u64) {
-        ctx.deviation(format!(
+        ctx.deviation(
+            "end marker",
+            format!(
             "no \"200 File {name} received\" after the last chunk: the server saved the file only once the client closed its side (an end marker the seed does not have)"
-        ));
+        ),
+);
         return Ok(());
     }
     fail(format!(

@@ -97,11 +97,13 @@ async fn run_case(case: &Case, ctx: Ctx, deadline: Duration) -> CaseResult {
         Ok(Ok(())) if journal.deviations.is_empty() => (Verdict::Pass, vec![]),
         Ok(Ok(())) => (Verdict::Deviation, journal.deviations.clone()),
     };
-    let evidence = if verdict == Verdict::Pass {
-        Vec::new()
-    } else {
-        let skip = journal.lines.len().saturating_sub(EVIDENCE_LINES);
-        journal.lines[skip..].to_vec()
+    let evidence = match verdict {
+        Verdict::Pass => Vec::new(),
+        Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
+        Verdict::Deviation => evidence(
+            &journal.lines,
+            journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
+        ),
     };
     CaseResult {
         id: case.id.to_string(),
@@ -114,8 +116,14 @@ async fn run_case(case: &Case, ctx: Ctx, deadline: Duration) -> CaseResult {
     }
 }
 
-/// Messages shown under a case that did not pass: the last ones, where it went wrong.
-const EVIDENCE_LINES: usize = 14;
+/// Messages shown under a case that did not pass: the last ones before `end`, where it went
+/// wrong.
+fn evidence(lines: &[String], end: usize) -> Vec<String> {
+    let end = end.min(lines.len());
+    lines[end.saturating_sub(EVIDENCE_LINES)..end].to_vec()
+}
+
+const EVIDENCE_LINES: usize = 12;
 
 fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
