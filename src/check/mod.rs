@@ -74,7 +74,7 @@ pub async fn run_server(check: ServerCheck) -> Result<i32> {
     let prefix = run_prefix();
     let mut results = Vec::new();
     for case in cases::server_cases(check.file.clone()) {
-        let ctx = Ctx::new(&check.addr, grace, &format!("{prefix}-{}", case.id));
+        let ctx = Ctx::new(&check.addr, grace, &prefix);
         results.push(run_case(&case, ctx, check.case_timeout).await);
     }
     let report = Report::new("server", &check.addr, results);
