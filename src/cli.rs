@@ -110,6 +110,15 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get"])]
     pub check_server: Option<String>,
 
+    /// Check a seed-001 client: run the COMMAND given after `--` (e.g. `-- python3 client.py`) in
+    /// a prepared peer directory against servers p2p-tui plays; exit status 0 only if every case passes
+    #[arg(long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server"])]
+    pub check_client: bool,
+
+    /// --check-client: the client's command line
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
     /// --check-server: also download NAME, a file the server already serves
     #[arg(long = "file", value_name = "NAME", requires = "check_server")]
     pub check_file: Option<String>,

@@ -27,6 +27,9 @@ use peer_mode::{Front, PeerArgs};
 
 /// Runs the mode the command line asks for; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
+    if cli.check_client {
+        return check::run_client(check::ClientCheck::from_cli(&cli)?).await;
+    }
     if let Some(addr) = cli.check_server.clone() {
         return check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await;
     }

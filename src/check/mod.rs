@@ -1,10 +1,14 @@
-//! `--check-server`: a conformance checker for any implementation of the seed-001 protocol. It
+//! `--check-server` and `--check-client`: a conformance checker for any implementation of the seed-001 protocol. It
 //! runs the seed's testing scheme (section IV) and the edge cases the seed implies against a
 //! running server, speaking like the classroom clients (one message per write, each reply
 //! awaited), and reports pass, fail or deviation per case.
 
 pub mod cases;
+pub mod client;
 pub mod flows;
+pub mod lab;
+pub mod lines;
+pub mod play;
 pub mod report;
 pub mod wire;
 
@@ -78,6 +82,47 @@ pub async fn run_server(check: ServerCheck) -> Result<i32> {
         results.push(run_case(&case, ctx, check.case_timeout).await);
     }
     let report = Report::new("server", &check.addr, results);
+    finish(&report, &check.reports)
+}
+
+/// `--check-client -- COMMAND...`: the client under test and the checker's limits.
+#[derive(Debug, Clone)]
+pub struct ClientCheck {
+    pub command: Vec<String>,
+    pub case_timeout: Duration,
+    pub reports: Vec<ReportFile>,
+}
+
+impl ClientCheck {
+    pub fn from_cli(cli: &crate::cli::Cli) -> Result<ClientCheck> {
+        let server = ServerCheck::from_cli(cli, String::new())?;
+        if cli.command.is_empty() {
+            return Err(eyre!(
+                "--check-client needs the client's command after --, e.g. p2p-tui --check-client -- python3 client.py"
+            ));
+        }
+        Ok(ClientCheck {
+            command: cli.command.clone(),
+            case_timeout: server.case_timeout,
+            reports: server.reports,
+        })
+    }
+}
+
+/// Runs every client case against the client started by `command`.
+pub async fn run_client(check: ClientCheck) -> Result<i32> {
+    let grace =
+        (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
+    let env = client::Env {
+        command: std::sync::Arc::new(check.command.clone()),
+        deadline: check.case_timeout.mul_f64(0.7),
+    };
+    let mut results = Vec::new();
+    for case in client::client_cases(&env) {
+        let ctx = Ctx::new("", grace, "");
+        results.push(run_case(&case, ctx, check.case_timeout).await);
+    }
+    let report = Report::new("client", &check.command.join(" "), results);
     finish(&report, &check.reports)
 }
 
