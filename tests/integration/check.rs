@@ -212,3 +212,61 @@ fn a_server_that_never_answers_fails_every_case_within_its_deadline() {
     );
     assert!(run.stdout.contains("the server stopped answering"));
 }
+
+fn check_client(client: &[&str]) -> Checked {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let json = out_dir.path().join("r.json");
+    let output = Command::new(bin())
+        .args(["--check-client", "--case-timeout", "4", "--report", "json"])
+        .arg(&json)
+        .arg("--")
+        .args(client)
+        .output()
+        .expect("run --check-client");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let text =
+        std::fs::read_to_string(&json).unwrap_or_else(|_| panic!("no JSON report: {stdout}"));
+    Checked {
+        code: output.status.code(),
+        json: serde_json::from_str(&text).expect("JSON report"),
+        junit: String::new(),
+        stdout,
+    }
+}
+
+fn classroom_client(fault: &str) -> Checked {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_client.py");
+    check_client(&["python3", script.to_str().unwrap(), fault])
+}
+
+#[test]
+fn check_client_passes_every_case_against_p2p_tui() {
+    let run = check_client(&[
+        bin(),
+        "--peer",
+        "p1",
+        "--line",
+        "--settings",
+        "peer_settings.txt",
+        "--dir",
+        ".",
+    ]);
+    assert_eq!(run.not_passed(), vec![], "{}", run.stdout);
+    assert_eq!(run.code, Some(0));
+}
+
+#[test]
+fn a_classroom_client_passes_and_its_faults_fail_the_download_case_only() {
+    let run = classroom_client("none");
+    assert_eq!(run.not_passed(), vec![], "{}", run.stdout);
+    let run = classroom_client("no-round-robin");
+    run.only(
+        "fail",
+        "Client (p3): #DOWNLOAD f1.txt chunk 1",
+        &["download"],
+    );
+    assert_eq!(run.not_passed().len(), 1);
+    let run = classroom_client("wrong-lines");
+    run.only("fail", "File f1.txt download success", &["download"]);
+    assert_eq!(run.not_passed().len(), 1);
+}
