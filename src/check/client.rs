@@ -88,6 +88,13 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
         ),
         case(
             env,
+            "download-left",
+            "IV.10",
+            "a serving peer leaves mid-download: the others finish it",
+            download_left,
+        ),
+        case(
+            env,
             "download-exists",
             "IV.11",
             "#DOWNLOAD of a file already served: File f already exists",
@@ -234,6 +241,33 @@ async fn download_none(ctx: Ctx, env: Env) -> Checked {
         return fail(format!("served_files/ holds {:?}", lab.served_names()));
     }
     Ok(())
+}
+
+async fn download_left(ctx: Ctx, env: Env) -> Checked {
+    let data = text(1000, 3);
+    let file: &[(&str, &[u8])] = &[("f2.txt", &data)];
+    let mut leaving = serving(file);
+    if let Some(b) = leaving.as_mut() {
+        b.leave_after_chunks = Some(2);
+    }
+    let lab = Lab::new(
+        &env.command,
+        vec![("p2", serving(file)), ("p3", leaving)],
+        &[],
+    )
+    .await?;
+    let mut expected = lines::download_round("f2.txt", data.len() as u64, &["p2", "p3"], &[]);
+    expected.push(crate::protocol::lines::download_result("f2.txt", true));
+    let got = lab
+        .run(&ctx, "#DOWNLOAD f2.txt p2 p3", &expected, env.deadline)
+        .await?;
+    let missing = lines::missing(&expected, &got);
+    if let Some(line) = missing.first() {
+        return fail(format!(
+            "after p3 left mid-download the client did not print \"{line}\""
+        ));
+    }
+    saved_exact(&lab, "f2.txt", &data)
 }
 
 async fn download_exists(ctx: Ctx, env: Env) -> Checked {

@@ -76,6 +76,8 @@ pub async fn offline_port() -> std::io::Result<u16> {
     listener.local_addr().map(|a| a.port())
 }
 
+const READ_SIZE: usize = 64 * 1024;
+
 struct State {
     behaviour: Behaviour,
     seen: Arc<Mutex<Seen>>,
@@ -98,10 +100,15 @@ async fn serve(mut stream: TcpStream, state: &State) {
         let size = upload.as_ref().map(|u| u.size);
         let request = match decode_request(&mut buf, size, true) {
             Ok(Some(decoded)) => decoded.message,
-            Ok(None) => match stream.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            },
+            Ok(None) => {
+                // Room for a whole message in one read: a request cut short by a full buffer
+                // would be taken as complete (the client waits at rest).
+                buf.reserve(READ_SIZE);
+                match stream.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
             Err(e) => {
                 let _ = send(&mut stream, &Reply::Refused(e.to_string())).await;
                 return;

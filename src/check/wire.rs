@@ -172,6 +172,8 @@ impl Session {
             if let Some(reply) = self.decode(expect)? {
                 return Ok(reply);
             }
+            // Room for a whole reply in one read, so a reply is never cut by the buffer.
+            self.buf.reserve(64 * 1024);
             let read = self.stream.read_buf(&mut self.buf).await;
             match read {
                 Ok(0) => {

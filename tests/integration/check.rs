@@ -256,7 +256,7 @@ fn check_client_passes_every_case_against_p2p_tui() {
 }
 
 #[test]
-fn a_classroom_client_passes_and_its_faults_fail_the_download_case_only() {
+fn a_classroom_client_passes_and_each_fault_fails_where_it_shows() {
     let run = classroom_client("none");
     assert_eq!(run.not_passed(), vec![], "{}", run.stdout);
     let run = classroom_client("no-round-robin");
@@ -267,6 +267,10 @@ fn a_classroom_client_passes_and_its_faults_fail_the_download_case_only() {
     );
     assert_eq!(run.not_passed().len(), 1);
     let run = classroom_client("wrong-lines");
-    run.only("fail", "File f1.txt download success", &["download"]);
-    assert_eq!(run.not_passed().len(), 1);
+    run.only(
+        "fail",
+        "download success\\\"",
+        &["download", "download-left"],
+    );
+    assert_eq!(run.not_passed().len(), 2);
 }
