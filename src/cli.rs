@@ -106,6 +106,32 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub stall_timeout: f64,
 
+    /// Check a running seed-001 server at HOST:PORT against the seed's testing scheme
+    /// (section IV) and the edge cases it implies; exit status 0 only if every case passes
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get"])]
+    pub check_server: Option<String>,
+
+    /// Check a seed-001 client: run the COMMAND given after `--` (e.g. `-- python3 client.py`) in
+    /// a prepared peer directory against servers p2p-tui plays; exit status 0 only if every case passes
+    #[arg(long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server"])]
+    pub check_client: bool,
+
+    /// --check-client: the client's command line
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// --check-server: also download NAME, a file the server already serves
+    #[arg(long = "file", value_name = "NAME", requires = "check_server")]
+    pub check_file: Option<String>,
+
+    /// --check-*: seconds one case may take before it fails (a hung implementation)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub case_timeout: f64,
+
+    /// --check-*: also write the results as FORMAT (junit or json) to FILE; may be repeated
+    #[arg(long, value_names = ["FORMAT", "FILE"], num_args = 2, action = clap::ArgAction::Append)]
+    pub report: Vec<String>,
+
     /// Peer: disconnect a client that does not complete a request, or does not take a reply,
     /// within this many seconds (a byte is not progress; its upload is dropped)
     #[arg(long, value_name = "SECS", default_value_t = 60)]

@@ -1,5 +1,6 @@
 //! p2p-tui: the seed-001 peer-to-peer file sharing protocol, its peers and front ends.
 
+pub mod check;
 pub mod cli;
 pub mod command;
 pub mod console;
@@ -30,6 +31,12 @@ use signals::Signals;
 pub async fn run(cli: Cli) -> Result<i32> {
     // Before anything else: see `signals`.
     let signals = Signals::install()?;
+    if cli.check_client {
+        return check::run_client(check::ClientCheck::from_cli(&cli)?).await;
+    }
+    if let Some(addr) = cli.check_server.clone() {
+        return check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await;
+    }
     if let Some(args) = cli.get.clone() {
         return run_get(&args, cli.timeout, signals).await;
     }

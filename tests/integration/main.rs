@@ -1,5 +1,6 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
+mod check;
 mod cli;
 mod demo_scripts;
 mod disk_faults;

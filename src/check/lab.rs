@@ -1,0 +1,177 @@
+//! The client checker's laboratory: a temporary peer layout (peer_settings.txt, p1/served_files/)
+//! with played servers, the client under test started in p1/, fed one command on stdin, and its
+//! terminal lines collected. Everything stops when the lab is dropped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::play::{self, Behaviour, Seen};
+use super::wire::{Checked, Ctx, fail};
+
+/// The peer whose client is under test.
+pub const ME: &str = "p1";
+
+pub struct Lab {
+    dir: tempfile::TempDir,
+    pub seen: HashMap<String, Arc<Mutex<Seen>>>,
+    command: Vec<String>,
+    _stop: DropGuard,
+}
+
+impl Lab {
+    /// Servers by peer ID (`None`: offline) and the files in p1/served_files/.
+    pub async fn new(
+        command: &[String],
+        servers: Vec<(&str, Option<Behaviour>)>,
+        local: &[(&str, &[u8])],
+    ) -> Checked<Lab> {
+        let stop = CancellationToken::new();
+        let dir = tempfile::tempdir().or_else(|e| fail(format!("temporary directory: {e}")))?;
+        let mut settings = format!("{ME} 127.0.0.1 {}\n", free_port().await?);
+        let mut seen = HashMap::new();
+        for (id, behaviour) in servers {
+            let port = match behaviour {
+                Some(b) => {
+                    let played = play::start(b, stop.clone())
+                        .await
+                        .or_else(|e| fail(format!("cannot play server {id}: {e}")))?;
+                    seen.insert(id.to_string(), played.seen);
+                    played.port
+                }
+                None => free_port().await?,
+            };
+            settings.push_str(&format!("{id} 127.0.0.1 {port}\n"));
+        }
+        let lab = Lab {
+            dir,
+            seen,
+            command: command.to_vec(),
+            _stop: stop.drop_guard(),
+        };
+        let served = lab.served_dir();
+        let write = |path: PathBuf, bytes: &[u8]| {
+            std::fs::write(&path, bytes)
+                .or_else(|e| fail(format!("cannot write {}: {e}", path.display())))
+        };
+        std::fs::create_dir_all(&served).or_else(|e| fail(format!("served_files: {e}")))?;
+        write(
+            lab.dir.path().join("peer_settings.txt"),
+            settings.as_bytes(),
+        )?;
+        write(
+            lab.peer_dir().join("peer_settings.txt"),
+            settings.as_bytes(),
+        )?;
+        for (name, bytes) in local {
+            write(served.join(name), bytes)?;
+        }
+        Ok(lab)
+    }
+
+    pub fn peer_dir(&self) -> PathBuf {
+        self.dir.path().join(ME)
+    }
+
+    pub fn served_dir(&self) -> PathBuf {
+        self.peer_dir().join("served_files")
+    }
+
+    pub fn served(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.served_dir().join(name)).ok()
+    }
+
+    /// Names in p1/served_files/ (partial files left there show up here).
+    pub fn served_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.served_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Runs the client with `input` on its stdin until every `expected` line has been printed
+    /// (then `ctx.grace` more for extra lines) or `deadline` passes; returns its lines, prompts
+    /// and the echoed command removed.
+    pub async fn run(
+        &self,
+        ctx: &Ctx,
+        input: &str,
+        expected: &[String],
+        deadline: Duration,
+    ) -> Checked<Vec<String>> {
+        let Some((program, args)) = self.command.split_first() else {
+            return fail("no client command given");
+        };
+        let mut child = Command::new(program)
+            .args(args)
+            .current_dir(self.peer_dir())
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("P2P_TUI_CHECK_STDERR").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .kill_on_drop(true)
+            .spawn()
+            .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
+        let (tx, mut rx) = mpsc::channel(1024);
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if tx.send(line).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut stdin = child.stdin.take();
+        if let Some(stdin) = stdin.as_mut() {
+            ctx.note(format!("stdin > {input}"));
+            let _ = stdin.write_all(format!("{input}\n").as_bytes()).await;
+            let _ = stdin.flush().await;
+        }
+        let mut got = Vec::new();
+        let end = tokio::time::Instant::now() + deadline;
+        while !super::lines::missing(expected, &got).is_empty() {
+            match tokio::time::timeout_at(end, rx.recv()).await {
+                Ok(Some(line)) => keep(ctx, input, line, &mut got),
+                _ => break,
+            }
+        }
+        while let Ok(Some(line)) = tokio::time::timeout(ctx.grace, rx.recv()).await {
+            keep(ctx, input, line, &mut got);
+        }
+        // End of input: a client that exits cleanly does so now; one that does not is stopped.
+        drop(stdin);
+        let _ = tokio::time::timeout(ctx.grace, child.wait()).await;
+        let _ = child.kill().await;
+        Ok(got)
+    }
+}
+
+fn keep(ctx: &Ctx, input: &str, line: String, got: &mut Vec<String>) {
+    ctx.note(format!("{ME} | {line}"));
+    if let Some(line) = super::lines::clean(&line, input) {
+        got.push(line);
+    }
+}
+
+async fn free_port() -> Checked<u16> {
+    play::offline_port()
+        .await
+        .or_else(|e| fail(format!("no free port: {e}")))
+}

@@ -1,0 +1,250 @@
+//! Verdicts and their reports: the terminal table, JSON and JUnit XML. Pure: strings in, strings
+//! out.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Something the seed does not allow but a classroom peer could live with.
+    Deviation,
+}
+
+impl Verdict {
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Deviation => "DEV ",
+        }
+    }
+
+    fn colour(self) -> &'static str {
+        match self {
+            Verdict::Pass => "\x1b[32m",
+            Verdict::Fail => "\x1b[31m",
+            Verdict::Deviation => "\x1b[33m",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseResult {
+    pub id: String,
+    pub section: String,
+    pub title: String,
+    pub verdict: Verdict,
+    /// Why it failed, or the deviations seen; empty for a pass.
+    pub detail: Vec<String>,
+    /// The messages sent (`>`) and received (`<`) that show it; empty for a pass.
+    pub evidence: Vec<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// `server` or `client`.
+    pub mode: String,
+    /// What was checked (HOST:PORT, or the client's command).
+    pub target: String,
+    pub passed: usize,
+    pub failed: usize,
+    pub deviations: usize,
+    pub cases: Vec<CaseResult>,
+}
+
+impl Report {
+    pub fn new(mode: &str, target: &str, cases: Vec<CaseResult>) -> Report {
+        let count = |v: Verdict| cases.iter().filter(|c| c.verdict == v).count();
+        Report {
+            mode: mode.to_string(),
+            target: target.to_string(),
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            deviations: count(Verdict::Deviation),
+            cases,
+        }
+    }
+
+    /// 0 only when every case passed.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.passed != self.cases.len())
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} cases: {} passed, {} failed, {} deviations",
+            self.cases.len(),
+            self.passed,
+            self.failed,
+            self.deviations
+        )
+    }
+}
+
+/// One line per case (section, id, what it checks), then the detail and evidence of the cases
+/// that did not pass, then a summary.
+pub fn table(report: &Report, colour: bool) -> String {
+    let mut out = format!("p2p-tui --check-{} {}\n", report.mode, report.target);
+    let id_width = report.cases.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for c in &report.cases {
+        let label = if colour {
+            format!("{}{}\x1b[0m", c.verdict.colour(), c.verdict.label())
+        } else {
+            c.verdict.label().to_string()
+        };
+        out.push_str(&format!(
+            "{label}  {:<6} {:<id_width$}  {}  ({:.2}s)\n",
+            c.section, c.id, c.title, c.seconds
+        ));
+        for line in &c.detail {
+            out.push_str(&format!("      - {line}\n"));
+        }
+        for line in &c.evidence {
+            out.push_str(&format!("        {line}\n"));
+        }
+    }
+    out.push_str(&report.summary());
+    out.push('\n');
+    out
+}
+
+pub fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_default()
+}
+
+/// JUnit XML: one testsuite, a testcase per case; a failure or a deviation is a `<failure>`
+/// (its `type` says which), with the evidence as its text.
+pub fn junit(report: &Report) -> String {
+    let total: f64 = report.cases.iter().map(|c| c.seconds).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites>\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{total:.3}\">\n",
+        xml(&format!("p2p-tui --check-{} {}", report.mode, report.target)),
+        report.cases.len(),
+        report.failed + report.deviations,
+    ));
+    for c in &report.cases {
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            xml(&format!("seed-001.{}", c.section)),
+            xml(&format!("{} ({})", c.id, c.title)),
+            c.seconds
+        ));
+        if c.verdict == Verdict::Pass {
+            out.push_str("/>\n");
+            continue;
+        }
+        let kind = if c.verdict == Verdict::Fail {
+            "fail"
+        } else {
+            "deviation"
+        };
+        out.push_str(&format!(
+            ">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+            xml(&c.detail.join("; ")),
+            xml(&c.evidence.join("\n"))
+        ));
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, verdict: Verdict, detail: &[&str]) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            section: "IV.7".into(),
+            title: "download".into(),
+            verdict,
+            detail: detail.iter().map(|s| s.to_string()).collect(),
+            evidence: if verdict == Verdict::Pass {
+                vec![]
+            } else {
+                vec!["c1 < \"330 Ready to send f bytes 3\"".into()]
+            },
+            seconds: 0.25,
+        }
+    }
+
+    fn sample() -> Report {
+        Report::new(
+            "server",
+            "127.0.0.1:5000",
+            vec![
+                result("a", Verdict::Pass, &[]),
+                result("b", Verdict::Deviation, &["no \"file\" <word> & more"]),
+                result("c", Verdict::Fail, &["closed"]),
+            ],
+        )
+    }
+
+    #[test]
+    fn counts_and_exit_status_only_zero_when_all_pass() {
+        let report = sample();
+        assert_eq!((report.passed, report.failed, report.deviations), (1, 1, 1));
+        assert_eq!(report.exit_code(), 1);
+        let all_pass = Report::new("server", "x", vec![result("a", Verdict::Pass, &[])]);
+        assert_eq!(all_pass.exit_code(), 0);
+    }
+
+    #[test]
+    fn table_has_one_line_per_case_and_colours_only_on_request() {
+        let plain = table(&sample(), false);
+        assert!(plain.contains("PASS  IV.7   a  download  (0.25s)"));
+        assert!(plain.contains("DEV   IV.7   b"));
+        assert!(plain.contains("      - closed"));
+        assert!(plain.ends_with("3 cases: 1 passed, 1 failed, 1 deviations\n"));
+        assert!(!plain.contains('\x1b'));
+        assert!(table(&sample(), true).contains("\x1b[31mFAIL\x1b[0m"));
+    }
+
+    #[test]
+    fn json_names_each_verdict_in_lowercase() {
+        let value: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(value["cases"][1]["verdict"], "deviation");
+        assert_eq!(value["cases"][2]["verdict"], "fail");
+        assert_eq!(value["failed"], 1);
+    }
+
+    #[test]
+    fn junit_escapes_and_marks_deviations() {
+        let xml = junit(&sample());
+        assert!(xml.contains("tests=\"3\" failures=\"2\""));
+        assert!(xml.contains(
+            "<testcase classname=\"seed-001.IV.7\" name=\"a (download)\" time=\"0.250\"/>"
+        ));
+        assert!(xml.contains(
+            "<failure type=\"deviation\" message=\"no &quot;file&quot; &lt;word&gt; &amp; more\">"
+        ));
+        assert!(xml.contains("c1 &lt; &quot;330 Ready to send f bytes 3&quot;"));
+    }
+
+    #[test]
+    fn xml_drops_control_characters() {
+        assert_eq!(xml("a\u{0}b\u{1b}c\nd"), "abc\nd");
+    }
+}
