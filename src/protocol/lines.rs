@@ -102,7 +102,7 @@ pub fn versions_disagree(file: &str, groups: &[String]) -> String {
 /// A download succeeded from classroom peers that cannot describe the content.
 pub fn not_verified(file: &str) -> String {
     format!(
-        "File {file} was not verified: no serving peer could describe its content (classroom peers)"
+        "Not verified: no serving peer could describe the content of file {file} (classroom peers)"
     )
 }
 

@@ -174,7 +174,7 @@ fn classroom_only_downloads_say_they_are_not_verified() {
     p1.send("#DOWNLOAD f.bin p2");
     p1.expect_line("File f.bin download success");
     p1.expect_line(
-        "File f.bin was not verified: no serving peer could describe its content (classroom peers)",
+        "Not verified: no serving peer could describe the content of file f.bin (classroom peers)",
     );
     assert_eq!(net.served("p1", "f.bin"), Some(data));
 }
