@@ -170,7 +170,7 @@ fn run(seed: u64, totals: &mut Totals) {
     let departures_planned = peers.iter().any(|p| p.fate != Fate::Healthy);
     // Versions and corruption: some schedules put two same-size versions on the peers, some
     // have peers that send wrong bytes, and some peers can describe the content (digest).
-    let verifiable = chunks <= 1_500 && rng.chance(40);
+    let verifiable = chunks <= 1_500 && rng.chance(25);
     let two_versions = verifiable && rng.chance(40);
     let corruption = verifiable && rng.chance(40);
     let group_chunks = 1 + rng.below(slots as u64 + 4);
@@ -183,15 +183,10 @@ fn run(seed: u64, totals: &mut Totals) {
             0
         };
     }
-    let digests = if verifiable {
-        [
-            digest_of(size, 0, group_chunks),
-            digest_of(size, 1, group_chunks),
-        ]
-        .map(Some)
-    } else {
-        [None, None]
-    };
+    let digests = [
+        verifiable.then(|| digest_of(size, 0, group_chunks)),
+        two_versions.then(|| digest_of(size, 1, group_chunks)),
+    ];
     for p in &peers {
         let gives = verifiable && rng.chance(60);
         described.push(gives.then(|| digests[p.version as usize].clone()).flatten());
