@@ -21,6 +21,9 @@ pub struct Acceptor {
     idle: Arc<IdleConnections>,
 }
 
+/// How often a new client waiting for a slot looks again for an idle connection to close.
+const EVICT_RETRY: Duration = Duration::from_millis(100);
+
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 
 /// An accepted connection: its permit holds its place until dropped; its idle slot lets the
@@ -69,15 +72,18 @@ impl Acceptor {
             };
             let permit = match Arc::clone(&self.permits).try_acquire_owned() {
                 Ok(permit) => permit,
-                Err(_) => {
+                Err(_) => loop {
                     if self.idle.evict_oldest() {
                         tracing::debug!("every slot taken: closed the longest-idle connection");
                     }
+                    // No idle connection yet (just accepted, not yet waiting), or the evicted one
+                    // has not let go: look again shortly rather than wait for a timeout.
                     tokio::select! {
                         _ = shutdown.cancelled() => return None,
-                        permit = Arc::clone(&self.permits).acquire_owned() => permit.ok()?,
+                        permit = Arc::clone(&self.permits).acquire_owned() => break permit.ok()?,
+                        _ = tokio::time::sleep(EVICT_RETRY) => {}
                     }
-                }
+                },
             };
             let slot = IdleSlot::new(&self.idle);
             return Some(Admitted {
