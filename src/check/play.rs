@@ -140,7 +140,7 @@ async fn answer(
             names.sort();
             Reply::FilesServed(names)
         }
-        Request::Extensions | Request::Digest { .. } => return false,
+        Request::Extensions | Request::Digest { .. } | Request::EndMarker(_) => return false,
         Request::UploadStart { file, size } => {
             if files.contains_key(&file) {
                 Reply::AlreadyServing { file }

@@ -19,7 +19,7 @@ pub type ClientOptions = TransferOptions;
 
 /// How long a file list may pause before it is taken as complete (servers may keep the
 /// connection open after `200 Files served: ...`).
-const FILE_LIST_GAP: Duration = Duration::from_millis(300);
+pub(crate) const FILE_LIST_GAP: Duration = Duration::from_millis(300);
 
 #[derive(Clone)]
 pub struct Client {

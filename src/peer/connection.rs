@@ -243,6 +243,12 @@ impl Connection {
         decode_reply(&mut self.buf, expect, true)?.ok_or(ConnError::Closed)
     }
 
+    /// Whether bytes of an unfinished message were read (a connection that ended now ended in
+    /// the middle of a message, not between two).
+    pub fn has_partial(&self) -> bool {
+        !self.buf.iter().all(u8::is_ascii_whitespace)
+    }
+
     /// Adds a request to the output batch.
     pub fn queue_request(&mut self, request: &Request, framing: Framing) {
         request.encode(&mut self.out, framing);

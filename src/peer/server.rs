@@ -48,6 +48,7 @@ pub async fn serve(
             store: Arc::clone(&store),
             config: Arc::clone(&config),
             upload: None,
+            received: None,
             download: None,
             read_ahead: (0, bytes::Bytes::new()),
         };
@@ -88,6 +89,8 @@ struct Session {
     store: Arc<Store>,
     config: Arc<ServerConfig>,
     upload: Option<Upload>,
+    /// The last upload completed on this connection (a course client's end marker names none).
+    received: Option<String>,
     /// The file opened by `#DOWNLOAD f`: chunks are served from this handle, as the file was.
     download: Option<(String, Arc<File>, u64)>,
     /// Bytes of the download's file read ahead: (offset, data).
@@ -229,6 +232,15 @@ impl Session {
             Request::DownloadChunk { file, index } => {
                 self.download_chunk(file, index, framing).await
             }
+            Request::EndMarker(_) => {
+                // A course client's private end marker: the confirmation again, if there is one.
+                let reply = match &self.received {
+                    Some(file) => Reply::FileReceived { file: file.clone() },
+                    None => Reply::Refused("No upload to complete".into()),
+                };
+                self.reply(reply, framing).await?;
+                Ok(Next::Continue)
+            }
         }
     }
 
@@ -327,6 +339,7 @@ impl Session {
         let reply = match committed {
             Ok(Ok(())) => {
                 info!(%file, "upload complete");
+                self.received = Some(file.clone());
                 Reply::FileReceived { file }
             }
             Ok(Err(e)) => {

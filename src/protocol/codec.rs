@@ -51,7 +51,15 @@ pub enum Request {
     Digest {
         file: String,
     },
+    /// A private end marker some course clients send after the last chunk of an upload
+    /// (`UPLOAD_COMPLETE`, `Transmission complete`): not in the seeds. p2p-tui's server answers
+    /// it with `200 File f received` again for the upload just completed; p2p-tui's client sends
+    /// one only to a server that did not confirm an upload in time.
+    EndMarker(&'static str),
 }
+
+/// End markers seen in course implementations of seed 001 (none is in the seed).
+pub const END_MARKERS: [&str; 2] = ["UPLOAD_COMPLETE", "Transmission complete"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -296,6 +304,12 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
         let text_end = cur.pos;
         return Ok((Request::Digest { file }, None, text_end, cur.end()?));
     }
+    for marker in END_MARKERS {
+        if cur.opt_lit(marker)? {
+            let text_end = cur.pos;
+            return Ok((Request::EndMarker(marker), None, text_end, cur.end()?));
+        }
+    }
     mismatch("Unknown request")
 }
 
@@ -323,6 +337,7 @@ impl std::fmt::Display for Request {
             Request::DownloadChunk { file, index } => write!(f, "#DOWNLOAD {file} chunk {index}"),
             Request::Extensions => write!(f, "#EXTENSIONS"),
             Request::Digest { file } => write!(f, "#DIGEST {file}"),
+            Request::EndMarker(marker) => f.write_str(marker),
         }
     }
 }

@@ -38,6 +38,11 @@ fn every_request_encodes_to_the_seed_bytes() {
     let cases: Vec<(Request, &[u8])> = vec![
         (Request::FileList, b"#FILELIST"),
         (Request::Extensions, b"#EXTENSIONS"),
+        (Request::EndMarker("UPLOAD_COMPLETE"), b"UPLOAD_COMPLETE"),
+        (
+            Request::EndMarker("Transmission complete"),
+            b"Transmission complete",
+        ),
         (
             Request::UploadStart {
                 file: "f2.txt".into(),
@@ -73,6 +78,31 @@ fn every_request_encodes_to_the_seed_bytes() {
         line.push(b'\n');
         assert_eq!(encoded_request(&request, Framing::Line), line);
     }
+}
+
+/// End markers are not seed requests (they do not start with `#`): a course client sends one
+/// alone and waits, so they are read at rest or with a line end, never run into another request.
+#[test]
+fn end_markers_decode_alone_or_line_ended() {
+    for marker in END_MARKERS {
+        for tail in ["", "\n", "\r\n"] {
+            let mut buf = BytesMut::from(format!("{marker}{tail}").as_bytes());
+            let got = decode_request(&mut buf, None, true)
+                .expect("valid")
+                .expect("whole");
+            assert_eq!(got.message, Request::EndMarker(marker));
+            assert!(buf.is_empty());
+        }
+        // Not yet whole while more may come.
+        let mut buf = BytesMut::from(&marker.as_bytes()[..marker.len() - 1]);
+        assert!(
+            decode_request(&mut buf, None, false)
+                .expect("valid")
+                .is_none()
+        );
+    }
+    let mut buf = BytesMut::from(&b"UPLOAD_COMPLETED"[..]);
+    assert!(decode_request(&mut buf, None, true).is_err());
 }
 
 #[test]

@@ -111,6 +111,20 @@ pub fn wrong_bytes(peer: &str, file: &str, chunk: u64) -> String {
     format!("Server {peer} sent chunk {chunk} of file {file} that does not match its digest")
 }
 
+/// An upload a server confirmed only after an end marker the seed does not have.
+pub fn confirmed_after_marker(peer: &str, file: &str, marker: &str) -> String {
+    format!(
+        "Server {peer} confirmed file {file} only after the end marker \"{marker}\" (not part of seed 001)"
+    )
+}
+
+/// An upload whose every chunk was acknowledged, and the file listed, but never confirmed.
+pub fn listed_not_confirmed(peer: &str, file: &str) -> String {
+    format!(
+        "Server {peer} acknowledged every chunk of file {file} and lists it, but never sent \"200 File {file} received\" (it may expect a private end marker)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

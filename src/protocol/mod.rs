@@ -13,6 +13,7 @@ pub mod names;
 
 pub use chunk::{CHUNK_SIZE, chunk_count, chunk_len, chunk_offset};
 pub use codec::{
-    Decoded, Expect, Framing, ProtocolError, Reply, Request, decode_reply, decode_request,
+    Decoded, END_MARKERS, Expect, Framing, ProtocolError, Reply, Request, decode_reply,
+    decode_request,
 };
 pub use names::{NameError, validate_file_name};

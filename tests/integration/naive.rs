@@ -2,29 +2,63 @@
 //! `recv(1024)` is one message, one `send` per reply, no terminators, strictly request/reply.
 //! It records every read that did not hold exactly one message (a classroom peer would break).
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// How a naive server departs from the seed's usual reading (all seen in course work).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    /// One connection carries every request of a client.
+    Keep,
+    /// Answers one request per connection, then closes it (uploads are kept by file name, not
+    /// by connection, so a client may send each chunk on a new connection).
+    CloseAfterReply,
+    /// Sends no `200 File f received` after the last chunk: keeps the file, and confirms it,
+    /// only when this private end marker arrives.
+    EndMarker(&'static str),
+    /// Keeps the file after the last chunk but never confirms it.
+    NeverConfirms,
+}
 
 pub struct NaiveServer {
     pub violations: Arc<Mutex<Vec<String>>>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
 }
+
+/// Uploads in progress, by file name: size and bytes so far.
+type Uploads = Arc<Mutex<HashMap<String, (usize, Vec<u8>)>>>;
 
 impl NaiveServer {
     /// Serves `dir` (its served_files/) on `port` in background threads.
     pub fn start(port: u16, dir: PathBuf) -> NaiveServer {
+        NaiveServer::start_with(port, dir, Mode::Keep)
+    }
+
+    pub fn start_with(port: u16, dir: PathBuf, mode: Mode) -> NaiveServer {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("naive bind");
         let violations = Arc::new(Mutex::new(Vec::new()));
-        let v = Arc::clone(&violations);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let uploads = Uploads::default();
+        let (v, c) = (Arc::clone(&violations), Arc::clone(&connections));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { break };
-                let (dir, v) = (dir.clone(), Arc::clone(&v));
-                std::thread::spawn(move || serve(stream, dir.join("served_files"), v));
+                c.fetch_add(1, Ordering::SeqCst);
+                let (dir, v, uploads) = (dir.clone(), Arc::clone(&v), Arc::clone(&uploads));
+                std::thread::spawn(move || {
+                    serve(stream, dir.join("served_files"), mode, &uploads, &v)
+                });
             }
         });
-        NaiveServer { violations }
+        NaiveServer {
+            violations,
+            connections,
+        }
     }
 }
 
@@ -35,8 +69,13 @@ fn words(msg: &[u8], n: usize) -> Vec<String> {
         .collect()
 }
 
-fn serve(mut stream: TcpStream, dir: PathBuf, violations: Arc<Mutex<Vec<String>>>) {
-    let mut upload: Option<(String, usize, Vec<u8>)> = None;
+fn serve(
+    mut stream: TcpStream,
+    dir: PathBuf,
+    mode: Mode,
+    uploads: &Uploads,
+    violations: &Mutex<Vec<String>>,
+) {
     let mut buf = [0u8; 1024];
     let violate = |what: String| violations.lock().unwrap().push(what);
     loop {
@@ -63,11 +102,25 @@ fn serve(mut stream: TcpStream, dir: PathBuf, violations: Arc<Mutex<Vec<String>>
                     violate(format!("bad upload header {head:?}"));
                     return;
                 };
-                upload = Some((f.to_string(), size, Vec::new()));
-                format!("330 Ready to receive file {f}").into_bytes()
+                let ready = format!("330 Ready to receive file {f}").into_bytes();
+                if size == 0 && matches!(mode, Mode::Keep | Mode::CloseAfterReply) {
+                    // No chunk will come: the file is whole at once.
+                    std::fs::write(dir.join(f), b"").unwrap();
+                    if stream.write_all(&ready).is_err() {
+                        return;
+                    }
+                    format!("200 File {f} received").into_bytes()
+                } else {
+                    uploads
+                        .lock()
+                        .unwrap()
+                        .insert(f.to_string(), (size, Vec::new()));
+                    ready
+                }
             }
             ["#UPLOAD", f, "chunk", i, ..] => {
-                let Some((name, size, data)) = upload.as_mut() else {
+                let mut uploads = uploads.lock().unwrap();
+                let Some((size, data)) = uploads.get_mut(f) else {
                     violate("chunk without upload".into());
                     return;
                 };
@@ -81,16 +134,20 @@ fn serve(mut stream: TcpStream, dir: PathBuf, violations: Arc<Mutex<Vec<String>>
                     return;
                 }
                 data.extend_from_slice(&msg[header..]);
-                stream
-                    .write_all(format!("200 File {f} chunk {i} received").as_bytes())
-                    .unwrap();
-                if data.len() == *size {
-                    std::fs::write(dir.join(&*name), &data).unwrap();
-                    stream
-                        .write_all(format!("200 File {f} received").as_bytes())
-                        .unwrap();
+                let mut reply = format!("200 File {f} chunk {i} received").into_bytes();
+                if data.len() == *size && matches!(mode, Mode::Keep | Mode::CloseAfterReply) {
+                    std::fs::write(dir.join(f), &*data).unwrap();
+                    uploads.remove(f);
+                    // The seed's second message: its own send.
+                    if stream.write_all(&reply).is_err() {
+                        return;
+                    }
+                    reply = format!("200 File {f} received").into_bytes();
+                } else if data.len() == *size && mode == Mode::NeverConfirms {
+                    std::fs::write(dir.join(f), &*data).unwrap();
+                    uploads.remove(f);
                 }
-                continue;
+                reply
             }
             ["#DOWNLOAD", f] => match std::fs::metadata(dir.join(f)) {
                 Ok(meta) => format!("330 Ready to send file {f} bytes {}", meta.len()).into_bytes(),
@@ -109,6 +166,25 @@ fn serve(mut stream: TcpStream, dir: PathBuf, violations: Arc<Mutex<Vec<String>>
                 reply.extend_from_slice(&data[i * 100..((i + 1) * 100).min(data.len())]);
                 reply
             }
+            _ if matches!(mode, Mode::EndMarker(m) if msg == m.as_bytes()) => {
+                // The marker names no file: it ends the one upload whose every byte is here.
+                let mut uploads = uploads.lock().unwrap();
+                let done = uploads
+                    .iter()
+                    .find(|(_, (size, data))| data.len() == *size)
+                    .map(|(name, _)| name.clone());
+                match done.and_then(|name| uploads.remove_entry(&name)) {
+                    Some((name, (_, data))) => {
+                        std::fs::write(dir.join(&name), data).unwrap();
+                        format!("200 File {name} received").into_bytes()
+                    }
+                    None => b"250 Nothing to complete".to_vec(),
+                }
+            }
+            _ if matches!(mode, Mode::EndMarker(_) | Mode::NeverConfirms) => {
+                // Other markers: an error, and the connection stays open.
+                b"250 Unknown request".to_vec()
+            }
             _ => {
                 violate(format!(
                     "unexpected read {:?}",
@@ -117,7 +193,7 @@ fn serve(mut stream: TcpStream, dir: PathBuf, violations: Arc<Mutex<Vec<String>>
                 return;
             }
         };
-        if stream.write_all(&reply).is_err() {
+        if stream.write_all(&reply).is_err() || mode == Mode::CloseAfterReply {
             return;
         }
     }
@@ -145,6 +221,14 @@ impl NaiveClient {
         let mut buf = [0u8; 1024];
         let n = self.stream.read(&mut buf).expect("naive recv");
         buf[..n].to_vec()
+    }
+
+    /// The payload length of chunk `index` of `file` (one request, one read).
+    pub fn download_chunk_len(&mut self, file: &str, index: usize) -> usize {
+        let reply = self.exchange(format!("#DOWNLOAD {file} chunk {index}").as_bytes());
+        let header = format!("200 File {file} chunk {index} ");
+        assert!(reply.starts_with(header.as_bytes()));
+        reply.len() - header.len()
     }
 
     /// Downloads `file` the classroom way (lockstep), from one server.

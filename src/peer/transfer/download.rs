@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::Takeover;
-use super::exchange::{self, PeerFailure};
+use super::exchange::{self, Link, PeerFailure};
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
 use super::scheduler::{Dropped, Scheduler, State};
@@ -115,14 +115,10 @@ pub async fn download(
         version,
     ));
     let mut tasks = JoinSet::new();
-    for (position, ServingPeer { conn, window, .. }) in serving.into_iter().enumerate() {
-        tasks.spawn(fetch(
-            Arc::clone(&shared),
-            position,
-            conn,
-            ctx.clone(),
-            window,
-        ));
+    for (position, peer) in serving.into_iter().enumerate() {
+        // The connection has carried one reply: the `330` that made the peer a serving peer.
+        let link = Link::new(peer.addr, peer.conn, 1, peer.window, &ctx.options);
+        tasks.spawn(fetch(Arc::clone(&shared), position, link, ctx.clone()));
     }
     let cancelled = wait_all(&mut tasks, cancel).await;
     finish(ctx, &shared, cancelled).await
@@ -460,30 +456,36 @@ enum Ended {
 
 /// One serving peer's task: request what the scheduler hands out, up to the peer's window,
 /// until the download is over or the peer leaves.
-async fn fetch(
-    shared: Arc<Shared>,
-    position: usize,
-    mut conn: Connection,
-    ctx: TransferContext,
-    peer_window: PeerWindow,
-) {
-    match fetch_loop(&shared, position, &mut conn, &ctx, &peer_window).await {
+async fn fetch(shared: Arc<Shared>, position: usize, link: Link, ctx: TransferContext) {
+    match fetch_loop(&shared, position, link, &ctx).await {
         Ended::Over => {}
         Ended::Left(why) => peer_left(&shared, position, &ctx, &why.to_string()),
         Ended::WriteFailed(why) => ctx.out.error(why),
     }
 }
 
+/// Queues the chunk requests still unanswered on a new connection (not printed again: the
+/// user saw each request once, as the peer does).
+fn resend(link: &mut Link, file: &str, awaited: &VecDeque<u64>, framing: Framing) {
+    for &index in awaited {
+        let request = Request::DownloadChunk {
+            file: file.to_string(),
+            index,
+        };
+        link.conn().queue_request(&request, framing);
+    }
+}
+
 async fn fetch_loop(
     shared: &Shared,
     position: usize,
-    conn: &mut Connection,
+    mut link: Link,
     ctx: &TransferContext,
-    peer_window: &PeerWindow,
 ) -> Ended {
     let id = &shared.ids[position];
     let out = &ctx.out;
     let stall = shared.stall_timeout;
+    let peer_window = link.window().clone();
     let mut awaited: VecDeque<u64> = VecDeque::new();
     let mut batch: Vec<(u64, Bytes)> = Vec::new();
     let mut lines = LineBatch::default();
@@ -500,19 +502,30 @@ async fn fetch_loop(
             return Ended::Over;
         }
         if !indices.is_empty() {
+            if awaited.is_empty()
+                && let Err(why) = link.ready().await
+            {
+                return Ended::Left(why);
+            }
             for &index in &indices {
                 let request = Request::DownloadChunk {
                     file: shared.file.clone(),
                     index,
                 };
                 lines.sent(id, &request);
-                conn.queue_request(&request, framing);
+                link.conn().queue_request(&request, framing);
             }
             out.emit(&mut lines);
             shared.progress.requested_many(position, indices.len());
             awaited.extend(&indices);
-            if let Err(why) = exchange::flush(conn, stall).await {
-                return Ended::Left(why);
+            if let Err(why) = exchange::flush(link.conn(), stall).await {
+                if !link.recover(&why).await {
+                    return Ended::Left(why);
+                }
+                resend(&mut link, &shared.file, &awaited, framing);
+                if let Err(why) = exchange::flush(link.conn(), stall).await {
+                    return Ended::Left(why);
+                }
             }
         }
         if awaited.is_empty() {
@@ -528,7 +541,8 @@ async fn fetch_loop(
             })
         };
         let (replies, error) =
-            exchange::read_batch(conn, expect, framing, || peer_window.lockstep()).await;
+            exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
+        link.replied(replies.len());
         let mut failure = error.map(|e| PeerFailure::from_conn(e, stall));
         for decoded in replies {
             lines.replied(id, decoded.text());
@@ -554,7 +568,13 @@ async fn fetch_loop(
             shared.progress.chunk_done(position, index, payload.len());
         }
         if let Some(why) = failure {
-            return Ended::Left(why);
+            if !link.recover(&why).await {
+                return Ended::Left(why);
+            }
+            resend(&mut link, &shared.file, &awaited, framing);
+            if let Err(why) = exchange::flush(link.conn(), stall).await {
+                return Ended::Left(why);
+            }
         }
     }
 }

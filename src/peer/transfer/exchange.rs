@@ -1,14 +1,16 @@
 //! What the download and upload loops share: the framing a window implies, reading a batch of
-//! replies (one, waiting for it, then every further one already buffered), and why a peer
-//! stopped taking part in a transfer.
+//! replies (one, waiting for it, then every further one already buffered), the link to a peer
+//! that outlives a close after a reply, and why a peer stopped taking part in a transfer.
 
 use std::time::Duration;
 
 use thiserror::Error;
 
-use super::describe;
+use super::pipelining::PeerWindow;
+use super::{TransferOptions, describe};
 use crate::peer::connection::{ConnError, Connection};
 use crate::protocol::{Decoded, Expect, Framing, Reply};
+use crate::settings::PeerAddr;
 
 /// Messages delimited by `\n` once more than one request may be in flight; the seed's bare
 /// messages in lockstep.
@@ -33,6 +35,10 @@ pub enum PeerFailure {
     Unexpected(u64),
     #[error("the server did not keep the file")]
     NotKept,
+    #[error(
+        "it acknowledged every chunk but never confirmed the file (no \"200 File {0} received\", no end marker answered) and does not list it"
+    )]
+    NotConfirmed(String),
     #[error("cannot read {file}: {error}")]
     Read { file: String, error: std::io::Error },
 }
@@ -44,6 +50,124 @@ impl PeerFailure {
             ConnError::Timeout(_) => PeerFailure::Silent(stall),
             e => PeerFailure::Connection(e),
         }
+    }
+}
+
+impl PeerFailure {
+    /// Whether the connection ended between two messages: closed, or reset by a write that
+    /// followed the peer's close. A peer that closes after its replies shows exactly this.
+    fn ended_between_messages(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            PeerFailure::Connection(ConnError::Closed) => true,
+            PeerFailure::Connection(ConnError::Io(e)) => matches!(
+                e.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The connection to one peer for one transfer, which outlives the peer closing it after a
+/// complete reply.
+///
+/// Classroom servers may answer one request per connection and close (the seed does not say a
+/// connection carries more). So a connection that ends between two messages after at least
+/// one complete reply is replaced by a new one, and the unanswered requests go out again there.
+/// A peer is gone only when it refuses the new connection, ends one before its first reply or
+/// in the middle of a message, or goes silent. Every replacement follows a reply, so this
+/// cannot loop without progress. A peer that closes right after its first reply is remembered
+/// (for this client, per address): each later request gets a fresh connection up front, and
+/// no transfer pays a failed round trip per chunk.
+pub struct Link {
+    peer: PeerAddr,
+    conn: Connection,
+    /// Complete replies read on `conn`.
+    replies: usize,
+    window: PeerWindow,
+    connect_timeout: Duration,
+    stall: Duration,
+}
+
+impl Link {
+    /// `conn` has already carried `replies` complete replies (the `330` that opened the
+    /// transfer).
+    pub fn new(
+        peer: PeerAddr,
+        conn: Connection,
+        replies: usize,
+        window: PeerWindow,
+        options: &TransferOptions,
+    ) -> Link {
+        Link {
+            peer,
+            conn,
+            replies,
+            window,
+            connect_timeout: options.connect_timeout,
+            stall: options.stall_timeout,
+        }
+    }
+
+    pub fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn window(&self) -> &PeerWindow {
+        &self.window
+    }
+
+    /// Counts complete replies read on the current connection.
+    pub fn replied(&mut self, replies: usize) {
+        self.replies += replies;
+    }
+
+    /// Before requests with nothing in flight: a fresh connection if the peer takes one request
+    /// per connection and this one has had its reply.
+    pub async fn ready(&mut self) -> Result<(), PeerFailure> {
+        if self.window.one_per_connection() && self.replies > 0 {
+            self.reconnect().await?;
+        }
+        Ok(())
+    }
+
+    /// After `failure`: true if the peer only closed between messages after a complete reply
+    /// and a new connection is now open (the caller sends the unanswered requests again).
+    pub async fn recover(&mut self, failure: &PeerFailure) -> bool {
+        if !failure.ended_between_messages() || self.replies == 0 || self.conn.has_partial() {
+            return false;
+        }
+        if self.replies == 1 {
+            self.window.learn_one_per_connection();
+        }
+        tracing::debug!(peer = %self.peer.id, replies = self.replies, "closed after a reply; reconnecting");
+        self.reconnect().await.is_ok()
+    }
+
+    /// Ends the current connection (some servers act on a client's close).
+    pub async fn close(&mut self) {
+        self.conn.shutdown().await;
+    }
+
+    /// A new connection now, whatever the current one's state.
+    pub async fn reconnect_now(&mut self) -> Result<(), PeerFailure> {
+        self.reconnect().await
+    }
+
+    async fn reconnect(&mut self) -> Result<(), PeerFailure> {
+        let connect = tokio::net::TcpStream::connect(self.peer.connect_addr());
+        let stream = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(PeerFailure::Connection(ConnError::Io(e))),
+            Err(_) => return Err(PeerFailure::Silent(self.connect_timeout)),
+        };
+        self.conn = Connection::new(stream, self.stall);
+        self.replies = 0;
+        Ok(())
     }
 }
 

@@ -7,9 +7,13 @@
 //! requests at once. A pipelined peer that breaks the protocol drops back to lockstep.
 //! The same answer says whether the peer describes file contents (`digest`), which downloads
 //! use to verify what arrives.
+//!
+//! Also learned once per address, by watching rather than asking: whether the peer closes the
+//! connection after every reply (classroom servers that answer one request per connection), so
+//! that later requests go out on a fresh connection each instead of paying a failed round trip.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +34,8 @@ pub struct PeerWindow {
     window: Arc<AtomicUsize>,
     /// The extension names the peer announced; `None` while the probe runs.
     extensions: watch::Receiver<Option<Vec<String>>>,
+    /// Whether the peer was seen to close the connection right after a reply.
+    one_per_connection: Arc<AtomicBool>,
 }
 
 impl PeerWindow {
@@ -38,6 +44,21 @@ impl PeerWindow {
         PeerWindow {
             window: Arc::new(AtomicUsize::new(window.max(1))),
             extensions: watch::channel(Some(Vec::new())).1,
+            one_per_connection: Arc::default(),
+        }
+    }
+
+    /// Whether each request should go out on a connection of its own: the peer closes after
+    /// every reply (and is not known to pipeline, which promises the opposite).
+    pub fn one_per_connection(&self) -> bool {
+        self.get() == 1 && self.one_per_connection.load(Ordering::Relaxed)
+    }
+
+    /// The peer closed a connection right after its first reply: from now on, one request
+    /// per connection (for every transfer of this client).
+    pub fn learn_one_per_connection(&self) {
+        if self.get() == 1 {
+            self.one_per_connection.store(true, Ordering::Relaxed);
         }
     }
 
@@ -62,15 +83,28 @@ impl PeerWindow {
 #[derive(Default)]
 pub struct Pipelining {
     known: Arc<Mutex<HashMap<String, PeerWindow>>>,
+    /// Per address: whether the peer closes after every reply (kept even when the window is
+    /// fixed, and when an unreachable peer's probe is forgotten).
+    one_per_connection: Mutex<HashMap<String, Arc<AtomicBool>>>,
 }
 
 impl Pipelining {
     /// The window to use with `peer`; the first call for an address starts the probe.
     pub fn window(&self, peer: &PeerAddr, wanted: usize) -> PeerWindow {
-        if wanted <= 1 {
-            return PeerWindow::fixed(1);
-        }
         let addr = peer.connect_addr();
+        let one_per_connection = Arc::clone(
+            self.one_per_connection
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(addr.clone())
+                .or_default(),
+        );
+        if wanted <= 1 {
+            return PeerWindow {
+                one_per_connection,
+                ..PeerWindow::fixed(1)
+            };
+        }
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(window) = known.get(&addr) {
             return window.clone();
@@ -79,6 +113,7 @@ impl Pipelining {
         let window = PeerWindow {
             window: Arc::new(AtomicUsize::new(1)),
             extensions,
+            one_per_connection,
         };
         known.insert(addr.clone(), window.clone());
         let probed = window.clone();

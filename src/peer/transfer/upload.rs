@@ -1,22 +1,22 @@
 //! `#UPLOAD`: send one served file to each listed peer, one task per peer; each target succeeds
 //! or fails on its own.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::exchange::{self, PeerFailure};
-use super::pipelining::PeerWindow;
+use super::exchange::{self, Link, PeerFailure};
 use super::progress::{Direction, TransferProgress};
 use super::scheduler::UploadWindow;
 use super::{TransferContext, bounded_window, connect, describe};
-use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
-use crate::protocol::{CHUNK_SIZE, Expect, Framing, Reply, Request, chunk_len, lines};
+use crate::protocol::{CHUNK_SIZE, END_MARKERS, Expect, Framing, Reply, Request, chunk_len, lines};
 use crate::settings::PeerAddr;
 use std::sync::Arc;
 
@@ -120,7 +120,13 @@ async fn upload_to(
             return None;
         }
     }
-    let result = send_chunks(&ctx, &mut conn, &peer.id, &file, size, &target, &window).await;
+    // The connection has carried one reply: the `330`.
+    let mut link = Link::new(peer.clone(), conn, 1, window, &ctx.options);
+    let result = send_chunks(&ctx, &mut link, &peer.id, &file, size, &target).await;
+    let result = match result {
+        Ok(()) => confirm(&ctx, &mut link, &peer.id, &file).await,
+        Err(why) => Err(why),
+    };
     if let Err(why) = &result {
         let note = format!("Upload of file {file} to {} stopped: {why}", peer.id);
         target.stopped(note.clone());
@@ -131,19 +137,19 @@ async fn upload_to(
     Some(success)
 }
 
-/// Streams every chunk, up to the peer's window unacknowledged, then awaits
-/// `200 File f received`.
+/// Streams every chunk, up to the peer's window unacknowledged, until every chunk is
+/// acknowledged.
 async fn send_chunks(
     ctx: &TransferContext,
-    conn: &mut Connection,
+    link: &mut Link,
     id: &str,
     file: &str,
     size: u64,
     target: &Target,
-    peer_window: &PeerWindow,
 ) -> Result<(), PeerFailure> {
     let out = &ctx.out;
     let stall = ctx.options.stall_timeout;
+    let peer_window = link.window().clone();
     let path = ctx.store.served_dir().join(file);
     let read_error = |error| PeerFailure::Read {
         file: file.to_string(),
@@ -151,6 +157,8 @@ async fn send_chunks(
     };
     let mut reader = ChunkReader::new(File::open(&path).map_err(read_error)?, size);
     let mut exchange_state = UploadWindow::new(size);
+    // The chunks sent and not yet acknowledged, to send again on a new connection.
+    let mut unacknowledged: VecDeque<(u64, Bytes)> = VecDeque::new();
     let mut window = 1u64;
     let mut lines = LineBatch::default();
     while !exchange_state.is_done() {
@@ -167,19 +175,25 @@ async fn send_chunks(
         let framing = exchange::framing(window as usize);
         let batch = exchange_state.to_send(window);
         if !batch.is_empty() {
+            if unacknowledged.is_empty() {
+                link.ready().await?;
+            }
             for index in batch {
                 let payload = reader.next_chunk().map_err(read_error)?;
                 let request = Request::UploadChunk {
                     file: file.to_string(),
                     index,
-                    payload,
+                    payload: payload.clone(),
                 };
                 lines.sent(id, &request);
-                conn.queue_request(&request, framing);
+                link.conn().queue_request(&request, framing);
+                unacknowledged.push_back((index, payload));
                 target.progress.requested(target.position);
             }
             out.emit(&mut lines);
-            exchange::flush(conn, stall).await?;
+            if let Err(why) = exchange::flush(link.conn(), stall).await {
+                resume(link, why, file, &unacknowledged, framing, stall).await?;
+            }
             if !ctx.options.chunk_delay.is_zero() {
                 tokio::time::sleep(ctx.options.chunk_delay).await;
             }
@@ -187,7 +201,8 @@ async fn send_chunks(
         let awaited = exchange_state.unacknowledged();
         let expect = |k: usize| ((k as u64) < awaited).then_some(Expect::UploadChunkAck);
         let (replies, error) =
-            exchange::read_batch(conn, expect, framing, || peer_window.lockstep()).await;
+            exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
+        link.replied(replies.len());
         for decoded in replies {
             lines.replied(id, decoded.text());
             let acknowledged = match decoded.message {
@@ -202,22 +217,153 @@ async fn send_chunks(
                     exchange_state.first_unacknowledged(),
                 ));
             };
+            unacknowledged.retain(|&(i, _)| i != index);
             let len = chunk_len(size, index).unwrap_or(0);
             target.progress.chunk_done(target.position, index, len);
         }
         out.emit(&mut lines);
         if let Some(e) = error {
-            return Err(PeerFailure::from_conn(e, stall));
+            let why = PeerFailure::from_conn(e, stall);
+            resume(link, why, file, &unacknowledged, framing, stall).await?;
         }
     }
-    let reply = conn
-        .read_reply(Expect::UploadDone)
+    Ok(())
+}
+
+/// After the connection failed with `why`: if the peer only closed after a reply, the chunks
+/// not yet acknowledged go out again on a new connection (not printed again); otherwise `why`.
+async fn resume(
+    link: &mut Link,
+    why: PeerFailure,
+    file: &str,
+    unacknowledged: &VecDeque<(u64, Bytes)>,
+    framing: Framing,
+    stall: Duration,
+) -> Result<(), PeerFailure> {
+    if !link.recover(&why).await {
+        return Err(why);
+    }
+    for (index, payload) in unacknowledged {
+        let request = Request::UploadChunk {
+            file: file.to_string(),
+            index: *index,
+            payload: payload.clone(),
+        };
+        link.conn().queue_request(&request, framing);
+    }
+    exchange::flush(link.conn(), stall).await
+}
+
+/// How long a server may take to confirm the file (`200 File f received`) after its last
+/// acknowledgement, and to answer an end marker, before p2p-tui tries the next step.
+const CONFIRM_WAIT: Duration = Duration::from_secs(3);
+
+/// After every chunk is acknowledged: the seed's `200 File f received`. From a server that
+/// does not send it in time, each known end marker (`END_MARKERS`, seen in course work) is
+/// tried once; failing that, the server's
+/// own file list says whether it kept the file.
+async fn confirm(
+    ctx: &TransferContext,
+    link: &mut Link,
+    id: &str,
+    file: &str,
+) -> Result<(), PeerFailure> {
+    let out = &ctx.out;
+    let mut open = match await_confirmation(ctx, link, id, file).await {
+        Awaited::Confirmed => return Ok(()),
+        Awaited::Other => return Err(PeerFailure::NotKept),
+        Awaited::Nothing { open } => open,
+    };
+    for marker in END_MARKERS {
+        if (!open || link.window().one_per_connection()) && link.reconnect_now().await.is_err() {
+            break;
+        }
+        let request = Request::EndMarker(marker);
+        out.sent(id, &request);
+        if link
+            .conn()
+            .send_request(&request, Framing::Bare)
+            .await
+            .is_err()
+        {
+            open = false;
+            continue;
+        }
+        match await_confirmation(ctx, link, id, file).await {
+            Awaited::Confirmed => {
+                out.note(lines::confirmed_after_marker(id, file, marker));
+                return Ok(());
+            }
+            Awaited::Other => open = true,
+            Awaited::Nothing { open: still } => open = still,
+        }
+    }
+    // Some servers keep the file only once the client closes: close, then look.
+    link.close().await;
+    if listed_by(ctx, link, id, file).await {
+        out.note(lines::listed_not_confirmed(id, file));
+        return Ok(());
+    }
+    Err(PeerFailure::NotConfirmed(file.to_string()))
+}
+
+/// What came in answer to the last chunk (or to an end marker).
+enum Awaited {
+    /// `200 File f received`.
+    Confirmed,
+    /// Another reply (printed): a refusal, or an error for the marker.
+    Other,
+    /// Nothing within `CONFIRM_WAIT`, or the connection ended (`open` false).
+    Nothing { open: bool },
+}
+
+async fn await_confirmation(
+    ctx: &TransferContext,
+    link: &mut Link,
+    id: &str,
+    file: &str,
+) -> Awaited {
+    let read = tokio::time::timeout(CONFIRM_WAIT, link.conn().read_reply(Expect::UploadDone));
+    match read.await {
+        Ok(Ok(reply)) => {
+            ctx.out.replied(id, reply.text());
+            match reply.message {
+                Reply::FileReceived { file: named } if named == file => Awaited::Confirmed,
+                _ => Awaited::Other,
+            }
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(peer = id, error = %e, "no confirmation");
+            Awaited::Nothing { open: false }
+        }
+        Err(_) => Awaited::Nothing { open: true },
+    }
+}
+
+/// Whether the peer lists `file` in answer to `#FILELIST` (asked on a connection of its own).
+async fn listed_by(ctx: &TransferContext, link: &mut Link, id: &str, file: &str) -> bool {
+    if link.reconnect_now().await.is_err() {
+        return false;
+    }
+    ctx.out.sent(id, Request::FileList);
+    if link
+        .conn()
+        .send_request(&Request::FileList, Framing::Bare)
         .await
-        .map_err(|e| PeerFailure::from_conn(e, stall))?;
-    out.replied(id, reply.text());
-    match reply.message {
-        Reply::FileReceived { .. } => Ok(()),
-        _ => Err(PeerFailure::NotKept),
+        .is_err()
+    {
+        return false;
+    }
+    let reply = link
+        .conn()
+        .read_reply_until_quiet(Expect::FileList, crate::peer::client::FILE_LIST_GAP)
+        .await;
+    match reply {
+        Ok(reply) => {
+            ctx.out.replied(id, reply.text());
+            matches!(reply.message, Reply::FilesServed(names) if names.iter().any(|n| n == file))
+        }
+        Err(_) => false,
     }
 }
 
