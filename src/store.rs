@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use crate::protocol::validate_file_name;
 
-const PARTIAL_DIR: &str = ".p2p-tui-partial";
+pub(crate) const PARTIAL_DIR: &str = ".p2p-tui-partial";
 /// Bytes of contiguous data gathered before a write, so 100-byte chunks reach the disk in big writes.
 const WRITE_RUN: usize = 256 * 1024;
 

@@ -6,41 +6,36 @@
 //! goes away it reconnects with backoff until it is stopped.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use color_eyre::eyre::{Result, WrapErr};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::net::Acceptor;
 use crate::peer::connection::Connection;
+use crate::peer::transfer::plain::{self, Answered};
 use crate::protocol::validate_file_name;
-use crate::tracker::messages::{self, JsonStream, initial};
-use crate::tracker::outbox::{Outbox, Outgoing};
+use crate::store::PARTIAL_DIR;
+use crate::tracker::announce::{self, DirectoryView, Member, mtime_secs};
 use crate::tracker::{FileEntry, Holder};
 
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
-const RESCAN: Duration = Duration::from_secs(2);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reconnecting to a lost tracker: the first wait, doubled each failure up to the last.
 const RECONNECT_MIN: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
-const PARTIAL_DIR: &str = ".p2p-tui-partial";
 
 pub struct SyncArgs {
     pub tracker: String,
     pub dir: PathBuf,
     pub port: u16,
 }
-
-type DirectoryView = BTreeMap<String, Holder>;
 
 pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
     let dir = args.dir;
@@ -110,13 +105,6 @@ pub fn scan(dir: &Path) -> Vec<FileEntry> {
     files
 }
 
-fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Stays registered with the tracker until shutdown: a lost connection (a tracker restart) is
 /// re-established with backoff, and said so on stderr.
 async fn keep_in_touch(
@@ -129,7 +117,11 @@ async fn keep_in_touch(
 ) {
     let mut backoff = RECONNECT_MIN;
     loop {
-        let mut why = session(tracker, dir, port, &directory, shutdown, &mut backoff).await;
+        let ended = session(tracker, dir, port, &directory, shutdown).await;
+        if ended.replied {
+            backoff = RECONNECT_MIN;
+        }
+        let mut why = ended.why;
         loop {
             if shutdown.is_cancelled() {
                 return;
@@ -152,68 +144,26 @@ async fn keep_in_touch(
     }
 }
 
-/// One connection to the tracker: the initial message, keep-alives and re-announces on change,
-/// one at a time (see `Outbox`); each directory response goes to the fetcher. Returns why the
-/// connection ended.
+/// One connection to the tracker (see `announce::session`); each directory goes to the
+/// fetcher.
 async fn session(
-    mut tracker: TcpStream,
+    tracker: TcpStream,
     dir: &Path,
     port: u16,
     directory: &watch::Sender<DirectoryView>,
     shutdown: &CancellationToken,
-    backoff: &mut Duration,
-) -> String {
-    let mut announced = scan(dir);
-    let mut outbox = Outbox::new();
-    let mut json = JsonStream::new(64 << 20);
-    let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
-    keep_alive.tick().await;
-    let mut rescan = tokio::time::interval(RESCAN);
-    loop {
-        if let Some(message) = outbox.next(Instant::now()) {
-            // (The synchronizer never asks for holders.)
-            let bytes = match message {
-                Outgoing::Announce => initial(port, &announced),
-                Outgoing::KeepAlive | Outgoing::Holders(_) => messages::keep_alive(port),
-            };
-            if let Err(e) = tracker.write_all(&bytes).await {
-                return e.to_string();
-            }
-        }
-        let wake = outbox
-            .wake_at()
-            .unwrap_or_else(|| Instant::now() + KEEP_ALIVE);
-        tokio::select! {
-            _ = shutdown.cancelled() => return "shutting down".into(),
-            _ = keep_alive.tick() => outbox.keep_alive_due(),
-            _ = rescan.tick() => {
-                let now = scan(dir);
-                if now != announced {
-                    info!("folder changed: announcing {} files", now.len());
-                    announced = now;
-                    outbox.announce_due();
-                }
-            }
-            _ = tokio::time::sleep_until(wake) => {}
-            read = tracker.read_buf(json.buffer()) => match read {
-                Ok(0) => return "the tracker closed the connection".into(),
-                Ok(_) => loop {
-                    match json.next_value() {
-                        Ok(Some(value)) => {
-                            outbox.replied();
-                            *backoff = RECONNECT_MIN;
-                            if let Ok(view) = serde_json::from_value::<DirectoryView>(value) {
-                                directory.send_replace(view);
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => return format!("the tracker sent {e}"),
-                    }
-                },
-                Err(e) => return e.to_string(),
-            },
-        }
-    }
+) -> announce::Ended {
+    let files = || scan(dir);
+    let mut fetch_from = |view| {
+        directory.send_replace(view);
+    };
+    let member = Member {
+        port,
+        files: &files,
+        directory: &mut fetch_from,
+        queries: None,
+    };
+    announce::session(tracker, member, shutdown).await
 }
 
 /// Fetches what the latest directory shows as new or newer, one file at a time.
@@ -248,37 +198,21 @@ async fn fetch_loop(
     }
 }
 
-/// One plain file request: name out, raw bytes in until the holder closes; written atomically
-/// with the directory's mtime.
+/// One plain file request, written atomically with the directory's mtime (an older copy is
+/// replaced).
 async fn fetch(dir: &Path, name: &str, holder: &Holder) -> Result<u64> {
     let addr = format!("{}:{}", holder.ip, holder.port);
-    let mut stream = tokio::time::timeout(FETCH_TIMEOUT, TcpStream::connect(&addr))
-        .await
-        .wrap_err("connection timed out")??;
-    stream.write_all(name.as_bytes()).await?;
-    stream.shutdown().await?;
     // One fetch at a time per synchronizer: serial 0 is unique enough.
     let partial = dir
         .join(PARTIAL_DIR)
         .join(crate::store::partial_file_name(name, 0));
     let guard = RemoveOnDrop(partial.clone());
-    let mut out = tokio::fs::File::create(&partial).await?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = tokio::time::timeout(FETCH_TIMEOUT, stream.read(&mut buf))
-            .await
-            .wrap_err("no data from the holder")??;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n]).await?;
-        total += n as u64;
-    }
-    // An empty answer is the holder's "not here" (an empty file cannot be told apart).
-    color_eyre::eyre::ensure!(total > 0, "the holder sent nothing");
-    out.sync_all().await?;
-    let out = out.into_std().await;
+    let mut out = std::fs::File::create(&partial)?;
+    let total = plain::request(&addr, name, FETCH_TIMEOUT, FETCH_TIMEOUT, |_, bytes| {
+        out.write_all(bytes)
+    })
+    .await?;
+    out.sync_all()?;
     let mtime = UNIX_EPOCH + Duration::from_secs(holder.mtime.max(0) as u64);
     out.set_modified(mtime)?;
     drop(out);
@@ -303,21 +237,20 @@ async fn serve_files(listener: TcpListener, dir: Arc<PathBuf>, shutdown: Cancell
         let dir = Arc::clone(&dir);
         tokio::spawn(async move {
             let mut conn = Connection::new(stream, FETCH_TIMEOUT);
-            let Ok(name) = conn.read_plain_name(Duration::from_millis(300)).await else {
-                return;
+            let open = |name: &str| {
+                let path = dir.join(name);
+                let servable = validate_file_name(name).is_ok()
+                    && !name.starts_with('.')
+                    && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                servable.then(|| std::fs::File::open(&path).ok()).flatten()
             };
-            let path = dir.join(&name);
-            let servable = validate_file_name(&name).is_ok()
-                && !name.starts_with('.')
-                && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-            match servable.then(|| std::fs::File::open(&path)) {
-                Some(Ok(file)) => match conn.send_file(file).await {
-                    Ok(sent) => info!("sent {name} ({sent} bytes) to {addr}"),
-                    Err(e) => warn!("sending {name} to {addr} failed: {e}"),
-                },
-                _ => info!("{addr} asked for {name:?}, which is not here"),
+            match plain::answer(&mut conn, open).await {
+                Answered::Sent { name, bytes } => info!("sent {name} ({bytes} bytes) to {addr}"),
+                Answered::NotHere { name } => {
+                    info!("{addr} asked for {name:?}, which is not here")
+                }
+                Answered::Failed { name, why } => warn!("sending {name} to {addr} failed: {why}"),
             }
-            conn.shutdown().await;
             drop(permit);
         });
     }

@@ -16,9 +16,10 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::connection::{ConnError, Connection};
 use crate::logging::Clip;
 use crate::net::Acceptor;
-use crate::protocol::digest::DIGEST_EXTENSION;
-use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset};
+use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, extensions};
 use crate::store::{Partial, Store, StoreError};
+
+use super::transfer::plain::{self, Answered};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -97,9 +98,6 @@ struct Session {
     read_ahead: (u64, bytes::Bytes),
 }
 
-/// The extension p2p-tui peers announce: requests with `\n` ends may be pipelined.
-pub const PIPELINE: &str = "pipeline";
-
 /// Whether the session goes on after a request.
 enum Next {
     Continue,
@@ -143,24 +141,21 @@ impl Session {
         }
     }
 
-    /// Answers a plain file name with the file's raw bytes, or closes with nothing if it is not
-    /// served (a synchronizer would store any text as the file's content).
+    /// Answers a synchronizer's plain file request from served_files (seed 002).
     async fn plain_file_request(&mut self) -> String {
-        let name = match self.conn.read_plain_name(Duration::from_millis(300)).await {
-            Ok(name) => name,
-            Err(e) => return format!("file request ended: {e}"),
-        };
-        match self.store.open_served(&name) {
-            Ok(Some((file, size))) => match self.conn.send_file(file).await {
-                Ok(sent) => {
-                    info!(file = %Clip(&name), sent, size, "file request served");
-                    "file request served".into()
-                }
-                Err(e) => format!("file request for {} failed: {e}", Clip(&name)),
-            },
-            _ => {
+        let store = Arc::clone(&self.store);
+        let open = |name: &str| store.open_served(name).ok().flatten().map(|(file, _)| file);
+        match plain::answer(&mut self.conn, open).await {
+            Answered::Sent { name, bytes } => {
+                info!(file = %Clip(&name), sent = bytes, "file request served");
+                "file request served".into()
+            }
+            Answered::NotHere { name } => {
                 info!(file = %Clip(&name), "file request for a file not served; closing");
                 "file request for a file not served".into()
+            }
+            Answered::Failed { name, why } => {
+                format!("file request for {} failed: {why}", Clip(&name))
             }
         }
     }
@@ -200,7 +195,10 @@ impl Session {
                 Ok(Next::Close("file list sent"))
             }
             Request::Extensions => {
-                let names = vec![PIPELINE.to_string(), DIGEST_EXTENSION.to_string()];
+                let names = vec![
+                    extensions::PIPELINE.to_string(),
+                    extensions::DIGEST.to_string(),
+                ];
                 self.reply(Reply::Extensions(names), framing).await?;
                 Ok(Next::Close("extensions sent"))
             }

@@ -8,16 +8,7 @@ use thiserror::Error;
 use super::chunk::chunk_len;
 use super::cursor::{Cursor, Step, Stop, mismatch};
 use super::digest::ContentDigest;
-
-/// How a message was (or is to be) delimited on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Framing {
-    /// The seed's form: the message bytes alone, one message per write.
-    #[default]
-    Bare,
-    /// Followed by `\n`: used only between p2p-tui peers, so pipelined messages never run together.
-    Line,
-}
+pub use super::framing::Framing;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {

@@ -4,7 +4,7 @@
 //! are not this form (`Stop::Mismatch`). "At rest" means the sender is waiting for our answer, so a
 //! token that runs to the end of the buffered bytes is complete (SPEC §2).
 
-use super::codec::Framing;
+use super::framing::Framing;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stop {

@@ -9,9 +9,6 @@ use crate::protocol::{CHUNK_SIZE, chunk_count};
 
 pub type Hash = [u8; 32];
 
-/// The extension word a peer announces when it answers `#DIGEST`.
-pub const DIGEST_EXTENSION: &str = "digest";
-
 /// Chunks per verified group for files up to about 90 MB: 102,400 bytes, so a group fits in the
 /// download's reassembly ring and can be fetched again before anything of it is written.
 pub const GROUP_CHUNKS: u64 = 1024;

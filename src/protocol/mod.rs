@@ -8,12 +8,13 @@ pub mod chunk;
 pub mod codec;
 mod cursor;
 pub mod digest;
+mod framing;
 pub mod lines;
 pub mod names;
 
 pub use chunk::{CHUNK_SIZE, chunk_count, chunk_len, chunk_offset};
 pub use codec::{
-    Decoded, END_MARKERS, Expect, Framing, ProtocolError, Reply, Request, decode_reply,
-    decode_request,
+    Decoded, END_MARKERS, Expect, ProtocolError, Reply, Request, decode_reply, decode_request,
 };
+pub use framing::{Framing, extensions};
 pub use names::{NameError, validate_file_name};

@@ -3,8 +3,29 @@
 
 use bytes::{Buf, BytesMut};
 use serde_json::Value;
+use thiserror::Error;
 
-use super::directory::FileEntry;
+use super::directory::{FileEntry, Holder};
+
+/// Why bytes from the other side are not a tracker message (the connection then ends).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TrackerError {
+    #[error("bad JSON: a tracker message is a JSON object")]
+    NotAnObject,
+    #[error("bad JSON: {0}")]
+    BadJson(String),
+    #[error("message longer than {0} bytes")]
+    TooLong(usize),
+    /// Valid JSON that is not a message of the protocol, and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<&str> for TrackerError {
+    fn from(why: &str) -> TrackerError {
+        TrackerError::Invalid(why.to_string())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrackerRequest {
@@ -32,6 +53,31 @@ pub fn initial(port: u16, files: &[FileEntry]) -> Vec<u8> {
 /// A keep-alive message, ready to send.
 pub fn keep_alive(port: u16) -> Vec<u8> {
     format!("{{\"port\": {port}}}\n").into_bytes()
+}
+
+/// p2p-tui's holders query for `name`, ready to send.
+pub fn holders_request(name: &str) -> Vec<u8> {
+    format!("{}\n", serde_json::json!({ "holders": name })).into_bytes()
+}
+
+/// The tracker's answer to a holders query: every live copy of `name`, ready to send.
+pub fn holders_answer(name: &str, holders: &[Holder]) -> Vec<u8> {
+    let reply = serde_json::json!({ "holders": { "name": name, "peers": holders } });
+    let mut json = serde_json::to_vec(&reply).unwrap_or_default();
+    json.push(b'\n');
+    json
+}
+
+/// Reads a holders answer: the name and its holders; `None` if `value` is not one (a
+/// directory, even one that lists a file named "holders": that has no "peers" key).
+pub fn holders_reply(value: &Value) -> Option<(String, Vec<Holder>)> {
+    let answer = value.get("holders").filter(|a| a.get("peers").is_some())?;
+    let name = answer.get("name").and_then(Value::as_str).unwrap_or("");
+    let holders = answer
+        .get("peers")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
+    Some((name.to_string(), holders))
 }
 
 /// Cuts complete JSON values off the front of a buffer, with a cap on a value's size.
@@ -107,7 +153,7 @@ impl JsonStream {
     }
 
     /// The next complete value; `Ok(None)` when more bytes are needed.
-    pub fn next_value(&mut self) -> Result<Option<Value>, String> {
+    pub fn next_value(&mut self) -> Result<Option<Value>, TrackerError> {
         if self.scan.len == 0 {
             let start = self
                 .buf
@@ -119,7 +165,7 @@ impl JsonStream {
             match self.buf.first() {
                 None => return Ok(None),
                 Some(b'{' | b'[') => {}
-                Some(_) => return Err("bad JSON: a tracker message is a JSON object".into()),
+                Some(_) => return Err(TrackerError::NotAnObject),
             }
         }
         while self.scan.len < self.buf.len() {
@@ -127,11 +173,11 @@ impl JsonStream {
             self.scanned += 1;
             let done = self.scan.step(byte);
             if self.scan.len > self.max_message {
-                return Err(format!("message longer than {} bytes", self.max_message));
+                return Err(TrackerError::TooLong(self.max_message));
             }
             if done {
                 let value = serde_json::from_slice(&self.buf[..self.scan.len])
-                    .map_err(|e| format!("bad JSON: {e}"))?;
+                    .map_err(|e| TrackerError::BadJson(e.to_string()))?;
                 self.buf.advance(self.scan.len);
                 self.scan = Scan::default();
                 return Ok(Some(value));
@@ -142,7 +188,7 @@ impl JsonStream {
 }
 
 /// What a value asks for, or why it is not a tracker message.
-pub fn classify(value: &Value) -> Result<TrackerRequest, String> {
+pub fn classify(value: &Value) -> Result<TrackerRequest, TrackerError> {
     let Value::Object(map) = value else {
         return Err("not a JSON object".into());
     };
@@ -168,18 +214,23 @@ pub fn classify(value: &Value) -> Result<TrackerRequest, String> {
     Ok(TrackerRequest::Initial { port, files })
 }
 
-fn file_entry(value: &Value) -> Result<FileEntry, String> {
+fn file_entry(value: &Value) -> Result<FileEntry, TrackerError> {
     let name = value
         .get("name")
         .and_then(Value::as_str)
         .ok_or("a file needs a \"name\" string")?;
-    crate::protocol::validate_file_name(name).map_err(|e| format!("file {name:?}: {e}"))?;
+    crate::protocol::validate_file_name(name)
+        .map_err(|e| TrackerError::Invalid(format!("file {name:?}: {e}")))?;
     let mtime = value.get("mtime").ok_or("a file needs an \"mtime\"")?;
     // Seconds, rounded down when a float is sent.
     let mtime = match (mtime.as_i64(), mtime.as_f64()) {
         (Some(i), _) => i,
         (None, Some(f)) if f.is_finite() => f.floor() as i64,
-        _ => return Err(format!("file {name:?}: \"mtime\" must be a number")),
+        _ => {
+            return Err(TrackerError::Invalid(format!(
+                "file {name:?}: \"mtime\" must be a number"
+            )));
+        }
     };
     Ok(FileEntry {
         name: name.to_string(),
@@ -200,7 +251,7 @@ mod tests {
             match s.next_value() {
                 Ok(Some(v)) => out.push(v),
                 Ok(None) => return (out, Ok(())),
-                Err(e) => return (out, Err(e)),
+                Err(e) => return (out, Err(e.to_string())),
             }
         }
     }
@@ -267,7 +318,7 @@ mod tests {
         assert!(end.unwrap_err().starts_with("bad JSON"));
         let mut s = JsonStream::new(16);
         s.buffer().extend_from_slice(br#"{"port": 1, "files": ["#);
-        assert!(s.next_value().unwrap_err().contains("longer than 16"));
+        assert_eq!(s.next_value(), Err(TrackerError::TooLong(16)));
     }
 
     proptest! {

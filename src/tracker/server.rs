@@ -68,10 +68,7 @@ impl Tracker {
 
     fn holders(&self, name: &str) -> Bytes {
         let holders = self.directory().holders(name);
-        let reply = serde_json::json!({ "holders": { "name": name, "peers": holders } });
-        let mut json = serde_json::to_vec(&reply).unwrap_or_default();
-        json.push(b'\n');
-        Bytes::from(json)
+        Bytes::from(super::messages::holders_answer(name, &holders))
     }
 }
 
@@ -155,6 +152,7 @@ async fn peer_session(
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    let e = e.to_string();
                     warn!("peer {addr}: {}; closing its connection", Clip(&e));
                     return Clip(&e).to_string();
                 }
@@ -162,6 +160,7 @@ async fn peer_session(
             let request = match classify(&value) {
                 Ok(request) => request,
                 Err(e) => {
+                    let e = e.to_string();
                     warn!("peer {addr}: {}; closing its connection", Clip(&e));
                     return Clip(&e).to_string();
                 }

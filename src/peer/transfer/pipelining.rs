@@ -20,8 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::peer::connection::Connection;
-use crate::peer::server::PIPELINE;
-use crate::protocol::digest::DIGEST_EXTENSION;
+use crate::protocol::extensions::{DIGEST, PIPELINE};
 use crate::protocol::{Expect, Framing, Reply, Request};
 use crate::settings::PeerAddr;
 
@@ -75,7 +74,7 @@ impl PeerWindow {
     pub async fn describes_content(&self) -> bool {
         let mut answer = self.extensions.clone();
         let known = tokio::time::timeout(PROBE_TIMEOUT * 2, answer.wait_for(Option::is_some)).await;
-        matches!(known, Ok(Ok(names)) if names.as_ref().is_some_and(|n| n.iter().any(|n| n == DIGEST_EXTENSION)))
+        matches!(known, Ok(Ok(names)) if names.as_ref().is_some_and(|n| n.iter().any(|n| n == DIGEST)))
     }
 }
 
