@@ -170,7 +170,39 @@ pub fn decode_request(
 pub const MAX_REQUEST: usize = 1024;
 
 /// A parsed message, where its payload lies in the buffer, where its log text ends, its framing.
-type Parsed<T> = (T, Option<std::ops::Range<usize>>, usize, Framing);
+struct Parsed<T> {
+    message: T,
+    /// Where a chunk payload lies in the buffer, if the message carries one.
+    payload: Option<std::ops::Range<usize>>,
+    /// Where the message's log text ends (the payload and framing left out).
+    text_end: usize,
+    framing: Framing,
+}
+
+impl<T> Parsed<T> {
+    fn new(message: T, text_end: usize, framing: Framing) -> Step<Parsed<T>> {
+        Ok(Parsed {
+            message,
+            payload: None,
+            text_end,
+            framing,
+        })
+    }
+
+    fn carrying(
+        message: T,
+        payload: std::ops::Range<usize>,
+        text_end: usize,
+        framing: Framing,
+    ) -> Step<Parsed<T>> {
+        Ok(Parsed {
+            message,
+            payload: Some(payload),
+            text_end,
+            framing,
+        })
+    }
+}
 
 /// Messages that may carry a chunk payload, attached after parsing without copying it.
 trait WithPayload: Sized {
@@ -218,7 +250,13 @@ fn decode<T: WithPayload>(
         return Ok(None);
     }
     let mut cur = Cursor::new(buf, at_rest);
-    let Some((message, payload, text_end, framing)) = finish(parse(&mut cur).map(Some))? else {
+    let Some(Parsed {
+        message,
+        payload,
+        text_end,
+        framing,
+    }) = finish(parse(&mut cur).map(Some))?
+    else {
         return Ok(None);
     };
     let consumed = cur.pos;
@@ -238,19 +276,14 @@ fn decode<T: WithPayload>(
 fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<Request>> {
     if cur.opt_lit("#FILELIST")? {
         let text_end = cur.pos;
-        return Ok((Request::FileList, None, text_end, cur.end()?));
+        return Parsed::new(Request::FileList, text_end, cur.end()?);
     }
     if cur.opt_lit("#UPLOAD ")? {
         let file = cur.token()?.to_string();
         if cur.opt_lit(" bytes ")? {
             let size = cur.number()?;
             let text_end = cur.pos;
-            return Ok((
-                Request::UploadStart { file, size },
-                None,
-                text_end,
-                cur.end()?,
-            ));
+            return Parsed::new(Request::UploadStart { file, size }, text_end, cur.end()?);
         }
         cur.lit(" chunk ")?;
         let index = cur.number()?;
@@ -269,36 +302,31 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
             index,
             payload: Bytes::new(),
         };
-        return Ok((message, Some(payload), text_end, framing));
+        return Parsed::carrying(message, payload, text_end, framing);
     }
     if cur.opt_lit("#DOWNLOAD ")? {
         let file = cur.token()?.to_string();
         if cur.opt_lit(" chunk ")? {
             let index = cur.number()?;
             let text_end = cur.pos;
-            return Ok((
-                Request::DownloadChunk { file, index },
-                None,
-                text_end,
-                cur.end()?,
-            ));
+            return Parsed::new(Request::DownloadChunk { file, index }, text_end, cur.end()?);
         }
         let text_end = cur.pos;
-        return Ok((Request::DownloadStart { file }, None, text_end, cur.end()?));
+        return Parsed::new(Request::DownloadStart { file }, text_end, cur.end()?);
     }
     if cur.opt_lit("#EXTENSIONS")? {
         let text_end = cur.pos;
-        return Ok((Request::Extensions, None, text_end, cur.end()?));
+        return Parsed::new(Request::Extensions, text_end, cur.end()?);
     }
     if cur.opt_lit("#DIGEST ")? {
         let file = cur.token()?.to_string();
         let text_end = cur.pos;
-        return Ok((Request::Digest { file }, None, text_end, cur.end()?));
+        return Parsed::new(Request::Digest { file }, text_end, cur.end()?);
     }
     for marker in END_MARKERS {
         if cur.opt_lit(marker)? {
             let text_end = cur.pos;
-            return Ok((Request::EndMarker(marker), None, text_end, cur.end()?));
+            return Parsed::new(Request::EndMarker(marker), text_end, cur.end()?);
         }
     }
     mismatch("Unknown request")
@@ -350,7 +378,7 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
     if cur.opt_lit("250 ")? {
         let (reason, framing) = cur.rest_of_line()?;
         let text_end = cur.pos - usize::from(framing == Framing::Line);
-        return Ok((refusal(reason), None, text_end, framing));
+        return Parsed::new(refusal(reason), text_end, framing);
     }
     match expect {
         Expect::FileList => {
@@ -358,14 +386,14 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
             let (names, framing) = cur.rest_of_line()?;
             let text_end = cur.pos - usize::from(framing == Framing::Line);
             let names = names.split_whitespace().map(str::to_string).collect();
-            Ok((Reply::FilesServed(names), None, text_end, framing))
+            Parsed::new(Reply::FilesServed(names), text_end, framing)
         }
         Expect::Extensions => {
             cur.lit("200 Extensions:")?;
             let (names, framing) = cur.rest_of_line()?;
             let text_end = cur.pos - usize::from(framing == Framing::Line);
             let names = names.split_whitespace().map(str::to_string).collect();
-            Ok((Reply::Extensions(names), None, text_end, framing))
+            Parsed::new(Reply::Extensions(names), text_end, framing)
         }
         Expect::Digest => {
             cur.lit("200 Digest ")?;
@@ -376,7 +404,7 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
                 return mismatch(format!("Invalid digest of file {file}"));
             };
             let digest = Box::new(digest);
-            Ok((Reply::Digest { file, digest }, None, text_end, framing))
+            Parsed::new(Reply::Digest { file, digest }, text_end, framing)
         }
         Expect::UploadStart => {
             cur.lit("330 Ready to receive file ")?;
@@ -390,7 +418,7 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
                 cur.pos -= 3;
             }
             let text_end = cur.pos;
-            Ok((Reply::ReadyToReceive { file }, None, text_end, cur.end()?))
+            Parsed::new(Reply::ReadyToReceive { file }, text_end, cur.end()?)
         }
         Expect::UploadChunkAck => {
             cur.lit("200 File ")?;
@@ -399,19 +427,14 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
             let index = cur.number()?;
             cur.lit(" received")?;
             let text_end = cur.pos;
-            Ok((
-                Reply::ChunkReceived { file, index },
-                None,
-                text_end,
-                cur.end()?,
-            ))
+            Parsed::new(Reply::ChunkReceived { file, index }, text_end, cur.end()?)
         }
         Expect::UploadDone => {
             cur.lit("200 File ")?;
             let file = cur.token()?.to_string();
             cur.lit(" received")?;
             let text_end = cur.pos;
-            Ok((Reply::FileReceived { file }, None, text_end, cur.end()?))
+            Parsed::new(Reply::FileReceived { file }, text_end, cur.end()?)
         }
         Expect::DownloadStart => {
             cur.lit("330 Ready to send ")?;
@@ -425,12 +448,7 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
             cur.lit(" bytes ")?;
             let size = cur.number()?;
             let text_end = cur.pos;
-            Ok((
-                Reply::ReadyToSend { file, size },
-                None,
-                text_end,
-                cur.end()?,
-            ))
+            Parsed::new(Reply::ReadyToSend { file, size }, text_end, cur.end()?)
         }
         Expect::DownloadChunk { size, index: asked } => {
             cur.lit("200 File ")?;
@@ -452,7 +470,7 @@ fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
                 index,
                 payload: Bytes::new(),
             };
-            Ok((message, Some(payload), text_end, framing))
+            Parsed::carrying(message, payload, text_end, framing)
         }
     }
 }
