@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod demo_scripts;
+mod design_claims;
 mod disk_faults;
 mod faults;
 mod get;
