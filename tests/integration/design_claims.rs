@@ -300,6 +300,11 @@ fn additions_modifications_and_deletions_reach_the_tracker_as_a_repeated_initial
     procs.0.push(synchronizer(tracker_port, dir, port));
     let mut probe = Client::connect(tracker_port);
     let p = u64::from(port);
+    // Registered, so what follows is seen by its rescans.
+    place(dir, "present.txt", b"here from the start", 1_600_000_000);
+    wait_until("the synchronizer registered", || {
+        probe.holders("present.txt") == [(p, 1_600_000_000)]
+    });
     let mut step = |what: &str, change: &dyn Fn(), expected: Vec<(u64, i64)>| {
         let started = Instant::now();
         change();
