@@ -42,7 +42,11 @@ fn tcp_sockets(pid: u32) -> (usize, usize) {
             fds.filter_map(|fd| {
                 let target = std::fs::read_link(fd.ok()?.path()).ok()?;
                 let target = target.to_str()?;
-                target.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
             })
             .collect()
         })
@@ -145,7 +149,12 @@ async fn peer(
             let with_new = format!("{{\"name\": \"{CHANGED}\", \"mtime\": 1700000000}}");
             format!(
                 "{{\"port\": {port}, \"files\": [{}]}}",
-                [with_new].iter().chain(&list).cloned().collect::<Vec<_>>().join(", ")
+                [with_new]
+                    .iter()
+                    .chain(&list)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
             format!("{{\"port\": {port}}}")

@@ -116,7 +116,11 @@ fn tcp_sockets(pid: u32) -> (usize, Vec<(u16, u16)>) {
             fds.filter_map(|fd| {
                 let target = std::fs::read_link(fd.ok()?.path()).ok()?;
                 let target = target.to_str()?;
-                target.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
             })
             .collect()
         })
@@ -373,28 +377,42 @@ fn a_silent_peer_is_dropped_after_the_timeout_never_before_and_a_talking_one_sta
     let deadline = Instant::now() + TIMEOUT;
     let dropped_after = loop {
         let r = talker.ask(json!({"port": 8002}));
-        assert!(r.get("talker.txt").is_some(), "the talking peer was dropped");
+        assert!(
+            r.get("talker.txt").is_some(),
+            "the talking peer was dropped"
+        );
         if r.get("quiet.txt").is_none() {
             break last_message.elapsed();
         }
-        assert!(Instant::now() < deadline, "the silent peer was never dropped");
+        assert!(
+            Instant::now() < deadline,
+            "the silent peer was never dropped"
+        );
         // The talker's keep-alive period.
         std::thread::sleep(Duration::from_millis(50));
     };
-    eprintln!("silent peer dropped {dropped_after:?} after its last message (timeout {TIMEOUT_SECS} s)");
+    eprintln!(
+        "silent peer dropped {dropped_after:?} after its last message (timeout {TIMEOUT_SECS} s)"
+    );
     assert!(
         dropped_after >= Duration::from_secs(TIMEOUT_SECS),
         "dropped after {dropped_after:?}"
     );
     // The talker has outlived the timeout by keeping alive.
     assert!(last_message.elapsed() > Duration::from_secs(TIMEOUT_SECS));
-    assert!(talker.ask(json!({"port": 8002})).get("talker.txt").is_some());
+    assert!(
+        talker
+            .ask(json!({"port": 8002}))
+            .get("talker.txt")
+            .is_some()
+    );
 }
 
-/// Question 4, the pull model's cost: every keep-alive is answered with the whole directory, the
-/// same bytes when nothing changed (so a peer cannot tell "no change" without parsing it all).
+/// Question 4, pull: the tracker writes only answers. Every keep-alive is answered with the whole
+/// directory, the same bytes when nothing changed (so a peer cannot tell "no change" without
+/// reading it all), and a change by another peer is not pushed: it arrives in the next answer.
 #[test]
-fn every_keep_alive_is_answered_with_the_whole_directory() {
+fn every_keep_alive_is_answered_with_the_whole_directory_and_nothing_is_pushed() {
     let (child, port) = tracker(&[]);
     let _procs = Procs(vec![child]);
     let files = |prefix: &str| -> Vec<Value> {
@@ -416,6 +434,23 @@ fn every_keep_alive_is_answered_with_the_whole_directory() {
         "directory of 6 names: {} bytes on every keep-alive",
         first.len()
     );
+    // b changes its list (and has its answer, so the tracker has applied the change)...
+    b.ask(json!({"port": 8002, "files": files("c")}));
+    // ...a hears of it only by asking: its next line is the answer to its keep-alive, and
+    // nothing else has arrived, before or after it.
+    let third: Value = serde_json::from_str(&a.ask_raw(&json!({"port": 8001}))).unwrap();
+    assert!(
+        third.get("c0.txt").is_some() && third.get("b0.txt").is_none(),
+        "{third}"
+    );
+    assert!(a.reader.buffer().is_empty(), "more than the answer arrived");
+    a.stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let unasked = std::io::Read::read(&mut a.stream, &mut byte);
+    assert!(
+        matches!(&unasked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the tracker wrote unasked: {unasked:?}"
+    );
 }
 
 /// Question 7: a version is (name, mtime in whole seconds). Two contents stamped with the same
@@ -430,8 +465,12 @@ fn two_contents_with_the_same_mtime_are_never_reconciled() {
     place(&dirs[1], "same.txt", b"b's content", 1_700_000_000);
     place(&dirs[0], "a_marker.txt", b"from a", 1_700_000_001);
     place(&dirs[1], "b_marker.txt", b"from b", 1_700_000_001);
-    procs.0.push(synchronizer(tracker_port, &dirs[0], free_port()));
-    procs.0.push(synchronizer(tracker_port, &dirs[1], free_port()));
+    procs
+        .0
+        .push(synchronizer(tracker_port, &dirs[0], free_port()));
+    procs
+        .0
+        .push(synchronizer(tracker_port, &dirs[1], free_port()));
     // Each has acted on a directory listing the other's files (same.txt among them), and the
     // tracker knows both copies.
     wait_until("each fetched the other's marker", || {
@@ -462,8 +501,12 @@ fn an_edit_stamped_by_a_slow_clock_is_overwritten_by_the_older_edit() {
     let original = random_bytes(5_000, 7);
     let written = now_secs() - 60;
     place(&dirs[0], "notes.txt", &original, written);
-    procs.0.push(synchronizer(tracker_port, &dirs[0], free_port()));
-    procs.0.push(synchronizer(tracker_port, &dirs[1], free_port()));
+    procs
+        .0
+        .push(synchronizer(tracker_port, &dirs[0], free_port()));
+    procs
+        .0
+        .push(synchronizer(tracker_port, &dirs[1], free_port()));
     let mut probe = Client::connect(tracker_port);
     wait_until("b holds the file too", || {
         probe.holders("notes.txt").len() == 2
