@@ -314,6 +314,8 @@ fn additions_modifications_and_deletions_reach_the_tracker_as_a_repeated_initial
         change();
         wait_until(what, || probe.holders("f.txt") == expected);
         eprintln!("{what}: in the directory after {:?}", started.elapsed());
+        // The re-announce replaced the whole list: the unchanged file is in it again.
+        assert_eq!(probe.holders("present.txt"), [(p, 1_600_000_000)]);
     };
     step(
         "addition",
