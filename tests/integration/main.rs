@@ -4,6 +4,7 @@ mod check;
 mod classroom_servers;
 mod cli;
 mod demo_scripts;
+mod design_claims;
 mod disk_faults;
 mod faults;
 mod get;
