@@ -5,7 +5,7 @@ pub mod cli;
 pub mod command;
 pub mod console;
 pub mod demo;
-pub mod get;
+
 pub mod logging;
 pub mod net;
 pub mod peer;
@@ -110,7 +110,7 @@ async fn run_other(cli: Cli, signals: Signals) -> Result<()> {
 /// SIGHUP.
 async fn run_get(args: &[String], timeout_secs: f64, mut signals: Signals) -> Result<i32> {
     use color_eyre::eyre::eyre;
-    let target = get::Target::parse(args).map_err(|e| eyre!(e))?;
+    let target = web::client::Target::parse(args).map_err(|e| eyre!(e))?;
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
         return Err(eyre!(
             "--timeout must be a number of seconds between 0 and 86400"
@@ -120,15 +120,15 @@ async fn run_get(args: &[String], timeout_secs: f64, mut signals: Signals) -> Re
     let mut out = std::io::BufWriter::new(std::io::stdout());
     // A signal drops the request, and with it any half-saved temporary file.
     let result = tokio::select! {
-        r = get::run(&target, timeout, std::path::Path::new("."), &mut out) => r,
+        r = web::client::run(&target, timeout, std::path::Path::new("."), &mut out) => r,
         (number, _) = signals.recv() => {
             eprintln!("Interrupted; nothing saved.");
             return Ok(128 + number);
         }
     };
     match result {
-        Ok(get::Outcome::Ok) => Ok(0),
-        Ok(get::Outcome::HttpError(_)) => Ok(1),
+        Ok(web::client::Outcome::Ok) => Ok(0),
+        Ok(web::client::Outcome::HttpError(_)) => Ok(1),
         Err(e) => {
             use std::io::Write;
             let _ = out.flush();

@@ -10,6 +10,7 @@
 
 pub mod access_log;
 pub mod cache;
+pub mod client;
 pub mod pages;
 mod slots;
 

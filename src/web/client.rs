@@ -214,80 +214,14 @@ pub async fn run(
     save_dir: &Path,
     out: &mut impl Write,
 ) -> Result<Outcome, GetError> {
-    let authority = target.authority();
-    let secs = format_secs(timeout);
-    let timed_out = || GetError::Timeout {
-        authority: authority.clone(),
-        secs: secs.clone(),
-    };
-    let broken = |e: &dyn std::fmt::Display| GetError::Broken {
-        authority: authority.clone(),
-        reason: e.to_string(),
-    };
-    let stream = match tokio::time::timeout(
+    let deadline = Deadline {
+        authority: target.authority(),
         timeout,
-        TcpStream::connect((target.host.as_str(), target.port)),
-    )
-    .await
-    {
-        Err(_) => return Err(timed_out()),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            return Err(GetError::Refused {
-                authority: authority.clone(),
-            });
-        }
-        Ok(Err(e)) => {
-            return Err(GetError::Connect {
-                authority: authority.clone(),
-                reason: e.to_string(),
-            });
-        }
-        Ok(Ok(s)) => s,
     };
+    let stream = connect(target, &deadline).await?;
     let _ = writeln!(out, "Connection: OK");
     let _ = out.flush();
-    let (flushed_tx, flushed_rx) = oneshot::channel();
-    let io = TokioIo::new(NotifyOnFlush {
-        inner: stream,
-        flushed: Some(flushed_tx),
-    });
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| broken(&e))?;
-    let driver = tokio::spawn(connection);
-    let request = Request::get(target.path.as_str())
-        .header(header::HOST, authority.as_str())
-        .header(
-            header::USER_AGENT,
-            concat!("p2p-tui/", env!("CARGO_PKG_VERSION")),
-        )
-        .header(header::ACCEPT, "*/*")
-        .header(header::CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| broken(&e))?;
-    let response = sender.send_request(request);
-    tokio::pin!(response);
-    // "Sent" means the request's bytes were flushed to the socket.
-    let mut flushed_rx = flushed_rx;
-    let mut announced = false;
-    let response = tokio::time::timeout(timeout, async {
-        loop {
-            tokio::select! {
-                r = &mut response => break r,
-                _ = &mut flushed_rx, if !announced => {
-                    announced = true;
-                    let _ = writeln!(out, "Request message sent.");
-                    let _ = out.flush();
-                }
-            }
-        }
-    })
-    .await
-    .map_err(|_| timed_out())?
-    .map_err(|e| broken(&e))?;
-    if !announced {
-        let _ = writeln!(out, "Request message sent.");
-    }
+    let (sender, driver, response) = send(target, stream, &deadline, out).await?;
     let reason = response
         .extensions()
         .get::<hyper::ext::ReasonPhrase>()
@@ -306,42 +240,11 @@ pub async fn run(
             "Content-Type: {}",
             content_type.as_deref().unwrap_or("(none)")
         );
-        let mut body = response.into_body();
+        let body = response.into_body();
         if content_type.as_deref().is_some_and(is_text) {
-            let mut last = b'\n';
-            while let Some(frame) = tokio::time::timeout(timeout, body.frame())
-                .await
-                .map_err(|_| timed_out())?
-            {
-                let frame = frame.map_err(|e| broken(&e))?;
-                if let Ok(data) = frame.into_data()
-                    && let Some(&b) = data.last()
-                {
-                    let _ = out.write_all(&data);
-                    last = b;
-                }
-            }
-            if last != b'\n' {
-                let _ = writeln!(out);
-            }
+            print_body(body, &deadline, out).await?;
         } else {
-            let mut file = tempfile::Builder::new()
-                .prefix(".p2p-tui-get.")
-                .tempfile_in(save_dir)
-                .map_err(|e| GetError::Save(e.to_string()))?;
-            let mut size = 0u64;
-            while let Some(frame) = tokio::time::timeout(timeout, body.frame())
-                .await
-                .map_err(|_| timed_out())?
-            {
-                let frame = frame.map_err(|e| broken(&e))?;
-                if let Ok(data) = frame.into_data() {
-                    file.write_all(&data)
-                        .map_err(|e| GetError::Save(e.to_string()))?;
-                    size += data.len() as u64;
-                }
-            }
-            let saved = persist_unique(file, save_dir, &save_name(&target.path))?;
+            let (saved, size) = save_body(body, &deadline, save_dir, &target.path).await?;
             let _ = writeln!(out, "Content saved to {} ({size} bytes).", saved.display());
         }
         Outcome::Ok
@@ -363,6 +266,152 @@ pub async fn run(
     let _ = writeln!(out, "Socket closed.");
     let _ = out.flush();
     Ok(outcome)
+}
+
+/// The server's name and how long each step may take, for the errors that end `--get`.
+struct Deadline {
+    authority: String,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn timed_out(&self) -> GetError {
+        GetError::Timeout {
+            authority: self.authority.clone(),
+            secs: format_secs(self.timeout),
+        }
+    }
+
+    fn broken(&self, e: &dyn std::fmt::Display) -> GetError {
+        GetError::Broken {
+            authority: self.authority.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+async fn connect(target: &Target, deadline: &Deadline) -> Result<TcpStream, GetError> {
+    let connect = TcpStream::connect((target.host.as_str(), target.port));
+    match tokio::time::timeout(deadline.timeout, connect).await {
+        Err(_) => Err(deadline.timed_out()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(GetError::Refused {
+            authority: deadline.authority.clone(),
+        }),
+        Ok(Err(e)) => Err(GetError::Connect {
+            authority: deadline.authority.clone(),
+            reason: e.to_string(),
+        }),
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+type Driver = tokio::task::JoinHandle<hyper::Result<()>>;
+type Response = http::Response<hyper::body::Incoming>;
+
+/// Sends the GET and waits for the response head, printing `Request message sent.` once the
+/// request's bytes are flushed to the socket. The connection's driver task runs until the
+/// server closes.
+async fn send(
+    target: &Target,
+    stream: TcpStream,
+    deadline: &Deadline,
+    out: &mut impl Write,
+) -> Result<(Sender, Driver, Response), GetError> {
+    let (flushed_tx, mut flushed_rx) = oneshot::channel();
+    let io = TokioIo::new(NotifyOnFlush {
+        inner: stream,
+        flushed: Some(flushed_tx),
+    });
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| deadline.broken(&e))?;
+    let driver = tokio::spawn(connection);
+    let request = Request::get(target.path.as_str())
+        .header(header::HOST, deadline.authority.as_str())
+        .header(
+            header::USER_AGENT,
+            concat!("p2p-tui/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(header::ACCEPT, "*/*")
+        .header(header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| deadline.broken(&e))?;
+    let response = sender.send_request(request);
+    tokio::pin!(response);
+    let mut announced = false;
+    let response = tokio::time::timeout(deadline.timeout, async {
+        loop {
+            tokio::select! {
+                r = &mut response => break r,
+                _ = &mut flushed_rx, if !announced => {
+                    announced = true;
+                    let _ = writeln!(out, "Request message sent.");
+                    let _ = out.flush();
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|_| deadline.timed_out())?
+    .map_err(|e| deadline.broken(&e))?;
+    if !announced {
+        let _ = writeln!(out, "Request message sent.");
+    }
+    Ok((sender, driver, response))
+}
+
+/// Prints a text body as it arrives, ending it with a line end.
+async fn print_body(
+    mut body: hyper::body::Incoming,
+    deadline: &Deadline,
+    out: &mut impl Write,
+) -> Result<(), GetError> {
+    let mut last = b'\n';
+    while let Some(frame) = tokio::time::timeout(deadline.timeout, body.frame())
+        .await
+        .map_err(|_| deadline.timed_out())?
+    {
+        let frame = frame.map_err(|e| deadline.broken(&e))?;
+        if let Ok(data) = frame.into_data()
+            && let Some(&b) = data.last()
+        {
+            let _ = out.write_all(&data);
+            last = b;
+        }
+    }
+    if last != b'\n' {
+        let _ = writeln!(out);
+    }
+    Ok(())
+}
+
+/// Saves a body under the name the URL path gives, in `dir`, never over an existing file: a
+/// hidden temporary file first, renamed when whole. Returns where and how many bytes.
+async fn save_body(
+    mut body: hyper::body::Incoming,
+    deadline: &Deadline,
+    dir: &Path,
+    url_path: &str,
+) -> Result<(PathBuf, u64), GetError> {
+    let mut file = tempfile::Builder::new()
+        .prefix(".p2p-tui-get.")
+        .tempfile_in(dir)
+        .map_err(|e| GetError::Save(e.to_string()))?;
+    let mut size = 0u64;
+    while let Some(frame) = tokio::time::timeout(deadline.timeout, body.frame())
+        .await
+        .map_err(|_| deadline.timed_out())?
+    {
+        let frame = frame.map_err(|e| deadline.broken(&e))?;
+        if let Ok(data) = frame.into_data() {
+            file.write_all(&data)
+                .map_err(|e| GetError::Save(e.to_string()))?;
+            size += data.len() as u64;
+        }
+    }
+    let saved = persist_unique(file, dir, &save_name(url_path))?;
+    Ok((saved, size))
 }
 
 /// Moves the finished download to `name` in `dir`, or `name.1`, `name.2`, ... if taken: an
