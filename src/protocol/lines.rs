@@ -125,6 +125,98 @@ pub fn listed_not_confirmed(peer: &str, file: &str) -> String {
     )
 }
 
+// Lines beyond the seed: how a transfer went with each peer.
+
+/// A server closed the connection before the first reply of a transfer.
+pub fn closed_before_reply(peer: &str, why: impl Display) -> String {
+    format!("Server {peer} closed the connection: {why}")
+}
+
+/// A server answered `330` for another file than the one asked for.
+pub fn offered_other_file(peer: &str, offered: &str, file: &str) -> String {
+    format!("Server {peer} offered file {offered}, not {file}; not used")
+}
+
+/// A server closed without a word: not a seed-001 server (a synchronizer, say).
+pub fn closed_without_reply(peer: &str) -> String {
+    format!("Server {peer} closed the connection without a reply")
+}
+
+/// A server did not answer the first request of a transfer (`#DOWNLOAD f`, `#UPLOAD f bytes N`).
+pub fn did_not_answer(peer: &str, request: &str, file: &str, why: &str) -> String {
+    format!("Server {peer} did not answer {request} {file}: {why}")
+}
+
+/// A server refused an upload.
+pub fn refused(peer: &str, reply: impl Display) -> String {
+    format!("{peer} refused: {reply}")
+}
+
+/// An upload to one server ended before the server confirmed the file.
+pub fn upload_stopped(file: &str, peer: &str, why: impl Display) -> String {
+    format!("Upload of file {file} to {peer} stopped: {why}")
+}
+
+/// A serving peer left a download, and who takes its chunks.
+pub fn stopped_serving(
+    peer: &str,
+    file: &str,
+    why: &str,
+    orphaned: u64,
+    taken_by: &[&str],
+) -> String {
+    let head = format!("Server {peer} stopped serving file {file} ({why})");
+    if taken_by.is_empty() {
+        format!("{head}: {orphaned} unfinished chunks, no serving peers left")
+    } else {
+        format!(
+            "{head}: {orphaned} unfinished chunks reassigned to {}",
+            taken_by.join(" ")
+        )
+    }
+}
+
+/// The file appeared in served_files while the download was being prepared.
+pub fn appeared_meanwhile(file: &str) -> String {
+    format!("File {file} appeared in served_files meanwhile")
+}
+
+/// The downloaded file could not be written or linked into served_files.
+pub fn cannot_save(file: &str, why: impl Display) -> String {
+    format!("Cannot save file {file}: {why}")
+}
+
+/// The downloaded file could not be written.
+pub fn cannot_write(file: &str, why: impl Display) -> String {
+    format!("Cannot write file {file}: {why}")
+}
+
+/// Verification dropped every serving peer.
+pub fn no_matching_bytes(file: &str) -> String {
+    format!("No serving peer sends the bytes of file {file} that match its digest")
+}
+
+pub fn download_cancelled(file: &str) -> String {
+    format!("Download of file {file} cancelled")
+}
+
+pub fn partial_removed(file: &str) -> String {
+    format!("Partial file {file} removed")
+}
+
+/// No holder speaks seed 001: the synchronizer's plain file request instead.
+pub fn plain_fallback(file: &str, holder: &str) -> String {
+    format!("No holder speaks #DOWNLOAD; fetching file {file} from {holder} by plain file request")
+}
+
+pub fn plain_received(bytes: u64, file: &str, holder: &str) -> String {
+    format!("Received {bytes} bytes of file {file} from {holder}")
+}
+
+pub fn plain_failed(holder: &str, why: &str) -> String {
+    format!("Plain file request to {holder} failed: {why}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,9 +87,7 @@ pub async fn download(
         Ok(partial) => partial,
         Err(e) => {
             let why = match e {
-                StoreError::AlreadyServing(_) => {
-                    format!("File {file} appeared in served_files meanwhile")
-                }
+                StoreError::AlreadyServing(_) => lines::appeared_meanwhile(file),
                 other => other.to_string(),
             };
             out.error(why);
@@ -215,7 +213,7 @@ async fn ask(
     };
     out.sent(&peer.id, &request);
     if let Err(e) = conn.send_request(&request, Framing::Bare).await {
-        out.note(format!("Server {} closed the connection: {e}", peer.id));
+        out.note(lines::closed_before_reply(&peer.id, e));
         return Err(Asked::No);
     }
     match conn.read_reply(Expect::DownloadStart).await {
@@ -224,27 +222,22 @@ async fn ask(
             match reply.message {
                 Reply::ReadyToSend { file: named, size } if named == file => Ok((conn, size)),
                 Reply::ReadyToSend { file: named, .. } => {
-                    out.note(format!(
-                        "Server {} offered file {named}, not {file}; not used",
-                        peer.id
-                    ));
+                    out.note(lines::offered_other_file(&peer.id, &named, file));
                     Err(Asked::No)
                 }
                 _ => Err(Asked::No),
             }
         }
         Err(ConnError::Closed) => {
-            out.note(format!(
-                "Server {} closed the connection without a reply",
-                peer.id
-            ));
+            out.note(lines::closed_without_reply(&peer.id));
             Err(Asked::Silent)
         }
         Err(e) => {
-            out.note(format!(
-                "Server {} did not answer #DOWNLOAD {file}: {}",
-                peer.id,
-                describe(&e)
+            out.note(lines::did_not_answer(
+                &peer.id,
+                "#DOWNLOAD",
+                file,
+                &describe(&e),
             ));
             Err(Asked::No)
         }
@@ -286,15 +279,15 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
                 progress.finish(true);
                 return true;
             }
-            Ok(Err(e)) => out.error(format!("Cannot save file {file}: {e}")),
-            Err(e) => out.error(format!("Cannot save file {file}: {e}")),
+            Ok(Err(e)) => out.error(lines::cannot_save(file, e)),
+            Err(e) => out.error(lines::cannot_save(file, e)),
         }
     }
     if cancelled {
-        out.note(format!("Download of file {file} cancelled"));
+        out.note(lines::download_cancelled(file));
     }
     out.error(lines::download_result(file, false));
-    let removed = format!("Partial file {file} removed");
+    let removed = lines::partial_removed(file);
     progress.note(removed.clone());
     out.note(removed);
     progress.finish(false);
@@ -402,10 +395,7 @@ impl Shared {
         if let Err(e) = written {
             scheduler.abort();
             self.wake(&mut guard);
-            return Err(Arrival::WriteFailed(format!(
-                "Cannot write file {}: {e}",
-                self.file
-            )));
+            return Err(Arrival::WriteFailed(lines::cannot_write(&self.file, e)));
         }
         let hopeless = scheduler.state() == State::Failed && scheduler.is_verified();
         self.wake(&mut guard);
@@ -414,10 +404,7 @@ impl Shared {
             for d in &dropped {
                 tracing::info!(peer = d.peer, chunk = d.chunk, "dropped for wrong bytes");
             }
-            return Err(Arrival::WriteFailed(format!(
-                "No serving peer sends the bytes of file {} that match its digest",
-                self.file
-            )));
+            return Err(Arrival::WriteFailed(lines::no_matching_bytes(&self.file)));
         }
         Ok(dropped)
     }
@@ -609,23 +596,16 @@ fn peer_left(shared: &Shared, position: usize, ctx: &TransferContext, why: &str)
 }
 
 fn describe_takeover(shared: &Shared, position: usize, takeover: &Takeover, why: &str) -> String {
-    let who = &shared.ids[position];
-    let file = &shared.file;
-    let head = format!("Server {who} stopped serving file {file} ({why})");
-    if takeover.taken_by.is_empty() {
-        return format!(
-            "{head}: {} unfinished chunks, no serving peers left",
-            takeover.orphaned
-        );
-    }
     let names: Vec<&str> = takeover
         .taken_by
         .iter()
         .map(|&(p, _)| shared.ids[p].as_str())
         .collect();
-    format!(
-        "{head}: {} unfinished chunks reassigned to {}",
+    lines::stopped_serving(
+        &shared.ids[position],
+        &shared.file,
+        why,
         takeover.orphaned,
-        names.join(" ")
+        &names,
     )
 }

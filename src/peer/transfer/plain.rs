@@ -120,25 +120,19 @@ pub async fn fetch(
     cancel: &CancellationToken,
 ) -> bool {
     let out = &ctx.out;
-    out.note(format!(
-        "No holder speaks #DOWNLOAD; fetching file {file} from {} by plain file request",
-        holder.id
-    ));
+    out.note(lines::plain_fallback(file, &holder.id));
     let result = tokio::select! {
         result = fetch_into_store(ctx, file, holder) => result,
         _ = cancel.cancelled() => Err("cancelled".to_string()),
     };
     match result {
         Ok(bytes) => {
-            out.note(format!(
-                "Received {bytes} bytes of file {file} from {}",
-                holder.id
-            ));
+            out.note(lines::plain_received(bytes, file, &holder.id));
             out.outcome(lines::download_result(file, true));
             true
         }
         Err(why) => {
-            out.note(format!("Plain file request to {} failed: {why}", holder.id));
+            out.note(lines::plain_failed(&holder.id, &why));
             out.error(lines::download_result(file, false));
             false
         }

@@ -99,23 +99,24 @@ async fn upload_to(
         size,
     };
     out.sent(&peer.id, &request);
-    if conn.send_request(&request, Framing::Bare).await.is_err() {
-        out.note(format!("Server {} closed the connection", peer.id));
+    if let Err(e) = conn.send_request(&request, Framing::Bare).await {
+        out.note(lines::closed_before_reply(&peer.id, e));
         return None;
     }
     match conn.read_reply(Expect::UploadStart).await {
         Ok(reply) => {
             out.replied(&peer.id, reply.text());
             if !matches!(reply.message, Reply::ReadyToReceive { .. }) {
-                target.stopped(format!("{} refused: {}", peer.id, reply.text()));
+                target.stopped(lines::refused(&peer.id, reply.text()));
                 return None;
             }
         }
         Err(e) => {
-            out.note(format!(
-                "Server {} did not answer #UPLOAD {file}: {}",
-                peer.id,
-                describe(&e)
+            out.note(lines::did_not_answer(
+                &peer.id,
+                "#UPLOAD",
+                &file,
+                &describe(&e),
             ));
             return None;
         }
@@ -128,7 +129,7 @@ async fn upload_to(
         Err(why) => Err(why),
     };
     if let Err(why) = &result {
-        let note = format!("Upload of file {file} to {} stopped: {why}", peer.id);
+        let note = lines::upload_stopped(&file, &peer.id, why);
         target.stopped(note.clone());
         out.note(note);
     }
