@@ -238,40 +238,49 @@ fn closed(stream: &mut TcpStream) -> bool {
 
 const TOO_MANY: &str = "250 Too many connections from your address; close one and try again";
 
+/// Opens connections from 127.0.0.1 until one is refused; the refusal. Each connection kept
+/// starts an upload and sends half a chunk: busy with a request it never finishes (until the
+/// 60 s idle timeout), so it cannot be closed to make room. Connections closed meanwhile (a
+/// newcomer may evict one that had not sent its half chunk yet) are dropped from `hostile`.
+fn open_until_refused(port: u16, hostile: &mut Vec<TcpStream>, cap: usize) -> String {
+    let mut opened = 0;
+    let refusal = loop {
+        assert!(opened < 10 * cap, "never refused");
+        opened += 1;
+        static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "h{}.bin",
+            SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut s = connect_from(HOME, port);
+        // Kept: the 330 names the file; refused: the refusal, then the close.
+        let reply = ask(&mut s, &format!("#UPLOAD {name} bytes 1000"), &name);
+        if !reply.starts_with("330") {
+            break reply;
+        }
+        s.write_all(format!("#UPLOAD {name} chunk 0 {}", "x".repeat(50)).as_bytes())
+            .expect("half a chunk");
+        hostile.push(s);
+    };
+    hostile.retain_mut(|s| !closed(s));
+    assert!(hostile.len() <= cap, "{} connections held", hostile.len());
+    refusal
+}
+
 #[test]
 fn a_client_that_opens_connections_until_refused_locks_out_only_itself() {
     const CAP: usize = 8;
     let net = start_p2(&["--max-per-address", "8"]);
     let port = net.port("p2");
-    // Each hostile connection starts an upload and sends half a chunk: busy with a request it
-    // never finishes (until the 60 s idle timeout), so it cannot be closed to make room.
     let mut hostile = Vec::new();
     let started = Instant::now();
-    let refusal = loop {
-        assert!(hostile.len() < 10 * CAP, "never refused");
-        let n = hostile.len();
-        let mut s = connect_from(HOME, port);
-        // Accepted: the 330 names the file; refused: the refusal, then the close.
-        let reply = ask(
-            &mut s,
-            &format!("#UPLOAD h{n}.bin bytes 1000"),
-            &format!("h{n}.bin"),
-        );
-        if !reply.starts_with("330") {
-            break reply;
-        }
-        s.write_all(format!("#UPLOAD h{n}.bin chunk 0 {}", "x".repeat(50)).as_bytes())
-            .expect("half a chunk");
-        hostile.push(s);
-    };
-    assert!(refusal.starts_with(TOO_MANY), "{refusal:?}");
-    hostile.retain_mut(|s| !closed(s));
+    let refusal = open_until_refused(port, &mut hostile, CAP);
+    assert_eq!(refusal, TOO_MANY);
     eprintln!(
         "hostile client refused after {:?} with {} connections open",
         started.elapsed(),
         hostile.len()
     );
-    assert!(hostile.len() <= CAP, "{} connections held", hostile.len());
     // The well-behaved client from another address is served at once, and can upload.
     let start = Instant::now();
     let mut good = connect_from(STRANGER, port);
@@ -281,8 +290,7 @@ fn a_client_that_opens_connections_until_refused_locks_out_only_itself() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(5), "served after {took:?}");
     // The hostile address is still held to its cap...
-    let mut again = connect_from(HOME, port);
-    assert_eq!(read_until(&mut again, "again"), TOO_MANY);
+    assert_eq!(open_until_refused(port, &mut hostile, CAP), TOO_MANY);
     // ...until it lets go: the cap counts open connections, it bans no one.
     drop(hostile);
     wait_until("the hostile address to be served again", || {
@@ -358,24 +366,27 @@ fn the_tracker_and_the_web_server_cap_each_address_too() {
     wait_until("the web server to listen", || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    // Six connections from 127.0.0.1 with half a request head each (the header timeout is a
-    // minute): three are kept, the others refused.
-    let mut half: Vec<TcpStream> = (0..6)
-        .map(|_| {
-            let mut s = connect_from(HOME, port);
-            let _ = s.write_all(b"GET /hello.txt HTTP/1.1\r\n");
-            s
-        })
-        .collect();
-    wait_until("three of six to be refused", || {
-        half.iter_mut().map(closed).filter(|&c| c).count() >= 3
-    });
-    let open = half.iter_mut().map(closed).filter(|&c| !c).count();
-    assert!(open <= 3, "{open} connections from 127.0.0.1 kept");
-    let mut refused = connect_from(HOME, port);
-    let refusal = read_until(&mut refused, "address\n");
+    // 127.0.0.1 opens keep-alive connections, each answered and left open, until one is
+    // refused: at most three are kept.
+    let get = "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut held = Vec::new();
+    let refusal = loop {
+        assert!(
+            held.len() <= 3,
+            "a fourth connection from 127.0.0.1 was kept"
+        );
+        let mut s = connect_from(HOME, port);
+        // Answered: up to the file's body; refused: the 503, to the close.
+        let reply = ask(&mut s, get, "hi\n");
+        if !reply.starts_with("HTTP/1.1 200") {
+            break reply;
+        }
+        held.push(s);
+    };
+    assert!(!held.is_empty());
     assert!(
-        refusal.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        refusal.starts_with("HTTP/1.1 503 Service Unavailable\r\n")
+            && refusal.ends_with("Too many connections from your address\n"),
         "{refusal:?}"
     );
     let mut good = connect_from(STRANGER, port);
