@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::uploads::{Uploads, parse_size};
+
 const fn p2p_tui_default_window() -> u16 {
     crate::peer::transfer::DEFAULT_WINDOW as u16
 }
@@ -137,10 +139,35 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
-    /// Connections served at once [default: 512 for a peer, 4096 for the tracker]; when all are
-    /// taken, the one idle longest (waiting for a request) is closed to admit a new client
+    /// Connections served at once [default: 512 for a peer, 4096 for the tracker; the web
+    /// server: 1024]; when all are taken, the one idle longest (waiting for a request) is closed
+    /// to admit a new client
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: Option<u32>,
+
+    /// Connections one client address may hold at once, for the peer, tracker and web server
+    /// [default: an eighth of --max-connections, at least 8: 64 for a peer, 512 for the tracker,
+    /// 128 for the web server; loopback clients (127.0.0.0/8, ::1) are exempt unless this is
+    /// given]. A newcomer over it closes its own address's longest-idle connection, or is
+    /// refused if none is idle
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_per_address: Option<u32>,
+
+    /// Peer: whose #UPLOAD is accepted: known (addresses in the settings file and, with --join,
+    /// peers the tracker lists), all (anyone who can reach the port, as in the seed), none.
+    /// Downloads stay open to everyone
+    #[arg(long, value_enum, value_name = "WHO", default_value_t = Uploads::Known)]
+    pub uploads: Uploads,
+
+    /// Peer: the largest file accepted by upload, e.g. 10M, 2G (K = 1024) [default: no limit
+    /// but the free space]; a larger one is refused with a 250 before any byte is written
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_upload: Option<u64>,
+
+    /// Peer: all bytes accepted by upload since the peer started, e.g. 2G [default: no limit];
+    /// an upload that would pass it is refused with a 250 before any byte is written
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub quota: Option<u64>,
 
     /// Tracker: longest JSON message accepted, in bytes (a longer one closes that connection)
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, requires = "tracker")]

@@ -168,6 +168,7 @@ impl DemoPeers {
             },
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
+            max_per_address: None,
         });
         let token = self.shutdown.child_token();
         self.running

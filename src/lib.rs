@@ -17,6 +17,7 @@ pub mod store;
 pub mod sync;
 pub mod tracker;
 pub mod tui;
+pub mod uploads;
 pub mod web;
 
 use std::time::Duration;
@@ -98,6 +99,10 @@ async fn run_other(cli: Cli, signals: Signals) -> Result<()> {
         chunk_delay: Duration::from_millis(cli.chunk_delay.unwrap_or(0)),
         idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
         max_connections: cli.max_connections.map_or(512, |n| n as usize),
+        max_per_address: cli.max_per_address.map(|n| n as usize),
+        uploads: cli.uploads,
+        max_upload: cli.max_upload,
+        quota: cli.quota,
         window: usize::from(cli.window),
         stall_timeout: Duration::from_secs_f64(cli.stall_timeout.max(0.1)),
         join: cli.join.clone(),
@@ -159,6 +164,7 @@ async fn run_servers(cli: &Cli, signals: Signals) -> Result<()> {
                 .map_or(tracker::TrackerConfig::default().max_connections, |n| {
                     n as usize
                 }),
+            max_per_address: cli.max_per_address.map(|n| n as usize),
             ..tracker::TrackerConfig::default()
         });
         let state = Arc::new(tracker::server::Tracker::default());
@@ -188,6 +194,7 @@ async fn run_servers(cli: &Cli, signals: Signals) -> Result<()> {
         );
         let mut config = web::WebConfig::new(root);
         config.header_timeout = Duration::from_secs(cli.header_timeout.max(1));
+        config.max_per_address = cli.max_per_address.map(|n| n as usize);
         tasks.spawn(web::serve(
             listener,
             config,

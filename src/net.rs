@@ -1,12 +1,20 @@
-//! The accept loop every server here shares: a cap on open connections, backoff when accepting
-//! fails (out of file descriptors and the like), and shutdown.
+//! The accept loop every server here shares: a cap on open connections, a cap per client
+//! address, backoff when accepting fails (out of file descriptors and the like), and shutdown.
 //!
 //! When every slot is taken, `next_evicting` closes the connection that has waited longest for a
 //! request (a first one, or the next) to admit the new client: nginx's answer to a flood of idle
-//! connections. On one machine every client is 127.0.0.1, so per-address caps would not help.
+//! connections. Eviction alone lets one address that keeps its connections busy (half a request
+//! each, until the deadline) hold every slot, so each address also gets at most a share of the
+//! table: a newcomer over its address's share evicts that address's own longest-idle connection,
+//! and is refused (closed at once, after a refusal line where the protocol has one) if none of
+//! them is idle. Other addresses are never evicted for it, and the accept loop never waits on it.
+//!
+//! By default loopback clients (127.0.0.0/8, ::1) are exempt from the share: on one machine, the
+//! seeds' setting, every client is the same address, so a per-address cap would only be a second,
+//! smaller global cap. An explicit cap (`with_per_address(Some(n))`) applies to every address.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -19,6 +27,44 @@ pub struct Acceptor {
     permits: Arc<Semaphore>,
     backoff: Duration,
     idle: Arc<IdleConnections>,
+    addresses: Arc<AddressCounts>,
+    cap: AddressCap,
+    /// Written (best effort, never waited for) to a client refused for its address's cap.
+    refusal: &'static [u8],
+}
+
+/// How many connections one client address may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressCap {
+    pub per_address: usize,
+    /// Loopback clients share the whole table (the default; see the module comment).
+    pub loopback_exempt: bool,
+}
+
+impl AddressCap {
+    /// The default share of a table of `max_connections`: an eighth, at least 8 (64 of a peer's
+    /// 512, 128 of the web server's 1,024, 512 of the tracker's 4,096), loopback exempt.
+    pub fn default_for(max_connections: usize) -> AddressCap {
+        AddressCap {
+            per_address: (max_connections / 8).max(8),
+            loopback_exempt: true,
+        }
+    }
+
+    /// `Some(n)`: exactly `n` per address, loopback included; `None`: the default.
+    pub fn chosen(per_address: Option<usize>, max_connections: usize) -> AddressCap {
+        match per_address {
+            Some(n) => AddressCap {
+                per_address: n.max(1),
+                loopback_exempt: false,
+            },
+            None => AddressCap::default_for(max_connections),
+        }
+    }
+
+    fn applies_to(&self, ip: IpAddr) -> bool {
+        !(self.loopback_exempt && ip.is_loopback())
+    }
 }
 
 /// How often a new client waiting for a slot looks again for an idle connection to close.
@@ -26,51 +72,92 @@ const EVICT_RETRY: Duration = Duration::from_millis(100);
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 
+/// A connection's places: its slot in the table and its count against its address's cap, both
+/// given back when dropped.
+pub struct Permit {
+    _slot: OwnedSemaphorePermit,
+    _address: AddressPermit,
+}
+
 /// An accepted connection: its permit holds its place until dropped; its idle slot lets the
 /// acceptor close it while it waits for a request.
 pub struct Admitted {
     pub stream: TcpStream,
     pub addr: SocketAddr,
-    pub permit: OwnedSemaphorePermit,
+    pub permit: Permit,
     pub slot: IdleSlot,
 }
 
 impl Acceptor {
+    /// At most `max_connections` at once, and the default share per address.
     pub fn new(listener: TcpListener, max_connections: usize) -> Acceptor {
         Acceptor {
             listener,
             permits: Arc::new(Semaphore::new(max_connections)),
             backoff: FIRST_BACKOFF,
             idle: Arc::default(),
+            addresses: Arc::default(),
+            cap: AddressCap::default_for(max_connections),
+            refusal: b"",
         }
     }
 
+    /// Replaces the per-address cap.
+    pub fn with_address_cap(mut self, cap: AddressCap) -> Acceptor {
+        self.cap = cap;
+        self
+    }
+
+    /// What a client refused for its address's cap is sent before the close.
+    pub fn with_refusal(mut self, refusal: &'static [u8]) -> Acceptor {
+        self.refusal = refusal;
+        self
+    }
+
+    pub fn address_cap(&self) -> AddressCap {
+        self.cap
+    }
+
     /// The next connection, with the permit that holds its place until dropped; `None` once
-    /// `shutdown` is cancelled.
+    /// `shutdown` is cancelled. A client over its address's cap is refused.
     pub async fn next(
         &mut self,
         shutdown: &CancellationToken,
-    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    ) -> Option<(TcpStream, SocketAddr, Permit)> {
         loop {
-            let permit = tokio::select! {
+            let slot = tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 permit = Arc::clone(&self.permits).acquire_owned() => permit.ok()?,
             };
-            if let Some((stream, addr)) = self.accept(shutdown).await? {
-                return Some((stream, addr, permit));
-            }
+            let Some((stream, addr)) = self.accept(shutdown).await? else {
+                continue;
+            };
+            let Some(address) = self.admit_address(addr, false) else {
+                self.refuse(stream, addr);
+                continue;
+            };
+            let permit = Permit {
+                _slot: slot,
+                _address: address,
+            };
+            return Some((stream, addr, permit));
         }
     }
 
     /// The next connection; when every slot is taken, the longest-idle connection is closed to
-    /// make room (a connection busy with a request is never closed for this). `None` once
+    /// make room (a connection busy with a request is never closed for this); a client over its
+    /// address's cap closes that address's longest-idle connection, or is refused. `None` once
     /// `shutdown` is cancelled.
     pub async fn next_evicting(&mut self, shutdown: &CancellationToken) -> Option<Admitted> {
         loop {
             let Some((stream, addr)) = self.accept(shutdown).await? else {
                 continue;
             };
-            let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            let Some(address) = self.admit_address(addr, true) else {
+                self.refuse(stream, addr);
+                continue;
+            };
+            let slot = match Arc::clone(&self.permits).try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => loop {
                     if self.idle.evict_oldest() {
@@ -85,14 +172,48 @@ impl Acceptor {
                     }
                 },
             };
-            let slot = IdleSlot::new(&self.idle);
+            let idle = IdleSlot::for_address(&self.idle, addr.ip());
             return Some(Admitted {
                 stream,
                 addr,
-                permit,
-                slot,
+                permit: Permit {
+                    _slot: slot,
+                    _address: address,
+                },
+                slot: idle,
             });
         }
+    }
+
+    /// Counts a new connection from `addr` against its address's cap; `None` if over it (after,
+    /// when `evicting`, closing the address's longest-idle connection if it has one: the
+    /// newcomer then takes its place).
+    fn admit_address(&self, addr: SocketAddr, evicting: bool) -> Option<AddressPermit> {
+        let ip = addr.ip().to_canonical();
+        let mut counts = self.addresses.lock();
+        let held = counts.get(&ip).copied().unwrap_or(0);
+        if self.cap.applies_to(ip) && held >= self.cap.per_address {
+            if !(evicting && self.idle.evict_oldest_of(ip)) {
+                return None;
+            }
+            tracing::debug!(%ip, "address at its cap: closed its longest-idle connection");
+        }
+        counts.insert(ip, held + 1);
+        Some(AddressPermit {
+            counts: Arc::clone(&self.addresses),
+            ip,
+        })
+    }
+
+    fn refuse(&self, stream: TcpStream, addr: SocketAddr) {
+        tracing::info!(
+            client = %addr,
+            cap = self.cap.per_address,
+            "refused: too many connections from this address"
+        );
+        // Into the socket's empty send buffer at once; the close follows the data.
+        let _ = stream.try_write(self.refusal);
+        drop(stream);
     }
 
     /// One accept; `Some(None)` after a failure (already waited out), `None` at shutdown.
@@ -119,6 +240,37 @@ impl Acceptor {
     }
 }
 
+/// Open connections per client address.
+#[derive(Default)]
+struct AddressCounts {
+    inner: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl AddressCounts {
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Single updates: a panic cannot leave the map half-changed.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One connection's count against its address; dropping it gives the count back.
+struct AddressPermit {
+    counts: Arc<AddressCounts>,
+    ip: IpAddr,
+}
+
+impl Drop for AddressPermit {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock();
+        if let Some(held) = counts.get_mut(&self.ip) {
+            *held -= 1;
+            if *held == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Connections waiting for a request, oldest first.
 #[derive(Default)]
 pub struct IdleConnections {
@@ -128,7 +280,8 @@ pub struct IdleConnections {
 #[derive(Default)]
 struct IdleInner {
     next_key: u64,
-    waiting: BTreeMap<u64, CancellationToken>,
+    /// Each idle connection's client address (canonical) and eviction token, by age.
+    waiting: BTreeMap<u64, (Option<IpAddr>, CancellationToken)>,
 }
 
 impl IdleConnections {
@@ -140,7 +293,21 @@ impl IdleConnections {
     /// Closes the connection idle the longest; false if none is idle.
     pub fn evict_oldest(&self) -> bool {
         let oldest = self.lock().waiting.pop_first();
-        oldest.map(|(_, evict)| evict.cancel()).is_some()
+        oldest.map(|(_, (_, evict))| evict.cancel()).is_some()
+    }
+
+    /// Closes the connection from `ip` idle the longest; false if none of its connections is
+    /// idle. A linear scan: the table holds a few thousand connections at most, and this runs
+    /// only for an address at its cap.
+    pub fn evict_oldest_of(&self, ip: IpAddr) -> bool {
+        let mut inner = self.lock();
+        let key = inner
+            .waiting
+            .iter()
+            .find(|(_, (from, _))| *from == Some(ip))
+            .map(|(key, _)| *key);
+        let evicted = key.and_then(|key| inner.waiting.remove(&key));
+        evicted.map(|(_, evict)| evict.cancel()).is_some()
     }
 
     pub fn len(&self) -> usize {
@@ -156,6 +323,7 @@ impl IdleConnections {
 /// while it has part of one or is answering. Dropping it takes the connection off the list.
 pub struct IdleSlot {
     set: Arc<IdleConnections>,
+    from: Option<IpAddr>,
     evict: CancellationToken,
     key: Option<u64>,
 }
@@ -164,6 +332,17 @@ impl IdleSlot {
     pub fn new(set: &Arc<IdleConnections>) -> IdleSlot {
         IdleSlot {
             set: Arc::clone(set),
+            from: None,
+            evict: CancellationToken::new(),
+            key: None,
+        }
+    }
+
+    /// A slot for a connection from `ip`, which an over-cap newcomer from `ip` may close.
+    pub fn for_address(set: &Arc<IdleConnections>, ip: IpAddr) -> IdleSlot {
+        IdleSlot {
+            set: Arc::clone(set),
+            from: Some(ip.to_canonical()),
             evict: CancellationToken::new(),
             key: None,
         }
@@ -179,7 +358,7 @@ impl IdleSlot {
             let mut inner = self.set.lock();
             let key = inner.next_key;
             inner.next_key += 1;
-            inner.waiting.insert(key, self.evict.clone());
+            inner.waiting.insert(key, (self.from, self.evict.clone()));
             self.key = Some(key);
         }
     }
@@ -200,6 +379,67 @@ impl Drop for IdleSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client socket bound to `from` (any 127.x.y.z works on Linux loopback).
+    async fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((from, 0))).unwrap();
+        socket.connect(to).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_address_over_its_cap_evicts_its_own_idle_connection_or_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let cap = AddressCap::chosen(Some(2), 100);
+        let mut acceptor = Acceptor::new(listener, 100)
+            .with_address_cap(cap)
+            .with_refusal(b"no");
+        let shutdown = CancellationToken::new();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let client = connect_from([127, 0, 0, 1], to).await;
+            let mut admitted = acceptor.next_evicting(&shutdown).await.unwrap();
+            admitted.slot.busy();
+            held.push((client, admitted));
+        }
+        // A third from 127.0.0.1, with both of its connections busy: refused, and the accept
+        // loop goes straight on to a client from another address.
+        let mut refused = connect_from([127, 0, 0, 1], to).await;
+        let _other = connect_from([127, 0, 0, 2], to).await;
+        let admitted = acceptor.next_evicting(&shutdown).await.unwrap();
+        assert_eq!(admitted.addr.ip(), IpAddr::from([127, 0, 0, 2]));
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut refused, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"no");
+        // One of 127.0.0.1's connections goes idle: the next newcomer from there replaces it.
+        held[0].1.slot.idle();
+        let _newcomer = connect_from([127, 0, 0, 1], to).await;
+        let admitted = acceptor.next_evicting(&shutdown).await.unwrap();
+        assert_eq!(admitted.addr.ip(), IpAddr::from([127, 0, 0, 1]));
+        assert!(held[0].1.slot.eviction().is_cancelled());
+        assert!(!held[1].1.slot.eviction().is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn loopback_shares_the_whole_table_by_default() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let mut acceptor = Acceptor::new(listener, 64);
+        assert_eq!(acceptor.address_cap().per_address, 8);
+        let shutdown = CancellationToken::new();
+        let mut held = Vec::new();
+        for _ in 0..20 {
+            let client = connect_from([127, 0, 0, 1], to).await;
+            let mut admitted = acceptor.next_evicting(&shutdown).await.unwrap();
+            admitted.slot.busy();
+            held.push((client, admitted));
+        }
+        assert!(held.iter().all(|(_, a)| !a.slot.eviction().is_cancelled()));
+        assert!(AddressCap::default_for(64).applies_to([10, 0, 0, 1].into()));
+    }
 
     #[test]
     fn the_longest_idle_connection_is_evicted_first_and_busy_ones_never() {

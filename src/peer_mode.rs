@@ -1,5 +1,6 @@
 //! Starting a peer: settings, directory, listening socket, server task, and a front end.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,9 @@ use crate::peer::{Client, Reporter, ServerConfig, serve};
 use crate::settings::{PeerAddr, Settings};
 use crate::signals::Signals;
 use crate::store::Store;
+use crate::tracker::join::TrackerLink;
 use crate::tui::PeerHandles;
+use crate::uploads::{KnownPeers, UploadRules, Uploads};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Front {
@@ -33,6 +36,14 @@ pub struct PeerArgs {
     pub idle_timeout: Duration,
     /// Connections the server serves at once (`--max-connections`).
     pub max_connections: usize,
+    /// Connections one client address may hold (`--max-per-address`; `None`: the default).
+    pub max_per_address: Option<usize>,
+    /// Whose uploads are accepted (`--uploads`).
+    pub uploads: Uploads,
+    /// Largest file accepted by upload, in bytes (`--max-upload`).
+    pub max_upload: Option<u64>,
+    /// All bytes accepted by upload (`--quota`).
+    pub quota: Option<u64>,
     /// Chunk requests in flight per pipelining peer.
     pub window: usize,
     /// A serving peer silent this long mid-transfer has left it.
@@ -67,6 +78,7 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         chunk_delay: args.chunk_delay,
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections,
+        max_per_address: args.max_per_address,
     });
     tasks.spawn(serve(
         listener,
@@ -78,6 +90,13 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let tracker = args.join.clone().map(|addr| {
         crate::tracker::join::start(addr, me.port, Arc::clone(&store), shutdown.clone())
     });
+    store.set_upload_rules(UploadRules {
+        policy: args.uploads,
+        known: known_peers(&settings, tracker.as_ref()).await,
+        max_file: args.max_upload,
+        quota: args.quota,
+    });
+    tracing::info!("{}", store.upload_status());
     // Every front end ends the same way on SIGINT, SIGTERM or SIGHUP (the TUI also reads Ctrl-C
     // as a key, since raw mode turns it into one).
     tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
@@ -128,6 +147,51 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         tracing::warn!("some connections did not close in time");
     }
     Ok(())
+}
+
+/// How long resolving one host name of the settings file may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The addresses `--uploads known` accepts: every peer of the settings file (host names
+/// resolved once, now; `localhost` is both loopback addresses) and, with `--join`, whoever the
+/// tracker lists at the time of the upload.
+async fn known_peers(settings: &Settings, tracker: Option<&TrackerLink>) -> KnownPeers {
+    let mut fixed = Vec::new();
+    for peer in &settings.peers {
+        let host = peer.host.trim_start_matches('[').trim_end_matches(']');
+        if host.eq_ignore_ascii_case("localhost") {
+            fixed.extend([
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from(Ipv6Addr::LOCALHOST),
+            ]);
+        } else if let Ok(ip) = host.parse::<IpAddr>() {
+            fixed.push(ip);
+        } else {
+            let lookup = tokio::net::lookup_host((host, peer.port));
+            match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                Ok(Ok(addrs)) => fixed.extend(addrs.map(|a| a.ip())),
+                _ => tracing::warn!(
+                    peer = %peer.id,
+                    host,
+                    "cannot resolve; its uploads will be refused under --uploads known"
+                ),
+            }
+        }
+    }
+    let known = KnownPeers::new(fixed);
+    match tracker {
+        None => known,
+        Some(link) => {
+            let link = link.clone();
+            known.with_live(Arc::new(move |ip| {
+                link.view()
+                    .directory
+                    .values()
+                    .filter_map(|holder| holder.ip.parse::<IpAddr>().ok())
+                    .any(|listed| listed.to_canonical() == ip)
+            }))
+        }
+    }
 }
 
 async fn bind(me: &PeerAddr) -> Result<TcpListener> {

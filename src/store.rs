@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use thiserror::Error;
 
 use crate::protocol::validate_file_name;
+use crate::uploads::{Refusal, UploadRules, UploadStatus};
 
 pub(crate) const PARTIAL_DIR: &str = ".p2p-tui-partial";
 /// Bytes of contiguous data gathered before a write, so 100-byte chunks reach the disk in big writes.
@@ -34,6 +35,9 @@ pub enum StoreError {
         size: u64,
         available: u64,
     },
+    /// Refused by the upload rules (`--uploads`, `--max-upload`, `--quota`).
+    #[error("{0}")]
+    Refused(Refusal),
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -50,6 +54,17 @@ pub struct Store {
     partial_dir: PathBuf,
     /// Names being received, with the bytes each holds back from other uploads (its next write run).
     receiving: Mutex<HashMap<String, u64>>,
+    /// Uploads from other peers: the rules and what the quota has counted.
+    uploads: Mutex<UploadLedger>,
+}
+
+#[derive(Debug, Default)]
+struct UploadLedger {
+    rules: UploadRules,
+    /// Bytes of uploads completed since the peer started.
+    received: u64,
+    /// Bytes declared by uploads in progress: held against the quota until they end.
+    in_progress: u64,
 }
 
 impl Store {
@@ -68,6 +83,7 @@ impl Store {
             served_dir,
             partial_dir,
             receiving: Mutex::new(HashMap::new()),
+            uploads: Mutex::default(),
         }))
     }
 
@@ -82,6 +98,28 @@ impl Store {
     fn receiving(&self) -> MutexGuard<'_, HashMap<String, u64>> {
         // A panic while holding this lock leaves the map consistent (single inserts/removes).
         self.receiving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, UploadLedger> {
+        // Plain counters, each changed in one statement.
+        self.uploads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the rules later uploads are held to (uploads in progress keep their admission).
+    pub fn set_upload_rules(&self, rules: UploadRules) {
+        self.ledger().rules = rules;
+    }
+
+    /// The upload rules and the quota's count, for the UI.
+    pub fn upload_status(&self) -> UploadStatus {
+        let ledger = self.ledger();
+        UploadStatus {
+            policy: ledger.rules.policy,
+            max_file: ledger.rules.max_file,
+            quota: ledger.rules.quota,
+            received: ledger.received,
+            in_progress: ledger.in_progress,
+        }
     }
 
     pub fn is_receiving(&self, name: &str) -> bool {
@@ -147,8 +185,35 @@ impl Store {
         Ok(Some((file, size)))
     }
 
-    /// Reserves `name` for a file of `size` bytes about to be received.
+    /// Reserves `name` for a file of `size` bytes about to be received (a download this peer
+    /// asked for: the upload rules do not apply).
     pub fn reserve(self: &Arc<Self>, name: &str, size: u64) -> Result<Partial, StoreError> {
+        self.reserve_as(name, size, false)
+    }
+
+    /// Reserves `name` for a file of `size` bytes that the client at `from` offers (`#UPLOAD`):
+    /// refused unless the upload rules admit the client and the size fits the limits. The
+    /// declared size is held against the quota until the upload ends, so uploads in progress
+    /// can never together pass it.
+    pub fn reserve_upload(
+        self: &Arc<Self>,
+        name: &str,
+        size: u64,
+        from: std::net::IpAddr,
+    ) -> Result<Partial, StoreError> {
+        self.ledger()
+            .rules
+            .admits(name, from)
+            .map_err(StoreError::Refused)?;
+        self.reserve_as(name, size, true)
+    }
+
+    fn reserve_as(
+        self: &Arc<Self>,
+        name: &str,
+        size: u64,
+        upload: bool,
+    ) -> Result<Partial, StoreError> {
         validate_file_name(name).map_err(|_| StoreError::InvalidName(name.into()))?;
         let mut receiving = self.receiving();
         if receiving.contains_key(name) {
@@ -156,6 +221,14 @@ impl Store {
         }
         if self.serves(name) || self.served_dir.join(name).exists() {
             return Err(StoreError::AlreadyServing(name.into()));
+        }
+        if upload {
+            let ledger = self.ledger();
+            let used = ledger.received.saturating_add(ledger.in_progress);
+            ledger
+                .rules
+                .fits(name, size, used)
+                .map_err(StoreError::Refused)?;
         }
         // A declared size is a claim, not a right: refused if it could never fit, otherwise only
         // the next write run is held back from other uploads (bytes already written have left
@@ -180,6 +253,13 @@ impl Store {
             .create_new(true)
             .open(&path)?;
         receiving.insert(name.to_string(), claim);
+        let quota_held = if upload {
+            let mut ledger = self.ledger();
+            ledger.in_progress = ledger.in_progress.saturating_add(size);
+            size
+        } else {
+            0
+        };
         Ok(Partial {
             store: Arc::clone(self),
             name: name.to_string(),
@@ -188,6 +268,7 @@ impl Store {
             run: Vec::new(),
             run_start: 0,
             committed: false,
+            quota_held,
         })
     }
 }
@@ -208,6 +289,8 @@ pub struct Partial {
     run: Vec<u8>,
     run_start: u64,
     committed: bool,
+    /// Of an upload: its declared size, held against the quota.
+    quota_held: u64,
 }
 
 impl Partial {
@@ -266,6 +349,13 @@ impl Drop for Partial {
             }
         }
         self.store.receiving().remove(&self.name);
+        if self.quota_held > 0 {
+            let mut ledger = self.store.ledger();
+            ledger.in_progress = ledger.in_progress.saturating_sub(self.quota_held);
+            if self.committed {
+                ledger.received = ledger.received.saturating_add(self.quota_held);
+            }
+        }
     }
 }
 
@@ -374,6 +464,43 @@ mod tests {
         ));
         drop((hog, legit));
         assert!(store.receiving_names().is_empty());
+    }
+
+    #[test]
+    fn uploads_hold_their_size_against_the_quota_and_count_once_committed() {
+        use crate::uploads::{UploadRules, Uploads};
+        let (_dir, store) = store();
+        let from: std::net::IpAddr = [10, 0, 0, 9].into();
+        store.set_upload_rules(UploadRules {
+            max_file: Some(600),
+            quota: Some(1000),
+            ..UploadRules::default()
+        });
+        let refused = |r: Result<Partial, StoreError>| match r {
+            Err(StoreError::Refused(why)) => why.to_string(),
+            other => panic!("not refused by the rules: {other:?}"),
+        };
+        assert!(refused(store.reserve_upload("big", 601, from)).contains("upload limit"));
+        let mut a = store.reserve_upload("a", 600, from).unwrap();
+        // 600 held: 500 more would pass the quota while `a` is in progress.
+        assert!(refused(store.reserve_upload("b", 500, from)).contains("400 bytes are left"));
+        let dropped = store.reserve_upload("c", 300, from).unwrap();
+        assert_eq!(store.upload_status().in_progress, 900);
+        drop(dropped);
+        a.put(0, &[7; 600]).unwrap();
+        a.commit().unwrap();
+        let status = store.upload_status();
+        assert_eq!((status.received, status.in_progress), (600, 0));
+        assert!(refused(store.reserve_upload("d", 401, from)).contains("quota"));
+        assert!(store.reserve_upload("d", 400, from).is_ok());
+        // A download this peer asked for is not an upload: no rules, no count.
+        drop(store.reserve("mine", 5000).unwrap());
+        assert_eq!(store.upload_status().received, 600);
+        store.set_upload_rules(UploadRules {
+            policy: Uploads::None,
+            ..UploadRules::default()
+        });
+        assert!(refused(store.reserve_upload("e", 1, from)).contains("uploads are off"));
     }
 
     #[test]

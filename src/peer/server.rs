@@ -4,6 +4,7 @@
 //! be trusted, a closed connection) and a log line; it never affects other clients.
 
 use std::fs::File;
+use std::net::IpAddr;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::connection::{ConnError, Connection};
 use crate::logging::Clip;
-use crate::net::Acceptor;
+use crate::net::{Acceptor, AddressCap};
 use crate::protocol::{Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, extensions};
 use crate::store::{Partial, Store, StoreError};
 
@@ -29,7 +30,15 @@ pub struct ServerConfig {
     /// A client silent this long is disconnected (and its upload dropped).
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// Connections one client address may hold (`--max-per-address`); `None`: the default
+    /// share, loopback exempt (see `net`).
+    pub max_per_address: Option<usize>,
 }
+
+/// What a client over its address's connection cap reads before the close (one bare reply, as
+/// the seed's clients read them).
+pub const TOO_MANY_CONNECTIONS: &[u8] =
+    b"250 Too many connections from your address; close one and try again";
 
 /// Accepts clients until `shutdown` is cancelled; each connection runs in a task of `tasks`.
 pub async fn serve(
@@ -39,7 +48,10 @@ pub async fn serve(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let mut acceptor = Acceptor::new(listener, config.max_connections);
+    let cap = AddressCap::chosen(config.max_per_address, config.max_connections);
+    let mut acceptor = Acceptor::new(listener, config.max_connections)
+        .with_address_cap(cap)
+        .with_refusal(TOO_MANY_CONNECTIONS);
     while let Some(admitted) = acceptor.next_evicting(&shutdown).await {
         let evicted = admitted.slot.eviction();
         let mut conn = Connection::new(admitted.stream, config.idle_timeout);
@@ -48,6 +60,7 @@ pub async fn serve(
             conn,
             store: Arc::clone(&store),
             config: Arc::clone(&config),
+            client: admitted.addr.ip(),
             upload: None,
             received: None,
             download: None,
@@ -89,6 +102,8 @@ struct Session {
     conn: Connection,
     store: Arc<Store>,
     config: Arc<ServerConfig>,
+    /// The client's address, which the upload policy judges.
+    client: IpAddr,
     upload: Option<Upload>,
     /// The last upload completed on this connection (a course client's end marker names none).
     received: Option<String>,
@@ -254,7 +269,7 @@ impl Session {
                 "new #UPLOAD before the last one finished; dropped it"
             );
         }
-        let partial = match self.store.reserve(&file, size) {
+        let partial = match self.store.reserve_upload(&file, size, self.client) {
             Ok(partial) => partial,
             Err(e) => {
                 info!(file = %Clip(&file), reason = %Clip(&e.to_string()), "upload refused");

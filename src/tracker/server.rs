@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
 use crate::logging::Clip;
-use crate::net::{Acceptor, Admitted, IdleSlot};
+use crate::net::{Acceptor, AddressCap, Admitted, IdleSlot};
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -26,6 +26,9 @@ pub struct TrackerConfig {
     /// Longest JSON value accepted.
     pub max_message: usize,
     pub max_connections: usize,
+    /// Connections one client address may hold (`--max-per-address`); `None`: an eighth of
+    /// `max_connections`, loopback exempt (see `net`).
+    pub max_per_address: Option<usize>,
     pub summary_every: Duration,
 }
 
@@ -35,6 +38,7 @@ impl Default for TrackerConfig {
             peer_timeout: Duration::from_secs(15),
             max_message: 4 << 20,
             max_connections: 4096,
+            max_per_address: None,
             summary_every: Duration::from_secs(30),
         }
     }
@@ -80,7 +84,9 @@ pub async fn serve(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let mut acceptor = Acceptor::new(listener, config.max_connections);
+    let mut acceptor = Acceptor::new(listener, config.max_connections).with_address_cap(
+        AddressCap::chosen(config.max_per_address, config.max_connections),
+    );
     tasks.spawn(summaries(
         Arc::clone(&tracker),
         config.summary_every,

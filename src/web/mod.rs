@@ -34,7 +34,10 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::net::Acceptor;
+use crate::net::{Acceptor, AddressCap};
+
+/// What a client over its address's connection cap reads before the close.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 39\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections from your address\n";
 use crate::tracker::Tracker;
 use cache::{CachedFs, FileCache};
 use slots::{Slots, Tenant};
@@ -48,6 +51,9 @@ pub struct WebConfig {
     /// A client that has not sent a whole request head within this time is disconnected.
     pub header_timeout: Duration,
     pub max_connections: usize,
+    /// Connections one client address may hold (`--max-per-address`); `None`: an eighth of
+    /// `max_connections`, loopback exempt (see `net`).
+    pub max_per_address: Option<usize>,
     /// Largest request head accepted (hyper answers 431 beyond it).
     pub max_head_bytes: usize,
     /// Files of at most this many bytes are kept in memory...
@@ -62,6 +68,7 @@ impl WebConfig {
             root,
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_per_address: None,
             max_head_bytes: 16 * 1024,
             cache_max_file: 1 << 20,
             cache_capacity: 64 << 20,
@@ -125,7 +132,12 @@ pub async fn serve(
     let slots = Slots::new(config.max_connections);
     // The connections, also tracked by `tasks`: to know when the last one is done.
     let connections = TaskTracker::new();
-    let mut acceptor = Acceptor::new(listener, slots.accept_cap());
+    let mut acceptor = Acceptor::new(listener, slots.accept_cap())
+        .with_address_cap(AddressCap::chosen(
+            config.max_per_address,
+            config.max_connections,
+        ))
+        .with_refusal(TOO_MANY_CONNECTIONS);
     while let Some((stream, client, permit)) = acceptor.next(&shutdown).await {
         let _ = stream.set_nodelay(true);
         let tenant = Arc::new(slots.admit());

@@ -19,6 +19,7 @@ mod sync;
 mod tracker;
 mod tracker_traffic;
 mod tui;
+mod upload_policy;
 mod util;
 mod versions;
 mod web;
