@@ -325,8 +325,7 @@ pub async fn run(
                 let _ = writeln!(out);
             }
         } else {
-            let mut file = tempfile::Builder::new()
-                .prefix(".p2p-tui-get.")
+            let mut file = save_builder()
                 .tempfile_in(save_dir)
                 .map_err(|e| GetError::Save(e.to_string()))?;
             let mut size = 0u64;
@@ -522,4 +521,17 @@ mod tests {
             "HTTP/1.0 599"
         );
     }
+}
+
+/// Saved files are created as curl and wget create them: 0666 less the umask (0644 by default),
+/// not with a temporary file's 0600.
+fn save_builder<'a>() -> tempfile::Builder<'a, 'a> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".p2p-tui-get.");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
 }

@@ -18,6 +18,7 @@ pub mod sync;
 pub mod tracker;
 pub mod tui;
 pub mod web;
+pub mod words;
 
 use std::time::Duration;
 

@@ -189,7 +189,10 @@ async fn session(
             _ = rescan.tick() => {
                 let now = scan(dir);
                 if now != announced {
-                    info!("folder changed: announcing {} files", now.len());
+                    info!(
+                        "folder changed: announcing {}",
+                        crate::words::counted(now.len() as u64, "file")
+                    );
                     announced = now;
                     outbox.announce_due();
                 }

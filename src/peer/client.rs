@@ -14,6 +14,19 @@ use crate::protocol::{Expect, Framing, Request, lines};
 use crate::settings::{PeerAddr, Settings};
 use crate::store::Store;
 use crate::tracker::join::TrackerLink;
+use crate::words::count;
+
+/// Why a #FILELIST went nowhere: every peer named was this one or unknown (said just before).
+fn no_peer_to_ask(settings: &Settings) -> String {
+    if settings.peers.len() <= 1 {
+        format!(
+            "No other peer to ask for its file list: {} lists only this one.",
+            settings.path.display()
+        )
+    } else {
+        "No peer to ask for its file list.".to_string()
+    }
+}
 
 pub type ClientOptions = TransferOptions;
 
@@ -71,10 +84,20 @@ impl Client {
         match command {
             Command::FileList { peers } => {
                 let targets = self.targets(&peers);
+                if targets.is_empty() {
+                    self.ctx.out.error(no_peer_to_ask(&self.settings));
+                    return;
+                }
                 self.file_list(&targets).await;
             }
             Command::Upload { file, peers } => {
                 let targets = self.targets(&peers);
+                if targets.is_empty() {
+                    self.ctx.out.error(format!(
+                        "No peer to upload file {file} to, so nothing was sent."
+                    ));
+                    return;
+                }
                 upload::upload(&self.ctx, &file, &targets, cancel).await;
             }
             Command::Download { file, peers } => {
@@ -88,9 +111,11 @@ impl Client {
                     _ => self.targets(&peers),
                 };
                 if targets.is_empty() {
-                    self.ctx.out.note(format!(
-                        "No live peer holds file {file} (asked the tracker)"
-                    ));
+                    self.ctx.out.note(if from_tracker {
+                        format!("No live peer holds file {file} (asked the tracker).")
+                    } else {
+                        format!("No peer to download file {file} from.")
+                    });
                     self.ctx.out.error(lines::download_result(&file, false));
                     return;
                 }
@@ -127,13 +152,23 @@ impl Client {
         };
         let mut targets: Vec<PeerAddr> = Vec::new();
         for id in wanted {
-            if id == self.ctx.me || targets.iter().any(|t| t.id == id) {
+            if targets.iter().any(|t| t.id == id) {
+                continue;
+            }
+            if id == self.ctx.me {
+                // Named on purpose: say why nothing goes to it (with no list, it is just skipped).
+                if !ids.is_empty() {
+                    self.ctx.out.error(format!(
+                        "{id} is this peer; commands go to the other peers in {}.",
+                        self.settings.path.display()
+                    ));
+                }
                 continue;
             }
             match self.settings.get(&id) {
                 Some(peer) => targets.push(peer.clone()),
                 None => self.ctx.out.error(format!(
-                    "Unknown peer {id} (peers in {}: {})",
+                    "Unknown peer {id}: the peers in {} are {}.",
                     self.settings.path.display(),
                     self.settings.ids().join(" ")
                 )),
@@ -153,7 +188,10 @@ impl Client {
             .into_iter()
             .filter(|h| Some(h.mtime) == newest)
             .collect();
-        let mut note = format!("Tracker: {all} live holders of file {file}");
+        let mut note = format!(
+            "Tracker: {} of file {file}",
+            count(all as u64, "live holder", "live holders")
+        );
         if let Some(mtime) = newest {
             note.push_str(&format!(
                 "; fetching the newest version (mtime {mtime}) from {} of them",

@@ -20,7 +20,11 @@ pub fn render(frame: &mut Frame, area: Rect, view: &NetworkView) {
     peers.dedup();
     let state = if view.connected {
         Span::styled(
-            format!("{} peers, {} files", peers.len(), view.directory.len()),
+            format!(
+                "{}, {}",
+                crate::words::counted(peers.len() as u64, "peer"),
+                crate::words::counted(view.directory.len() as u64, "file")
+            ),
             theme::online(),
         )
     } else {

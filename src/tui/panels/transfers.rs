@@ -13,6 +13,7 @@ use super::{block, bytes};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
 use crate::tui::app::App;
 use crate::tui::theme;
+use crate::words::counted;
 
 /// Rows of chunk map per download.
 const MAP_ROWS: usize = 3;
@@ -87,7 +88,10 @@ fn header(t: &TransferSnapshot) -> Line<'static> {
     };
     Line::from(vec![
         Span::styled(format!("{arrow} {} ", t.file), theme::title()),
-        Span::styled(format!("{verb} {} peers  ", t.peers.len()), theme::dim()),
+        Span::styled(
+            format!("{verb} {}  ", counted(t.peers.len() as u64, "peer")),
+            theme::dim(),
+        ),
         Span::raw(format!("{} / {}  ", bytes(t.bytes), bytes(t.size))),
         Span::styled(state, style),
     ])
@@ -134,8 +138,14 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
         format!("{}/s", bytes(p.rate as u64))
     };
     spans.push(match (p.left, wide) {
+        // A peer that never took part did not leave anything: it refused or was unreachable
+        // (the note under the transfer says which).
+        (true, _) if done == 0 && t.direction == Direction::Upload => {
+            Span::styled("did not take the upload", theme::failed())
+        }
+        (true, _) if done == 0 => Span::styled("sent no chunk", theme::failed()),
         (true, true) => Span::styled(
-            format!("left mid-transfer after {done} chunks"),
+            format!("left mid-transfer after {}", counted(done, "chunk")),
             theme::failed(),
         ),
         (true, false) => Span::styled(format!("left after {done}"), theme::failed()),
