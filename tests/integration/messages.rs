@@ -117,3 +117,42 @@ fn two_peers_on_one_address_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn help_is_grouped_by_mode_and_every_flag_is_in_the_readme_table() {
+    let out = Command::new(bin()).arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let mut at = 0;
+    for heading in [
+        "Peer:",
+        "Tracker and web server:",
+        "Web client (--get):",
+        "Synchronizer:",
+        "Demo:",
+        "Checking an implementation:",
+    ] {
+        let found = help[at..]
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("--help lacks the heading {heading}:\n{help}"));
+        at += found + 1;
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+    let flags: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split([' ', '<', '[']).next())
+        .filter(|f| !["help", "version"].contains(f))
+        .collect();
+    assert!(flags.len() > 20, "{flags:?}");
+    for flag in flags {
+        assert!(
+            table
+                .iter()
+                .any(|row| row.contains(&format!("`--{flag} "))
+                    || row.contains(&format!("`--{flag}`"))),
+            "--{flag} is missing from the README's flags table"
+        );
+    }
+}
