@@ -34,12 +34,21 @@ pub type ClientOptions = TransferOptions;
 /// connection open after `200 Files served: ...`).
 const FILE_LIST_GAP: Duration = Duration::from_millis(300);
 
+/// A peer's file list, as a fact for a front end (the UI's view of what the network offers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesListed {
+    pub peer: String,
+    pub files: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Client {
     ctx: TransferContext,
     settings: Arc<Settings>,
     /// With `--join`: the tracker, asked for the holders of a file.
     tracker: Option<TrackerLink>,
+    /// Where file lists go besides the log (the TUI); full: dropped, the log still has them.
+    listings: Option<tokio::sync::mpsc::Sender<FilesListed>>,
 }
 
 impl Client {
@@ -61,7 +70,14 @@ impl Client {
             },
             settings,
             tracker: None,
+            listings: None,
         }
+    }
+
+    /// Sends every file list a `#FILELIST` gets to `listings` too.
+    pub fn with_listings(mut self, listings: tokio::sync::mpsc::Sender<FilesListed>) -> Client {
+        self.listings = Some(listings);
+        self
     }
 
     /// Uses the tracker for `#DOWNLOAD f` with no peer list.
@@ -231,7 +247,17 @@ impl Client {
                 .read_reply_until_quiet(Expect::FileList, FILE_LIST_GAP)
                 .await
             {
-                Ok(reply) => out.replied(&peer.id, reply.text()),
+                Ok(reply) => {
+                    out.replied(&peer.id, reply.text());
+                    if let (Some(listings), crate::protocol::Reply::FilesServed(files)) =
+                        (&self.listings, &reply.message)
+                    {
+                        let _ = listings.try_send(FilesListed {
+                            peer: peer.id.clone(),
+                            files: files.clone(),
+                        });
+                    }
+                }
                 Err(e) => out.note(format!(
                     "Server {} did not answer #FILELIST: {}",
                     peer.id,

@@ -51,18 +51,27 @@ pub enum Focus {
     Command,
     Transfers,
     Log,
+    Network,
 }
 
 impl Focus {
-    pub const ALL: [Focus; 3] = [Focus::Command, Focus::Transfers, Focus::Log];
+    pub const ALL: [Focus; 4] = [Focus::Command, Focus::Transfers, Focus::Log, Focus::Network];
 
     pub fn name(self) -> &'static str {
         match self {
             Focus::Command => "Command",
             Focus::Transfers => "Transfers",
             Focus::Log => "Log",
+            Focus::Network => "Network files",
         }
     }
+}
+
+/// A file some other peer offers, and who holds it (settings IDs where known, else ip:port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFile {
+    pub name: String,
+    pub holders: Vec<String>,
 }
 
 /// What the bar is being typed for.
@@ -96,6 +105,8 @@ pub enum Msg {
     CommandFinished,
     /// The tracker's latest view (with `--join`).
     Network(crate::tracker::join::NetworkView),
+    /// A peer answered `#FILELIST` with these files.
+    FilesListed(crate::peer::client::FilesListed),
     /// The terminal's size (at start, and on every resize).
     Size {
         width: u16,
@@ -150,8 +161,10 @@ pub struct App {
     pub selected_transfer: Option<usize>,
     /// With `--join`: the tracker's view, refreshed with the served files.
     pub network: Option<crate::tracker::join::NetworkView>,
-    /// File names other peers listed in `#FILELIST` replies.
-    pub remote_files: Vec<String>,
+    /// What other peers listed in `#FILELIST` replies: file name to the peers that hold it.
+    pub listed: std::collections::BTreeMap<String, Vec<String>>,
+    /// The selected row of the Network files panel.
+    pub selected_file: usize,
     /// Peers F2, F3, ... take offline and back (only in --demo).
     pub switchable: Vec<String>,
     /// The time of the latest frame: rates and ETAs are derived against it.
@@ -197,7 +210,8 @@ impl App {
             selected_transfer: None,
             now: Instant::now(),
             switchable: Vec::new(),
-            remote_files: Vec::new(),
+            listed: std::collections::BTreeMap::new(),
+            selected_file: 0,
             network: None,
             size: (80, 24),
             files_listed: false,
@@ -235,6 +249,7 @@ impl App {
                 }
             }
             Msg::Network(view) => self.network = Some(view),
+            Msg::FilesListed(list) => self.on_files_listed(list),
             Msg::Transfers { transfers, now } => self.on_transfers(transfers, now),
             Msg::Size { width, height } => self.size = (width, height),
             Msg::Said(text) => self.message = Some((text, false)),
@@ -245,14 +260,6 @@ impl App {
     fn on_lines(&mut self, lines: Vec<LogLine>) {
         let mut added = 0;
         for line in lines {
-            // File lists seen in replies feed Tab completion of #DOWNLOAD.
-            if let Some((_, names)) = line.text.split_once("): 200 Files served:") {
-                for name in names.split_whitespace() {
-                    if !self.remote_files.iter().any(|n| n == name) {
-                        self.remote_files.push(name.to_string());
-                    }
-                }
-            }
             if !(self.hide_chunks && line.chunk) {
                 added += 1;
             }
@@ -262,6 +269,99 @@ impl App {
             // Keep the view where the user left it while new lines arrive.
             self.scroll = (self.scroll + added).min(self.max_scroll());
         }
+    }
+
+    /// A peer's whole list: it holds these files, and no longer the others it listed before.
+    fn on_files_listed(&mut self, list: crate::peer::client::FilesListed) {
+        for holders in self.listed.values_mut() {
+            holders.retain(|h| *h != list.peer);
+        }
+        for file in list.files {
+            let holders = self.listed.entry(file).or_default();
+            holders.push(list.peer.clone());
+            holders.sort();
+        }
+        self.listed.retain(|_, holders| !holders.is_empty());
+    }
+
+    /// Files other peers offer: from `#FILELIST` replies and, with `--join`, the tracker;
+    /// grouped by name, holders named by their settings ID where they have one.
+    pub fn network_files(&self) -> Vec<NetworkFile> {
+        let mut files = self.listed.clone();
+        if let Some(view) = &self.network {
+            for (name, holder) in &view.directory {
+                let id = self.name_of(&holder.ip, holder.port);
+                if id == self.me {
+                    continue;
+                }
+                let holders = files.entry(name.clone()).or_default();
+                if !holders.contains(&id) {
+                    holders.push(id);
+                    holders.sort();
+                }
+            }
+        }
+        files
+            .into_iter()
+            .map(|(name, holders)| NetworkFile { name, holders })
+            .collect()
+    }
+
+    /// The settings ID of the peer at `ip:port`, else `ip:port`.
+    pub fn name_of(&self, ip: &str, port: u16) -> String {
+        self.peers
+            .iter()
+            .find(|p| {
+                p.addr.port == port
+                    && p.addr
+                        .connect_addr()
+                        .rsplit_once(':')
+                        .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == ip)
+            })
+            .map_or_else(|| format!("{ip}:{port}"), |p| p.addr.id.clone())
+    }
+
+    /// Downloads the selected network file from every holder.
+    fn download_selected_file(&mut self) -> Option<Action> {
+        let files = self.network_files();
+        let file = files.get(self.selected_file)?;
+        let known = file
+            .holders
+            .iter()
+            .all(|h| self.peers.iter().any(|p| p.addr.id == *h));
+        // Holders only the tracker knows are reached through it (no peer list).
+        let peers = if known || self.network.is_none() {
+            file.holders
+                .iter()
+                .filter(|h| self.peers.iter().any(|p| p.addr.id == **h))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let line = format!("#DOWNLOAD {} {}", file.name, peers.join(" "));
+        self.log_line(LineKind::Request, format!("{ECHO}{}", line.trim_end()));
+        self.running += 1;
+        Some(Action::Run(Command::Download {
+            file: file.name.clone(),
+            peers,
+        }))
+    }
+
+    fn on_network_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let count = self.network_files().len();
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.selected_file = (self.selected_file + 1).min(count.saturating_sub(1));
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.selected_file = self.selected_file.saturating_sub(1);
+            }
+            KeyCode::Enter | KeyCode::Char('D') => return self.download_selected_file(),
+            KeyCode::Char('#') => self.type_into_bar(key),
+            _ => {}
+        }
+        None
     }
 
     /// Logs a line of the UI's own (a typed command's echo, its error, a cancel).
@@ -375,6 +475,13 @@ impl App {
             self.focus = Focus::Command;
         } else if areas.log.contains(at) {
             self.focus = Focus::Log;
+        } else if areas.network.contains(at) {
+            self.focus = Focus::Network;
+            let row = usize::from(at.y.saturating_sub(areas.network.y + 1));
+            let first = super::panels::network::first_file_row(self);
+            if let Some(n) = row.checked_sub(first) {
+                self.selected_file = n.min(self.network_files().len().saturating_sub(1));
+            }
         } else if areas.transfers.contains(at) {
             self.focus = Focus::Transfers;
             let row = at.y.saturating_sub(areas.transfers.y + 1);
@@ -484,6 +591,7 @@ impl App {
             KeyCode::End => self.scroll = 0,
             _ if self.focus == Focus::Transfers => return self.on_transfers_key(key),
             _ if self.focus == Focus::Log => self.on_log_key(key),
+            _ if self.focus == Focus::Network => return self.on_network_key(key),
             KeyCode::Up => self.bar.history_up(),
             KeyCode::Down => self.bar.history_down(),
             KeyCode::Enter => {}
@@ -594,10 +702,7 @@ impl App {
     fn complete(&mut self) {
         let peers: Vec<String> = self.peers.iter().map(|p| p.addr.id.clone()).collect();
         let mut files: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
-        if let Some(network) = &self.network {
-            files.extend(network.directory.keys().cloned());
-        }
-        files.extend(self.remote_files.iter().cloned());
+        files.extend(self.network_files().into_iter().map(|f| f.name));
         files.sort();
         files.dedup();
         match self.bar.complete(&peers, &files) {
@@ -897,14 +1002,75 @@ pub(crate) mod tests {
         assert!(!app.left_mid_transfer("p2"));
     }
 
+    fn listed(app: &mut App, peer: &str, files: &[&str]) {
+        app.update(Msg::FilesListed(crate::peer::client::FilesListed {
+            peer: peer.into(),
+            files: files.iter().map(|f| f.to_string()).collect(),
+        }));
+    }
+
+    #[test]
+    fn network_files_group_holders_and_a_key_downloads_from_all_of_them() {
+        let mut app = app();
+        listed(&mut app, "p2", &["ocean.txt", "river.txt"]);
+        listed(&mut app, "p4", &["river.txt"]);
+        listed(&mut app, "p3", &["river.txt", "gone.txt"]);
+        // p3's newer list replaces its older one.
+        listed(&mut app, "p3", &["river.txt"]);
+        assert_eq!(
+            app.network_files(),
+            [
+                NetworkFile {
+                    name: "ocean.txt".into(),
+                    holders: vec!["p2".into()]
+                },
+                NetworkFile {
+                    name: "river.txt".into(),
+                    holders: vec!["p2".into(), "p3".into(), "p4".into()]
+                },
+            ]
+        );
+        key(&mut app, KeyCode::BackTab);
+        assert_eq!(app.focus, Focus::Network);
+        key(&mut app, KeyCode::Char('j'));
+        assert_eq!(
+            key(&mut app, KeyCode::Enter),
+            Some(Action::Run(Command::Download {
+                file: "river.txt".into(),
+                peers: vec!["p2".into(), "p3".into(), "p4".into()]
+            }))
+        );
+        assert_eq!(
+            texts(&app).last().unwrap(),
+            "Input your command: #DOWNLOAD river.txt p2 p3 p4"
+        );
+    }
+
+    #[test]
+    fn tracker_holders_are_named_by_their_settings_id() {
+        use crate::tracker::Holder;
+        let mut app = app();
+        let mut view = crate::tracker::join::NetworkView::default();
+        for (name, port) in [("f1.txt", 50002), ("synced.md", 41234)] {
+            view.directory.insert(
+                name.into(),
+                Holder {
+                    ip: "127.0.0.1".into(),
+                    port,
+                    mtime: 0,
+                },
+            );
+        }
+        app.update(Msg::Network(view));
+        let files = app.network_files();
+        assert_eq!(files[0].holders, ["p2"]);
+        assert_eq!(files[1].holders, ["127.0.0.1:41234"]);
+    }
+
     #[test]
     fn tab_offers_file_names_other_peers_listed() {
         let mut app = app();
-        app.update(Msg::Lines(vec![line(
-            LineKind::Reply,
-            "Server (p2): 200 Files served: ocean.txt river.txt",
-            false,
-        )]));
+        listed(&mut app, "p2", &["ocean.txt", "river.txt"]);
         type_text(&mut app, "#DOWNLOAD ri");
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.bar.value(), "#DOWNLOAD river.txt ");
@@ -913,11 +1079,7 @@ pub(crate) mod tests {
     #[test]
     fn tab_with_several_files_lists_them_and_cycles() {
         let mut app = app();
-        app.update(Msg::Lines(vec![line(
-            LineKind::Reply,
-            "Server (p2): 200 Files served: ocean.txt otter.txt",
-            false,
-        )]));
+        listed(&mut app, "p2", &["ocean.txt", "otter.txt"]);
         type_text(&mut app, "#DOWNLOAD o");
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.bar.value(), "#DOWNLOAD ocean.txt");

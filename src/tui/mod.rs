@@ -115,6 +115,8 @@ async fn event_loop(
     shutdown: &CancellationToken,
 ) -> Result<()> {
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(64);
+    let (listed_tx, mut listed_rx) = mpsc::channel(64);
+    let client = client.with_listings(listed_tx);
     let commands = TaskTracker::new();
     let transfers = client.transfers();
     spawn_probes(peer, done_tx.clone(), shutdown.clone());
@@ -132,6 +134,7 @@ async fn event_loop(
                 None => Some(Action::Quit),
             },
             Some(msg) = done_rx.recv() => app.update(msg),
+            Some(list) = listed_rx.recv() => app.update(Msg::FilesListed(list)),
             _ = frame.tick() => {
                 running.retain(|r| !r.finished());
                 app.update(Msg::Transfers { transfers: transfers.snapshot(), now: Instant::now() });

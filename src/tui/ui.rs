@@ -47,11 +47,8 @@ pub fn layout(app: &App, area: Rect) -> Option<Areas> {
     let peers_height = (app.peers.len() as u16 + 2).clamp(4, side.height / 2);
     let [peers, rest] =
         Layout::vertical([Constraint::Length(peers_height), Constraint::Min(3)]).areas(side);
-    let [network, files] = if app.network.is_some() {
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest)
-    } else {
-        [Rect::default(), rest]
-    };
+    let [network, files] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
     Some(Areas {
         peers,
         network,
@@ -69,9 +66,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         return too_small(frame, area);
     };
     panels::peers::render(frame, areas.peers, app);
-    if let Some(view) = &app.network {
-        panels::network::render(frame, areas.network, view);
-    }
+    panels::network::render(frame, areas.network, app);
     panels::files::render(frame, areas.files, app);
     if !areas.transfers.is_empty() {
         panels::transfers::render(frame, areas.transfers, app);

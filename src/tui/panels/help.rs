@@ -15,7 +15,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "Tab",
         "complete (again: next candidate); empty bar: next panel",
     ),
-    ("Shift-Tab", "previous panel (Command, Transfers, Log)"),
+    (
+        "Shift-Tab",
+        "previous panel (Command, Transfers, Log, Network)",
+    ),
     ("Esc", "clear the bar / end a search / back to the bar"),
     ("PgUp / PgDn, wheel", "scroll the message log a page"),
     ("Home / End", "the log's oldest page / follow the newest"),
@@ -31,6 +34,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "clear the selected finished transfer / all finished",
     ),
     ("Log: j/k, g/G", "a line down/up, oldest/newest"),
+    (
+        "Network files: Enter",
+        "download the selected file from every holder",
+    ),
     ("? or F1", "this help"),
     (
         "F2, F3, F4 (--demo)",
