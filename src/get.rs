@@ -438,6 +438,19 @@ impl AsyncWrite for NotifyOnFlush {
     }
 }
 
+/// Saved files are created as curl and wget create them: 0666 less the umask (0644 by default),
+/// not with a temporary file's 0600.
+fn save_builder<'a>() -> tempfile::Builder<'a, 'a> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".p2p-tui-get.");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,17 +534,4 @@ mod tests {
             "HTTP/1.0 599"
         );
     }
-}
-
-/// Saved files are created as curl and wget create them: 0666 less the umask (0644 by default),
-/// not with a temporary file's 0600.
-fn save_builder<'a>() -> tempfile::Builder<'a, 'a> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".p2p-tui-get.");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    builder
 }

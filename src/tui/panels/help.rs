@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect) {
         .map(|(key, what)| Line::from(format!("{key:<22}{what}")))
         .collect();
     // The commands too, where they fit (#HELP lists them in the log).
-    if lines.len() + 2 + HELP.lines().count() + 1 <= usize::from(area.height) {
+    if lines.len() + 2 + HELP.lines().count() < usize::from(area.height) {
         lines.push(Line::from(""));
         lines.extend(HELP.lines().map(Line::from));
     } else {
