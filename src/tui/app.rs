@@ -693,7 +693,7 @@ impl App {
             crate::words::count(self.running as u64, "command is", "commands are")
         };
         self.message = Some((
-            format!("{what} running. Quit and cancel them? q or y: quit, any other key: stay"),
+            format!("{what} running: q or y quits and cancels, any other key stays"),
             true,
         ));
         None
@@ -1110,7 +1110,10 @@ pub(crate) mod tests {
         assert_eq!(key(&mut app, KeyCode::Char('q')), None);
         assert!(app.confirm_quit);
         let (text, _) = app.message.clone().unwrap();
-        assert!(text.starts_with("1 transfer is running. Quit"), "{text}");
+        assert!(
+            text.starts_with("1 transfer is running: q or y quits"),
+            "{text}"
+        );
         // Any other key: stay.
         assert_eq!(key(&mut app, KeyCode::Char('x')), None);
         assert!(!app.confirm_quit);

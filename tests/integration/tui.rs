@@ -238,7 +238,7 @@ fn tui_filtered_log_search_and_history_kept_across_runs() {
     tmux.wait_for("Input your command: #NOPE");
     // f: only commands, outcomes and errors; the 200 chunk lines are gone from the log.
     tmux.type_text("f");
-    let screen = tmux.wait_for("Message log: commands, outcomes, errors");
+    let screen = tmux.wait_for("Message log, no chunk lines");
     assert!(
         screen.contains("Input your command: #DOWNLOAD f.bin p2"),
         "{screen}"

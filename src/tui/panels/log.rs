@@ -43,7 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     rows.reverse();
     let lines = rows;
     let mut title = if app.hide_chunks {
-        "Message log: commands, outcomes, errors (f: all lines)".to_string()
+        "Message log, no chunk lines (f: all)".to_string()
     } else {
         "Message log (f: hide chunk lines)".to_string()
     };

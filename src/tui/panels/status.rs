@@ -42,7 +42,7 @@ fn line(app: &App, width: usize) -> Line<'static> {
             "C clear all",
             "Tab panel",
         ],
-        (_, Focus::Network) => &["j/k select", "Enter download from all holders", "Tab panel"],
+        (_, Focus::Network) => &["j/k select", "Enter download", "Tab panel"],
         (_, Focus::Log) => &[
             "j/k line",
             "PgUp/PgDn",
