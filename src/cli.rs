@@ -19,130 +19,187 @@ const fn p2p_tui_default_window() -> u16 {
 )]
 pub struct Cli {
     /// Run as the peer with this ID (from the settings file)
-    #[arg(long, value_name = "ID")]
+    #[arg(help_heading = "Peer", long, value_name = "ID")]
     pub peer: Option<String>,
 
     /// Run the tracker (JSON over TCP) on ADDR [default: 127.0.0.1:9000; 0.0.0.0:PORT for a LAN]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9000", conflicts_with_all = ["peer", "demo"])]
+    #[arg(help_heading = "Tracker and web server", long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9000", conflicts_with_all = ["peer", "demo"])]
     pub tracker: Option<String>,
 
     /// Run the static web server on ADDR [default: 127.0.0.1:8080]; with --tracker, it also
     /// shows the tracker's directory at /tracker and /tracker.json
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080", conflicts_with_all = ["peer", "demo", "sync"])]
+    #[arg(help_heading = "Tracker and web server", long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080", conflicts_with_all = ["peer", "demo", "sync"])]
     pub web: Option<String>,
 
     /// Web server: the directory served [default: ./assets/www, else the one shipped with the source]
-    #[arg(long, value_name = "DIR", requires = "web")]
+    #[arg(
+        help_heading = "Tracker and web server",
+        long,
+        value_name = "DIR",
+        requires = "web"
+    )]
     pub www: Option<PathBuf>,
 
     /// Web server: disconnect a client that has not sent a whole request head after this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 10, requires = "web")]
+    #[arg(
+        help_heading = "Tracker and web server",
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        requires = "web"
+    )]
     pub header_timeout: u64,
 
     /// Fetch one file over HTTP and print it as the seed-004 client does (text printed, other
     /// types saved here): HOST PORT FILE, or one http://HOST:PORT/FILE URL
-    #[arg(long, value_name = "HOST PORT FILE", num_args = 1..=3, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
+    #[arg(help_heading = "Web client (--get)", long, value_name = "HOST PORT FILE", num_args = 1..=3, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
     pub get: Option<Vec<String>>,
 
     /// --get: give up after this many seconds without progress (connecting, waiting, reading)
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, requires = "get")]
+    #[arg(
+        help_heading = "Web client (--get)",
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        requires = "get"
+    )]
     pub timeout: f64,
 
     /// Tracker: drop a peer silent for this many seconds (no whole message, or its replies not
     /// taken, for that long)
-    #[arg(long, value_name = "SECS", default_value_t = 15, requires = "tracker")]
+    #[arg(
+        help_heading = "Tracker and web server",
+        long,
+        value_name = "SECS",
+        default_value_t = 15,
+        requires = "tracker"
+    )]
     pub peer_timeout: u64,
 
     /// Run the seed-002 synchronizer against the tracker at ADDR, keeping --dir in step
-    #[arg(long, value_name = "ADDR", conflicts_with_all = ["peer", "demo", "tracker"])]
+    #[arg(help_heading = "Synchronizer", long, value_name = "ADDR", conflicts_with_all = ["peer", "demo", "tracker"])]
     pub sync: Option<String>,
 
     /// Synchronizer: the port that serves file requests [default: any free port]
-    #[arg(long, value_name = "PORT", requires = "sync")]
+    #[arg(
+        help_heading = "Synchronizer",
+        long,
+        value_name = "PORT",
+        requires = "sync"
+    )]
     pub port: Option<u16>,
 
     /// Peer: register served_files with the tracker at ADDR; `#DOWNLOAD f` with no peer list then
     /// fetches from every live holder the tracker knows
-    #[arg(long, value_name = "ADDR", requires = "peer")]
+    #[arg(help_heading = "Peer", long, value_name = "ADDR", requires = "peer")]
     pub join: Option<String>,
 
     /// Peer: server only, no console (logs on stderr)
-    #[arg(long, requires = "peer", conflicts_with = "line")]
+    #[arg(
+        help_heading = "Peer",
+        long,
+        requires = "peer",
+        conflicts_with = "line"
+    )]
     pub headless: bool,
 
     /// Peer: server plus a line console reading commands from stdin (a pipe works)
-    #[arg(long, requires = "peer")]
+    #[arg(help_heading = "Peer", long, requires = "peer")]
     pub line: bool,
 
     /// Peer list, one "peer_ID ip_addr server_port" per line
-    #[arg(long, value_name = "FILE", default_value = "peer_settings.txt")]
+    #[arg(
+        help_heading = "Peer",
+        long,
+        value_name = "FILE",
+        default_value = "peer_settings.txt"
+    )]
     pub settings: PathBuf,
 
     /// The peer directory holding served_files/ [default: ./ID]; with --sync, the synchronized folder [default: .]
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Peer", long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
     /// Sleep this many milliseconds after each chunk this peer sends (to watch, or kill, a
     /// transfer) [default: 0; with --demo: 20, for the demo's serving peers]
-    #[arg(long, value_name = "MS")]
+    #[arg(help_heading = "Peer", long, value_name = "MS")]
     pub chunk_delay: Option<u64>,
 
     /// The whole network in one process from demo/ (copied to a temporary directory): peers
     /// p2..p4 in the background, p1's full-screen UI in front; F2..F4 take a peer offline and back
-    #[arg(long, conflicts_with_all = ["peer", "headless", "line"])]
+    #[arg(help_heading = "Demo", long, conflicts_with_all = ["peer", "headless", "line"])]
     pub demo: bool,
 
     /// Where --demo finds its layout [default: ./demo, else the one shipped with the source]
-    #[arg(long, value_name = "DIR", requires = "demo")]
+    #[arg(help_heading = "Demo", long, value_name = "DIR", requires = "demo")]
     pub demo_dir: Option<PathBuf>,
 
     /// Peer: chunk requests in flight per connection to peers that take pipelined requests
     /// (learned once per peer; classroom peers always get the seed's lockstep); 1 = lockstep
     /// with everyone
-    #[arg(long, value_name = "N", default_value_t = p2p_tui_default_window(), value_parser = clap::value_parser!(u16).range(1..=4096))]
+    #[arg(help_heading = "Peer", long, value_name = "N", default_value_t = p2p_tui_default_window(), value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub window: u16,
 
     /// Peer: a serving peer that sends nothing for this many seconds while chunks are awaited
     /// has left the transfer (its chunks go to the others; never fires on a healthy peer at
     /// --chunk-delay 500)
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(
+        help_heading = "Peer",
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0
+    )]
     pub stall_timeout: f64,
 
     /// Check a running seed-001 server at HOST:PORT against the seed's testing scheme
     /// (section IV) and the edge cases it implies; exit status 0 only if every case passes
-    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get"])]
+    #[arg(help_heading = "Checking an implementation", long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get"])]
     pub check_server: Option<String>,
 
     /// Check a seed-001 client: run the COMMAND given after `--` (e.g. `-- python3 client.py`) in
     /// a prepared peer directory against servers p2p-tui plays; exit status 0 only if every case passes
-    #[arg(long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server"])]
+    #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server"])]
     pub check_client: bool,
 
     /// --check-client: the client's command line
-    #[arg(last = true, value_name = "COMMAND")]
+    #[arg(
+        help_heading = "Checking an implementation",
+        last = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 
     /// --check-server: also download NAME, a file the server already serves
-    #[arg(long = "file", value_name = "NAME", requires = "check_server")]
+    #[arg(
+        help_heading = "Checking an implementation",
+        long = "file",
+        value_name = "NAME",
+        requires = "check_server"
+    )]
     pub check_file: Option<String>,
 
     /// --check-*: seconds one case may take before it fails (a hung implementation)
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(
+        help_heading = "Checking an implementation",
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0
+    )]
     pub case_timeout: f64,
 
     /// --check-*: also write the results as FORMAT (junit or json) to FILE; may be repeated
-    #[arg(long, value_names = ["FORMAT", "FILE"], num_args = 2, action = clap::ArgAction::Append)]
+    #[arg(help_heading = "Checking an implementation", long, value_names = ["FORMAT", "FILE"], num_args = 2, action = clap::ArgAction::Append)]
     pub report: Vec<String>,
 
     /// Peer: disconnect a client that does not complete a request, or does not take a reply,
     /// within this many seconds (a byte is not progress; its upload is dropped)
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(help_heading = "Peer", long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
     /// Connections served at once [default: 512 for a peer, 4096 for the tracker; the web
     /// server: 1024]; when all are taken, the one idle longest (waiting for a request) is closed
     /// to admit a new client
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(help_heading = "Peer", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: Option<u32>,
 
     /// Connections one client address may hold at once, for the peer, tracker and web server
@@ -170,6 +227,6 @@ pub struct Cli {
     pub quota: Option<u64>,
 
     /// Tracker: longest JSON message accepted, in bytes (a longer one closes that connection)
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, requires = "tracker")]
+    #[arg(help_heading = "Tracker and web server", long, value_name = "BYTES", default_value_t = 4 << 20, requires = "tracker")]
     pub max_message: usize,
 }

@@ -19,6 +19,7 @@ pub mod tracker;
 pub mod tui;
 pub mod uploads;
 pub mod web;
+pub mod words;
 
 use std::time::Duration;
 

@@ -59,12 +59,7 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let settings = Arc::new(Settings::load(&args.settings)?);
     let me = settings.require(&args.id)?.clone();
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
-    if !dir.is_dir() {
-        return Err(eyre!(
-            "peer directory {} does not exist (use --dir DIR)",
-            dir.display()
-        ));
-    }
+    check_peer_dir(&dir)?;
     let store = Store::open(&dir)
         .wrap_err_with(|| format!("cannot use peer directory {}", dir.display()))?;
     let listener = bind(&me).await?;
@@ -192,6 +187,32 @@ async fn known_peers(settings: &Settings, tracker: Option<&TrackerLink>) -> Know
             }))
         }
     }
+}
+
+/// The peer directory exists and its served_files, if present, is a directory: said in words
+/// rather than as "File exists (os error 17)".
+fn check_peer_dir(dir: &std::path::Path) -> Result<()> {
+    if !dir.exists() {
+        return Err(eyre!(
+            "peer directory {} does not exist (create it, or name another with --dir DIR)",
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(eyre!(
+            "{} is a file, not a peer directory (--dir names the directory that holds served_files/)",
+            dir.display()
+        ));
+    }
+    let served = dir.join("served_files");
+    if served.exists() && !served.is_dir() {
+        return Err(eyre!(
+            "{} is a file; the peer serves the files inside a served_files directory there (move \
+             or rename that file)",
+            served.display()
+        ));
+    }
+    Ok(())
 }
 
 async fn bind(me: &PeerAddr) -> Result<TcpListener> {

@@ -35,10 +35,12 @@ pub struct Settings {
 
 #[derive(Debug, Error)]
 pub enum SettingsError {
-    #[error("cannot read peer settings {}: {source}", path.display())]
+    /// The cause is part of the sentence (not a `source`), so a report printing the chain does not
+    /// say it twice.
+    #[error("{}", read_error(path, error))]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}:{line}: {why} (expected \"peer_ID ip_addr server_port\")", path.display())]
     Malformed {
@@ -54,11 +56,31 @@ pub enum SettingsError {
     },
 }
 
+/// What went wrong reading the settings file, where it was looked for, and how to name another.
+fn read_error(path: &Path, error: &std::io::Error) -> String {
+    let shown = if path.is_absolute() {
+        path.display().to_string()
+    } else {
+        match std::env::current_dir() {
+            Ok(cwd) => format!("{} (in {})", path.display(), cwd.display()),
+            Err(_) => path.display().to_string(),
+        }
+    };
+    let cause = match error.kind() {
+        std::io::ErrorKind::NotFound => "there is no such file".to_string(),
+        _ => error.to_string(),
+    };
+    format!(
+        "cannot read the peer settings file {shown}: {cause}. Name it with --settings FILE \
+         (one \"peer_ID ip_addr server_port\" line per peer)."
+    )
+}
+
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Settings::parse(path, &text)
     }
@@ -85,11 +107,22 @@ impl Settings {
             if peers.iter().any(|p| p.id == id) {
                 return Err(malformed(format!("peer {id} listed twice")));
             }
-            peers.push(PeerAddr {
+            let addr = PeerAddr {
                 id: id.into(),
                 host: host.into(),
                 port,
-            });
+            };
+            if let Some(other) = peers
+                .iter()
+                .find(|p| p.connect_addr() == addr.connect_addr())
+            {
+                return Err(malformed(format!(
+                    "peer {id} has the same address as peer {} ({} {port}); two peers cannot \
+                     listen on one port",
+                    other.id, other.host
+                )));
+            }
+            peers.push(addr);
         }
         Ok(Settings {
             path: path.to_path_buf(),
@@ -143,6 +176,27 @@ mod tests {
         assert!(err.to_string().starts_with("ps.txt:1: bad port \"99999\""));
         let err = Settings::parse(Path::new("ps.txt"), "p1 a 1\np1 b 2\n").unwrap_err();
         assert!(err.to_string().contains("listed twice"));
+        let err = Settings::parse(
+            Path::new("ps.txt"),
+            "p1 localhost 5\np2 127.0.0.1 6\np3 127.0.0.1 5\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ps.txt:3: peer p3 has the same address as peer p1 (localhost 5); two peers cannot \
+             listen on one port (expected \"peer_ID ip_addr server_port\")"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_said_once_with_the_way_out() {
+        let err = Settings::load(Path::new("/nowhere/ps.txt")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read the peer settings file /nowhere/ps.txt: there is no such file. Name it \
+             with --settings FILE (one \"peer_ID ip_addr server_port\" line per peer)."
+        );
+        assert!(std::error::Error::source(&err).is_none());
     }
 
     #[test]

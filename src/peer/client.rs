@@ -14,6 +14,19 @@ use crate::protocol::{Expect, Framing, Request, lines};
 use crate::settings::{PeerAddr, Settings};
 use crate::store::Store;
 use crate::tracker::join::TrackerLink;
+use crate::words::count;
+
+/// Why a #FILELIST went nowhere: every peer named was this one or unknown (said just before).
+fn no_peer_to_ask(settings: &Settings) -> String {
+    if settings.peers.len() <= 1 {
+        format!(
+            "No other peer to ask for its file list: {} lists only this one.",
+            settings.path.display()
+        )
+    } else {
+        "No peer to ask for its file list.".to_string()
+    }
+}
 
 pub type ClientOptions = TransferOptions;
 
@@ -21,12 +34,21 @@ pub type ClientOptions = TransferOptions;
 /// connection open after `200 Files served: ...`).
 pub(crate) const FILE_LIST_GAP: Duration = Duration::from_millis(300);
 
+/// A peer's file list, as a fact for a front end (the UI's view of what the network offers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesListed {
+    pub peer: String,
+    pub files: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Client {
     ctx: TransferContext,
     settings: Arc<Settings>,
     /// With `--join`: the tracker, asked for the holders of a file.
     tracker: Option<TrackerLink>,
+    /// Where file lists go besides the log (the TUI); full: dropped, the log still has them.
+    listings: Option<tokio::sync::mpsc::Sender<FilesListed>>,
 }
 
 impl Client {
@@ -48,7 +70,14 @@ impl Client {
             },
             settings,
             tracker: None,
+            listings: None,
         }
+    }
+
+    /// Sends every file list a `#FILELIST` gets to `listings` too.
+    pub fn with_listings(mut self, listings: tokio::sync::mpsc::Sender<FilesListed>) -> Client {
+        self.listings = Some(listings);
+        self
     }
 
     /// Uses the tracker for `#DOWNLOAD f` with no peer list.
@@ -71,10 +100,20 @@ impl Client {
         match command {
             Command::FileList { peers } => {
                 let targets = self.targets(&peers);
+                if targets.is_empty() {
+                    self.ctx.out.error(no_peer_to_ask(&self.settings));
+                    return;
+                }
                 self.file_list(&targets).await;
             }
             Command::Upload { file, peers } => {
                 let targets = self.targets(&peers);
+                if targets.is_empty() {
+                    self.ctx.out.error(format!(
+                        "No peer to upload file {file} to, so nothing was sent."
+                    ));
+                    return;
+                }
                 upload::upload(&self.ctx, &file, &targets, cancel).await;
             }
             Command::Download { file, peers } => {
@@ -88,9 +127,11 @@ impl Client {
                     _ => self.targets(&peers),
                 };
                 if targets.is_empty() {
-                    self.ctx.out.note(format!(
-                        "No live peer holds file {file} (asked the tracker)"
-                    ));
+                    self.ctx.out.note(if from_tracker {
+                        format!("No live peer holds file {file} (asked the tracker).")
+                    } else {
+                        format!("No peer to download file {file} from.")
+                    });
                     self.ctx.out.error(lines::download_result(&file, false));
                     return;
                 }
@@ -127,13 +168,23 @@ impl Client {
         };
         let mut targets: Vec<PeerAddr> = Vec::new();
         for id in wanted {
-            if id == self.ctx.me || targets.iter().any(|t| t.id == id) {
+            if targets.iter().any(|t| t.id == id) {
+                continue;
+            }
+            if id == self.ctx.me {
+                // Named on purpose: say why nothing goes to it (with no list, it is just skipped).
+                if !ids.is_empty() {
+                    self.ctx.out.error(format!(
+                        "{id} is this peer; commands go to the other peers in {}.",
+                        self.settings.path.display()
+                    ));
+                }
                 continue;
             }
             match self.settings.get(&id) {
                 Some(peer) => targets.push(peer.clone()),
                 None => self.ctx.out.error(format!(
-                    "Unknown peer {id} (peers in {}: {})",
+                    "Unknown peer {id}: the peers in {} are {}.",
                     self.settings.path.display(),
                     self.settings.ids().join(" ")
                 )),
@@ -153,7 +204,10 @@ impl Client {
             .into_iter()
             .filter(|h| Some(h.mtime) == newest)
             .collect();
-        let mut note = format!("Tracker: {all} live holders of file {file}");
+        let mut note = format!(
+            "Tracker: {} of file {file}",
+            count(all as u64, "live holder", "live holders")
+        );
         if let Some(mtime) = newest {
             note.push_str(&format!(
                 "; fetching the newest version (mtime {mtime}) from {} of them",
@@ -193,7 +247,17 @@ impl Client {
                 .read_reply_until_quiet(Expect::FileList, FILE_LIST_GAP)
                 .await
             {
-                Ok(reply) => out.replied(&peer.id, reply.text()),
+                Ok(reply) => {
+                    out.replied(&peer.id, reply.text());
+                    if let (Some(listings), crate::protocol::Reply::FilesServed(files)) =
+                        (&self.listings, &reply.message)
+                    {
+                        let _ = listings.try_send(FilesListed {
+                            peer: peer.id.clone(),
+                            files: files.clone(),
+                        });
+                    }
+                }
                 Err(e) => out.note(format!(
                     "Server {} did not answer #FILELIST: {}",
                     peer.id,

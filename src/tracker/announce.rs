@@ -96,7 +96,10 @@ pub async fn session(
             _ = rescan.tick() => {
                 let now = files();
                 if now != announced {
-                    info!("files changed: announcing {} files", now.len());
+                    info!(
+                        "files changed: announcing {}",
+                        crate::words::counted(now.len() as u64, "file")
+                    );
                     announced = now;
                     outbox.announce_due();
                 }

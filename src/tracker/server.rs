@@ -203,9 +203,17 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
             dir.announce(id, addr.ip(), port, files, now);
             drop(dir);
             if known {
-                info!("peer {}:{port} re-announced {count} files", addr.ip());
+                info!(
+                    "peer {}:{port} re-announced {}",
+                    addr.ip(),
+                    crate::words::counted(count as u64, "file")
+                );
             } else {
-                info!("peer {}:{port} joined with {count} files", addr.ip());
+                info!(
+                    "peer {}:{port} joined with {}",
+                    addr.ip(),
+                    crate::words::counted(count as u64, "file")
+                );
             }
             tracker.response()
         }
@@ -231,8 +239,8 @@ async fn expire_silent(tracker: Arc<Tracker>, timeout: Duration, shutdown: Cance
         let gone = tracker.directory().expire(Instant::now(), timeout);
         if !gone.is_empty() {
             info!(
-                "{} peers silent for {}s dropped",
-                gone.len(),
+                "{} silent for {}s dropped",
+                crate::words::counted(gone.len() as u64, "peer"),
                 timeout.as_secs()
             );
         }
@@ -253,7 +261,11 @@ async fn summaries(tracker: Arc<Tracker>, every: Duration, shutdown: Cancellatio
             (dir.peer_count(), dir.file_count())
         };
         if now != last {
-            info!("tracker: {} peers, {} files", now.0, now.1);
+            info!(
+                "tracker: {}, {}",
+                crate::words::counted(now.0 as u64, "peer"),
+                crate::words::counted(now.1 as u64, "file")
+            );
             last = now;
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod input;
+pub mod log;
 pub mod panels;
 pub mod ring;
 pub mod theme;
@@ -20,6 +21,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::command::Command;
+use crate::peer::transfer::progress::Direction;
 use crate::peer::{Client, Reporter};
 use crate::settings::Settings;
 use crate::store::Store;
@@ -61,7 +64,7 @@ pub fn terminal_available() -> bool {
 
 /// Runs the full-screen peer until the user quits or `shutdown` is cancelled (a signal).
 pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
-    let ring = Arc::new(LineRing::new(app::LOG_CAPACITY));
+    let ring = Arc::new(LineRing::new(log::CHUNK_LINES, log::OTHER_LINES));
     let mut client = Client::new(
         &peer.me,
         Arc::clone(&peer.settings),
@@ -73,6 +76,8 @@ pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
         client = client.with_tracker(tracker.clone());
     }
     let mut app = App::new(&peer.me, &peer.settings.peers);
+    let history_file = history_path(&peer.store);
+    app.bar = input::CommandBar::with_history(read_history(&history_file));
     app.switchable = peer
         .switch
         .as_ref()
@@ -88,9 +93,16 @@ pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
         }
     };
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::Size {
+            width: size.width,
+            height: size.height,
+        });
+    }
     let result = event_loop(&mut terminal, &mut app, &peer, client, &ring, &shutdown).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
+    write_history(&history_file, app.bar.history());
     result
 }
 
@@ -103,13 +115,17 @@ async fn event_loop(
     shutdown: &CancellationToken,
 ) -> Result<()> {
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(64);
+    let (listed_tx, mut listed_rx) = mpsc::channel(64);
+    let client = client.with_listings(listed_tx);
     let commands = TaskTracker::new();
     let transfers = client.transfers();
     spawn_probes(peer, done_tx.clone(), shutdown.clone());
     let mut events = EventStream::new();
     let mut frame = tokio::time::interval(FRAME);
-    let mut seen_lines = 0;
     let mut last_files = Instant::now() - FILES_EVERY;
+    // Each running command's own cancel (a child of the shutdown), to stop its transfer alone.
+    let mut running: Vec<RunningCommand> = Vec::new();
+    let mut next_id = 0u64;
     loop {
         let action = tokio::select! {
             event = events.next() => match event {
@@ -118,10 +134,11 @@ async fn event_loop(
                 None => Some(Action::Quit),
             },
             Some(msg) = done_rx.recv() => app.update(msg),
+            Some(list) = listed_rx.recv() => app.update(Msg::FilesListed(list)),
             _ = frame.tick() => {
+                running.retain(|r| !r.finished());
                 app.update(Msg::Transfers { transfers: transfers.snapshot(), now: Instant::now() });
-                let (lines, seen) = ring.since(seen_lines);
-                seen_lines = seen;
+                let lines = ring.take();
                 if !lines.is_empty() {
                     app.update(Msg::Lines(lines));
                 }
@@ -141,16 +158,38 @@ async fn event_loop(
         };
         match action {
             Some(Action::Run(command)) => {
-                let (client, done, cancel) = (client.clone(), done_tx.clone(), shutdown.clone());
+                let cancel = shutdown.child_token();
+                let target = transfer_of(&command);
+                let done_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                running.push(RunningCommand {
+                    id: next_id,
+                    target,
+                    cancel: cancel.clone(),
+                    done: Arc::clone(&done_flag),
+                });
+                next_id += 1;
+                let (client, done) = (client.clone(), done_tx.clone());
                 commands.spawn(async move {
                     client.run(command, &cancel).await;
+                    done_flag.store(true, std::sync::atomic::Ordering::Release);
                     let _ = done.send(Msg::CommandFinished).await;
                 });
+            }
+            Some(Action::Cancel { file, direction }) => {
+                // The newest running command moving that file that way.
+                if let Some(command) = running.iter().rev().find(|r| {
+                    !r.finished() && r.target.as_ref() == Some(&(file.clone(), direction))
+                }) {
+                    tracing::info!(id = command.id, %file, "transfer cancelled by the user");
+                    command.cancel.cancel();
+                } else {
+                    app.update(Msg::Said(format!("{file}: no running command moves it")));
+                }
             }
             Some(Action::TogglePeer(n)) => {
                 if let (Some(switch), Some(id)) = (&peer.switch, app.switchable.get(n)) {
                     let said = Arc::clone(switch).toggle(id);
-                    app.message = Some((said, false));
+                    app.update(Msg::Said(said));
                 }
             }
             Some(Action::Quit) => break,
@@ -162,6 +201,65 @@ async fn event_loop(
     commands.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), commands.wait()).await;
     Ok(())
+}
+
+/// A command running in the background, and how to stop it.
+struct RunningCommand {
+    id: u64,
+    /// The file and direction of the transfer it runs, if any.
+    target: Option<(String, Direction)>,
+    cancel: CancellationToken,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RunningCommand {
+    fn finished(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+fn transfer_of(command: &Command) -> Option<(String, Direction)> {
+    match command {
+        Command::Download { file, .. } => Some((file.clone(), Direction::Download)),
+        Command::Upload { file, .. } => Some((file.clone(), Direction::Upload)),
+        _ => None,
+    }
+}
+
+/// The command history file, in the peer directory (next to served_files/).
+fn history_path(store: &Store) -> std::path::PathBuf {
+    store
+        .served_dir()
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(HISTORY_FILE)
+}
+
+const HISTORY_FILE: &str = ".p2p-tui-history";
+
+/// The history saved by an earlier run (none if there is no file or it cannot be read).
+pub fn read_history(path: &std::path::Path) -> Vec<String> {
+    // Bounded: a history file is a few kilobytes; a huge one is not read.
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() <= 1 << 20 => {}
+        _ => return Vec::new(),
+    }
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Saves the history for the next run; a failure is logged, never fatal.
+pub fn write_history(path: &std::path::Path, history: &[String]) {
+    let text: String = history.iter().map(|l| format!("{l}\n")).collect();
+    if let Err(e) = std::fs::write(path, text) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot save the command history");
+    }
 }
 
 /// Probes every other peer's port now and then: online if it accepts a connection.

@@ -49,6 +49,18 @@ fn screen(app: &App, width: u16, height: u16) -> String {
     terminal.backend().to_string()
 }
 
+fn lines(lines: Vec<(LineKind, String)>) -> Msg {
+    Msg::Lines(
+        lines
+            .into_iter()
+            .map(|(kind, text)| {
+                let chunk = text.contains(" chunk ");
+                super::app::tests::line(kind, &text, chunk)
+            })
+            .collect(),
+    )
+}
+
 fn seed_download_lines() -> Vec<(LineKind, String)> {
     let mut lines = vec![(LineKind::Outcome, "Downloading file f1.txt".to_string())];
     for p in ["p2", "p3", "p4"] {
@@ -86,14 +98,14 @@ fn idle_screen_at_80x24() {
 #[test]
 fn after_a_download_at_120x40() {
     let mut app = demo_app();
-    app.update(Msg::Lines(seed_download_lines()));
+    app.update(lines(seed_download_lines()));
     insta::assert_snapshot!(screen(&app, 120, 40));
 }
 
 #[test]
 fn a_peer_left_and_a_malformed_command() {
     let mut app = demo_app();
-    app.update(Msg::Lines(vec![
+    app.update(lines(vec![
         (LineKind::Note, "Server p3 stopped serving file f1.txt (connection closed): 3 unfinished chunks reassigned to p2 p4".into()),
         (LineKind::Error, "TCP connection to server p4 failed".into()),
     ]));
@@ -283,4 +295,117 @@ fn network_panel_with_a_tracker() {
     }
     app.update(Msg::Network(view));
     insta::assert_snapshot!(screen(&app, 100, 28));
+}
+
+/// The scene: a 3 MB download from p2 p3 p4, p3 killed mid-transfer, chunk lines in the
+/// log, at the three sizes a user has (80x24, 100x30, 200x50).
+mod sizes {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::peer::transfer::allocation::Stripe;
+    use crate::peer::transfer::progress::{Direction, TransferProgress};
+
+    pub(super) fn killed_peer_app() -> App {
+        let t0 = Instant::now();
+        let peers = vec!["p2".to_string(), "p3".to_string(), "p4".to_string()];
+        let chunks = 3_000_000u64.div_ceil(1000);
+        let p =
+            TransferProgress::new("big.bin", Direction::Download, 3_000_000, peers).started_at(t0);
+        for i in 0..1200u64 {
+            let peer = (i % 3) as usize;
+            p.requested(peer);
+            p.chunk_done(peer, i, 1000);
+        }
+        p.requested(1);
+        let orphans = [Stripe {
+            next: 1201,
+            step: 3,
+            end: chunks,
+        }];
+        let note = format!(
+            "Server p3 stopped serving file big.bin (connection closed): {} unfinished chunks reassigned to p2 p4",
+            orphans[0].len()
+        );
+        p.peer_left(1, &orphans, &[(0, 300), (2, 300)], note.clone());
+        for i in 1200..1500u64 {
+            let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };
+            p.requested(peer);
+            p.chunk_done(peer, i, 1000);
+        }
+        let mut app = demo_app();
+        app.update(Msg::Reachable {
+            peer: "p3".into(),
+            online: false,
+        });
+        let mut lines = vec![(LineKind::Outcome, "Downloading file big.bin".to_string())];
+        for i in 1450..1500 {
+            let peer = ["p2", "p3", "p4"][i % 3];
+            lines.push((
+                LineKind::Request,
+                format!("Client ({peer}): #DOWNLOAD big.bin chunk {i}"),
+            ));
+            lines.push((
+                LineKind::Reply,
+                format!("Server ({peer}): 200 File big.bin chunk {i}"),
+            ));
+        }
+        lines.insert(40, (LineKind::Note, note));
+        app.update(super::lines(lines));
+        app.update(Msg::Transfers {
+            transfers: vec![Arc::new(p)],
+            now: t0 + Duration::from_secs(3),
+        });
+        app
+    }
+
+    #[test]
+    fn download_with_a_killed_peer_at_80x24() {
+        insta::assert_snapshot!(screen(&killed_peer_app(), 80, 24));
+    }
+
+    #[test]
+    fn download_with_a_killed_peer_at_100x30() {
+        insta::assert_snapshot!(screen(&killed_peer_app(), 100, 30));
+    }
+
+    #[test]
+    fn download_with_a_killed_peer_at_200x50() {
+        insta::assert_snapshot!(screen(&killed_peer_app(), 200, 50));
+    }
+}
+
+#[test]
+fn help_at_80x24_keeps_every_key() {
+    let mut app = demo_app();
+    app.update(Msg::Terminal(Event::Key(KeyEvent::new(
+        KeyCode::Char('?'),
+        KeyModifiers::NONE,
+    ))));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+/// The filtered log, a search hit, the Transfers panel focused with a transfer selected.
+#[test]
+fn filtered_log_with_a_search_hit_and_a_selected_transfer_at_100x30() {
+    let mut app = sizes::killed_peer_app();
+    app.update(Msg::Size {
+        width: 100,
+        height: 30,
+    });
+    let key = |app: &mut App, code: KeyCode| {
+        app.update(Msg::Terminal(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))))
+    };
+    key(&mut app, KeyCode::Char('f'));
+    key(&mut app, KeyCode::Char('/'));
+    for c in "stopped".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Tab);
+    insta::assert_snapshot!(screen(&app, 100, 30));
 }

@@ -1,54 +1,38 @@
-//! The message log's storage: a bounded ring of typed lines, filled by peer tasks (through
-//! `LineSink`) and read by the UI at frame rate. Never one channel message per line.
+//! Lines on their way from peer tasks (through `LineSink`) to the UI, which takes them once per
+//! frame. Never one channel message per line. Lines of a transfer's batch are its per-chunk
+//! lines, and are bounded apart from the rest: a burst of chunk lines between two frames can
+//! drop older chunk lines, never an outcome or an error.
 
-use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
+use super::log::{Log, LogLine};
 use crate::peer::{LineBatch, LineSink};
 use crate::protocol::lines::LineKind;
 
 pub struct LineRing {
-    inner: Mutex<Ring>,
-}
-
-struct Ring {
-    lines: VecDeque<(LineKind, String)>,
-    capacity: usize,
-    /// Lines ever pushed; lets a reader fetch only what is new.
-    total: u64,
+    inner: Mutex<Log>,
+    chunk_capacity: usize,
 }
 
 impl LineRing {
-    pub fn new(capacity: usize) -> LineRing {
-        let ring = Ring {
-            lines: VecDeque::with_capacity(capacity.min(4096)),
-            capacity: capacity.max(1),
-            total: 0,
-        };
+    pub fn new(chunk_capacity: usize, other_capacity: usize) -> LineRing {
         LineRing {
-            inner: Mutex::new(ring),
+            inner: Mutex::new(Log::new(chunk_capacity, other_capacity)),
+            chunk_capacity,
         }
     }
 
-    fn ring(&self) -> MutexGuard<'_, Ring> {
+    fn log(&self) -> MutexGuard<'_, Log> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn push(&self, kind: LineKind, text: String) {
-        let mut ring = self.ring();
-        if ring.lines.len() == ring.capacity {
-            ring.lines.pop_front();
-        }
-        ring.lines.push_back((kind, text));
-        ring.total += 1;
+        self.log().push(kind, text, false);
     }
 
-    /// Lines pushed after the reader's `seen` count (at most the ring's capacity), and the new count.
-    pub fn since(&self, seen: u64) -> (Vec<(LineKind, String)>, u64) {
-        let ring = self.ring();
-        let new = (ring.total - seen.min(ring.total)).min(ring.lines.len() as u64) as usize;
-        let start = ring.lines.len() - new;
-        (ring.lines.range(start..).cloned().collect(), ring.total)
+    /// Every line pushed since the last call, oldest first.
+    pub fn take(&self) -> Vec<LogLine> {
+        self.log().drain()
     }
 }
 
@@ -58,16 +42,12 @@ impl LineSink for LineRing {
     }
 
     fn emit_batch(&self, batch: &LineBatch) {
-        let mut ring = self.ring();
-        // Lines that would fall out of the ring at once are counted, not copied.
-        let skip = batch.len().saturating_sub(ring.capacity);
+        let mut log = self.log();
+        // Chunk lines that would fall out at once are not copied.
+        let skip = batch.len().saturating_sub(self.chunk_capacity);
         for (kind, text) in batch.lines().skip(skip) {
-            if ring.lines.len() == ring.capacity {
-                ring.lines.pop_front();
-            }
-            ring.lines.push_back((kind, text.to_string()));
+            log.push(kind, text.to_string(), true);
         }
-        ring.total += batch.len() as u64;
     }
 }
 
@@ -76,20 +56,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_newest_lines_and_hands_out_only_new_ones() {
-        let ring = LineRing::new(3);
-        for n in 0..5 {
-            ring.push(LineKind::Note, format!("line {n}"));
+    fn hands_out_new_lines_once_and_keeps_outcomes_through_a_chunk_burst() {
+        let ring = LineRing::new(10, 10);
+        ring.push(LineKind::Error, "File a download failed".into());
+        let mut batch = LineBatch::default();
+        for n in 0..1000 {
+            batch.replied("p2", format!("200 File b chunk {n}"));
         }
-        let (lines, seen) = ring.since(0);
-        assert_eq!(
-            lines.iter().map(|l| l.1.as_str()).collect::<Vec<_>>(),
-            ["line 2", "line 3", "line 4"]
-        );
-        assert_eq!(seen, 5);
-        ring.push(LineKind::Error, "line 5".into());
-        let (lines, seen) = ring.since(seen);
-        assert_eq!(lines, vec![(LineKind::Error, "line 5".to_string())]);
-        assert_eq!(ring.since(seen).0, vec![]);
+        ring.emit_batch(&batch);
+        ring.push(LineKind::Outcome, "File b download success".into());
+        let lines = ring.take();
+        assert_eq!(lines[0].text, "File a download failed");
+        assert!(!lines[0].chunk);
+        assert_eq!(lines.last().unwrap().text, "File b download success");
+        assert!(lines.iter().filter(|l| l.chunk).count() <= 13);
+        assert!(lines[1].chunk);
+        assert_eq!(ring.take(), vec![]);
     }
 }

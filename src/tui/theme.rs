@@ -88,3 +88,11 @@ pub fn succeeded() -> Style {
 pub fn gauge() -> Style {
     Style::new().fg(Color::Green).bg(Color::DarkGray)
 }
+
+/// The selected transfer, the log line found by a search.
+pub fn selected() -> Style {
+    Style::new()
+        .fg(Color::Black)
+        .bg(Color::LightYellow)
+        .add_modifier(Modifier::BOLD)
+}

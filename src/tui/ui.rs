@@ -10,10 +10,22 @@ use super::panels;
 /// The smallest terminal the layout is made for.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
-pub fn draw(frame: &mut Frame, app: &App) {
-    let area = frame.area();
+/// Where each panel goes (an empty `Rect` for a panel not shown).
+#[derive(Debug, Clone, Copy)]
+pub struct Areas {
+    pub peers: Rect,
+    pub network: Rect,
+    pub files: Rect,
+    pub transfers: Rect,
+    pub log: Rect,
+    pub bar: Rect,
+    pub status: Rect,
+}
+
+/// The layout for `area` (None: the terminal is too small).
+pub fn layout(app: &App, area: Rect) -> Option<Areas> {
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-        return too_small(frame, area);
+        return None;
     }
     let [main, bar, status] = Layout::vertical([
         Constraint::Min(10),
@@ -28,29 +40,40 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let [transfers, log] = if wanted == 0 {
         [Rect::default(), right]
     } else {
-        let height = wanted.min(right.height * 3 / 5).max(5);
+        // The log keeps at least 8 rows (6 lines); the chunk map gives way first.
+        let height = wanted.min(right.height.saturating_sub(8)).max(5);
         Layout::vertical([Constraint::Length(height), Constraint::Min(5)]).areas(right)
     };
     let peers_height = (app.peers.len() as u16 + 2).clamp(4, side.height / 2);
-    let [peers, files] =
+    let [peers, rest] =
         Layout::vertical([Constraint::Length(peers_height), Constraint::Min(3)]).areas(side);
-    panels::peers::render(frame, peers, app);
-    match &app.network {
-        Some(view) => {
-            let [network, files] =
-                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
-                    .areas(files);
-            panels::network::render(frame, network, view);
-            panels::files::render(frame, files, app);
-        }
-        None => panels::files::render(frame, files, app),
+    let [network, files] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
+    Some(Areas {
+        peers,
+        network,
+        files,
+        transfers,
+        log,
+        bar,
+        status,
+    })
+}
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let Some(areas) = layout(app, area) else {
+        return too_small(frame, area);
+    };
+    panels::peers::render(frame, areas.peers, app);
+    panels::network::render(frame, areas.network, app);
+    panels::files::render(frame, areas.files, app);
+    if !areas.transfers.is_empty() {
+        panels::transfers::render(frame, areas.transfers, app);
     }
-    if wanted > 0 {
-        panels::transfers::render(frame, transfers, app);
-    }
-    panels::log::render(frame, log, app);
-    panels::command::render(frame, bar, app);
-    panels::status::render(frame, status, app);
+    panels::log::render(frame, areas.log, app);
+    panels::command::render(frame, areas.bar, app);
+    panels::status::render(frame, areas.status, app);
     if app.show_help {
         panels::help::render(frame, area);
     }

@@ -394,8 +394,7 @@ async fn save_body(
     dir: &Path,
     url_path: &str,
 ) -> Result<(PathBuf, u64), GetError> {
-    let mut file = tempfile::Builder::new()
-        .prefix(".p2p-tui-get.")
+    let mut file = save_builder()
         .tempfile_in(dir)
         .map_err(|e| GetError::Save(e.to_string()))?;
     let mut size = 0u64;
@@ -486,6 +485,19 @@ impl AsyncWrite for NotifyOnFlush {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// Saved files are created as curl and wget create them: 0666 less the umask (0644 by default),
+/// not with a temporary file's 0600.
+fn save_builder<'a>() -> tempfile::Builder<'a, 'a> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".p2p-tui-get.");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
 }
 
 #[cfg(test)]

@@ -204,3 +204,33 @@ fn ctrl_c_mid_download_leaves_nothing_behind() {
     assert_eq!(lines(&out.stderr), ["Interrupted; nothing saved."]);
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_saved_file_gets_the_usual_permissions_under_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    let web = Web::start(&site.root(), &[]);
+    let cwd = tempfile::tempdir().unwrap();
+    for (umask, mode) in [("022", 0o644), ("002", 0o664)] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" --get 127.0.0.1 {} p.png",
+                web.port
+            ))
+            .arg(bin())
+            .current_dir(cwd.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run --get under sh");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let saved = lines(&out.stdout)[4].clone();
+        let name = saved
+            .strip_prefix("Content saved to ./")
+            .and_then(|s| s.split_once(' '))
+            .map(|(name, _)| name.to_string())
+            .expect("a Content saved line");
+        let meta = std::fs::metadata(cwd.path().join(&name)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, mode, "umask {umask}");
+    }
+}

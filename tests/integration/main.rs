@@ -10,6 +10,7 @@ mod faults;
 mod get;
 mod hostile;
 mod interop;
+mod messages;
 mod naive;
 mod robustness;
 mod seed_cases;

@@ -185,3 +185,92 @@ fn tui_3mb_download_survives_a_killed_peer_at_80x24() {
     let screen = tmux.wait_for("EXIT=");
     assert!(screen.contains("EXIT=0"), "{screen}");
 }
+
+fn tui_command(net: &Net, id: &str) -> String {
+    format!(
+        "{} --peer {id} --settings {} --dir {}; echo EXIT=$?; sleep 60",
+        bin(),
+        net.settings().display(),
+        net.dir(id).display()
+    )
+}
+
+#[test]
+fn tui_cancels_the_selected_transfer_and_removes_its_partial() {
+    let mut net = Net::new(&["p1", "p2"]);
+    net.put("p2", "slow.bin", &random_bytes(50_000, 80));
+    net.start("p2", &["--chunk-delay", "20"]);
+    let tmux = Tmux::start(100, 30, &tui_command(&net, "p1"));
+    tmux.wait_for("Message log");
+    tmux.type_text("#DOWNLOAD slow.bin p2");
+    tmux.key("Enter");
+    tmux.wait_for("chunk 5");
+    assert_eq!(net.partials("p1").len(), 1);
+    // Tab with an empty bar: the Transfers panel, its newest transfer selected.
+    tmux.key("Tab");
+    tmux.wait_for(" Transfers  j/k select");
+    tmux.type_text("d");
+    tmux.wait_for("Cancelling the download of file slow.bin");
+    let screen = tmux.wait_for("Partial file slow.bin removed");
+    assert!(screen.contains("File slow.bin download failed"), "{screen}");
+    assert!(screen.contains("FAILED after"), "{screen}");
+    crate::util::wait_until("the partial file removed", || net.partials("p1").is_empty());
+    assert!(net.served("p1", "slow.bin").is_none());
+    // The peer goes on: nothing runs, so q quits at once.
+    tmux.type_text("q");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}
+
+#[test]
+fn tui_filtered_log_search_and_history_kept_across_runs() {
+    let mut net = Net::new(&["p1", "p2"]);
+    let data = random_bytes(20_000, 81);
+    net.put("p2", "f.bin", &data);
+    net.start("p2", &[]);
+    let tmux = Tmux::start(100, 30, &tui_command(&net, "p1"));
+    tmux.wait_for("Message log");
+    tmux.type_text("#DOWNLOAD f.bin p2");
+    tmux.key("Enter");
+    tmux.wait_for("File f.bin download success");
+    tmux.type_text("#NOPE");
+    tmux.key("Enter");
+    tmux.wait_for("Input your command: #NOPE");
+    // f: only commands, outcomes and errors; the 200 chunk lines are gone from the log.
+    tmux.type_text("f");
+    let screen = tmux.wait_for("Message log, no chunk lines");
+    assert!(
+        screen.contains("Input your command: #DOWNLOAD f.bin p2"),
+        "{screen}"
+    );
+    assert!(screen.contains("Downloading file f.bin"), "{screen}");
+    assert!(screen.contains("File f.bin download success"), "{screen}");
+    assert!(!screen.contains("200 File f.bin chunk"), "{screen}");
+    // / searches, the match is counted.
+    tmux.type_text("/");
+    tmux.wait_for("Search the log");
+    tmux.type_text("success");
+    tmux.key("Enter");
+    tmux.wait_for("\"success\": match 1 of 1");
+    tmux.key("Escape");
+    tmux.type_text("f");
+    tmux.wait_for("200 File f.bin chunk");
+    tmux.type_text("q");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert_eq!(
+        sha256(&net.served("p1", "f.bin").expect("downloaded")),
+        sha256(&data)
+    );
+    // The history is in the peer directory; a new run recalls it with Up.
+    let history = std::fs::read_to_string(net.dir("p1").join(".p2p-tui-history")).unwrap();
+    assert_eq!(history, "#DOWNLOAD f.bin p2\n#NOPE\n");
+    drop(tmux);
+    let tmux = Tmux::start(100, 30, &tui_command(&net, "p1"));
+    tmux.wait_for("Message log");
+    tmux.key("Up");
+    tmux.key("Up");
+    tmux.wait_for("> #DOWNLOAD f.bin p2");
+    tmux.key("C-c");
+    tmux.wait_for("EXIT=0");
+}

@@ -11,7 +11,12 @@ use crate::tui::theme;
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let inner_width = area.width.saturating_sub(4) as usize;
     let scroll = app.bar.input.visual_scroll(inner_width);
+    let searching = app.bar_mode == crate::tui::app::BarMode::Search;
     let title = match &app.message {
+        _ if searching => Line::styled(
+            " Search the log: type, Enter finds (n older, N newer), Esc cancels ",
+            theme::title(),
+        ),
         Some((text, true)) => Line::from(vec![
             Span::raw(" "),
             Span::styled(text.as_str(), theme::error_message()),
@@ -24,18 +29,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ),
     };
     let input = Paragraph::new(Line::from(vec![
-        Span::styled("> ", theme::dim()),
+        Span::styled(if searching { "/ " } else { "> " }, theme::dim()),
         Span::raw(app.bar.value()),
     ]))
     .scroll((0, scroll as u16))
     .block(
         Block::new()
             .borders(Borders::ALL)
-            .border_style(theme::border(true))
+            .border_style(theme::border(app.focus == crate::tui::app::Focus::Command))
             .title(title),
     );
     frame.render_widget(input, area);
-    if !app.show_help {
+    if !app.show_help && (searching || app.focus == crate::tui::app::Focus::Command) {
         let cursor = app.bar.input.visual_cursor().saturating_sub(scroll) as u16;
         frame.set_cursor_position(Position::new(area.x + 3 + cursor, area.y + 1));
     }

@@ -9,30 +9,58 @@ use super::block;
 use crate::command::HELP;
 
 pub const KEYS: &[(&str, &str)] = &[
-    ("Enter", "run the command in the bar"),
-    ("Up / Down", "command history"),
-    ("Tab", "complete a command, file name or peer ID"),
-    ("Esc", "clear the bar / close this help"),
-    ("PgUp / PgDn, wheel", "scroll the message log"),
-    ("Home / End", "oldest line / follow the newest (bar empty)"),
+    ("Enter", "run the command in the bar (echoed into the log)"),
+    ("Up / Down", "command history (kept in the peer directory)"),
+    (
+        "Tab",
+        "complete (again: next candidate); empty bar: next panel",
+    ),
+    (
+        "Shift-Tab",
+        "previous panel (Command, Transfers, Log, Network)",
+    ),
+    ("Esc", "clear the bar / end a search / back to the bar"),
+    ("PgUp / PgDn, wheel", "scroll the message log a page"),
+    ("Home / End", "the log's oldest page / follow the newest"),
+    ("f", "log: hide per-chunk lines / show every line"),
+    ("/  n  N", "search the log; n older match, N newer"),
+    ("Transfers: j/k, ↑/↓", "select a transfer (or click it)"),
+    (
+        "Transfers: d, Del",
+        "cancel the selected transfer (partial file removed)",
+    ),
+    (
+        "Transfers: c / C",
+        "clear the selected finished transfer / all finished",
+    ),
+    ("Log: j/k, g/G", "a line down/up, oldest/newest"),
+    (
+        "Network files: Enter",
+        "download the selected file from every holder",
+    ),
     ("? or F1", "this help"),
     (
         "F2, F3, F4 (--demo)",
         "take demo peer p2, p3, p4 offline / bring it back",
     ),
     (
-        "q (bar empty), Ctrl-C",
-        "quit: transfers cancelled, partial files removed",
+        "q, Ctrl-C",
+        "quit, partials removed (q asks first if transfers run)",
     ),
 ];
 
 pub fn render(frame: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = KEYS
         .iter()
-        .map(|(key, what)| Line::from(format!("{key:<24}{what}")))
+        .map(|(key, what)| Line::from(format!("{key:<22}{what}")))
         .collect();
-    lines.push(Line::from(""));
-    lines.extend(HELP.lines().map(Line::from));
+    // The commands too, where they fit (#HELP lists them in the log).
+    if lines.len() + 2 + HELP.lines().count() < usize::from(area.height) {
+        lines.push(Line::from(""));
+        lines.extend(HELP.lines().map(Line::from));
+    } else {
+        lines.push(Line::from("Commands: #HELP lists them in the log"));
+    }
     let height = (lines.len() as u16 + 2).min(area.height);
     let width = 104.min(area.width);
     let [row] = Layout::vertical([Constraint::Length(height)])

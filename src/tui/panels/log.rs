@@ -1,30 +1,73 @@
-//! The message log: the seed's exact lines, coloured by kind, scrollable, following the newest.
+//! The message log: the seed's exact lines, coloured by kind, scrollable with a scrollbar,
+//! following the newest; per-chunk lines hidden in the filtered view; search matches marked.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Margin, Rect};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
 
 use super::block;
-use crate::tui::app::App;
+use super::transfers::wrap;
+use crate::tui::app::{App, Focus};
 use crate::tui::theme;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let height = area.height.saturating_sub(2) as usize;
-    let end = app.log.len().saturating_sub(app.scroll);
-    let start = end.saturating_sub(height);
-    let lines: Vec<Line> = app
-        .log
-        .range(start..end)
-        .map(|(kind, text)| Line::styled(text.as_str(), theme::line(*kind)))
-        .collect();
-    let title = if app.scroll > 0 {
-        format!(
-            "Message log (scrolled back {} lines, End to follow)",
-            app.scroll
-        )
+    let height = usize::from(area.height.saturating_sub(2));
+    // One column is the scrollbar's; long lines wrap (a takeover note is read whole).
+    let width = usize::from(area.width.saturating_sub(3)).max(10);
+    let view = app.view();
+    let end = view.len().saturating_sub(app.scroll);
+    let search = app.search.as_deref();
+    // Filled from the newest line shown upwards.
+    let mut rows: Vec<Line> = Vec::with_capacity(height);
+    let mut start = end;
+    for &i in view[..end].iter().rev() {
+        if rows.len() >= height {
+            break;
+        }
+        let Some(line) = app.log.get(i) else { continue };
+        let mut style = theme::line(line.kind);
+        if Some(line.seq) == app.hit {
+            style = theme::selected();
+        } else if search.is_some_and(|s| line.text.contains(s)) {
+            style = style.add_modifier(Modifier::UNDERLINED);
+        }
+        for piece in wrap(&line.text, width).into_iter().rev() {
+            if rows.len() < height {
+                rows.push(Line::styled(piece, style));
+            }
+        }
+        start -= 1;
+    }
+    rows.reverse();
+    let lines = rows;
+    let mut title = if app.hide_chunks {
+        "Message log, no chunk lines (f: all)".to_string()
     } else {
-        "Message log".to_string()
+        "Message log (f: hide chunk lines)".to_string()
     };
-    frame.render_widget(Paragraph::new(lines).block(block(&title)), area);
+    if app.scroll > 0 {
+        title.push_str(&format!(", {} newer below (End)", app.scroll));
+    }
+    let panel = block(&title).border_style(theme::border(app.focus == Focus::Log));
+    frame.render_widget(Paragraph::new(lines).block(panel), area);
+    if view.len() > height {
+        // The scrollbar's position is the top line shown.
+        let mut state = ScrollbarState::new(view.len().saturating_sub(height))
+            .position(start)
+            .viewport_content_length(height);
+        frame.render_stateful_widget(
+            Scrollbar::new(ScrollbarOrientation::VerticalRight)
+                .begin_symbol(None)
+                .end_symbol(None)
+                .thumb_style(Style::new().fg(ratatui::style::Color::Gray))
+                .track_style(theme::dim()),
+            area.inner(Margin {
+                vertical: 1,
+                horizontal: 0,
+            }),
+            &mut state,
+        );
+    }
 }

@@ -1,4 +1,6 @@
-//! With `--join`: what the tracker knows (live peers and the newest holder of each name).
+//! What the network offers: the files other peers listed (`#FILELIST` replies) and, with
+//! `--join`, the tracker's directory, grouped by name with who holds them (settings IDs where
+//! known). Focused, j/k select and Enter downloads from every holder.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,51 +8,74 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::block;
-use crate::tracker::join::NetworkView;
+use crate::tui::app::{App, Focus};
 use crate::tui::theme;
+use crate::words::counted;
 
-pub fn render(frame: &mut Frame, area: Rect, view: &NetworkView) {
-    let width = area.width.saturating_sub(2) as usize;
-    let mut peers: Vec<(String, u16)> = view
-        .directory
-        .values()
-        .map(|h| (h.ip.clone(), h.port))
-        .collect();
-    peers.sort();
-    peers.dedup();
-    let state = if view.connected {
-        Span::styled(
-            format!("{} peers, {} files", peers.len(), view.directory.len()),
-            theme::online(),
-        )
-    } else {
-        Span::styled("not connected", theme::offline())
-    };
-    let mut lines = vec![
-        Line::styled(format!("tracker {}", view.tracker), theme::dim()),
-        Line::from(state),
-    ];
-    for (name, holder) in &view.directory {
-        // Narrow columns show the holder's port alone.
-        let full = format!("{}:{}", holder.ip, holder.port);
-        let at = if width >= full.len() + 12 {
+/// Rows above the first file (the tracker's state, with `--join`).
+pub fn first_file_row(app: &App) -> usize {
+    usize::from(app.network.is_some())
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let width = usize::from(area.width.saturating_sub(2));
+    let height = usize::from(area.height.saturating_sub(2));
+    let focused = app.focus == Focus::Network;
+    let files = app.network_files();
+    let mut lines = Vec::new();
+    if let Some(view) = &app.network {
+        let mut peers: Vec<String> = files.iter().flat_map(|f| f.holders.clone()).collect();
+        peers.sort();
+        peers.dedup();
+        let state = if view.connected {
+            counted(peers.len() as u64, "peer")
+        } else {
+            "not connected".to_string()
+        };
+        let full = format!("tracker {}: {state}", view.tracker);
+        let text = if full.chars().count() <= width {
             full
         } else {
-            format!(":{}", holder.port)
+            format!("tracker: {state}")
         };
-        let name_width = width.saturating_sub(at.len() + 1).max(1);
-        let shown: String = if name.chars().count() > name_width {
-            name.chars()
+        let style = if view.connected {
+            theme::online()
+        } else {
+            theme::offline()
+        };
+        lines.push(Line::styled(text, style));
+    }
+    if files.is_empty() {
+        lines.push(Line::styled("(none yet: #FILELIST)", theme::dim()));
+    }
+    let rows = height.saturating_sub(lines.len()).max(1);
+    // Keep the selection in sight.
+    let skip = app.selected_file.saturating_sub(rows - 1);
+    for (n, file) in files.iter().enumerate().skip(skip).take(rows) {
+        let holders = file.holders.join(" ");
+        let name_width = width.saturating_sub(holders.chars().count() + 1).max(4);
+        let name: String = if file.name.chars().count() > name_width {
+            file.name
+                .chars()
                 .take(name_width.saturating_sub(1))
                 .chain(['…'])
                 .collect()
         } else {
-            name.clone()
+            file.name.clone()
+        };
+        let style = if focused && n == app.selected_file {
+            theme::selected()
+        } else {
+            ratatui::style::Style::new()
         };
         lines.push(Line::from(vec![
-            Span::raw(format!("{shown:<name_width$} ")),
-            Span::styled(at, theme::dim()),
+            Span::styled(format!("{name:<name_width$} "), style),
+            Span::styled(holders, theme::dim()),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(block("Network")), area);
+    let title = format!("Network files ({})", files.len());
+    frame.render_widget(
+        Paragraph::new(lines).block(block(&title).border_style(theme::border(focused))),
+        area,
+    );
 }

@@ -10,6 +10,8 @@ use crate::tui::app::{App, PeerState};
 use crate::tui::theme;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    // The port only where the state still fits whole ("left mid-transfer" is the longest).
+    let show_port = area.width.saturating_sub(2) >= 4 + 7 + 17;
     let lines: Vec<Line> = app
         .peers
         .iter()
@@ -24,9 +26,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 PeerState::Offline => ("offline", theme::offline()),
                 PeerState::Unknown => ("…", theme::dim()),
             };
+            let port = if show_port {
+                format!("{:>6} ", row.addr.port)
+            } else {
+                " ".to_string()
+            };
             Line::from(vec![
                 Span::styled(format!("{:<4}", row.addr.id), style),
-                Span::styled(format!("{:>6} ", row.addr.port), theme::dim()),
+                Span::styled(port, theme::dim()),
                 Span::styled(state, style),
             ])
         })

@@ -1,74 +1,179 @@
-//! Transfers: per running or recent upload/download an overall gauge (bytes, rate, ETA), a row
-//! per serving peer with the chunks round robin gives it (i mod n), and a chunk map coloured by
-//! the peer each chunk came from, so the stripes show. Peers that left turn red; what happened is
-//! said in words.
+//! Transfers: per running or recent upload/download a header (file, rate, ETA), a gauge (bytes
+//! and percent), a row per serving peer with the chunks round robin gives it (i mod n), what
+//! happened in words (takeovers, failures: wrapped, never cut), and a chunk map coloured by the
+//! peer each chunk came from, under a legend. When rows are short, the map shrinks first: the
+//! words and the numbers are what a user needs.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::{block, bytes};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
 use crate::tui::app::App;
 use crate::tui::theme;
+use crate::words::counted;
 
-/// Rows of chunk map per download.
+/// Rows of chunk map per download, room permitting.
 const MAP_ROWS: usize = 3;
+/// Notes (takeovers, failures) shown per transfer, newest last.
 const NOTES_SHOWN: usize = 2;
+/// Transfers the panel asks room for (the newest; older ones show if room is left).
+const ROOM_FOR: usize = 3;
 
-/// Rows the panel would like (0: no transfers, panel hidden).
-pub fn height_wanted(app: &App, _width: u16) -> u16 {
+/// Rows the panel would like (0: no transfers, panel hidden), for an area `width` wide.
+pub fn height_wanted(app: &App, width: u16) -> u16 {
     if app.transfers.is_empty() {
         return 0;
     }
-    let rows: usize = app.transfers.iter().rev().take(3).map(rows_of).sum();
+    let inner = usize::from(width.saturating_sub(2));
+    let rows: usize = app
+        .transfers
+        .iter()
+        .rev()
+        .take(ROOM_FOR)
+        .map(|t| rows_of(t, inner, MAP_ROWS))
+        .sum();
     rows as u16 + 2
 }
 
-fn rows_of(t: &TransferSnapshot) -> usize {
-    let map = if t.direction == Direction::Download && t.chunks > 0 {
-        MAP_ROWS
+fn has_map(t: &TransferSnapshot) -> bool {
+    t.direction == Direction::Download && t.chunks > 0
+}
+
+/// Rows one transfer takes at `width` with `map_rows` rows of chunk map (plus its legend).
+fn rows_of(t: &TransferSnapshot, width: usize, map_rows: usize) -> usize {
+    let map = if has_map(t) && map_rows > 0 {
+        1 + map_rows
     } else {
         0
     };
-    2 + t.peers.len() + map + t.notes.len().min(NOTES_SHOWN)
+    2 + t.peers.len() + note_lines(t, width).len() + map
+}
+
+/// The newest notes, wrapped to the panel's width.
+fn note_lines(t: &TransferSnapshot, width: usize) -> Vec<String> {
+    let notes = &t.notes;
+    notes
+        .iter()
+        .skip(notes.len().saturating_sub(NOTES_SHOWN))
+        .flat_map(|note| wrap(note, width.saturating_sub(2).max(10)))
+        .collect()
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let width = area.width.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = Vec::new();
-    // Newest first.
-    for t in app.transfers.iter().rev() {
-        lines.extend(transfer_lines(t, width));
-    }
     let running = app
         .transfers
         .iter()
         .filter(|t| t.outcome == Outcome::Running)
         .count();
-    let title = format!("Transfers ({running} running)");
-    let panel = Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(block(&title));
+    let mut title = format!("Transfers ({running} running)");
+    if app.transfers.len() > running {
+        title.push_str(&format!(", {} finished", app.transfers.len() - running));
+    }
+    let panel = block(&title).border_style(theme::border(
+        app.focus == crate::tui::app::Focus::Transfers,
+    ));
+    let inner = panel.inner(area);
     frame.render_widget(panel, area);
+    for place in placements(app, inner.width, inner.height) {
+        let at = Rect::new(inner.x, inner.y + place.top, inner.width, place.rows);
+        let selected = app.selected_transfer == Some(place.index);
+        render_transfer(
+            frame,
+            at,
+            &app.transfers[place.index],
+            place.map_rows,
+            selected,
+        );
+    }
 }
 
-fn transfer_lines(t: &TransferSnapshot, width: usize) -> Vec<Line<'static>> {
-    let mut lines = vec![header(t), gauge(t, width)];
-    lines.extend((0..t.peers.len()).map(|p| peer_row(t, p, width)));
-    if t.direction == Direction::Download && t.chunks > 0 {
-        lines.extend(chunk_map(t, width));
-    }
-    let notes = &t.notes;
-    for note in notes.iter().skip(notes.len().saturating_sub(NOTES_SHOWN)) {
-        lines.push(Line::styled(format!("  {note}"), theme::failed()));
-    }
-    lines
+/// Where a transfer goes in the panel.
+struct Placement {
+    index: usize,
+    top: u16,
+    rows: u16,
+    map_rows: usize,
 }
 
-fn header(t: &TransferSnapshot) -> Line<'static> {
+/// The transfers that fit, newest first, each with its map shrunk until it fits (and dropped,
+/// legend and all, when even one row does not).
+fn placements(app: &App, width: u16, height: u16) -> Vec<Placement> {
+    let width = usize::from(width);
+    let mut places = Vec::new();
+    let mut top = 0u16;
+    for (index, t) in app.transfers.iter().enumerate().rev() {
+        if top >= height {
+            break;
+        }
+        let left = usize::from(height - top);
+        let map_rows = (0..=MAP_ROWS)
+            .rev()
+            .find(|&rows| rows_of(t, width, rows) <= left)
+            .unwrap_or(0);
+        let rows = rows_of(t, width, map_rows).min(left) as u16;
+        places.push(Placement {
+            index,
+            top,
+            rows,
+            map_rows,
+        });
+        top += rows;
+    }
+    places
+}
+
+/// The transfer drawn on `row` of the panel `area` (a mouse click).
+pub fn transfer_at(app: &App, area: Rect, row: u16) -> Option<usize> {
+    let inner = block("").inner(area);
+    placements(app, inner.width, inner.height)
+        .into_iter()
+        .find(|p| row >= p.top && row < p.top + p.rows)
+        .map(|p| p.index)
+}
+
+fn render_transfer(
+    frame: &mut Frame,
+    area: Rect,
+    t: &TransferSnapshot,
+    map_rows: usize,
+    selected: bool,
+) {
+    let width = usize::from(area.width);
+    let row = |n: u16| Rect::new(area.x, area.y + n, area.width, 1);
+    let fits = |n: u16| n < area.height;
+    frame.render_widget(Paragraph::new(header(t, width, selected)), row(0));
+    if fits(1) {
+        let gauge_area = Rect::new(area.x + 2, area.y + 1, area.width.saturating_sub(2), 1);
+        frame.render_widget(gauge(t), gauge_area);
+    }
+    let mut lines: Vec<Line> = (0..t.peers.len()).map(|p| peer_row(t, p, width)).collect();
+    lines.extend(
+        note_lines(t, width)
+            .into_iter()
+            .map(|l| Line::styled(format!("  {l}"), theme::failed())),
+    );
+    if has_map(t) && map_rows > 0 {
+        lines.push(legend(t, width, map_rows));
+        lines.extend(chunk_map(t, width, map_rows));
+    }
+    let rest = Rect::new(
+        area.x,
+        area.y + 2,
+        area.width,
+        area.height.saturating_sub(2),
+    );
+    if rest.height > 0 {
+        frame.render_widget(Paragraph::new(lines), rest);
+    }
+}
+
+/// `⇩ file from 3 peers  500.0 kB/s  ETA 3s`: the state never cut; the peer count goes first,
+/// then the name is shortened.
+fn header(t: &TransferSnapshot, width: usize, selected: bool) -> Line<'static> {
     let (arrow, verb) = match t.direction {
         Direction::Download => ("⇩", "from"),
         Direction::Upload => ("⇧", "to"),
@@ -85,28 +190,46 @@ fn header(t: &TransferSnapshot) -> Line<'static> {
         Outcome::Succeeded => (format!("done in {took}, {rate}/s"), theme::succeeded()),
         Outcome::Failed => (format!("FAILED after {took}"), theme::failed()),
     };
+    let marker = if selected { "▶" } else { arrow };
+    let mut whom = format!(" {verb} {}", counted(t.peers.len() as u64, "peer"));
+    let fixed = 2 + 2 + state.chars().count();
+    if fixed + t.file.chars().count() + whom.chars().count() > width {
+        whom.clear();
+    }
+    let name = shorten(&t.file, width.saturating_sub(fixed + whom.chars().count()));
+    let name_style = if selected {
+        theme::selected()
+    } else {
+        theme::title()
+    };
     Line::from(vec![
-        Span::styled(format!("{arrow} {} ", t.file), theme::title()),
-        Span::styled(format!("{verb} {} peers  ", t.peers.len()), theme::dim()),
-        Span::raw(format!("{} / {}  ", bytes(t.bytes), bytes(t.size))),
+        Span::styled(format!("{marker} "), name_style),
+        Span::styled(name, name_style),
+        Span::styled(format!("{whom}  "), theme::dim()),
         Span::styled(state, style),
     ])
 }
 
-fn gauge(t: &TransferSnapshot, width: usize) -> Line<'static> {
+/// ratatui's `LineGauge`, labelled with bytes and percent.
+fn gauge(t: &TransferSnapshot) -> LineGauge<'static> {
     let ratio = if t.size == 0 {
         1.0
     } else {
-        t.bytes as f64 / t.size as f64
+        (t.bytes as f64 / t.size as f64).clamp(0.0, 1.0)
     };
-    let bar_width = width.saturating_sub(8).max(1);
-    let filled = ((ratio * bar_width as f64).round() as usize).min(bar_width);
-    Line::from(vec![
-        Span::raw("  "),
-        Span::styled("█".repeat(filled), Style::new().fg(Color::Green)),
-        Span::styled("░".repeat(bar_width - filled), theme::dim()),
-        Span::raw(format!(" {:>3.0}%", ratio * 100.0)),
-    ])
+    let label = format!(
+        "{} / {} {:>3.0}%",
+        bytes(t.bytes),
+        bytes(t.size),
+        ratio * 100.0
+    );
+    LineGauge::default()
+        .ratio(ratio)
+        .label(label)
+        .filled_symbol("█")
+        .unfilled_symbol("░")
+        .filled_style(Style::new().fg(Color::Green))
+        .unfilled_style(theme::dim())
 }
 
 fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static> {
@@ -124,7 +247,7 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
     let mut spans = vec![
         Span::styled(format!("  ■ {:<4}", p.id), colour),
         Span::styled(
-            format!("{share:<w$} ", w = if wide { 19 } else { 7 }),
+            format!("{share:<w$} ", w = if wide { 19 } else { 6 }),
             theme::dim(),
         ),
     ];
@@ -134,27 +257,92 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
         format!("{}/s", bytes(p.rate as u64))
     };
     spans.push(match (p.left, wide) {
+        // A peer that never took part did not leave anything: it refused or was unreachable
+        // (the note under the transfer says which).
+        (true, _) if done == 0 && t.direction == Direction::Upload => {
+            Span::styled("did not take the upload", theme::failed())
+        }
+        (true, _) if done == 0 => Span::styled("sent no chunk", theme::failed()),
         (true, true) => Span::styled(
-            format!("left mid-transfer after {done} chunks"),
+            format!("left mid-transfer after {}", counted(done, "chunk")),
             theme::failed(),
         ),
-        (true, false) => Span::styled(format!("left after {done}"), theme::failed()),
+        (true, false) => Span::styled(
+            format!("left after {}", counted(done, "chunk")),
+            theme::failed(),
+        ),
         (false, true) => Span::raw(format!(
             "done {done}/{assigned}  in flight {in_flight}  {rate}"
         )),
-        (false, false) => Span::raw(format!("{done}/{assigned} +{in_flight} {rate}")),
+        (false, false) => Span::raw(format!("{done}/{assigned} +{in_flight} in flight {rate}")),
     });
     Line::from(spans)
 }
 
-/// The chunk map: the transfer's cells squeezed onto `MAP_ROWS` rows of the panel's width.
-fn chunk_map(t: &TransferSnapshot, width: usize) -> Vec<Line<'static>> {
-    let cells = &t.cells;
-    let slots = (width.saturating_sub(2) * MAP_ROWS).max(1);
+/// Chunks one symbol of the map stands for, on `map_rows` rows of `width`.
+fn chunks_per_symbol(t: &TransferSnapshot, width: usize, map_rows: usize) -> (usize, u64) {
+    let cells = t.cells.len();
+    let slots = (width.saturating_sub(2) * map_rows).max(1);
     // Never stretch: a small file keeps one slot per cell.
-    let shown = slots.min(cells.len());
-    let per_slot = cells.len().div_ceil(shown).max(1);
-    let spans: Vec<Span<'static>> = cells.chunks(per_slot).map(slot).collect();
+    let shown = slots.min(cells).max(1);
+    let per_slot = cells.div_ceil(shown).max(1);
+    let chunks_per_cell = if cells == 0 {
+        1
+    } else {
+        t.chunks.div_ceil(cells as u64).max(1)
+    };
+    (per_slot, chunks_per_cell * per_slot as u64)
+}
+
+/// What the map's symbols and colours mean, as much as fits.
+fn legend(t: &TransferSnapshot, width: usize, map_rows: usize) -> Line<'static> {
+    let (_, per_symbol) = chunks_per_symbol(t, width, map_rows);
+    let red = Style::new().fg(Color::LightRed);
+    let colour = if width >= 72 {
+        " received (peer's colour)"
+    } else {
+        " received"
+    };
+    let mut items: Vec<Vec<Span<'static>>> = vec![
+        vec![
+            Span::styled("█", Style::new().fg(theme::peer(0))),
+            Span::styled(colour, theme::dim()),
+        ],
+        vec![Span::raw("▒"), Span::styled(" partly", theme::dim())],
+        vec![Span::raw("·"), Span::styled(" missing", theme::dim())],
+        vec![
+            Span::styled("·", red),
+            Span::styled(" reassigned", theme::dim()),
+        ],
+    ];
+    if per_symbol > 1 {
+        items.push(vec![Span::styled(
+            format!("1 symbol = {per_symbol} chunks"),
+            theme::dim(),
+        )]);
+    }
+    let mut spans = vec![Span::raw("  ")];
+    let mut used = 2;
+    for item in items {
+        let len: usize = item
+            .iter()
+            .map(|s| s.content.chars().count())
+            .sum::<usize>()
+            + 2;
+        if used + len > width {
+            continue;
+        }
+        used += len;
+        spans.extend(item);
+        spans.push(Span::raw("  "));
+    }
+    Line::from(spans)
+}
+
+/// The chunk map: the transfer's cells squeezed onto `map_rows` rows of the panel's width.
+fn chunk_map(t: &TransferSnapshot, width: usize, map_rows: usize) -> Vec<Line<'static>> {
+    let (per_slot, _) = chunks_per_symbol(t, width, map_rows);
+    let spans: Vec<Span<'static>> = t.cells.chunks(per_slot).map(slot).collect();
     let row_width = width.saturating_sub(2).max(1);
     let mut lines: Vec<Line<'static>> = spans
         .chunks(row_width)
@@ -164,7 +352,7 @@ fn chunk_map(t: &TransferSnapshot, width: usize) -> Vec<Line<'static>> {
             Line::from(s)
         })
         .collect();
-    lines.resize(MAP_ROWS, Line::from(""));
+    lines.resize(map_rows, Line::from(""));
     lines
 }
 
@@ -195,6 +383,43 @@ fn slot(cells: &[Cell]) -> Span<'static> {
     Span::styled(symbol, style)
 }
 
+/// `text` cut to `width` characters, an ellipsis marking the cut.
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    text.chars()
+        .take(width.saturating_sub(1))
+        .chain(['…'])
+        .collect()
+}
+
+/// Words of `text` on lines of at most `width` characters (a longer word is cut).
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            let tail: String = line.chars().skip(width).collect();
+            lines.push(head);
+            line = tail;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn duration(secs: f64) -> String {
     let secs = secs.round() as u64;
     if secs >= 3600 {
@@ -203,5 +428,17 @@ fn duration(secs: f64) -> String {
         format!("{}m{:02}s", secs / 60, secs % 60)
     } else {
         format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_keeps_words_whole_and_cuts_only_long_ones() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3), [""]);
     }
 }
