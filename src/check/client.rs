@@ -211,6 +211,25 @@ async fn judge(
     compare(input, &got, expected, &[])
 }
 
+/// Runs a `#DOWNLOAD` until every `expected` line or its result line (`File f download ...`)
+/// is printed; its lines.
+async fn run_download(
+    ctx: &Ctx,
+    lab: &Lab,
+    input: &str,
+    file: &str,
+    expected: &[String],
+    deadline: Duration,
+) -> Checked<Vec<String>> {
+    let results = [true, false].map(|ok| crate::protocol::lines::download_result(file, ok));
+    let mut client = lab.start(ctx, input).await?;
+    let done = |got: &[String]| {
+        lines::missing(expected, got).is_empty() || results.iter().any(|r| got.contains(r))
+    };
+    client.wait_for(ctx, done, deadline).await;
+    Ok(client.finish(ctx).await)
+}
+
 /// Every `expected` line printed, and no seed line that is neither expected nor `optional`.
 fn compare(input: &str, got: &[String], expected: &[String], optional: &[String]) -> Checked {
     let missing = lines::missing(expected, got);
@@ -370,7 +389,8 @@ async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let servers = peers.iter().map(|p| (*p, serving(file))).collect();
     let lab = Lab::new(&env.command, servers, &[]).await?;
     let expected = lines::download("f1.txt", data.len() as u64, &peers);
-    judge(&ctx, &lab, "#DOWNLOAD f1.txt p2 p3 p4", &expected, deadline).await?;
+    let input = "#DOWNLOAD f1.txt p2 p3 p4";
+    let got = run_download(&ctx, &lab, input, "f1.txt", &expected, deadline).await?;
     for (r, peer) in peers.iter().enumerate() {
         let mut asked = lab.seen[*peer]
             .lock()
@@ -386,6 +406,7 @@ async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
             ));
         }
     }
+    compare(input, &got, &expected, &[])?;
     saved_exact(&lab, "f1.txt", &data)
 }
 
@@ -395,7 +416,9 @@ async fn download_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let lab = Lab::new(&env.command, servers, &[]).await?;
     let mut expected = lines::download("f4.txt", data.len() as u64, &["p2"]);
     expected.push(crate::protocol::lines::connection_failed("p5"));
-    judge(&ctx, &lab, "#DOWNLOAD f4.txt p5 p2", &expected, deadline).await?;
+    let input = "#DOWNLOAD f4.txt p5 p2";
+    let got = run_download(&ctx, &lab, input, "f4.txt", &expected, deadline).await?;
+    compare(input, &got, &expected, &[])?;
     saved_exact(&lab, "f4.txt", &data)
 }
 

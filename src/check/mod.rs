@@ -246,8 +246,15 @@ const EVIDENCE_LINES: usize = 12;
 
 fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
-    let colour = std::io::stdout().is_terminal();
-    print!("{}", report::table(report, colour));
+    let terminal = std::io::stdout().is_terminal();
+    let style = report::Style {
+        colour: terminal,
+        width: terminal
+            .then(|| crossterm::terminal::size().ok())
+            .flatten()
+            .map(|(columns, _)| usize::from(columns)),
+    };
+    print!("{}", report::table(report, style));
     for file in files {
         let (path, text) = match file {
             ReportFile::Json(path) => (path, report::json(report)),

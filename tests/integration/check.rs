@@ -261,8 +261,10 @@ fn a_server_that_hangs_mid_upload_fails_those_cases_and_the_checker_goes_on() {
         assert!(case["seconds"].as_f64().unwrap() < 1.5, "{}", run.stdout);
     }
     assert!(run.stdout.contains("the implementation stopped answering"));
-    // Every connection held by the hung server is closed, and no more than one case's (three
-    // uploads at once) were ever open together.
+    // Every connection held by the hung server is closed, and they never pile up: one case
+    // holds at most three (three uploads at once); the fixture may notice a case's closed
+    // connections a moment after the next case opened its own, hence the margin. Connections
+    // kept open across cases would count up to 30 and more.
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -271,7 +273,7 @@ fn a_server_that_hangs_mid_upload_fails_those_cases_and_the_checker_goes_on() {
             .filter_map(|l| l.strip_prefix("held ")?.parse().ok())
             .collect();
         assert!(counts.len() >= 2 * 10, "{text}");
-        assert!(counts.iter().all(|n| *n <= 3), "{text}");
+        assert!(counts.iter().all(|n| *n <= 6), "{text}");
         if counts.last() == Some(&0) {
             break;
         }
@@ -384,7 +386,7 @@ fn a_client_without_round_robin_fails_the_download_case_only() {
     classroom_client("no-round-robin").exactly(&[(
         "download",
         "fail",
-        "Client (p3): #DOWNLOAD f1.txt chunk 1",
+        "round robin: p2 (serving peer 0 of 3) was asked for chunks [0, 1, 2",
     )]);
 }
 
