@@ -22,6 +22,9 @@ pub struct Case {
     pub id: &'static str,
     pub section: &'static str,
     pub title: &'static str,
+    /// How many case timeouts it may take (2 where the implementation is allowed a timeout of
+    /// its own, e.g. a client giving up on a silent server).
+    pub budget: u32,
     pub run: Box<dyn Fn(Ctx) -> CaseFuture + Send + Sync>,
 }
 
@@ -33,9 +36,19 @@ where
         id,
         section,
         title,
+        budget: 1,
         run: Box::new(move |ctx| Box::pin(f(ctx))),
     }
 }
+
+/// Each kind of deviation and the case whose subject it is, where it is reported (other cases
+/// tolerate it once it is; see `attribute_deviations`).
+pub const DEVIATION_HOMES: &[(&str, &str)] = &[
+    ("line end", "filelist"),
+    ("end marker", "upload"),
+    ("330 without file", "download"),
+    ("closed on a bad chunk", "chunk-out-of-range"),
+];
 
 /// The server cases, in the order of the seed's testing scheme; `file`: a file the server
 /// already serves, to download as well.
@@ -138,6 +151,7 @@ pub fn server_cases(file: Option<String>) -> Vec<Case> {
             id: "download-named",
             section: "IV.7",
             title: "#DOWNLOAD of the file named by --file",
+            budget: 1,
             run: Box::new(move |ctx| Box::pin(download_named(ctx, name.clone()))),
         });
     }

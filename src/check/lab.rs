@@ -1,6 +1,7 @@
 //! The client checker's laboratory: a temporary peer layout (peer_settings.txt, p1/served_files/)
 //! with played servers, the client under test started in p1/, fed one command on stdin, and its
-//! terminal lines collected. Everything stops when the lab is dropped.
+//! terminal lines collected. Everything stops when the lab and the client are dropped: the played
+//! servers and the client's whole process group.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,8 +9,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -110,6 +113,29 @@ impl Lab {
         expected: &[String],
         deadline: Duration,
     ) -> Checked<Vec<String>> {
+        let mut client = self.start(ctx, input).await?;
+        client
+            .wait_for(
+                ctx,
+                |got| super::lines::missing(expected, got).is_empty(),
+                deadline,
+            )
+            .await;
+        let exited = client.exited;
+        let got = client.finish(ctx).await;
+        if exited && !super::lines::missing(expected, &got).is_empty() {
+            return fail(format!(
+                "for \"{input}\" the client exited before printing {} of the seed's lines, e.g. \"{}\"",
+                super::lines::missing(expected, &got).len(),
+                super::lines::missing(expected, &got)[0]
+            ));
+        }
+        Ok(got)
+    }
+
+    /// Starts the client in p1/, in a process group of its own (so a client started through a
+    /// shell or that starts helpers is stopped whole), and writes `input` on its stdin.
+    pub async fn start(&self, ctx: &Ctx, input: &str) -> Checked<Client> {
         let Some((program, args)) = self.command.split_first() else {
             return fail("no client command given");
         };
@@ -124,10 +150,15 @@ impl Lab {
             } else {
                 Stdio::null()
             })
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
-        let (tx, mut rx) = mpsc::channel(1024);
+        let group = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw);
+        let (tx, rx) = mpsc::channel(1024);
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stdout).lines();
@@ -144,29 +175,104 @@ impl Lab {
             let _ = stdin.write_all(format!("{input}\n").as_bytes()).await;
             let _ = stdin.flush().await;
         }
-        let mut got = Vec::new();
-        let end = tokio::time::Instant::now() + deadline;
-        while !super::lines::missing(expected, &got).is_empty() {
-            match tokio::time::timeout_at(end, rx.recv()).await {
-                Ok(Some(line)) => keep(ctx, input, line, &mut got),
-                _ => break,
-            }
-        }
-        while let Ok(Some(line)) = tokio::time::timeout(ctx.grace, rx.recv()).await {
-            keep(ctx, input, line, &mut got);
-        }
-        // End of input: a client that exits cleanly does so now; one that does not is stopped.
-        drop(stdin);
-        let _ = tokio::time::timeout(ctx.grace, child.wait()).await;
-        let _ = child.kill().await;
-        Ok(got)
+        Ok(Client {
+            child,
+            group,
+            stdin,
+            lines: rx,
+            got: Vec::new(),
+            input: input.to_string(),
+            exited: false,
+        })
     }
 }
 
-fn keep(ctx: &Ctx, input: &str, line: String, got: &mut Vec<String>) {
-    ctx.note(format!("{ME} | {line}"));
-    if let Some(line) = super::lines::clean(&line, input) {
-        got.push(line);
+/// The client under test, running. Dropping it kills its whole process group.
+pub struct Client {
+    child: Child,
+    group: Option<Pid>,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    /// Its lines so far, prompts and the echoed command removed.
+    pub got: Vec<String>,
+    input: String,
+    /// Its output has ended: it exited (or closed its stdout).
+    pub exited: bool,
+}
+
+impl Client {
+    /// Collects lines until `done` holds for them or `deadline` passes; whether `done` held.
+    pub async fn wait_for(
+        &mut self,
+        ctx: &Ctx,
+        done: impl Fn(&[String]) -> bool,
+        deadline: Duration,
+    ) -> bool {
+        let end = tokio::time::Instant::now() + deadline;
+        while !done(&self.got) {
+            match tokio::time::timeout_at(end, self.lines.recv()).await {
+                Ok(Some(line)) => self.keep(ctx, line),
+                Ok(None) => {
+                    if !self.exited {
+                        ctx.note(format!("{ME} | (its output ends: the client exited)"));
+                        self.exited = true;
+                    }
+                    return done(&self.got);
+                }
+                Err(_) => return done(&self.got),
+            }
+        }
+        true
+    }
+
+    /// Why it printed no more: it exited, or `deadline` passed.
+    pub fn stopped(&self, deadline: Duration) -> String {
+        if self.exited {
+            "before it exited".to_string()
+        } else {
+            format!("within {:.1} s", deadline.as_secs_f64())
+        }
+    }
+
+    fn keep(&mut self, ctx: &Ctx, line: String) {
+        ctx.note(format!("{ME} | {line}"));
+        if let Some(line) = super::lines::clean(&line, &self.input) {
+            self.got.push(line);
+        }
+    }
+
+    /// Collects extra lines for `ctx.grace`, ends the input (a client that exits cleanly does
+    /// so now), then stops whatever is left of it; returns all its lines.
+    pub async fn finish(mut self, ctx: &Ctx) -> Vec<String> {
+        if !self.exited {
+            while let Ok(Some(line)) = tokio::time::timeout(ctx.grace, self.lines.recv()).await {
+                self.keep(ctx, line);
+            }
+        }
+        drop(self.stdin.take());
+        let _ = tokio::time::timeout(ctx.grace, self.child.wait()).await;
+        self.kill().await;
+        std::mem::take(&mut self.got)
+    }
+
+    /// SIGKILL to the client's process group, and waits for the client.
+    pub async fn kill(&mut self) {
+        self.kill_group();
+        let _ = self.child.kill().await;
+    }
+
+    fn kill_group(&self) {
+        if let Some(group) = self.group {
+            // ESRCH when it has exited and has nothing left: nothing to do.
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // A case that ran out of time drops its client here: nothing of it may keep running.
+        self.kill_group();
     }
 }
 

@@ -108,6 +108,55 @@ pub fn upload(file: &str, size: u64, servers: &[&str]) -> Vec<String> {
     out
 }
 
+/// The lines of an `#UPLOAD file` of `size` bytes to `peer` that stops answering after
+/// acknowledging `acked` chunks, up to the client's `File f upload failed`.
+pub fn upload_cut(file: &str, size: u64, peer: &str, acked: u64) -> Vec<String> {
+    let mut out = vec![
+        sent(peer, &format!("#UPLOAD {file} bytes {size}")),
+        replied(peer, &format!("330 Ready to receive file {file}")),
+    ];
+    for i in 0..acked {
+        out.push(sent(peer, &format!("#UPLOAD {file} chunk {i}")));
+        out.push(replied(
+            peer,
+            &format!("200 File {file} chunk {i} received"),
+        ));
+    }
+    out.push(lines::upload_result(file, false));
+    out
+}
+
+/// Lines a client may print or not around a peer that stopped answering an upload after
+/// `acked` chunks: the chunk requests it sent (or was about to send) that got no answer.
+pub fn upload_unanswered(file: &str, size: u64, peer: &str, acked: u64) -> Vec<String> {
+    (acked..chunk_count(size))
+        .map(|i| sent(peer, &format!("#UPLOAD {file} chunk {i}")))
+        .collect()
+}
+
+/// `#UPLOAD file` to servers that turn it down: `(peer, reply)`; nothing after the reply.
+pub fn upload_refused(file: &str, size: u64, refusals: &[(&str, String)]) -> Vec<String> {
+    let mut out = vec![lines::uploading(file)];
+    for (peer, reply) in refusals {
+        out.push(sent(peer, &format!("#UPLOAD {file} bytes {size}")));
+        out.push(replied(peer, reply));
+    }
+    out
+}
+
+/// Every chunk line a download of `size` bytes from `serving` may print when serving peers
+/// leave and others take their chunks over: each chunk asked of and answered by each peer once.
+pub fn download_any_chunk(file: &str, size: u64, serving: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for peer in serving {
+        for i in 0..chunk_count(size) {
+            out.push(sent(peer, &format!("#DOWNLOAD {file} chunk {i}")));
+            out.push(replied(peer, &format!("200 File {file} chunk {i}")));
+        }
+    }
+    out
+}
+
 /// The `#DOWNLOAD file` round: `serving` answer 330 with `size`, `refusing` 250.
 pub fn download_round(file: &str, size: u64, serving: &[&str], refusing: &[&str]) -> Vec<String> {
     let mut out = vec![lines::downloading(file)];
@@ -182,5 +231,21 @@ mod tests {
         assert!(lines.contains(&"Client (p3): #DOWNLOAD f chunk 1".to_string()));
         assert!(lines.contains(&"Client (p2): #DOWNLOAD f chunk 2".to_string()));
         assert_eq!(lines.last().unwrap(), "File f download success");
+    }
+
+    #[test]
+    fn an_upload_cut_after_two_chunks_ends_in_failure() {
+        let lines = upload_cut("f", 450, "p3", 2);
+        assert_eq!(lines.len(), 2 + 4 + 1);
+        assert!(lines.contains(&"Server (p3): 200 File f chunk 1 received".to_string()));
+        assert_eq!(lines.last().unwrap(), "File f upload failed");
+        assert_eq!(
+            upload_unanswered("f", 450, "p3", 2),
+            v(&[
+                "Client (p3): #UPLOAD f chunk 2",
+                "Client (p3): #UPLOAD f chunk 3",
+                "Client (p3): #UPLOAD f chunk 4"
+            ])
+        );
     }
 }

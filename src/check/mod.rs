@@ -81,6 +81,7 @@ pub async fn run_server(check: ServerCheck) -> Result<i32> {
         let ctx = Ctx::new(&check.addr, grace, &prefix);
         results.push(run_case(&case, ctx, check.case_timeout).await);
     }
+    let results = attribute_deviations(results, cases::DEVIATION_HOMES);
     let report = Report::new("server", &check.addr, results);
     finish(&report, &check.reports)
 }
@@ -101,12 +102,35 @@ impl ClientCheck {
                 "--check-client needs the client's command after --, e.g. p2p-tui --check-client -- python3 client.py"
             ));
         }
+        let cwd = std::env::current_dir().wrap_err("the current directory")?;
         Ok(ClientCheck {
-            command: cli.command.clone(),
+            command: absolute_paths(&cli.command, &cwd),
             case_timeout: server.case_timeout,
             reports: server.reports,
         })
     }
+}
+
+/// The client runs in a prepared peer directory, not where the checker was started: relative
+/// paths in its command that name existing files there (`client.py`, `./client`) are made
+/// absolute. A bare program name (`python3`) is left to the search path.
+fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
+    command
+        .iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            let path = std::path::Path::new(arg);
+            let names_a_file = !arg.starts_with('-')
+                && path.is_relative()
+                && (i > 0 || arg.contains('/'))
+                && cwd.join(path).is_file();
+            if names_a_file {
+                cwd.join(path).to_string_lossy().into_owned()
+            } else {
+                arg.clone()
+            }
+        })
+        .collect()
 }
 
 /// Runs every client case against the client started by `command`.
@@ -115,33 +139,43 @@ pub async fn run_client(check: ClientCheck) -> Result<i32> {
         (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
     let env = client::Env {
         command: std::sync::Arc::new(check.command.clone()),
-        deadline: check.case_timeout.mul_f64(0.7),
+        case_timeout: check.case_timeout,
     };
     let mut results = Vec::new();
     for case in client::client_cases(&env) {
         let ctx = Ctx::new("", grace, "");
         results.push(run_case(&case, ctx, check.case_timeout).await);
     }
+    let results = attribute_deviations(results, &[]);
     let report = Report::new("client", &check.command.join(" "), results);
     finish(&report, &check.reports)
 }
 
-async fn run_case(case: &Case, ctx: Ctx, deadline: Duration) -> CaseResult {
+/// A case's result, with the kind of each deviation it saw (parallel to the deviations at the
+/// end of `result.detail`).
+struct Ran {
+    result: CaseResult,
+    kinds: Vec<String>,
+}
+
+async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
     let started = Instant::now();
+    let deadline = case_timeout * case.budget.max(1);
     let outcome = tokio::time::timeout(deadline, (case.run)(ctx.clone())).await;
     let journal = ctx.take_journal();
-    let (verdict, detail) = match outcome {
+    let (verdict, mut detail) = match outcome {
         Err(_) => (
             Verdict::Fail,
             vec![format!(
-                "no result within {:.1} s (the case timeout): the server stopped answering",
+                "no result within {:.1} s (the case's deadline): the implementation stopped answering",
                 deadline.as_secs_f64()
             )],
         ),
         Ok(Err(failure)) => (Verdict::Fail, vec![failure.0]),
         Ok(Ok(())) if journal.deviations.is_empty() => (Verdict::Pass, vec![]),
-        Ok(Ok(())) => (Verdict::Deviation, journal.deviations.clone()),
+        Ok(Ok(())) => (Verdict::Deviation, vec![]),
     };
+    detail.extend(journal.deviations.iter().cloned());
     let evidence = match verdict {
         Verdict::Pass => Vec::new(),
         Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
@@ -150,15 +184,55 @@ async fn run_case(case: &Case, ctx: Ctx, deadline: Duration) -> CaseResult {
             journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
         ),
     };
-    CaseResult {
-        id: case.id.to_string(),
-        section: case.section.to_string(),
-        title: case.title.to_string(),
-        verdict,
-        detail,
-        evidence,
-        seconds: started.elapsed().as_secs_f64(),
+    Ran {
+        result: CaseResult {
+            id: case.id.to_string(),
+            section: case.section.to_string(),
+            title: case.title.to_string(),
+            verdict,
+            detail,
+            evidence,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        kinds: journal.kinds,
     }
+}
+
+/// One deviation, one verdict: a deviation of a kind that its home case (`homes`: kind, case
+/// id) saw is reported there only; other cases that saw it too, and nothing else, pass (they
+/// tolerate it, as a classroom peer would). A kind its home case did not see stays wherever it
+/// was seen, so nothing is hidden.
+fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
+    let seen_at_home = |kind: &str| {
+        homes.iter().any(|(k, home)| {
+            *k == kind
+                && ran
+                    .iter()
+                    .any(|r| r.result.id == *home && r.kinds.iter().any(|seen| seen == kind))
+        })
+    };
+    let home_of = |kind: &str| homes.iter().find(|(k, _)| *k == kind).map(|(_, h)| *h);
+    ran.iter()
+        .map(|r| {
+            let mut result = r.result.clone();
+            let first_deviation = result.detail.len() - r.kinds.len();
+            let keep: Vec<bool> = r
+                .kinds
+                .iter()
+                .map(|kind| home_of(kind) == Some(result.id.as_str()) || !seen_at_home(kind))
+                .collect();
+            let mut at = 0;
+            result.detail.retain(|_| {
+                at += 1;
+                at <= first_deviation || keep[at - 1 - first_deviation]
+            });
+            if result.verdict == Verdict::Deviation && result.detail.is_empty() {
+                result.verdict = Verdict::Pass;
+                result.evidence.clear();
+            }
+            result
+        })
+        .collect()
 }
 
 /// Messages shown under a case that did not pass: the last ones before `end`, where it went
@@ -172,8 +246,15 @@ const EVIDENCE_LINES: usize = 12;
 
 fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
-    let colour = std::io::stdout().is_terminal();
-    print!("{}", report::table(report, colour));
+    let terminal = std::io::stdout().is_terminal();
+    let style = report::Style {
+        colour: terminal,
+        width: terminal
+            .then(|| crossterm::terminal::size().ok())
+            .flatten()
+            .map(|(columns, _)| usize::from(columns)),
+    };
+    print!("{}", report::table(report, style));
     for file in files {
         let (path, text) = match file {
             ReportFile::Json(path) => (path, report::json(report)),
@@ -198,6 +279,79 @@ fn run_prefix() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ran(id: &str, verdict: Verdict, failure: Option<&str>, kinds: &[&str]) -> Ran {
+        let mut detail: Vec<String> = failure.map(String::from).into_iter().collect();
+        detail.extend(kinds.iter().map(|k| format!("saw {k}")));
+        Ran {
+            result: CaseResult {
+                id: id.into(),
+                section: "IV.7".into(),
+                title: "t".into(),
+                verdict,
+                detail,
+                evidence: vec!["c1 < x".into()],
+                seconds: 0.0,
+            },
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn relative_paths_to_existing_files_become_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("client.py"), "").unwrap();
+        let command = ["python3", "client.py", "-u", "missing.py", "./client.py"].map(String::from);
+        let abs = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        assert_eq!(
+            absolute_paths(&command, dir.path()),
+            [
+                "python3".into(),
+                abs("client.py"),
+                "-u".into(),
+                "missing.py".into(),
+                abs("./client.py")
+            ]
+        );
+        let program = ["./client.py".to_string()];
+        assert_eq!(absolute_paths(&program, dir.path()), [abs("./client.py")]);
+    }
+
+    #[test]
+    fn a_deviation_its_home_case_saw_is_reported_there_only() {
+        let homes = [("no file word", "download"), ("line end", "filelist")];
+        let results = attribute_deviations(
+            vec![
+                ran("filelist", Verdict::Pass, None, &[]),
+                ran("upload", Verdict::Deviation, None, &["no file word"]),
+                ran("download", Verdict::Deviation, None, &["no file word"]),
+                ran("binary", Verdict::Fail, Some("closed"), &["no file word"]),
+                ran(
+                    "many",
+                    Verdict::Deviation,
+                    None,
+                    &["no file word", "line end"],
+                ),
+            ],
+            &homes,
+        );
+        let verdicts: Vec<_> = results.iter().map(|r| (r.id.as_str(), r.verdict)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("filelist", Verdict::Pass),
+                ("upload", Verdict::Pass),
+                ("download", Verdict::Deviation),
+                ("binary", Verdict::Fail),
+                ("many", Verdict::Deviation),
+            ]
+        );
+        assert!(results[1].evidence.is_empty() && results[1].detail.is_empty());
+        assert_eq!(results[2].detail, ["saw no file word"]);
+        assert_eq!(results[3].detail, ["closed"]);
+        // "line end" was not seen by its home case, filelist: it stays where it was seen.
+        assert_eq!(results[4].detail, ["saw line end"]);
+    }
 
     #[test]
     fn reports_come_in_format_file_pairs() {

@@ -1,6 +1,7 @@
-//! Servers that the client checker plays: honest ones, and ones that refuse, or leave after a
-//! few chunks. Each records what it was asked, so the checker can judge the client's round robin
-//! and what it uploaded.
+//! Servers that the client checker plays: honest ones, and ones that refuse, serve nothing, leave
+//! (close everything and stop listening) or go silent (keep every connection open and answer
+//! nothing, as a stopped process does) after a few chunks. Each records what it was asked, so the
+//! checker can judge the client's round robin and what it uploaded.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,8 +21,24 @@ use crate::protocol::{
 pub struct Behaviour {
     /// The files it serves.
     pub files: HashMap<String, Vec<u8>>,
-    /// Closes the connection (and stops listening) after answering this many chunk requests.
-    pub leave_after_chunks: Option<usize>,
+    /// Names it is receiving from another client: `#UPLOAD` of one answers `250 Currently
+    /// receiving file f`.
+    pub receiving: Vec<String>,
+    /// After answering this many chunk requests (uploaded or downloaded, all connections
+    /// together), the next one makes it leave or go silent.
+    pub fault_after_chunks: Option<(usize, Fault)>,
+    /// Sleeps this long before answering a chunk request (a transfer long enough to interrupt).
+    pub chunk_delay: Duration,
+}
+
+/// How a played server stops taking part in a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Closes every connection and stops listening (a killed server).
+    Leave,
+    /// Answers nothing more on any connection, old or new, but keeps them open (a stopped or
+    /// hung server).
+    Silent,
 }
 
 /// What a played server saw.
@@ -31,6 +48,8 @@ pub struct Seen {
     pub chunks_asked: Vec<u64>,
     /// Files uploaded completely.
     pub uploaded: HashMap<String, Vec<u8>>,
+    /// Seed requests received (`#FILELIST`, `#UPLOAD`, `#DOWNLOAD`).
+    pub requests: usize,
 }
 
 pub struct Played {
@@ -48,6 +67,7 @@ pub async fn start(behaviour: Behaviour, stop: CancellationToken) -> std::io::Re
         seen: Arc::clone(&seen),
         chunks_served: Mutex::new(0),
         left: stop.child_token(),
+        silent: CancellationToken::new(),
     });
     tokio::spawn(async move {
         loop {
@@ -84,6 +104,8 @@ struct State {
     chunks_served: Mutex<usize>,
     /// Cancelled when the server leaves: every connection and the listener close.
     left: CancellationToken,
+    /// Cancelled when the server goes silent: every connection reads and answers nothing.
+    silent: CancellationToken,
 }
 
 struct Upload {
@@ -97,6 +119,9 @@ async fn serve(mut stream: TcpStream, state: &State) {
     let mut buf = BytesMut::new();
     let mut upload: Option<Upload> = None;
     loop {
+        if state.silent.is_cancelled() {
+            return hold(stream, state).await;
+        }
         let size = upload.as_ref().map(|u| u.size);
         let request = match decode_request(&mut buf, size, true) {
             Ok(Some(decoded)) => decoded.message,
@@ -115,7 +140,25 @@ async fn serve(mut stream: TcpStream, state: &State) {
             }
         };
         if !answer(&mut stream, state, request, &mut upload).await {
+            if state.silent.is_cancelled() {
+                return hold(stream, state).await;
+            }
             return;
+        }
+    }
+}
+
+/// A silent server's connection: whatever arrives is read and never answered, until the client
+/// closes it or the lab ends.
+async fn hold(mut stream: TcpStream, state: &State) {
+    let mut sink = vec![0u8; READ_SIZE];
+    loop {
+        tokio::select! {
+            _ = state.left.cancelled() => return,
+            read = stream.read(&mut sink) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
         }
     }
 }
@@ -134,6 +177,11 @@ async fn answer(
     upload: &mut Option<Upload>,
 ) -> bool {
     let files = &state.behaviour.files;
+    if !matches!(request, Request::Extensions | Request::Digest { .. }) {
+        if let Ok(mut seen) = state.seen.lock() {
+            seen.requests += 1;
+        }
+    }
     let reply = match request {
         Request::FileList => {
             let mut names: Vec<String> = files.keys().cloned().collect();
@@ -142,7 +190,9 @@ async fn answer(
         }
         Request::Extensions | Request::Digest { .. } | Request::EndMarker(_) => return false,
         Request::UploadStart { file, size } => {
-            if files.contains_key(&file) {
+            if state.behaviour.receiving.contains(&file) {
+                Reply::CurrentlyReceiving { file }
+            } else if files.contains_key(&file) {
                 Reply::AlreadyServing { file }
             } else {
                 *upload = Some(Upload {
@@ -161,6 +211,9 @@ async fn answer(
             let Some(u) = upload.as_mut().filter(|u| u.file == file) else {
                 return false;
             };
+            if !chunk_goes_on(state).await {
+                return false;
+            }
             u.data.extend_from_slice(&payload);
             let done = index + 1 == chunk_count(u.size);
             if send(
@@ -200,8 +253,7 @@ async fn answer(
             if let Ok(mut seen) = state.seen.lock() {
                 seen.chunks_asked.push(index);
             }
-            if leaves_now(state) {
-                state.left.cancel();
+            if !chunk_goes_on(state).await {
                 return false;
             }
             let Some(len) = chunk_len(data.len() as u64, index) else {
@@ -218,13 +270,27 @@ async fn answer(
     send(stream, &reply).await.is_ok()
 }
 
-fn leaves_now(state: &State) -> bool {
-    let Some(limit) = state.behaviour.leave_after_chunks else {
-        return false;
+/// Before answering a chunk request: waits the chunk delay, then `false` if this request is the
+/// one that makes the server leave or go silent (it is not answered).
+async fn chunk_goes_on(state: &State) -> bool {
+    if !state.behaviour.chunk_delay.is_zero() {
+        tokio::time::sleep(state.behaviour.chunk_delay).await;
+    }
+    let Some((limit, fault)) = state.behaviour.fault_after_chunks else {
+        return true;
     };
-    let Ok(mut served) = state.chunks_served.lock() else {
-        return false;
+    let tripped = match state.chunks_served.lock() {
+        Ok(mut served) => {
+            *served += 1;
+            *served > limit
+        }
+        Err(_) => true,
     };
-    *served += 1;
-    *served > limit
+    if tripped {
+        match fault {
+            Fault::Leave => state.left.cancel(),
+            Fault::Silent => state.silent.cancel(),
+        }
+    }
+    !tripped
 }

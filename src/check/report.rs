@@ -84,21 +84,40 @@ impl Report {
     }
 }
 
-/// One line per case (section, id, what it checks), then the detail and evidence of the cases
-/// that did not pass, then a summary.
-pub fn table(report: &Report, colour: bool) -> String {
+/// How the terminal table is drawn.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub colour: bool,
+    /// Case lines are cut to this many columns (a terminal's width), so one case is one line.
+    pub width: Option<usize>,
+}
+
+/// One line per case (verdict, section, id, seconds, what it checks), then the detail and
+/// evidence of the cases that did not pass, then a summary.
+pub fn table(report: &Report, style: Style) -> String {
     let mut out = format!("p2p-tui --check-{} {}\n", report.mode, report.target);
     let id_width = report.cases.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &report.cases {
-        let label = if colour {
-            format!("{}{}\x1b[0m", c.verdict.colour(), c.verdict.label())
-        } else {
-            c.verdict.label().to_string()
-        };
-        out.push_str(&format!(
-            "{label}  {:<6} {:<id_width$}  {}  ({:.2}s)\n",
-            c.section, c.id, c.title, c.seconds
-        ));
+        let label = c.verdict.label();
+        let mut line = format!(
+            "{label}  {:<6} {:<id_width$} {:>6.2}s  {}",
+            c.section, c.id, c.seconds, c.title
+        );
+        if let Some(width) = style.width {
+            if line.chars().count() > width {
+                line = line.chars().take(width.saturating_sub(1)).collect();
+                line.push('…');
+            }
+        }
+        if style.colour {
+            line = format!(
+                "{}{label}\x1b[0m{}",
+                c.verdict.colour(),
+                &line[label.len()..]
+            );
+        }
+        out.push_str(&line);
+        out.push('\n');
         for line in &c.detail {
             out.push_str(&format!("      - {line}\n"));
         }
@@ -213,13 +232,22 @@ mod tests {
 
     #[test]
     fn table_has_one_line_per_case_and_colours_only_on_request() {
-        let plain = table(&sample(), false);
-        assert!(plain.contains("PASS  IV.7   a  download  (0.25s)"));
+        let plain = table(&sample(), Style::default());
+        assert!(plain.contains("PASS  IV.7   a   0.25s  download\n"));
         assert!(plain.contains("DEV   IV.7   b"));
         assert!(plain.contains("      - closed"));
         assert!(plain.ends_with("3 cases: 1 passed, 1 failed, 1 deviations\n"));
         assert!(!plain.contains('\x1b'));
-        assert!(table(&sample(), true).contains("\x1b[31mFAIL\x1b[0m"));
+        let coloured = Style {
+            colour: true,
+            width: None,
+        };
+        assert!(table(&sample(), coloured).contains("\x1b[31mFAIL\x1b[0m  IV.7   c"));
+        let narrow = Style {
+            colour: false,
+            width: Some(20),
+        };
+        assert!(table(&sample(), narrow).contains("PASS  IV.7   a   0.…\n"));
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub type Checked<T = ()> = Result<T, Failure>;
 pub struct Journal {
     pub lines: Vec<String>,
     pub deviations: Vec<String>,
-    kinds: Vec<String>,
+    /// The kind of each deviation in `deviations`.
+    pub kinds: Vec<String>,
     /// Where in `lines` the first deviation was noticed.
     pub deviation_at: Option<usize>,
 }
