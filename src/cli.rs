@@ -207,23 +207,23 @@ pub struct Cli {
     /// 128 for the web server; loopback clients (127.0.0.0/8, ::1) are exempt unless this is
     /// given]. A newcomer over it closes its own address's longest-idle connection, or is
     /// refused if none is idle
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(help_heading = "Peer", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_per_address: Option<u32>,
 
     /// Peer: whose #UPLOAD is accepted: known (addresses in the settings file and, with --join,
     /// peers the tracker lists), all (anyone who can reach the port, as in the seed), none.
     /// Downloads stay open to everyone
-    #[arg(long, value_enum, value_name = "WHO", default_value_t = Uploads::Known)]
+    #[arg(help_heading = "Peer", long, value_enum, value_name = "WHO", default_value_t = Uploads::Known)]
     pub uploads: Uploads,
 
     /// Peer: the largest file accepted by upload, e.g. 10M, 2G (K = 1024) [default: no limit
     /// but the free space]; a larger one is refused with a 250 before any byte is written
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(help_heading = "Peer", long, value_name = "SIZE", value_parser = parse_size)]
     pub max_upload: Option<u64>,
 
     /// Peer: all bytes accepted by upload since the peer started, e.g. 2G [default: no limit];
     /// an upload that would pass it is refused with a 250 before any byte is written
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(help_heading = "Peer", long, value_name = "SIZE", value_parser = parse_size)]
     pub quota: Option<u64>,
 
     /// Tracker: longest JSON message accepted, in bytes (a longer one closes that connection)

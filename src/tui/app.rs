@@ -93,6 +93,8 @@ pub enum Msg {
         receiving: Vec<String>,
         now: Instant,
     },
+    /// Who may upload to this peer, and the limits and quota used (`UploadStatus`'s words).
+    Uploads(String),
     Reachable {
         peer: String,
         online: bool,
@@ -161,6 +163,8 @@ pub struct App {
     pub selected_transfer: Option<usize>,
     /// With `--join`: the tracker's view, refreshed with the served files.
     pub network: Option<crate::tracker::join::NetworkView>,
+    /// Who may upload to this peer and the limits, as the served-files panel shows them.
+    pub uploads: Option<String>,
     /// What other peers listed in `#FILELIST` replies: file name to the peers that hold it.
     pub listed: std::collections::BTreeMap<String, Vec<String>>,
     /// The selected row of the Network files panel.
@@ -213,6 +217,7 @@ impl App {
             listed: std::collections::BTreeMap::new(),
             selected_file: 0,
             network: None,
+            uploads: None,
             size: (80, 24),
             files_listed: false,
         }
@@ -227,6 +232,7 @@ impl App {
                 receiving,
                 now,
             } => self.on_files(served, receiving, now),
+            Msg::Uploads(status) => self.uploads = Some(status),
             Msg::Reachable { peer, online } => {
                 if let Some(row) = self
                     .peers

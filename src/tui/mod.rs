@@ -147,6 +147,7 @@ async fn event_loop(
                     let served = peer.store.list().unwrap_or_default();
                     let receiving = peer.store.receiving_names();
                     app.update(Msg::Files { served, receiving, now: last_files });
+                    app.update(Msg::Uploads(peer.store.upload_status().to_string()));
                     if let Some(tracker) = &peer.tracker {
                         app.update(Msg::Network(tracker.view()));
                     }

@@ -409,3 +409,22 @@ fn filtered_log_with_a_search_hit_and_a_selected_transfer_at_100x30() {
     key(&mut app, KeyCode::Tab);
     insta::assert_snapshot!(screen(&app, 100, 30));
 }
+
+#[test]
+fn the_served_files_panel_says_who_may_upload_and_the_limits() {
+    let mut app = demo_app();
+    app.update(Msg::Uploads(
+        "uploads: known peers · max 10M a file · quota 1.5M of 2G used".into(),
+    ));
+    for (width, height) in [(80, 24), (200, 50)] {
+        let shown = screen(&app, width, height);
+        assert!(shown.contains("uploads: known peers"), "{shown}");
+        // The files are still listed above it.
+        assert!(
+            shown.contains("f2.txt") && shown.contains("ocean.txt"),
+            "{shown}"
+        );
+    }
+    let wide = screen(&app, 200, 50);
+    assert!(wide.contains("quota 1.5M of 2G used"), "{wide}");
+}

@@ -11,6 +11,31 @@ use super::{block, bytes};
 use crate::tui::app::App;
 use crate::tui::theme;
 
+/// The upload status in lines of at most `width`, broken between its " · " parts.
+fn fold(status: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for part in status.split(" · ") {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 3 + part.chars().count() <= width => {
+                line.push_str(" · ");
+                line.push_str(part);
+            }
+            _ => lines.push(clip(part, width)),
+        }
+    }
+    lines
+}
+
+/// `text` cut to `width` characters, with "…" when cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let width = area.width.saturating_sub(2) as usize;
     let now = Instant::now();
@@ -49,6 +74,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
     if lines.is_empty() {
         lines.push(Line::styled("(no files)", theme::dim()));
+    }
+    // Who may write here, last and dim: under the files when there is room, else in place of
+    // the last one (the count in the title still says how many there are).
+    if let Some(uploads) = &app.uploads {
+        let inner = area.height.saturating_sub(2) as usize;
+        let mut status = fold(uploads, width);
+        if status.len() > inner.saturating_sub(lines.len()) {
+            // Short of rows: one line, cut.
+            status = vec![clip(uploads, width)];
+        }
+        if inner > status.len() {
+            lines.truncate(inner - status.len());
+            lines.extend(status.into_iter().map(|l| Line::styled(l, theme::dim())));
+        }
     }
     let served = app.files.iter().filter(|f| !f.receiving).count();
     frame.render_widget(
