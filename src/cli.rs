@@ -229,4 +229,19 @@ pub struct Cli {
     /// Tracker: longest JSON message accepted, in bytes (a longer one closes that connection)
     #[arg(help_heading = "Tracker and web server", long, value_name = "BYTES", default_value_t = 4 << 20, requires = "tracker")]
     pub max_message: usize,
+
+    /// Print a completion script for SHELL on stdout, e.g. `p2p-tui --completions bash >
+    /// ~/.local/share/bash-completion/completions/p2p-tui`
+    #[arg(
+        help_heading = "Documentation",
+        long,
+        value_enum,
+        value_name = "SHELL",
+        exclusive = true
+    )]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) on stdout: `p2p-tui --man | man -l -`
+    #[arg(help_heading = "Documentation", long, exclusive = true)]
+    pub man: bool,
 }

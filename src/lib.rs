@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod cli_docs;
 pub mod command;
 pub mod console;
 pub mod demo;
@@ -31,6 +32,9 @@ use signals::Signals;
 
 /// Runs the mode the command line asks for; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
+    if let Some(status) = cli_docs::run_if_requested(&cli) {
+        return Ok(status?);
+    }
     // Before anything else: see `signals`.
     let signals = Signals::install()?;
     if cli.check_client {

@@ -6,6 +6,7 @@ mod cli;
 mod demo_scripts;
 mod design_claims;
 mod disk_faults;
+mod docs;
 mod faults;
 mod get;
 mod hostile;
