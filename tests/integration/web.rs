@@ -504,6 +504,179 @@ fn with_the_tracker_the_web_server_shows_its_directory() {
     assert_eq!(plain.get("/tracker").status, 404);
 }
 
+/// Replaces each "Last seen" cell (`just now`, `3 s ago`): it changes between two requests.
+fn without_ages(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("<td>") {
+        out.push_str(&rest[..at + 4]);
+        rest = &rest[at + 4..];
+        let cell = rest.split("</td>").next().unwrap_or("");
+        let age = cell == "just now"
+            || cell
+                .strip_suffix(" s ago")
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        if age {
+            out.push_str("AGE");
+            rest = &rest[cell.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Node.js running `/tracker`'s own script against the live server, with a stand-in document
+/// that prints every change the script makes to the page.
+struct PageScript {
+    node: Child,
+    printed: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl PageScript {
+    fn start(port: u16, script: &str) -> Option<PageScript> {
+        let harness = format!(
+            r#"const realFetch = globalThis.fetch;
+globalThis.fetch = (url, options) => realFetch("http://127.0.0.1:{port}" + url, options);
+const status = {{ className: "", set textContent(text) {{ console.log(JSON.stringify({{ status: text, stale: this.className === "stale" }})); }} }};
+const directory = {{ set innerHTML(html) {{ console.log(JSON.stringify({{ directory: html }})); }} }};
+globalThis.document = {{ hidden: false, getElementById: (id) => ({{ status, directory }})[id], addEventListener() {{}} }};
+{script}
+"#
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page.js");
+        std::fs::write(&path, harness).unwrap();
+        let mut node = Command::new("node")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .ok()?;
+        let printed = crate::util::collect(node.stdout.take().unwrap());
+        Some(PageScript {
+            node,
+            printed,
+            _dir: dir,
+        })
+    }
+
+    /// Waits for a change the script made to the page that `wanted` accepts.
+    fn wait_for(
+        &self,
+        what: &str,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut found = None;
+        wait_until(what, || {
+            let printed = self.printed.lock().unwrap().clone();
+            found = printed
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .find(|v| wanted(v));
+            found.is_some()
+        });
+        found.unwrap()
+    }
+}
+
+impl Drop for PageScript {
+    fn drop(&mut self) {
+        let _ = self.node.kill();
+        let _ = self.node.wait();
+    }
+}
+
+#[test]
+fn the_tracker_page_formats_dates_links_home_and_updates_in_place() {
+    let site = Site::new();
+    let tracker_port = free_port();
+    let web = Web::start(
+        &site.root(),
+        &["--tracker", &format!("127.0.0.1:{tracker_port}")],
+    );
+    wait_until("tracker listening", || {
+        TcpStream::connect(("127.0.0.1", tracker_port)).is_ok()
+    });
+    let mut first = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
+    first
+        .write_all(br#"{"port": 7001, "files": [{"name": "a<b>.txt", "mtime": 1700000000}]}"#)
+        .unwrap();
+    wait_until("the peer in /tracker.json", || {
+        let json: serde_json::Value =
+            serde_json::from_slice(&web.get("/tracker.json").body).unwrap();
+        json["files"]["a<b>.txt"][0]["port"] == 7001
+    });
+    let page = web.get("/tracker");
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(html.contains("<a href=\"/\">"), "no link home: {html}");
+    assert!(html.contains("<p>1 peer, 1 file name.</p>"), "{html}");
+    assert!(
+        html.contains("<td>127.0.0.1:7001 (2023-11-14 22:13:20 UTC)</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("1700000000"), "a raw epoch: {html}");
+    // The page no longer reloads itself where a script can update it.
+    assert!(
+        html.contains("<noscript><meta http-equiv=\"refresh\""),
+        "{html}"
+    );
+    let script = html
+        .split_once("<script>\n")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map(|(script, _)| script.to_owned())
+        .expect("a script");
+    assert!(script.contains("fetch(\"/tracker.json\""), "{script}");
+    let served_directory = html
+        .split_once("<div id=\"directory\">")
+        .and_then(|(_, rest)| rest.split_once("</div>"))
+        .map(|(d, _)| d.to_owned())
+        .expect("the directory");
+
+    let Some(browser) = PageScript::start(web.port, &script) else {
+        eprintln!("node is not installed: the page's script was not run");
+        return;
+    };
+    // Its first poll draws what the server drew.
+    let drawn = browser.wait_for("the script's first update", |v| v["directory"].is_string());
+    assert_eq!(
+        without_ages(drawn["directory"].as_str().unwrap()),
+        without_ages(&served_directory)
+    );
+    let updated = browser.wait_for("the status line", |v| v["status"].is_string());
+    assert_eq!(updated["stale"], false, "{updated}");
+    // A peer joins: the open page shows it without being reloaded.
+    let mut second = TcpStream::connect(("127.0.0.1", tracker_port)).unwrap();
+    second
+        .write_all(br#"{"port": 7002, "files": [{"name": "new.txt", "mtime": 1800000000}]}"#)
+        .unwrap();
+    let drawn = browser.wait_for("the new peer drawn in place", |v| {
+        v["directory"]
+            .as_str()
+            .is_some_and(|d| d.contains("<td>127.0.0.1:7002 (2027-01-15 08:00:00 UTC)</td>"))
+    });
+    assert!(
+        drawn["directory"]
+            .as_str()
+            .unwrap()
+            .starts_with("<p>2 peers, 2 file names.</p>"),
+        "{drawn}"
+    );
+    // The server goes away: the page says its data may be stale, and keeps what it showed.
+    drop(web);
+    let stale = browser.wait_for("the stale note", |v| v["stale"] == true);
+    assert!(
+        stale["status"]
+            .as_str()
+            .unwrap()
+            .contains("The tracker did not answer"),
+        "{stale}"
+    );
+    drop(first);
+    drop(second);
+}
+
 /// The seed-004 classroom client: sends `request` as is, reads until the server closes, gives up
 /// after 5 s without a byte. Returns what it read and how long the whole exchange took.
 fn classroom_exchange(port: u16, request: &[u8]) -> (Vec<u8>, std::time::Duration) {
