@@ -56,6 +56,21 @@ pub struct Store {
     receiving: Mutex<HashMap<String, u64>>,
     /// Uploads from other peers: the rules and what the quota has counted.
     uploads: Mutex<UploadLedger>,
+    /// Files in served_files/ the protocol cannot name (a space, a control character, not
+    /// UTF-8), as of the latest listing; each is said once (a warning in the log), not hidden
+    /// without a word.
+    unservable: Mutex<Unservable>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each holder leaves the value whole (plain assignments).
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug, Default)]
+struct Unservable {
+    latest: Vec<String>,
+    said: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -79,12 +94,16 @@ impl Store {
             tracing::info!(path = %path.display(), "removing stale partial file");
             fs::remove_file(&path)?;
         }
-        Ok(Arc::new(Store {
+        let store = Arc::new(Store {
             served_dir,
             partial_dir,
             receiving: Mutex::new(HashMap::new()),
             uploads: Mutex::default(),
-        }))
+            unservable: Mutex::default(),
+        });
+        // Said at start, not only when someone first asks for the list.
+        store.list()?;
+        Ok(store)
     }
 
     pub fn served_dir(&self) -> &Path {
@@ -133,24 +152,59 @@ impl Store {
         names
     }
 
-    /// Served files (regular files with valid names), sorted by name.
+    /// Served files (regular files with valid names), sorted by name. A file the protocol
+    /// cannot name is left out, and said once (see [`Store::unservable`]).
     pub fn list(&self) -> io::Result<Vec<ServedFile>> {
         let mut files = Vec::new();
+        let mut unservable = Vec::new();
         for entry in fs::read_dir(&self.served_dir)? {
             let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
             let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_file() && validate_file_name(&name).is_ok() {
-                files.push(ServedFile {
-                    name,
-                    size: meta.len(),
-                });
+            if !meta.is_file() {
+                continue;
+            }
+            match entry.file_name().into_string() {
+                Ok(name) => match validate_file_name(&name) {
+                    Ok(()) => files.push(ServedFile {
+                        name,
+                        size: meta.len(),
+                    }),
+                    Err(why) => unservable.push((name, why.to_string())),
+                },
+                Err(raw) => unservable.push((
+                    raw.to_string_lossy().into_owned(),
+                    "file name is not UTF-8".to_string(),
+                )),
             }
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
+        unservable.sort();
+        self.note_unservable(unservable);
         Ok(files)
+    }
+
+    /// Files in served_files/ that are not served because the protocol cannot name them (as of
+    /// the latest listing), sorted.
+    pub fn unservable(&self) -> Vec<String> {
+        lock(&self.unservable).latest.clone()
+    }
+
+    fn note_unservable(&self, found: Vec<(String, String)>) {
+        let mut unservable = lock(&self.unservable);
+        for (name, why) in &found {
+            if unservable.said.insert(name.clone()) {
+                tracing::warn!(
+                    "\"{}/{}\" is not served: its {why}; rename it to share it",
+                    self.served_dir.display(),
+                    name.escape_debug()
+                );
+            }
+        }
+        // A name renamed away and back is said again.
+        unservable
+            .said
+            .retain(|said| found.iter().any(|(n, _)| n == said));
+        unservable.latest = found.into_iter().map(|(name, _)| name).collect();
     }
 
     /// Whether `name` is a complete served file.
@@ -501,6 +555,27 @@ mod tests {
             ..UploadRules::default()
         });
         assert!(refused(store.reserve_upload("e", 1, from)).contains("uploads are off"));
+    }
+
+    #[test]
+    fn unservable_names_are_left_out_and_known() {
+        use std::os::unix::ffi::OsStrExt;
+        let (_dir, store) = store();
+        let served = store.served_dir().to_path_buf();
+        fs::write(served.join("ok.txt"), b"1").unwrap();
+        fs::write(served.join("my file.txt"), b"2").unwrap();
+        fs::write(served.join("tab\there"), b"3").unwrap();
+        fs::write(served.join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"4").unwrap();
+        fs::create_dir(served.join("a dir")).unwrap();
+        let names: Vec<String> = store.list().unwrap().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["ok.txt"]);
+        assert_eq!(
+            store.unservable(),
+            ["bad\u{fffd}", "my file.txt", "tab\there"]
+        );
+        fs::rename(served.join("my file.txt"), served.join("my_file.txt")).unwrap();
+        store.list().unwrap();
+        assert_eq!(store.unservable(), ["bad\u{fffd}", "tab\there"]);
     }
 
     #[test]

@@ -158,3 +158,34 @@ fn help_is_grouped_by_mode_and_every_flag_is_in_the_readme_table() {
         );
     }
 }
+
+#[test]
+fn a_file_the_protocol_cannot_name_is_said_once_not_hidden_silently() {
+    let net = Net::new(&["p1", "p2"]);
+    net.put("p2", "ok.txt", b"fine\n");
+    net.put("p2", "my file.txt", b"a space\n");
+    let mut server = net
+        .peer_command("p2", "--headless", &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn p2");
+    let stderr = crate::util::collect(server.stderr.take().expect("stderr"));
+    let warning = format!(
+        "\"{}/my file.txt\" is not served: its file name contains whitespace",
+        net.dir("p2").join("served_files").display()
+    );
+    // Said at start, before anyone asks.
+    crate::util::wait_until("the warning", || stderr.lock().unwrap().contains(&warning));
+    let mut console = net.console("p1", &[]);
+    console.send("#FILELIST p2");
+    console.expect_line("Server (p2): 200 Files served: ok.txt");
+    console.send("#FILELIST p2");
+    console.expect_count("Server (p2): 200 Files served: ok.txt", 2);
+    let _ = server.kill();
+    let _ = server.wait();
+    let said = stderr.lock().unwrap().clone();
+    assert_eq!(said.matches(&warning).count(), 1, "{said}");
+    assert!(said.contains("rename it to share it"), "{said}");
+}
