@@ -313,6 +313,11 @@ impl App {
             .collect()
     }
 
+    /// Whether `id` is a settings peer last seen offline.
+    pub fn is_offline(&self, id: &str) -> bool {
+        (self.peers.iter()).any(|p| p.addr.id == id && p.state == PeerState::Offline)
+    }
+
     /// The settings ID of the peer at `ip:port`, else `ip:port`.
     pub fn name_of(&self, ip: &str, port: u16) -> String {
         self.peers
@@ -331,14 +336,25 @@ impl App {
     fn download_selected_file(&mut self) -> Option<Action> {
         let files = self.network_files();
         let file = files.get(self.selected_file)?;
-        let known = file
+        // A holder seen going offline is skipped (its entries are marked, not dropped: it may
+        // come back with the same files).
+        let holders: Vec<&String> = file
             .holders
             .iter()
-            .all(|h| self.peers.iter().any(|p| p.addr.id == *h));
+            .filter(|h| !self.is_offline(h))
+            .collect();
+        if holders.is_empty() {
+            let text = format!("Every peer that listed {} is offline", file.name);
+            self.message = Some((text, true));
+            return None;
+        }
+        let known = holders
+            .iter()
+            .all(|h| self.peers.iter().any(|p| p.addr.id == **h));
         // Holders only the tracker knows are reached through it (no peer list).
         let peers = if known || self.network.is_none() {
-            file.holders
-                .iter()
+            holders
+                .into_iter()
                 .filter(|h| self.peers.iter().any(|p| p.addr.id == **h))
                 .cloned()
                 .collect()

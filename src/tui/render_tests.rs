@@ -428,3 +428,63 @@ fn the_served_files_panel_says_who_may_upload_and_the_limits() {
     let wide = screen(&app, 200, 50);
     assert!(wide.contains("quota 1.5M of 2G used"), "{wide}");
 }
+
+/// A peer that listed files and then went offline: its entries stay, marked, and Enter
+/// downloads from the holders still online (or says that none is).
+#[test]
+fn network_files_of_a_peer_gone_offline_are_marked_and_skipped() {
+    use super::app::{Action, Focus};
+    use crate::command::Command;
+    use crate::peer::client::FilesListed;
+    let mut app = demo_app();
+    for (peer, files) in [
+        ("p2", vec!["river.txt"]),
+        ("p3", vec!["river.txt", "sea.txt"]),
+    ] {
+        app.update(Msg::FilesListed(FilesListed {
+            peer: peer.into(),
+            files: files.into_iter().map(String::from).collect(),
+        }));
+    }
+    app.update(Msg::Reachable {
+        peer: "p3".into(),
+        online: false,
+    });
+    assert!(app.is_offline("p3"));
+    // Still listed: the peer may come back with the same files.
+    assert_eq!(app.network_files().len(), 2);
+    insta::assert_snapshot!(screen(&app, 100, 28));
+    let press = |app: &mut App, code| {
+        app.update(Msg::Terminal(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))))
+    };
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, Focus::Network);
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Action::Run(Command::Download {
+            file: "river.txt".into(),
+            peers: vec!["p2".into()]
+        }))
+    );
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert_eq!(
+        app.message,
+        Some(("Every peer that listed sea.txt is offline".into(), true))
+    );
+    // Back online: unmarked, and a download uses it again.
+    app.update(Msg::Reachable {
+        peer: "p3".into(),
+        online: true,
+    });
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Action::Run(Command::Download {
+            file: "sea.txt".into(),
+            peers: vec!["p3".into()]
+        }))
+    );
+}

@@ -1,6 +1,7 @@
 //! What the network offers: the files other peers listed (`#FILELIST` replies) and, with
 //! `--join`, the tracker's directory, grouped by name with who holds them (settings IDs where
-//! known). Focused, j/k select and Enter downloads from every holder.
+//! known). Focused, j/k select and Enter downloads from every holder; a holder seen going
+//! offline is marked "(off)" and skipped.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -52,8 +53,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     // Keep the selection in sight.
     let skip = app.selected_file.saturating_sub(rows - 1);
     for (n, file) in files.iter().enumerate().skip(skip).take(rows) {
-        let holders = file.holders.join(" ");
-        let name_width = width.saturating_sub(holders.chars().count() + 1).max(4);
+        // A holder seen going offline is marked, not dropped: it may come back with the same
+        // files, and Enter skips it meanwhile.
+        let holders: Vec<(String, bool)> = file
+            .holders
+            .iter()
+            .map(|h| {
+                let off = app.is_offline(h);
+                (if off { format!("{h}(off)") } else { h.clone() }, off)
+            })
+            .collect();
+        let holders_width = holders
+            .iter()
+            .map(|(h, _)| h.chars().count() + 1)
+            .sum::<usize>()
+            .saturating_sub(1);
+        let name_width = width.saturating_sub(holders_width + 1).max(4);
         let name: String = if file.name.chars().count() > name_width {
             file.name
                 .chars()
@@ -63,15 +78,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             file.name.clone()
         };
+        let all_offline = holders.iter().all(|(_, off)| *off);
         let style = if focused && n == app.selected_file {
             theme::selected()
+        } else if all_offline {
+            theme::dim()
         } else {
             ratatui::style::Style::new()
         };
-        lines.push(Line::from(vec![
-            Span::styled(format!("{name:<name_width$} "), style),
-            Span::styled(holders, theme::dim()),
-        ]));
+        let mut spans = vec![Span::styled(format!("{name:<name_width$} "), style)];
+        for (k, (holder, off)) in holders.into_iter().enumerate() {
+            if k > 0 {
+                spans.push(Span::raw(" "));
+            }
+            let style = if off { theme::offline() } else { theme::dim() };
+            spans.push(Span::styled(holder, style));
+        }
+        lines.push(Line::from(spans));
     }
     let title = format!("Network files ({})", files.len());
     frame.render_widget(
