@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::console::ConsoleOut;
+use crate::locks::LockExt;
 use crate::peer::runtime::{PeerHandle, PeerSpec};
 use crate::peer::transfer::TransferOptions;
 use crate::peer::{Reporter, ServerConfig};
@@ -169,8 +170,7 @@ impl DemoPeers {
         };
         let token = self.shutdown.child_token();
         self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .lock_unpoisoned()
             .insert(id.to_string(), token.clone());
         PeerHandle::start(spec, &self.work.join(id), listener, &token, &self.tasks)
     }
@@ -182,11 +182,7 @@ impl PeerSwitch for DemoPeers {
     }
 
     fn toggle(self: Arc<Self>, id: &str) -> String {
-        let stopped = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let stopped = self.running.lock_unpoisoned().remove(id);
         if let Some(token) = stopped {
             token.cancel();
             return format!("Demo peer {id} taken offline (listener and connections closed)");

@@ -6,6 +6,7 @@ pub mod command;
 pub mod console;
 pub mod demo;
 
+pub mod locks;
 pub mod logging;
 pub mod net;
 pub mod peer;

@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::locks::LockExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -249,7 +250,7 @@ struct AddressCounts {
 impl AddressCounts {
     fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
         // Single updates: a panic cannot leave the map half-changed.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 }
 
@@ -287,7 +288,7 @@ struct IdleInner {
 impl IdleConnections {
     fn lock(&self) -> MutexGuard<'_, IdleInner> {
         // Single inserts and removes: a panic cannot leave the map half-changed.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     /// Closes the connection idle the longest; false if none is idle.

@@ -6,6 +6,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
+use crate::locks::LockExt;
 use crate::protocol::lines::{self, LineKind};
 
 /// Receives the lines a command prints. Implementations must be cheap: called per chunk.
@@ -143,9 +144,6 @@ pub struct MemorySink {
 
 impl LineSink for MemorySink {
     fn emit(&self, kind: LineKind, text: String) {
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((kind, text));
+        self.lines.lock_unpoisoned().push((kind, text));
     }
 }

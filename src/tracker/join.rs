@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::announce::{self, Member, Query, mtime_secs};
 use super::directory::{FileEntry, Holder};
+use crate::locks::LockExt;
 use crate::store::Store;
 
 /// Wait between attempts to reach the tracker.
@@ -40,7 +41,7 @@ impl TrackerLink {
     }
 
     fn lock(&self) -> MutexGuard<'_, NetworkView> {
-        self.view.lock().unwrap_or_else(|e| e.into_inner())
+        self.view.lock_unpoisoned()
     }
 
     /// Every live holder of `name`, newest first (empty if the tracker cannot be asked).

@@ -30,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::locks::RwLockExt;
 use bytes::Bytes;
 use futures::future::{BoxFuture, Either};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
@@ -137,11 +138,11 @@ impl FileCache {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+        self.state.read_unpoisoned()
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+        self.state.write_unpoisoned()
     }
 
     fn now_ms(&self) -> u64 {

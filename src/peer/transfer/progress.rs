@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::allocation::Stripe;
+use crate::locks::LockExt;
 
 const MAX_CELLS: u64 = 4096;
 
@@ -267,14 +268,11 @@ impl TransferProgress {
     }
 
     pub fn note(&self, text: String) {
-        self.notes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(text);
+        self.notes.lock_unpoisoned().push(text);
     }
 
     pub fn notes(&self) -> Vec<String> {
-        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.notes.lock_unpoisoned().clone()
     }
 
     pub fn finish(&self, success: bool) {
@@ -423,7 +421,7 @@ impl TransferProgress {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock_unpoisoned()
 }
 
 /// How far back a sample may be to serve as a rate's base.
@@ -487,7 +485,7 @@ const KEEP_FINISHED: usize = 8;
 
 impl TransferRegistry {
     pub fn add(&self, progress: Arc<TransferProgress>) {
-        let mut list = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list = self.transfers.lock_unpoisoned();
         list.push(progress);
         while list
             .iter()
@@ -502,10 +500,7 @@ impl TransferRegistry {
     }
 
     pub fn snapshot(&self) -> Vec<Arc<TransferProgress>> {
-        self.transfers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.transfers.lock_unpoisoned().clone()
     }
 }
 
