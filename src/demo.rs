@@ -192,7 +192,7 @@ impl PeerSwitch for DemoPeers {
         };
         let said = format!("Demo peer {id} back online");
         let (me, id) = (Arc::clone(&self), id.to_string());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match TcpListener::bind(("127.0.0.1", port)).await {
                 Ok(listener) => {
                     if let Err(e) = me.start(&id, listener) {

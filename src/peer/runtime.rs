@@ -74,7 +74,7 @@ impl PeerHandle {
         ));
         let port = spec.settings.require(&spec.me)?.port;
         let tracker = spec.join.map(|addr| {
-            crate::tracker::join::start(addr, port, Arc::clone(&store), shutdown.clone())
+            crate::tracker::join::start(addr, port, Arc::clone(&store), shutdown.clone(), tasks)
         });
         let (served_tx, served) = watch::channel(list(&store));
         tasks.spawn(watch_served(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::announce::{self, Member, Query, mtime_secs};
@@ -64,6 +65,7 @@ pub fn start(
     port: u16,
     store: Arc<Store>,
     shutdown: CancellationToken,
+    tasks: &TaskTracker,
 ) -> TrackerLink {
     let view = Arc::new(Mutex::new(NetworkView {
         tracker: tracker.clone(),
@@ -72,7 +74,7 @@ pub fn start(
     let (queries, mut rx) = mpsc::channel(16);
     let link = TrackerLink { view, queries };
     let task_link = link.clone();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         while !shutdown.is_cancelled() {
             match TcpStream::connect(&tracker).await {
                 Ok(stream) => {

@@ -105,7 +105,7 @@ async fn event_loop(
     let client = client.with_listings(listed_tx);
     let commands = TaskTracker::new();
     let transfers = client.transfers();
-    spawn_probes(peer, done_tx.clone(), shutdown.clone());
+    spawn_probes(peer, done_tx.clone(), shutdown.clone(), &commands);
     let mut events = EventStream::new();
     // served_files as the peer's runtime lists it (the UI never reads the disk itself).
     let mut served = peer.peer.served.clone();
@@ -254,7 +254,12 @@ pub fn write_history(path: &std::path::Path, history: &[String]) {
 }
 
 /// Probes every other peer's port now and then: online if it accepts a connection.
-fn spawn_probes(peer: &PeerHandles, tx: mpsc::Sender<Msg>, shutdown: CancellationToken) {
+fn spawn_probes(
+    peer: &PeerHandles,
+    tx: mpsc::Sender<Msg>,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) {
     let others: Vec<_> = peer
         .peer
         .settings
@@ -263,7 +268,7 @@ fn spawn_probes(peer: &PeerHandles, tx: mpsc::Sender<Msg>, shutdown: Cancellatio
         .filter(|p| p.id != peer.peer.me)
         .cloned()
         .collect();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut every = tokio::time::interval(PROBE_EVERY);
         loop {
             tokio::select! {
@@ -271,6 +276,9 @@ fn spawn_probes(peer: &PeerHandles, tx: mpsc::Sender<Msg>, shutdown: Cancellatio
                 _ = shutdown.cancelled() => return,
             }
             for p in &others {
+                if shutdown.is_cancelled() {
+                    return;
+                }
                 let connect = tokio::net::TcpStream::connect(p.connect_addr());
                 let online = matches!(
                     tokio::time::timeout(Duration::from_millis(500), connect).await,
