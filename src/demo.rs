@@ -152,7 +152,6 @@ impl DemoPeers {
             me: id.to_string(),
             settings: Arc::clone(&self.settings),
             server: ServerConfig {
-                me: id.to_string(),
                 chunk_delay: if id == FRONT_PEER {
                     Duration::ZERO
                 } else {

@@ -1,26 +1,26 @@
 //! p2p-tui: the seed-001 peer-to-peer file sharing protocol, its peers and front ends.
 
-pub mod check;
+pub(crate) mod check;
 pub mod cli;
-pub mod command;
-pub mod console;
-pub mod demo;
+pub(crate) mod command;
+pub(crate) mod console;
+pub(crate) mod demo;
 
-pub mod locks;
-pub mod logging;
-pub mod net;
-pub mod peer;
-pub mod peer_mode;
-pub mod protocol;
-pub mod settings;
-pub mod signals;
-pub mod store;
-pub mod sync;
-pub mod tracker;
-pub mod tui;
-pub mod uploads;
-pub mod web;
-pub mod words;
+pub(crate) mod locks;
+pub(crate) mod logging;
+pub(crate) mod net;
+pub(crate) mod peer;
+pub(crate) mod peer_mode;
+pub(crate) mod protocol;
+pub(crate) mod settings;
+pub(crate) mod signals;
+pub(crate) mod store;
+pub(crate) mod sync;
+pub(crate) mod tracker;
+pub(crate) mod tui;
+pub(crate) mod uploads;
+pub(crate) mod web;
+pub(crate) mod words;
 
 use std::time::Duration;
 

@@ -115,6 +115,7 @@ impl Acceptor {
         self
     }
 
+    #[cfg(test)]
     pub fn address_cap(&self) -> AddressCap {
         self.cap
     }
@@ -311,10 +312,12 @@ impl IdleConnections {
         evicted.map(|(_, evict)| evict.cancel()).is_some()
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().waiting.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -330,6 +333,7 @@ pub struct IdleSlot {
 }
 
 impl IdleSlot {
+    #[cfg(test)]
     pub fn new(set: &Arc<IdleConnections>) -> IdleSlot {
         IdleSlot {
             set: Arc::clone(set),

@@ -70,7 +70,6 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         me: me.id.clone(),
         settings: Arc::clone(&settings),
         server: ServerConfig {
-            me: me.id.clone(),
             chunk_delay: args.chunk_delay,
             idle_timeout: args.idle_timeout,
             max_connections: args.max_connections,

@@ -91,6 +91,7 @@ impl Store {
         &self.served_dir
     }
 
+    #[cfg(test)]
     pub fn partial_dir(&self) -> &Path {
         &self.partial_dir
     }

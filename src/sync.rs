@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::net::{TcpListener, TcpStream};
@@ -268,11 +268,4 @@ async fn serve_files(
             drop(permit);
         });
     }
-}
-
-/// Seconds since the epoch, for tests and logs.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

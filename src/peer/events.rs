@@ -6,7 +6,6 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use crate::locks::LockExt;
 use crate::protocol::lines::{self, LineKind};
 
 /// Receives the lines a command prints. Implementations must be cheap: called per chunk.
@@ -133,17 +132,5 @@ impl Reporter {
 
     pub fn note(&self, text: String) {
         self.line(LineKind::Note, text);
-    }
-}
-
-/// A sink that keeps every line in memory, for tests.
-#[derive(Default)]
-pub struct MemorySink {
-    pub lines: std::sync::Mutex<Vec<(LineKind, String)>>,
-}
-
-impl LineSink for MemorySink {
-    fn emit(&self, kind: LineKind, text: String) {
-        self.lines.lock_unpoisoned().push((kind, text));
     }
 }

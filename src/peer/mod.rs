@@ -9,6 +9,6 @@ pub mod runtime;
 pub mod server;
 pub mod transfer;
 
-pub use client::{Client, ClientOptions};
+pub use client::Client;
 pub use events::{LineBatch, LineSink, Reporter};
 pub use server::{ServerConfig, serve};

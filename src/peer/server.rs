@@ -24,7 +24,6 @@ use super::transfer::plain::{self, Answered};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub me: String,
     /// Pause after each chunk sent, so a person can kill a peer mid-transfer.
     pub chunk_delay: Duration,
     /// A client silent this long is disconnected (and its upload dropped).

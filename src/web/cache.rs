@@ -117,21 +117,19 @@ impl FileCache {
         })
     }
 
-    /// The largest file kept.
-    pub fn max_entry(&self) -> u64 {
-        self.max_entry
-    }
-
+    #[cfg(test)]
     /// The most bytes of file contents kept.
     pub fn capacity(&self) -> u64 {
         self.capacity
     }
 
+    #[cfg(test)]
     /// Bytes of file contents held now.
     pub fn bytes(&self) -> u64 {
         self.read().bytes
     }
 
+    #[cfg(test)]
     /// Whether `path` is cached now.
     pub fn contains(&self, path: &Path) -> bool {
         self.read().entries.contains_key(path)
@@ -358,6 +356,7 @@ impl CachedFile {
         }
     }
 
+    #[cfg(test)]
     /// Whether this is a cached copy (for tests).
     pub fn in_memory(&self) -> bool {
         matches!(self.inner, Inner::Memory(_))

@@ -182,6 +182,7 @@ impl TransferProgress {
         }
     }
 
+    #[cfg(test)]
     /// The same transfer, started at `at` (for reproducible rates in tests).
     pub fn started_at(mut self, at: Instant) -> Self {
         self.started = at;
@@ -295,6 +296,7 @@ impl TransferProgress {
         self.note(note);
     }
 
+    #[cfg(test)]
     /// Whether peer `id` left this transfer.
     pub fn has_left(&self, id: &str) -> bool {
         self.peers
@@ -413,10 +415,6 @@ impl TransferProgress {
                 }
             })
             .collect()
-    }
-
-    pub fn chunks_per_cell(&self) -> u64 {
-        self.per_cell
     }
 }
 
