@@ -245,3 +245,197 @@ pub struct Cli {
     #[arg(help_heading = "Documentation", long, exclusive = true)]
     pub man: bool,
 }
+
+/// What the process runs, decided once from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `--check-client -- COMMAND...`
+    CheckClient,
+    /// `--check-server HOST:PORT`
+    CheckServer(String),
+    /// `--get HOST PORT FILE` or `--get URL`
+    Get(Vec<String>),
+    /// `--tracker` and/or `--web`, in one process.
+    Servers,
+    /// `--sync TRACKER`
+    Sync(String),
+    /// `--demo`
+    Demo,
+    /// `--peer ID`
+    Peer(String),
+    /// No mode flag: print the help.
+    Help,
+}
+
+impl Mode {
+    /// The flag that names the mode, for messages.
+    fn flag(&self) -> &'static str {
+        match self {
+            Mode::CheckClient => "--check-client",
+            Mode::CheckServer(_) => "--check-server",
+            Mode::Get(_) => "--get",
+            Mode::Servers => "--tracker/--web",
+            Mode::Sync(_) => "--sync",
+            Mode::Demo => "--demo",
+            Mode::Peer(_) => "--peer",
+            Mode::Help => "(no mode)",
+        }
+    }
+
+    /// The flags (clap's ids: field names) that mean something in this mode.
+    fn takes(&self) -> &'static [&'static str] {
+        match self {
+            Mode::CheckClient => &["check_client", "command", "case_timeout", "report"],
+            Mode::CheckServer(_) => &["check_server", "check_file", "case_timeout", "report"],
+            Mode::Get(_) => &["get", "timeout"],
+            Mode::Servers => &[
+                "tracker",
+                "web",
+                "www",
+                "header_timeout",
+                "peer_timeout",
+                "max_connections",
+                "max_per_address",
+                "max_message",
+            ],
+            Mode::Sync(_) => &["sync", "dir", "port"],
+            Mode::Demo => &["demo", "demo_dir", "chunk_delay"],
+            Mode::Peer(_) => &[
+                "peer",
+                "settings",
+                "dir",
+                "headless",
+                "line",
+                "join",
+                "chunk_delay",
+                "window",
+                "stall_timeout",
+                "idle_timeout",
+                "max_connections",
+                "max_per_address",
+                "uploads",
+                "max_upload",
+                "quota",
+            ],
+            Mode::Help => &[],
+        }
+    }
+}
+
+impl Cli {
+    /// Parses the process's arguments (exiting with clap's message on an error), with the ids of
+    /// the flags actually given.
+    pub fn parse_given() -> (Cli, Vec<String>) {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let given = matches
+            .ids()
+            .filter(|id| {
+                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.to_string())
+            .collect();
+        (cli, given)
+    }
+
+    /// The mode these flags ask for. `given` (the ids of the flags on the command line) must all
+    /// apply to it: a flag that would be silently ignored is an error that says where it
+    /// belongs.
+    pub fn mode(&self, given: &[String]) -> Result<Mode, String> {
+        let mode = if self.check_client {
+            Mode::CheckClient
+        } else if let Some(addr) = &self.check_server {
+            Mode::CheckServer(addr.clone())
+        } else if let Some(args) = &self.get {
+            Mode::Get(args.clone())
+        } else if self.tracker.is_some() || self.web.is_some() {
+            Mode::Servers
+        } else if let Some(tracker) = &self.sync {
+            Mode::Sync(tracker.clone())
+        } else if self.demo {
+            Mode::Demo
+        } else if let Some(id) = &self.peer {
+            Mode::Peer(id.clone())
+        } else {
+            Mode::Help
+        };
+        let command = <Cli as clap::CommandFactory>::command();
+        let spelled = |id: &str| {
+            let long = command
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_long());
+            long.map_or_else(|| id.replace('_', "-"), str::to_string)
+        };
+        let is_flag = |id: &str| command.get_arguments().any(|a| a.get_id() == id);
+        let stray: Vec<String> = given
+            .iter()
+            // (clap also reports the derive's own group, `Cli`: not a flag.)
+            .filter(|id| is_flag(id) && !mode.takes().contains(&id.as_str()))
+            .map(|id| format!("--{}", spelled(id)))
+            .collect();
+        if stray.is_empty() || mode == Mode::Help {
+            return Ok(mode);
+        }
+        Err(format!(
+            "{} {} not apply to {} (see --help: flags are grouped by mode)",
+            stray.join(", "),
+            if stray.len() == 1 { "does" } else { "do" },
+            mode.flag()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode_of(args: &[&str]) -> Result<Mode, String> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command()
+            .try_get_matches_from(std::iter::once("p2p-tui").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        let given: Vec<String> = matches
+            .ids()
+            .filter(|id| {
+                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.to_string())
+            .collect();
+        cli.mode(&given)
+    }
+
+    #[test]
+    fn one_mode_per_command_line() {
+        assert_eq!(mode_of(&["--peer", "p1"]), Ok(Mode::Peer("p1".into())));
+        assert_eq!(mode_of(&["--tracker", "--web"]), Ok(Mode::Servers));
+        assert_eq!(mode_of(&["--demo", "--chunk-delay", "5"]), Ok(Mode::Demo));
+        assert_eq!(
+            mode_of(&["--sync", "127.0.0.1:9000", "--dir", "x", "--port", "7"]),
+            Ok(Mode::Sync("127.0.0.1:9000".into()))
+        );
+        assert_eq!(
+            mode_of(&["--check-server", "h:1", "--file", "f"]),
+            Ok(Mode::CheckServer("h:1".into()))
+        );
+        assert_eq!(mode_of(&[]), Ok(Mode::Help));
+    }
+
+    #[test]
+    fn a_flag_of_another_mode_is_refused_by_name() {
+        let e = mode_of(&["--tracker", "--chunk-delay", "5"]).unwrap_err();
+        assert_eq!(
+            e,
+            "--chunk-delay does not apply to --tracker/--web (see --help: flags are grouped by mode)"
+        );
+        let e = mode_of(&["--peer", "p1", "--www", "x", "--peer-timeout", "3"]).unwrap_err();
+        assert!(
+            e.starts_with("--www, --peer-timeout do not apply to --peer"),
+            "{e}"
+        );
+        let e = mode_of(&["--get", "h", "1", "f", "--window", "4"]).unwrap_err();
+        assert!(e.starts_with("--window does not apply to --get"), "{e}");
+    }
+}

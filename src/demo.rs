@@ -15,12 +15,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::console::ConsoleOut;
+use crate::locks::LockExt;
+use crate::peer::runtime::{PeerHandle, PeerSpec};
 use crate::peer::transfer::TransferOptions;
-use crate::peer::{Client, Reporter, ServerConfig, serve};
+use crate::peer::{Reporter, ServerConfig};
 use crate::peer_mode::Front;
 use crate::settings::Settings;
 use crate::signals::Signals;
-use crate::store::Store;
 use crate::tui::{PeerHandles, PeerSwitch};
 
 const FRONT_PEER: &str = "p1";
@@ -76,6 +77,7 @@ pub async fn run(
     tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
     let peers = Arc::new(DemoPeers {
         work: work.path().to_path_buf(),
+        settings: Arc::clone(&settings),
         chunk_delay,
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
@@ -91,37 +93,23 @@ pub async fn run(
             .map(|p| (p.id.clone(), p.port))
             .collect(),
     });
-    let mut front_store = None;
+    let mut front_peer = None;
     for (id, listener) in listeners {
-        let store = peers.start(&id, listener)?;
+        let peer = peers.start(&id, listener)?;
         if id == FRONT_PEER {
-            front_store = Some(store);
+            front_peer = Some(peer);
         }
     }
-    let store = front_store.ok_or_else(|| eyre!("demo has no peer {FRONT_PEER}"))?;
-    let options = TransferOptions {
-        chunk_delay,
-        ..TransferOptions::default()
-    };
+    let peer = front_peer.ok_or_else(|| eyre!("demo has no peer {FRONT_PEER}"))?;
     let result = if front == Front::Tui {
         let handles = PeerHandles {
-            me: FRONT_PEER.into(),
-            settings,
-            store,
-            options,
+            peer,
             switch: Some(peers.clone()),
-            tracker: None,
         };
         crate::tui::run(handles, shutdown.clone()).await
     } else {
         let out = ConsoleOut::start();
-        let client = Client::new(
-            FRONT_PEER,
-            settings,
-            store,
-            options,
-            Reporter::new(out.clone()),
-        );
+        let client = peer.client(Reporter::new(out.clone()));
         crate::console::run(client, out, shutdown.clone()).await;
         Ok(())
     };
@@ -148,6 +136,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 /// The demo's in-process peers, each with its own shutdown so it can leave alone.
 struct DemoPeers {
     work: PathBuf,
+    settings: Arc<Settings>,
     chunk_delay: Duration,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -157,32 +146,32 @@ struct DemoPeers {
 }
 
 impl DemoPeers {
-    fn start(&self, id: &str, listener: TcpListener) -> Result<Arc<Store>> {
-        let store = Store::open(&self.work.join(id))?;
-        let config = Arc::new(ServerConfig {
+    /// Starts demo peer `id` on `listener`, with a shutdown of its own (F2.. cancel it).
+    fn start(&self, id: &str, listener: TcpListener) -> Result<PeerHandle> {
+        let spec = PeerSpec {
             me: id.to_string(),
-            chunk_delay: if id == FRONT_PEER {
-                Duration::ZERO
-            } else {
-                self.chunk_delay
+            settings: Arc::clone(&self.settings),
+            server: ServerConfig {
+                chunk_delay: if id == FRONT_PEER {
+                    Duration::ZERO
+                } else {
+                    self.chunk_delay
+                },
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 512,
+                max_per_address: None,
             },
-            idle_timeout: Duration::from_secs(60),
-            max_connections: 512,
-            max_per_address: None,
-        });
+            transfers: TransferOptions {
+                chunk_delay: self.chunk_delay,
+                ..TransferOptions::default()
+            },
+            join: None,
+        };
         let token = self.shutdown.child_token();
         self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .lock_unpoisoned()
             .insert(id.to_string(), token.clone());
-        self.tasks.spawn(serve(
-            listener,
-            Arc::clone(&store),
-            config,
-            token,
-            self.tasks.clone(),
-        ));
-        Ok(store)
+        PeerHandle::start(spec, &self.work.join(id), listener, &token, &self.tasks)
     }
 }
 
@@ -192,11 +181,7 @@ impl PeerSwitch for DemoPeers {
     }
 
     fn toggle(self: Arc<Self>, id: &str) -> String {
-        let stopped = self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let stopped = self.running.lock_unpoisoned().remove(id);
         if let Some(token) = stopped {
             token.cancel();
             return format!("Demo peer {id} taken offline (listener and connections closed)");
@@ -206,7 +191,7 @@ impl PeerSwitch for DemoPeers {
         };
         let said = format!("Demo peer {id} back online");
         let (me, id) = (Arc::clone(&self), id.to_string());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             match TcpListener::bind(("127.0.0.1", port)).await {
                 Ok(listener) => {
                     if let Err(e) = me.start(&id, listener) {

@@ -1,88 +1,96 @@
 //! p2p-tui: the seed-001 peer-to-peer file sharing protocol, its peers and front ends.
 
-pub mod check;
+pub(crate) mod check;
 pub mod cli;
-pub mod cli_docs;
-pub mod command;
-pub mod console;
-pub mod demo;
+pub(crate) mod cli_docs;
+pub(crate) mod command;
+pub(crate) mod console;
+pub(crate) mod demo;
 
-pub mod logging;
-pub mod net;
-pub mod peer;
-pub mod peer_mode;
-pub mod protocol;
-pub mod settings;
-pub mod signals;
-pub mod store;
-pub mod sync;
-pub mod tracker;
-pub mod tui;
-pub mod uploads;
-pub mod web;
-pub mod words;
+pub(crate) mod locks;
+pub(crate) mod logging;
+pub(crate) mod net;
+pub(crate) mod peer;
+pub(crate) mod peer_mode;
+pub(crate) mod protocol;
+pub(crate) mod settings;
+pub(crate) mod signals;
+pub(crate) mod store;
+pub(crate) mod sync;
+pub(crate) mod tracker;
+pub(crate) mod tui;
+pub(crate) mod uploads;
+pub(crate) mod web;
+pub(crate) mod words;
 
 use std::time::Duration;
 
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Result, eyre};
 
-use cli::Cli;
+use cli::{Cli, Mode};
 use peer_mode::{Front, PeerArgs};
 use signals::Signals;
 
-/// Runs the mode the command line asks for; returns the process exit status.
-pub async fn run(cli: Cli) -> Result<i32> {
+/// Runs the mode the command line asks for; returns the process exit status. `given`: the
+/// ids of the flags on the command line (see `Cli::parse_given`), which must apply to the mode.
+pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
     if let Some(status) = cli_docs::run_if_requested(&cli) {
         return Ok(status?);
     }
+    let mode = cli.mode(given).map_err(|e| eyre!(e))?;
     // Before anything else: see `signals`.
     let signals = Signals::install()?;
-    if cli.check_client {
-        return check::run_client(check::ClientCheck::from_cli(&cli)?).await;
+    match mode {
+        Mode::CheckClient => check::run_client(check::ClientCheck::from_cli(&cli)?).await,
+        Mode::CheckServer(addr) => {
+            check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await
+        }
+        Mode::Get(args) => run_get(&args, cli.timeout, signals).await,
+        Mode::Servers => {
+            logging::init_stderr("info");
+            run_servers(&cli, signals).await.map(|()| 0)
+        }
+        Mode::Sync(tracker) => run_sync(&cli, tracker, signals).await.map(|()| 0),
+        Mode::Demo => run_demo(&cli, signals).await.map(|()| 0),
+        Mode::Peer(id) => run_peer(cli, id, signals).await.map(|()| 0),
+        Mode::Help => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(0)
+        }
     }
-    if let Some(addr) = cli.check_server.clone() {
-        return check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await;
-    }
-    if let Some(args) = cli.get.clone() {
-        return run_get(&args, cli.timeout, signals).await;
-    }
-    if cli.tracker.is_some() || cli.web.is_some() {
-        logging::init_stderr("info");
-        run_servers(&cli, signals).await?;
-        return Ok(0);
-    }
-    run_other(cli, signals).await.map(|()| 0)
 }
 
-async fn run_other(cli: Cli, signals: Signals) -> Result<()> {
-    if let Some(tracker) = cli.sync.clone() {
-        logging::init_stderr("info");
-        let args = sync::SyncArgs {
-            tracker,
-            dir: cli.dir.clone().unwrap_or_else(|| ".".into()),
-            port: cli.port.unwrap_or(0),
-        };
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(signals.cancel_on_signal(shutdown.clone()));
-        return sync::run(args, shutdown).await;
-    }
-    if cli.demo {
-        let source = demo::locate(cli.demo_dir.clone())?;
-        let front = if tui::terminal_available() {
-            Front::Tui
-        } else {
-            // As with --peer: no terminal to draw on, so p1 gets the line console.
-            logging::init_stderr("warn");
-            Front::Line
-        };
-        let delay = Duration::from_millis(cli.chunk_delay.unwrap_or(20));
-        return demo::run(source, delay, front, signals).await;
-    }
-    let Some(id) = cli.peer.clone() else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
-        return Ok(());
+/// `--sync`: the seed-002 synchronizer, until a signal.
+async fn run_sync(cli: &Cli, tracker: String, signals: Signals) -> Result<()> {
+    logging::init_stderr("info");
+    let args = sync::SyncArgs {
+        tracker,
+        dir: cli.dir.clone().unwrap_or_else(|| ".".into()),
+        port: cli.port.unwrap_or(0),
     };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let tasks = tokio_util::task::TaskTracker::new();
+    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
+    sync::run(args, shutdown).await
+}
+
+/// `--demo`: the whole network in one process, p1 in front.
+async fn run_demo(cli: &Cli, signals: Signals) -> Result<()> {
+    let source = demo::locate(cli.demo_dir.clone())?;
+    let front = if tui::terminal_available() {
+        Front::Tui
+    } else {
+        // As with --peer: no terminal to draw on, so p1 gets the line console.
+        logging::init_stderr("warn");
+        Front::Line
+    };
+    let delay = Duration::from_millis(cli.chunk_delay.unwrap_or(20));
+    demo::run(source, delay, front, signals).await
+}
+
+/// `--peer ID`: a peer with the front end its flags and terminal allow.
+async fn run_peer(cli: Cli, id: String, signals: Signals) -> Result<()> {
     let front = if cli.headless {
         Front::Headless
     } else if cli.line || !tui::terminal_available() {
@@ -119,7 +127,6 @@ async fn run_other(cli: Cli, signals: Signals) -> Result<()> {
 /// no answer (refused, timed out, broken), 128 + the signal's number after SIGINT, SIGTERM or
 /// SIGHUP.
 async fn run_get(args: &[String], timeout_secs: f64, mut signals: Signals) -> Result<i32> {
-    use color_eyre::eyre::eyre;
     let target = web::client::Target::parse(args).map_err(|e| eyre!(e))?;
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
         return Err(eyre!(

@@ -1,12 +1,10 @@
-use clap::Parser;
-
 #[tokio::main]
 async fn main() {
-    let cli = p2p_tui::cli::Cli::parse();
+    let (cli, given) = p2p_tui::cli::Cli::parse_given();
     if let Err(e) = color_eyre::install() {
         eprintln!("p2p-tui: {e}");
     }
-    let code = match p2p_tui::run(cli).await {
+    let code = match p2p_tui::run(cli, &given).await {
         Ok(code) => code,
         Err(e) => {
             // One clear sentence (with its causes), not a backtrace wall.

@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::locks::LockExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -114,6 +115,7 @@ impl Acceptor {
         self
     }
 
+    #[cfg(test)]
     pub fn address_cap(&self) -> AddressCap {
         self.cap
     }
@@ -249,7 +251,7 @@ struct AddressCounts {
 impl AddressCounts {
     fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
         // Single updates: a panic cannot leave the map half-changed.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 }
 
@@ -287,7 +289,7 @@ struct IdleInner {
 impl IdleConnections {
     fn lock(&self) -> MutexGuard<'_, IdleInner> {
         // Single inserts and removes: a panic cannot leave the map half-changed.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     /// Closes the connection idle the longest; false if none is idle.
@@ -310,10 +312,12 @@ impl IdleConnections {
         evicted.map(|(_, evict)| evict.cancel()).is_some()
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().waiting.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -329,6 +333,7 @@ pub struct IdleSlot {
 }
 
 impl IdleSlot {
+    #[cfg(test)]
     pub fn new(set: &Arc<IdleConnections>) -> IdleSlot {
         IdleSlot {
             set: Arc::clone(set),

@@ -11,11 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::console::{self, ConsoleOut};
+use crate::peer::runtime::{PeerHandle, PeerSpec};
 use crate::peer::transfer::TransferOptions;
-use crate::peer::{Client, Reporter, ServerConfig, serve};
+use crate::peer::{Reporter, ServerConfig};
 use crate::settings::{PeerAddr, Settings};
 use crate::signals::Signals;
-use crate::store::Store;
 use crate::tracker::join::TrackerLink;
 use crate::tui::PeerHandles;
 use crate::uploads::{KnownPeers, UploadRules, Uploads};
@@ -60,38 +60,37 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let me = settings.require(&args.id)?.clone();
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
     check_peer_dir(&dir)?;
-    let store = Store::open(&dir)
-        .wrap_err_with(|| format!("cannot use peer directory {}", dir.display()))?;
     let listener = bind(&me).await?;
     let _log_guard = (front == Front::Tui).then(|| crate::logging::init_file(&dir));
     tracing::info!(peer = %me.id, addr = %me.connect_addr(), dir = %dir.display(), "serving");
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let config = Arc::new(ServerConfig {
+    let spec = PeerSpec {
         me: me.id.clone(),
-        chunk_delay: args.chunk_delay,
-        idle_timeout: args.idle_timeout,
-        max_connections: args.max_connections,
-        max_per_address: args.max_per_address,
-    });
-    tasks.spawn(serve(
-        listener,
-        Arc::clone(&store),
-        config,
-        shutdown.clone(),
-        tasks.clone(),
-    ));
-    let tracker = args.join.clone().map(|addr| {
-        crate::tracker::join::start(addr, me.port, Arc::clone(&store), shutdown.clone())
-    });
-    store.set_upload_rules(UploadRules {
+        settings: Arc::clone(&settings),
+        server: ServerConfig {
+            chunk_delay: args.chunk_delay,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections,
+            max_per_address: args.max_per_address,
+        },
+        transfers: TransferOptions {
+            chunk_delay: args.chunk_delay,
+            window: args.window,
+            stall_timeout: args.stall_timeout,
+            ..TransferOptions::default()
+        },
+        join: args.join.clone(),
+    };
+    let peer = PeerHandle::start(spec, &dir, listener, &shutdown, &tasks)?;
+    peer.store.set_upload_rules(UploadRules {
         policy: args.uploads,
-        known: known_peers(&settings, tracker.as_ref()).await,
+        known: known_peers(&settings, peer.tracker.as_ref()).await,
         max_file: args.max_upload,
         quota: args.quota,
     });
-    tracing::info!("{}", store.upload_status());
+    tracing::info!("{}", peer.store.upload_status());
     // Every front end ends the same way on SIGINT, SIGTERM or SIGHUP (the TUI also reads Ctrl-C
     // as a key, since raw mode turns it into one).
     tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
@@ -100,35 +99,12 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         Front::Headless => shutdown.cancelled().await,
         Front::Line => {
             let out = ConsoleOut::start();
-            let options = TransferOptions {
-                chunk_delay: args.chunk_delay,
-                window: args.window,
-                stall_timeout: args.stall_timeout,
-                ..TransferOptions::default()
-            };
-            let mut client =
-                Client::new(&me.id, settings, store, options, Reporter::new(out.clone()));
-            if let Some(tracker) = &tracker {
-                client = client.with_tracker(tracker.clone());
-            }
+            let client = peer.client(Reporter::new(out.clone()));
             console::run(client, out, shutdown.clone()).await;
             shutdown.cancel();
         }
         Front::Tui => {
-            let options = TransferOptions {
-                chunk_delay: args.chunk_delay,
-                window: args.window,
-                stall_timeout: args.stall_timeout,
-                ..TransferOptions::default()
-            };
-            let handles = PeerHandles {
-                me: me.id.clone(),
-                settings,
-                store,
-                options,
-                switch: None,
-                tracker: tracker.clone(),
-            };
+            let handles = PeerHandles { peer, switch: None };
             let result = crate::tui::run(handles, shutdown.clone()).await;
             shutdown.cancel();
             result?;

@@ -110,6 +110,7 @@ impl Store {
         &self.served_dir
     }
 
+    #[cfg(test)]
     pub fn partial_dir(&self) -> &Path {
         &self.partial_dir
     }
@@ -185,6 +186,13 @@ impl Store {
 
     /// Files in served_files/ that are not served because the protocol cannot name them (as of
     /// the latest listing), sorted.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "for the TUI's served-files panel, once Msg::Files carries it"
+        )
+    )]
     pub fn unservable(&self) -> Vec<String> {
         lock(&self.unservable).latest.clone()
     }

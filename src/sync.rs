@@ -10,12 +10,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use color_eyre::eyre::{Result, WrapErr};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::net::Acceptor;
@@ -63,8 +64,14 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
     );
     let (directory_tx, directory_rx) = watch::channel(DirectoryView::new());
     let dir = Arc::new(dir);
-    let served = tokio::spawn(serve_files(listener, Arc::clone(&dir), shutdown.clone()));
-    let fetcher = tokio::spawn(fetch_loop(
+    let tasks = TaskTracker::new();
+    tasks.spawn(serve_files(
+        listener,
+        Arc::clone(&dir),
+        shutdown.clone(),
+        tasks.clone(),
+    ));
+    tasks.spawn(fetch_loop(
         Arc::clone(&dir),
         me,
         directory_rx,
@@ -79,7 +86,9 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
         &shutdown,
     )
     .await;
-    let _ = tokio::join!(served, fetcher);
+    // Every task ends on the shutdown: the server, the fetcher, and each file being sent.
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
     Ok(())
 }
 
@@ -230,12 +239,17 @@ impl Drop for RemoveOnDrop {
 }
 
 /// Answers plain file requests from the folder.
-async fn serve_files(listener: TcpListener, dir: Arc<PathBuf>, shutdown: CancellationToken) {
+async fn serve_files(
+    listener: TcpListener,
+    dir: Arc<PathBuf>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
     // Each request is one short exchange; the cap only guards against a flood.
     let mut acceptor = Acceptor::new(listener, 256);
     while let Some((stream, addr, permit)) = acceptor.next(&shutdown).await {
         let dir = Arc::clone(&dir);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut conn = Connection::new(stream, FETCH_TIMEOUT);
             let open = |name: &str| {
                 let path = dir.join(name);
@@ -254,11 +268,4 @@ async fn serve_files(listener: TcpListener, dir: Arc<PathBuf>, shutdown: Cancell
             drop(permit);
         });
     }
-}
-
-/// Seconds since the epoch, for tests and logs.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -95,10 +95,6 @@ impl Connection {
         self.request_deadline = None;
     }
 
-    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
-        self.stream.peer_addr().ok()
-    }
-
     /// Reads more bytes; `Ok(false)` at end of stream.
     async fn fill(&mut self) -> Result<bool, ConnError> {
         if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
+use crate::locks::LockExt;
 use crate::protocol::digest::{ContentDigest, DigestBuilder, group_chunks_for};
 use crate::store::Store;
 
@@ -44,7 +45,7 @@ pub async fn describe(store: &Store, name: &str) -> Option<Arc<ContentDigest>> {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, HashMap<Key, Arc<ContentDigest>>> {
-    cache().lock().unwrap_or_else(|e| e.into_inner())
+    cache().lock_unpoisoned()
 }
 
 /// Reads `size` bytes of `file` in large blocks and digests them.

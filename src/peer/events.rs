@@ -134,18 +134,3 @@ impl Reporter {
         self.line(LineKind::Note, text);
     }
 }
-
-/// A sink that keeps every line in memory, for tests.
-#[derive(Default)]
-pub struct MemorySink {
-    pub lines: std::sync::Mutex<Vec<(LineKind, String)>>,
-}
-
-impl LineSink for MemorySink {
-    fn emit(&self, kind: LineKind, text: String) {
-        self.lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((kind, text));
-    }
-}

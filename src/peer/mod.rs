@@ -5,9 +5,10 @@ pub mod client;
 pub mod connection;
 pub mod content;
 pub mod events;
+pub mod runtime;
 pub mod server;
 pub mod transfer;
 
-pub use client::{Client, ClientOptions};
+pub use client::Client;
 pub use events::{LineBatch, LineSink, Reporter};
 pub use server::{ServerConfig, serve};

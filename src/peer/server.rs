@@ -24,7 +24,6 @@ use super::transfer::plain::{self, Answered};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub me: String,
     /// Pause after each chunk sent, so a person can kill a peer mid-transfer.
     pub chunk_delay: Duration,
     /// A client silent this long is disconnected (and its upload dropped).
@@ -64,7 +63,7 @@ pub async fn serve(
             upload: None,
             received: None,
             download: None,
-            read_ahead: (0, bytes::Bytes::new()),
+            read_ahead: ReadAhead::default(),
         };
         let (shutdown, permit) = (shutdown.clone(), admitted.permit);
         tasks.spawn(
@@ -108,9 +107,24 @@ struct Session {
     /// The last upload completed on this connection (a course client's end marker names none).
     received: Option<String>,
     /// The file opened by `#DOWNLOAD f`: chunks are served from this handle, as the file was.
-    download: Option<(String, Arc<File>, u64)>,
+    download: Option<OpenDownload>,
     /// Bytes of the download's file read ahead: (offset, data).
-    read_ahead: (u64, bytes::Bytes),
+    read_ahead: ReadAhead,
+}
+
+/// The file a `#DOWNLOAD f` opened on this connection: its chunks are served from this handle,
+/// as the file was when `330` was sent.
+struct OpenDownload {
+    name: String,
+    handle: Arc<File>,
+    size: u64,
+}
+
+/// Bytes of the download's file read ahead, from offset `start`.
+#[derive(Default)]
+struct ReadAhead {
+    start: u64,
+    data: bytes::Bytes,
 }
 
 /// Whether the session goes on after a request.
@@ -366,16 +380,20 @@ impl Session {
     }
 
     fn open_for_download(&mut self, file: &str) -> Option<(Arc<File>, u64)> {
-        if let Some((name, handle, size)) = &self.download {
-            if name == file {
-                return Some((Arc::clone(handle), *size));
-            }
+        if let Some(open) = &self.download
+            && open.name == file
+        {
+            return Some((Arc::clone(&open.handle), open.size));
         }
         match self.store.open_served(file) {
             Ok(Some((handle, size))) => {
                 let handle = Arc::new(handle);
-                self.download = Some((file.to_string(), Arc::clone(&handle), size));
-                self.read_ahead = (0, bytes::Bytes::new());
+                self.download = Some(OpenDownload {
+                    name: file.to_string(),
+                    handle: Arc::clone(&handle),
+                    size,
+                });
+                self.read_ahead = ReadAhead::default();
                 Some((handle, size))
             }
             Ok(None) => None,
@@ -438,15 +456,18 @@ impl Session {
         offset: u64,
         len: usize,
     ) -> std::io::Result<bytes::Bytes> {
-        let (start, data) = &self.read_ahead;
+        let ReadAhead { start, data } = &self.read_ahead;
         let end = offset + len as u64;
         if offset < *start || end > *start + data.len() as u64 {
             let want = (size - offset).min(READ_AHEAD as u64) as usize;
             let mut fresh = vec![0; want.max(len)];
             handle.read_exact_at(&mut fresh, offset)?;
-            self.read_ahead = (offset, bytes::Bytes::from(fresh));
+            self.read_ahead = ReadAhead {
+                start: offset,
+                data: bytes::Bytes::from(fresh),
+            };
         }
-        let (start, data) = &self.read_ahead;
+        let ReadAhead { start, data } = &self.read_ahead;
         let from = (offset - start) as usize;
         Ok(data.slice(from..from + len))
     }

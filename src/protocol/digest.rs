@@ -40,6 +40,7 @@ impl ContentDigest {
         chunk_count(size).div_ceil(group_chunks.max(1))
     }
 
+    #[cfg(test)]
     /// The bytes of group `g`: `[offset, offset + len)`.
     pub fn group_range(&self, g: u64) -> (u64, u64) {
         let bytes = self.group_chunks * CHUNK_SIZE;
@@ -47,6 +48,7 @@ impl ContentDigest {
         (offset, bytes.min(self.size.saturating_sub(offset)))
     }
 
+    #[cfg(test)]
     /// The digest of `bytes` (a whole file in memory: tests and small files).
     pub fn of(bytes: &[u8]) -> ContentDigest {
         let mut builder = DigestBuilder::new(bytes.len() as u64, GROUP_CHUNKS);

@@ -17,4 +17,4 @@ pub use codec::{
     Decoded, END_MARKERS, Expect, ProtocolError, Reply, Request, decode_reply, decode_request,
 };
 pub use framing::{Framing, extensions};
-pub use names::{NameError, validate_file_name};
+pub use names::validate_file_name;

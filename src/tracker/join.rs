@@ -10,10 +10,12 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use super::announce::{self, Member, Query, mtime_secs};
 use super::directory::{FileEntry, Holder};
+use crate::locks::LockExt;
 use crate::store::Store;
 
 /// Wait between attempts to reach the tracker.
@@ -40,7 +42,7 @@ impl TrackerLink {
     }
 
     fn lock(&self) -> MutexGuard<'_, NetworkView> {
-        self.view.lock().unwrap_or_else(|e| e.into_inner())
+        self.view.lock_unpoisoned()
     }
 
     /// Every live holder of `name`, newest first (empty if the tracker cannot be asked).
@@ -63,6 +65,7 @@ pub fn start(
     port: u16,
     store: Arc<Store>,
     shutdown: CancellationToken,
+    tasks: &TaskTracker,
 ) -> TrackerLink {
     let view = Arc::new(Mutex::new(NetworkView {
         tracker: tracker.clone(),
@@ -71,7 +74,7 @@ pub fn start(
     let (queries, mut rx) = mpsc::channel(16);
     let link = TrackerLink { view, queries };
     let task_link = link.clone();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         while !shutdown.is_cancelled() {
             match TcpStream::connect(&tracker).await {
                 Ok(stream) => {

@@ -142,11 +142,13 @@ impl JsonStream {
         &mut self.buf
     }
 
+    #[cfg(test)]
     /// Bytes scanned since the start: never more than the bytes received.
     pub fn bytes_scanned(&self) -> u64 {
         self.scanned
     }
 
+    #[cfg(test)]
     /// Bytes held, waiting for the end of a value.
     pub fn buffered(&self) -> usize {
         self.buf.len()

@@ -7,5 +7,5 @@ pub mod messages;
 pub mod outbox;
 pub mod server;
 
-pub use directory::{Directory, FileEntry, Holder};
+pub use directory::{FileEntry, Holder};
 pub use server::{Tracker, TrackerConfig, serve};

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
+use crate::locks::LockExt;
 use crate::logging::Clip;
 use crate::net::{Acceptor, AddressCap, Admitted, IdleSlot};
 
@@ -55,13 +56,13 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn directory(&self) -> MutexGuard<'_, Directory> {
-        self.directory.lock().unwrap_or_else(|e| e.into_inner())
+        self.directory.lock_unpoisoned()
     }
 
     /// The directory response as sent: JSON plus `\n`, rebuilt only when the directory changed.
     fn response(&self) -> Bytes {
         let dir = self.directory();
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached = self.cached.lock_unpoisoned();
         if cached.1.is_empty() || cached.0 != dir.version {
             let mut json = serde_json::to_vec(&dir.response()).unwrap_or_else(|_| b"{}".to_vec());
             json.push(b'\n');

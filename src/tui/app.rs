@@ -132,6 +132,29 @@ pub enum Action {
     Quit,
 }
 
+/// The one-line message in the command bar's title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarMessage {
+    pub text: String,
+    pub is_error: bool,
+}
+
+impl BarMessage {
+    pub fn info(text: String) -> BarMessage {
+        BarMessage {
+            text,
+            is_error: false,
+        }
+    }
+
+    pub fn error(text: String) -> BarMessage {
+        BarMessage {
+            text,
+            is_error: true,
+        }
+    }
+}
+
 pub struct App {
     pub me: String,
     pub peers: Vec<PeerRow>,
@@ -147,7 +170,7 @@ pub struct App {
     pub bar: CommandBar,
     pub bar_mode: BarMode,
     /// A one-line message in the command bar's title (text, is_error).
-    pub message: Option<(String, bool)>,
+    pub message: Option<BarMessage>,
     pub show_help: bool,
     /// `q` was pressed while commands run: the next `q` or `y` quits.
     pub confirm_quit: bool,
@@ -258,7 +281,7 @@ impl App {
             Msg::FilesListed(list) => self.on_files_listed(list),
             Msg::Transfers { transfers, now } => self.on_transfers(transfers, now),
             Msg::Size { width, height } => self.size = (width, height),
-            Msg::Said(text) => self.message = Some((text, false)),
+            Msg::Said(text) => self.message = Some(BarMessage::info(text)),
         }
         None
     }
@@ -345,7 +368,7 @@ impl App {
             .collect();
         if holders.is_empty() {
             let text = format!("Every peer that listed {} is offline", file.name);
-            self.message = Some((text, true));
+            self.message = Some(BarMessage::error(text));
             return None;
         }
         let known = holders
@@ -714,10 +737,9 @@ impl App {
         } else {
             crate::words::count(self.running as u64, "command is", "commands are")
         };
-        self.message = Some((
-            format!("{what} running: q or y quits and cancels, any other key stays"),
-            true,
-        ));
+        self.message = Some(BarMessage::error(format!(
+            "{what} running: q or y quits and cancels, any other key stays"
+        )));
         None
     }
 
@@ -729,7 +751,7 @@ impl App {
         files.dedup();
         match self.bar.complete(&peers, &files) {
             Completion::Several(listed) => {
-                self.message = Some((format!("Tab: {}", listed.join("  ")), false));
+                self.message = Some(BarMessage::info(format!("Tab: {}", listed.join("  "))));
             }
             Completion::Done | Completion::None => self.message = None,
         }
@@ -738,10 +760,10 @@ impl App {
     fn cancel_selected(&mut self) -> Option<Action> {
         let t = self.transfers.get(self.selected_transfer?)?;
         if t.outcome != Outcome::Running {
-            self.message = Some((
-                format!("{} has ended: c clears it from the list", t.file),
-                false,
-            ));
+            self.message = Some(BarMessage::info(format!(
+                "{} has ended: c clears it from the list",
+                t.file
+            )));
             return None;
         }
         let (file, direction) = (t.file.clone(), t.direction);
@@ -773,9 +795,8 @@ impl App {
                 .collect()
         };
         if gone.is_empty() {
-            self.message = Some((
+            self.message = Some(BarMessage::info(
                 "Only finished transfers can be cleared (d cancels a running one)".into(),
-                false,
             ));
             return;
         }
@@ -823,20 +844,19 @@ impl App {
         if let Some(seq) = self.hit {
             self.show_line(seq);
         }
-        self.message = Some((
-            if self.hide_chunks {
-                "Log: per-chunk lines hidden (f shows them)".into()
-            } else {
-                "Log: every line (f hides per-chunk lines)".into()
-            },
-            false,
-        ));
+        self.message = Some(BarMessage::info(if self.hide_chunks {
+            "Log: per-chunk lines hidden (f shows them)".into()
+        } else {
+            "Log: every line (f hides per-chunk lines)".into()
+        }));
     }
 
     /// Goes to the next match of the search: older (`n`) or newer (`N`), wrapping around.
     fn find(&mut self, older: bool) {
         let Some(text) = self.search.clone() else {
-            self.message = Some(("Nothing searched yet: / starts a search".into(), false));
+            self.message = Some(BarMessage::info(
+                "Nothing searched yet: / starts a search".into(),
+            ));
             return;
         };
         let view = self.view();
@@ -848,7 +868,9 @@ impl App {
             .collect();
         if matches.is_empty() {
             self.hit = None;
-            self.message = Some((format!("No line of the log contains \"{text}\""), true));
+            self.message = Some(BarMessage::error(format!(
+                "No line of the log contains \"{text}\""
+            )));
             return;
         }
         // Where the search goes from: the current hit, else just past the newest line.
@@ -869,13 +891,10 @@ impl App {
         if let Some(seq) = seq {
             self.show_line(seq);
         }
-        self.message = Some((
-            format!(
-                "\"{text}\": match {number} of {} (n older, N newer, Esc ends)",
-                matches.len()
-            ),
-            false,
-        ));
+        self.message = Some(BarMessage::info(format!(
+            "\"{text}\": match {number} of {} (n older, N newer, Esc ends)",
+            matches.len()
+        )));
     }
 
     /// Scrolls so that line `seq` is on screen, a third of the way up from the bottom.
@@ -909,7 +928,7 @@ impl App {
             }
             Err(e) => {
                 self.log_line(LineKind::Error, e.to_string());
-                self.message = Some((e.to_string(), true));
+                self.message = Some(BarMessage::error(e.to_string()));
                 None
             }
         }
@@ -949,7 +968,7 @@ pub(crate) mod tests {
     pub(crate) fn line(kind: LineKind, text: &str, chunk: bool) -> LogLine {
         LogLine {
             kind,
-            text: text.into(),
+            text: text.to_string(),
             chunk,
             seq: 0,
         }
@@ -995,7 +1014,7 @@ pub(crate) mod tests {
         let mut app = app();
         type_text(&mut app, "#DOWNLOAD");
         assert_eq!(key(&mut app, KeyCode::Enter), None);
-        let (text, is_error) = app.message.clone().unwrap();
+        let BarMessage { text, is_error } = app.message.clone().unwrap();
         assert!(is_error);
         assert!(text.contains("#DOWNLOAD needs a file name"), "{text}");
         let log = texts(&app);
@@ -1107,7 +1126,7 @@ pub(crate) mod tests {
         assert_eq!(app.bar.value(), "#DOWNLOAD ocean.txt");
         assert_eq!(
             app.message,
-            Some(("Tab: ocean.txt  otter.txt".into(), false))
+            Some(BarMessage::info("Tab: ocean.txt  otter.txt".into()))
         );
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.bar.value(), "#DOWNLOAD otter.txt");
@@ -1131,7 +1150,7 @@ pub(crate) mod tests {
         });
         assert_eq!(key(&mut app, KeyCode::Char('q')), None);
         assert!(app.confirm_quit);
-        let (text, _) = app.message.clone().unwrap();
+        let text = app.message.clone().unwrap().text;
         assert!(
             text.starts_with("1 transfer is running: q or y quits"),
             "{text}"
@@ -1329,7 +1348,7 @@ pub(crate) mod tests {
                 .clone()
         };
         assert_eq!(hit(&app), "TCP connection to server p207 failed");
-        assert!(app.message.as_ref().unwrap().0.contains("match 3 of 3"));
+        assert!(app.message.as_ref().unwrap().text.contains("match 3 of 3"));
         // On screen: the hit is within the rows shown.
         let view_len = app.view().len();
         let at = app
@@ -1359,6 +1378,6 @@ pub(crate) mod tests {
         key(&mut app, KeyCode::Char('/'));
         type_text(&mut app, "nowhere");
         key(&mut app, KeyCode::Enter);
-        assert!(app.message.as_ref().unwrap().1, "no match is said");
+        assert!(app.message.as_ref().unwrap().is_error, "no match is said");
     }
 }

@@ -107,6 +107,7 @@ impl Log {
         self.chunks -= chunk_drop;
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lines.len()
     }
@@ -117,14 +118,11 @@ impl Log {
         self.lines.drain(..).collect()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-
     pub fn get(&self, index: usize) -> Option<&LogLine> {
         self.lines.get(index)
     }
 
+    #[cfg(test)]
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogLine> {
         self.lines.iter()
     }

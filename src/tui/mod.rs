@@ -22,9 +22,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::command::Command;
+use crate::peer::runtime::PeerHandle;
 use crate::peer::transfer::progress::Direction;
 use crate::peer::{Client, Reporter};
-use crate::settings::Settings;
 use crate::store::Store;
 use app::{Action, App, Msg};
 use ring::LineRing;
@@ -35,16 +35,10 @@ const FRAME: Duration = Duration::from_millis(33);
 const FILES_EVERY: Duration = Duration::from_millis(500);
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// Everything the TUI needs from the peer it fronts.
+/// The peer the TUI fronts, and in `--demo` the in-process peers F2.. take offline and back.
 pub struct PeerHandles {
-    pub me: String,
-    pub settings: Arc<Settings>,
-    pub store: Arc<Store>,
-    pub options: crate::peer::ClientOptions,
-    /// In `--demo`: the in-process peers that F2.. take offline and back.
+    pub peer: PeerHandle,
     pub switch: Option<Arc<dyn PeerSwitch>>,
-    /// With `--join`: the tracker link (its directory is shown in the Network panel).
-    pub tracker: Option<crate::tracker::join::TrackerLink>,
 }
 
 /// Peers the UI may take offline and bring back (the demo's in-process peers).
@@ -63,20 +57,12 @@ pub fn terminal_available() -> bool {
 }
 
 /// Runs the full-screen peer until the user quits or `shutdown` is cancelled (a signal).
-pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
+pub async fn run(handles: PeerHandles, shutdown: CancellationToken) -> Result<()> {
     let ring = Arc::new(LineRing::new(log::CHUNK_LINES, log::OTHER_LINES));
-    let mut client = Client::new(
-        &peer.me,
-        Arc::clone(&peer.settings),
-        Arc::clone(&peer.store),
-        peer.options.clone(),
-        Reporter::new(ring.clone()),
-    );
-    if let Some(tracker) = &peer.tracker {
-        client = client.with_tracker(tracker.clone());
-    }
-    let mut app = App::new(&peer.me, &peer.settings.peers);
-    let history_file = history_path(&peer.store);
+    let client = handles.peer.client(Reporter::new(ring.clone()));
+    let peer = &handles;
+    let mut app = App::new(&peer.peer.me, &peer.peer.settings.peers);
+    let history_file = history_path(&peer.peer.store);
     app.bar = input::CommandBar::with_history(read_history(&history_file));
     app.switchable = peer
         .switch
@@ -99,7 +85,7 @@ pub async fn run(peer: PeerHandles, shutdown: CancellationToken) -> Result<()> {
             height: size.height,
         });
     }
-    let result = event_loop(&mut terminal, &mut app, &peer, client, &ring, &shutdown).await;
+    let result = event_loop(&mut terminal, &mut app, peer, client, &ring, &shutdown).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     write_history(&history_file, app.bar.history());
@@ -119,8 +105,11 @@ async fn event_loop(
     let client = client.with_listings(listed_tx);
     let commands = TaskTracker::new();
     let transfers = client.transfers();
-    spawn_probes(peer, done_tx.clone(), shutdown.clone());
+    spawn_probes(peer, done_tx.clone(), shutdown.clone(), &commands);
     let mut events = EventStream::new();
+    // served_files as the peer's runtime lists it (the UI never reads the disk itself).
+    let mut served = peer.peer.served.clone();
+    served.mark_changed();
     let mut frame = tokio::time::interval(FRAME);
     let mut last_files = Instant::now() - FILES_EVERY;
     // Each running command's own cancel (a child of the shutdown), to stop its transfer alone.
@@ -135,6 +124,10 @@ async fn event_loop(
             },
             Some(msg) = done_rx.recv() => app.update(msg),
             Some(list) = listed_rx.recv() => app.update(Msg::FilesListed(list)),
+            Ok(()) = served.changed() => {
+                let view = served.borrow_and_update().clone();
+                app.update(Msg::Files { served: view.served, receiving: view.receiving, now: Instant::now() })
+            }
             _ = frame.tick() => {
                 running.retain(|r| !r.finished());
                 app.update(Msg::Transfers { transfers: transfers.snapshot(), now: Instant::now() });
@@ -144,11 +137,8 @@ async fn event_loop(
                 }
                 if last_files.elapsed() >= FILES_EVERY {
                     last_files = Instant::now();
-                    let served = peer.store.list().unwrap_or_default();
-                    let receiving = peer.store.receiving_names();
-                    app.update(Msg::Files { served, receiving, now: last_files });
-                    app.update(Msg::Uploads(peer.store.upload_status().to_string()));
-                    if let Some(tracker) = &peer.tracker {
+                    app.update(Msg::Uploads(peer.peer.store.upload_status().to_string()));
+                    if let Some(tracker) = &peer.peer.tracker {
                         app.update(Msg::Network(tracker.view()));
                     }
                 }
@@ -264,15 +254,21 @@ pub fn write_history(path: &std::path::Path, history: &[String]) {
 }
 
 /// Probes every other peer's port now and then: online if it accepts a connection.
-fn spawn_probes(peer: &PeerHandles, tx: mpsc::Sender<Msg>, shutdown: CancellationToken) {
+fn spawn_probes(
+    peer: &PeerHandles,
+    tx: mpsc::Sender<Msg>,
+    shutdown: CancellationToken,
+    tasks: &TaskTracker,
+) {
     let others: Vec<_> = peer
+        .peer
         .settings
         .peers
         .iter()
-        .filter(|p| p.id != peer.me)
+        .filter(|p| p.id != peer.peer.me)
         .cloned()
         .collect();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut every = tokio::time::interval(PROBE_EVERY);
         loop {
             tokio::select! {
@@ -280,6 +276,9 @@ fn spawn_probes(peer: &PeerHandles, tx: mpsc::Sender<Msg>, shutdown: Cancellatio
                 _ = shutdown.cancelled() => return,
             }
             for p in &others {
+                if shutdown.is_cancelled() {
+                    return;
+                }
                 let connect = tokio::net::TcpStream::connect(p.connect_addr());
                 let online = matches!(
                     tokio::time::timeout(Duration::from_millis(500), connect).await,

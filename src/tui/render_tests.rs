@@ -471,9 +471,10 @@ fn network_files_of_a_peer_gone_offline_are_marked_and_skipped() {
     );
     press(&mut app, KeyCode::Char('j'));
     assert_eq!(press(&mut app, KeyCode::Enter), None);
+    let said = app.message.as_ref().expect("a message");
     assert_eq!(
-        app.message,
-        Some(("Every peer that listed sea.txt is offline".into(), true))
+        (said.text.as_str(), said.is_error),
+        ("Every peer that listed sea.txt is offline", true)
     );
     // Back online: unmarked, and a download uses it again.
     app.update(Msg::Reachable {

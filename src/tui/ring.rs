@@ -6,6 +6,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use super::log::{Log, LogLine};
+use crate::locks::LockExt;
 use crate::peer::{LineBatch, LineSink};
 use crate::protocol::lines::LineKind;
 
@@ -23,7 +24,7 @@ impl LineRing {
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     pub fn push(&self, kind: LineKind, text: String) {

@@ -85,10 +85,6 @@ pub fn succeeded() -> Style {
     Style::new().fg(Color::Green)
 }
 
-pub fn gauge() -> Style {
-    Style::new().fg(Color::Green).bg(Color::DarkGray)
-}
-
 /// The selected transfer, the log line found by a search.
 pub fn selected() -> Style {
     Style::new()

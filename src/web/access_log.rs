@@ -13,6 +13,8 @@
 
 use std::io::Write;
 use std::sync::{Condvar, Mutex, OnceLock};
+
+use crate::locks::LockExt;
 use std::time::{Duration, SystemTime};
 
 /// The most bytes waiting for stderr.
@@ -54,7 +56,7 @@ fn log() -> &'static Log {
 }
 
 fn lock(log: &Log) -> std::sync::MutexGuard<'_, Pending> {
-    log.state.lock().unwrap_or_else(|p| p.into_inner())
+    log.state.lock_unpoisoned()
 }
 
 fn writer(log: &'static Log) {

@@ -30,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::locks::RwLockExt;
 use bytes::Bytes;
 use futures::future::{BoxFuture, Either};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
@@ -116,32 +117,30 @@ impl FileCache {
         })
     }
 
-    /// The largest file kept.
-    pub fn max_entry(&self) -> u64 {
-        self.max_entry
-    }
-
+    #[cfg(test)]
     /// The most bytes of file contents kept.
     pub fn capacity(&self) -> u64 {
         self.capacity
     }
 
+    #[cfg(test)]
     /// Bytes of file contents held now.
     pub fn bytes(&self) -> u64 {
         self.read().bytes
     }
 
+    #[cfg(test)]
     /// Whether `path` is cached now.
     pub fn contains(&self, path: &Path) -> bool {
         self.read().entries.contains_key(path)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+        self.state.read_unpoisoned()
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+        self.state.write_unpoisoned()
     }
 
     fn now_ms(&self) -> u64 {
@@ -357,6 +356,7 @@ impl CachedFile {
         }
     }
 
+    #[cfg(test)]
     /// Whether this is a cached copy (for tests).
     pub fn in_memory(&self) -> bool {
         matches!(self.inner, Inner::Memory(_))

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::locks::LockExt;
 use tokio_util::sync::CancellationToken;
 
 pub struct Slots {
@@ -65,9 +66,7 @@ impl Slots {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock_unpoisoned()
     }
 
     /// Registers a new connection, idle until its first request arrives; if that takes the

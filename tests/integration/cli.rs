@@ -79,3 +79,17 @@ fn help_documents_every_flag() {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn a_flag_that_does_not_apply_to_the_mode_is_an_error_not_ignored() {
+    let out = std::process::Command::new(crate::util::bin())
+        .args(["--tracker", "127.0.0.1:1", "--chunk-delay", "5"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--chunk-delay does not apply to --tracker/--web"),
+        "{said}"
+    );
+}

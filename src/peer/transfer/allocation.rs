@@ -89,6 +89,7 @@ impl Allocation {
         }
     }
 
+    #[cfg(test)]
     /// The next chunk peer `peer` should fetch: the smallest it holds.
     pub fn next_for(&mut self, peer: usize) -> Option<u64> {
         self.next_below(peer, u64::MAX)
@@ -122,13 +123,6 @@ impl Allocation {
         if let Some(queue) = self.queues.get_mut(peer) {
             queue.push_front(stripe);
         }
-    }
-
-    /// Chunks still queued for `peer` (not counting those in flight).
-    pub fn queued_for(&self, peer: usize) -> u64 {
-        self.queues
-            .get(peer)
-            .map_or(0, |q| q.iter().map(Stripe::len).sum())
     }
 
     pub fn is_serving(&self, peer: usize) -> bool {

@@ -21,6 +21,7 @@ use super::progress::{Direction, TransferProgress};
 use super::scheduler::{Dropped, Scheduler, State};
 use super::versions::{self, Version};
 use super::{TransferContext, bounded_window, connect, describe};
+use crate::locks::LockExt;
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::events::LineBatch;
 use crate::protocol::digest::ContentDigest;
@@ -350,7 +351,7 @@ impl Shared {
 
     // The lock guards plain data updated in short sections that do not panic.
     fn lock(&self) -> MutexGuard<'_, Transfer> {
-        self.transfer.lock().unwrap_or_else(|e| e.into_inner())
+        self.transfer.lock_unpoisoned()
     }
 
     /// Wakes the fetch tasks the scheduler says may now have work (or must see the end).

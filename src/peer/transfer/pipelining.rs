@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::locks::LockExt;
 use crate::peer::connection::Connection;
 use crate::protocol::extensions::{DIGEST, PIPELINE};
 use crate::protocol::{Expect, Framing, Reply, Request};
@@ -93,8 +94,7 @@ impl Pipelining {
         let addr = peer.connect_addr();
         let one_per_connection = Arc::clone(
             self.one_per_connection
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .lock_unpoisoned()
                 .entry(addr.clone())
                 .or_default(),
         );
@@ -104,7 +104,7 @@ impl Pipelining {
                 ..PeerWindow::fixed(1)
             };
         }
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = self.known.lock_unpoisoned();
         if let Some(window) = known.get(&addr) {
             return window.clone();
         }
@@ -130,10 +130,7 @@ impl Pipelining {
             }
             if answer.is_none() {
                 // Not reachable now: ask again next time rather than settle on lockstep.
-                known
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&addr);
+                known.lock_unpoisoned().remove(&addr);
             }
             answered.send_replace(Some(answer.unwrap_or_default()));
         });

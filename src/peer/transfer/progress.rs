@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::allocation::Stripe;
+use crate::locks::LockExt;
 
 const MAX_CELLS: u64 = 4096;
 
@@ -181,6 +182,7 @@ impl TransferProgress {
         }
     }
 
+    #[cfg(test)]
     /// The same transfer, started at `at` (for reproducible rates in tests).
     pub fn started_at(mut self, at: Instant) -> Self {
         self.started = at;
@@ -267,14 +269,11 @@ impl TransferProgress {
     }
 
     pub fn note(&self, text: String) {
-        self.notes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(text);
+        self.notes.lock_unpoisoned().push(text);
     }
 
     pub fn notes(&self) -> Vec<String> {
-        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.notes.lock_unpoisoned().clone()
     }
 
     pub fn finish(&self, success: bool) {
@@ -297,6 +296,7 @@ impl TransferProgress {
         self.note(note);
     }
 
+    #[cfg(test)]
     /// Whether peer `id` left this transfer.
     pub fn has_left(&self, id: &str) -> bool {
         self.peers
@@ -416,14 +416,10 @@ impl TransferProgress {
             })
             .collect()
     }
-
-    pub fn chunks_per_cell(&self) -> u64 {
-        self.per_cell
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock_unpoisoned()
 }
 
 /// How far back a sample may be to serve as a rate's base.
@@ -487,7 +483,7 @@ const KEEP_FINISHED: usize = 8;
 
 impl TransferRegistry {
     pub fn add(&self, progress: Arc<TransferProgress>) {
-        let mut list = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list = self.transfers.lock_unpoisoned();
         list.push(progress);
         while list
             .iter()
@@ -502,10 +498,7 @@ impl TransferRegistry {
     }
 
     pub fn snapshot(&self) -> Vec<Arc<TransferProgress>> {
-        self.transfers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.transfers.lock_unpoisoned().clone()
     }
 }
 

@@ -147,18 +147,9 @@ impl Scheduler {
         self.verify.is_some()
     }
 
-    /// Groups that did not match the digest when first received.
-    pub fn failed_groups(&self) -> u64 {
-        self.verify.as_ref().map_or(0, |v| v.failed_groups)
-    }
-
     /// Peers dropped for sending wrong bytes since the last call.
     pub fn take_dropped(&mut self) -> Vec<Dropped> {
         std::mem::take(&mut self.dropped)
-    }
-
-    pub fn chunks(&self) -> u64 {
-        self.chunks
     }
 
     pub fn state(&self) -> State {
@@ -175,24 +166,22 @@ impl Scheduler {
         self.peers.get(peer).is_some_and(|p| p.serving)
     }
 
+    #[cfg(test)]
     /// Chunks `peer` has requested and not received.
     pub fn in_flight(&self, peer: usize) -> usize {
         self.peers.get(peer).map_or(0, |p| p.in_flight.len())
     }
 
+    #[cfg(test)]
     /// The chunk `peer` awaits next, if any.
     pub fn awaited(&self, peer: usize) -> Option<u64> {
         self.peers.get(peer)?.in_flight.front().copied()
     }
 
+    #[cfg(test)]
     /// Chunks received so far.
     pub fn received(&self) -> u64 {
         self.received
-    }
-
-    /// Chunks still queued for `peer` (not yet requested).
-    pub fn queued_for(&self, peer: usize) -> u64 {
-        self.allocation.queued_for(peer)
     }
 
     /// The chunks to request from `peer` now, given its window. Requests leave in batches: the
@@ -403,11 +392,6 @@ impl Scheduler {
         std::mem::take(&mut self.wakes)
     }
 
-    /// Whether `peer` asked for work and is waiting to be woken.
-    pub fn is_blocked(&self, peer: usize) -> bool {
-        self.peers.get(peer).is_some_and(|p| p.blocked)
-    }
-
     fn wake_blocked(&mut self) {
         for (position, p) in self.peers.iter_mut().enumerate() {
             if p.blocked {
@@ -417,11 +401,13 @@ impl Scheduler {
         }
     }
 
+    #[cfg(test)]
     /// The first chunk not yet written, and how far past it chunks may be requested.
     pub fn window_bounds(&self) -> (u64, u64) {
         (self.ring.written, self.ring.limit())
     }
 
+    #[cfg(test)]
     /// Chunks held in memory now.
     pub fn buffered(&self) -> u64 {
         self.ring.held
@@ -496,7 +482,7 @@ impl UploadWindow {
     }
 
     /// The chunks to send now, given the window.
-    pub fn to_send(&mut self, window: u64) -> std::ops::Range<u64> {
+    pub fn take_batch(&mut self, window: u64) -> std::ops::Range<u64> {
         let window = window.max(1);
         let from = self.next;
         if self.next - self.acked <= window / 2 {

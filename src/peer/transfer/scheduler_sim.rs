@@ -511,7 +511,7 @@ fn every_upload_schedule_sends_each_chunk_once_within_the_window() {
             while !w.is_done() {
                 steps += 1;
                 assert!(steps <= chunks * 2 + 10, "upload seed {seed}: no end");
-                let batch = w.to_send(window);
+                let batch = w.take_batch(window);
                 assert_eq!(batch.start, sent, "upload seed {seed}: chunks out of order");
                 sent = batch.end;
                 assert!(

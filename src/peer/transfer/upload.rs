@@ -174,7 +174,7 @@ async fn send_chunks(
             };
         }
         let framing = exchange::framing(window as usize);
-        let batch = exchange_state.to_send(window);
+        let batch = exchange_state.take_batch(window);
         if !batch.is_empty() {
             if unacknowledged.is_empty() {
                 link.ready().await?;

@@ -5,7 +5,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::tui::app::App;
+use crate::tui::app::{App, BarMessage};
 use crate::tui::theme;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -17,12 +17,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             " Search the log: type, Enter finds (n older, N newer), Esc cancels ",
             theme::title(),
         ),
-        Some((text, true)) => Line::from(vec![
+        Some(BarMessage {
+            text,
+            is_error: true,
+        }) => Line::from(vec![
             Span::raw(" "),
             Span::styled(text.as_str(), theme::error_message()),
             Span::raw(" "),
         ]),
-        Some((text, false)) => Line::from(format!(" {text} ")),
+        Some(BarMessage { text, .. }) => Line::from(format!(" {text} ")),
         None => Line::styled(
             " Command: #FILELIST | #UPLOAD f | #DOWNLOAD f, then peers (Tab completes) ",
             theme::dim(),
