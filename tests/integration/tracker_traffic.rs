@@ -262,8 +262,11 @@ fn a_synchronizer_reconnects_when_the_tracker_restarts() {
     drop(tracker);
     tracker = Procs(vec![start_tracker()]);
     wait_until("the synchronizer registered again", has_kept);
-    let said = stderr.lock().unwrap().clone();
-    assert!(said.contains("reconnecting in"), "{said}");
-    assert!(said.contains("reconnected to tracker"), "{said}");
+    // The lines were written before the new registration, but reach the collected text through
+    // a pipe and a reader thread: wait for them rather than race the reader.
+    let said = || stderr.lock().unwrap().clone();
+    wait_until("the reconnection logged", || {
+        said().contains("reconnecting in") && said().contains("reconnected to tracker")
+    });
     drop(tracker);
 }
