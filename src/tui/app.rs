@@ -202,6 +202,18 @@ pub struct App {
 }
 
 impl App {
+    /// The command bar's history, from an earlier run.
+    pub fn with_history(mut self, history: Vec<String>) -> App {
+        self.bar = super::input::CommandBar::with_history(history);
+        self
+    }
+
+    /// The peers F2, F3, ... take offline and back (`--demo`).
+    pub fn with_switchable(mut self, ids: Vec<String>) -> App {
+        self.switchable = ids;
+        self
+    }
+
     pub fn new(me: &str, peers: &[PeerAddr]) -> App {
         let peers = peers
             .iter()

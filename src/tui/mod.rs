@@ -61,14 +61,16 @@ pub async fn run(handles: PeerHandles, shutdown: CancellationToken) -> Result<()
     let ring = Arc::new(LineRing::new(log::CHUNK_LINES, log::OTHER_LINES));
     let client = handles.peer.client(Reporter::new(ring.clone()));
     let peer = &handles;
-    let mut app = App::new(&peer.peer.me, &peer.peer.settings.peers);
     let history_file = history_path(&peer.peer.store);
-    app.bar = input::CommandBar::with_history(read_history(&history_file));
-    app.switchable = peer
+    let switchable = peer
         .switch
         .as_ref()
         .map(|s| s.switchable())
         .unwrap_or_default();
+    // Built whole here; from now on `App::update` is its only writer.
+    let mut app = App::new(&peer.peer.me, &peer.peer.settings.peers)
+        .with_history(read_history(&history_file))
+        .with_switchable(switchable);
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(e) => {
