@@ -154,11 +154,7 @@ impl Link {
     }
 
     /// A new connection now, whatever the current one's state.
-    pub async fn reconnect_now(&mut self) -> Result<(), PeerFailure> {
-        self.reconnect().await
-    }
-
-    async fn reconnect(&mut self) -> Result<(), PeerFailure> {
+    pub async fn reconnect(&mut self) -> Result<(), PeerFailure> {
         let connect = tokio::net::TcpStream::connect(self.peer.connect_addr());
         let stream = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(stream)) => stream,

@@ -276,7 +276,7 @@ async fn confirm(
         Awaited::Nothing { open } => open,
     };
     for marker in END_MARKERS {
-        if (!open || link.window().one_per_connection()) && link.reconnect_now().await.is_err() {
+        if (!open || link.window().one_per_connection()) && link.reconnect().await.is_err() {
             break;
         }
         let request = Request::EndMarker(marker);
@@ -343,7 +343,7 @@ async fn await_confirmation(
 
 /// Whether the peer lists `file` in answer to `#FILELIST` (asked on a connection of its own).
 async fn listed_by(ctx: &TransferContext, link: &mut Link, id: &str, file: &str) -> bool {
-    if link.reconnect_now().await.is_err() {
+    if link.reconnect().await.is_err() {
         return false;
     }
     ctx.out.sent(id, Request::FileList);
