@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use futures::future::join_all;
 use tokio::sync::Notify;
@@ -20,6 +21,7 @@ use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
 use super::scheduler::{Dropped, Scheduler, State};
 use super::versions::{self, Version};
+use super::window::AdaptiveWindow;
 use super::{TransferContext, bounded_window, connect, describe};
 use crate::locks::LockExt;
 use crate::peer::connection::{ConnError, Connection};
@@ -477,17 +479,27 @@ async fn fetch_loop(
     let mut awaited: VecDeque<u64> = VecDeque::new();
     let mut batch: Vec<(u64, Bytes)> = Vec::new();
     let mut lines = LineBatch::default();
-    let mut window = 1;
+    let mut cap = 1;
+    let mut sizing = AdaptiveWindow::new(cap);
+    let clock = Instant::now();
     loop {
         if awaited.is_empty() {
-            // The window (and with it the framing) changes only with nothing in flight.
+            // The bound (and with it the framing) changes only with nothing in flight.
             // `#DOWNLOAD f chunk i\n`: the small messages here are the requests.
-            window = bounded_window(peer_window.get(), shared.file.len() + 32);
+            cap = bounded_window(peer_window.get(), shared.file.len() + 32);
+            sizing.set_cap(cap);
         }
-        let framing = exchange::framing(window);
+        let framing = exchange::framing(cap);
+        let window = sizing.window();
+        shared.progress.set_window(position, window);
         let (indices, running) = shared.request(position, window);
         if !running {
             return Ended::Over;
+        }
+        if awaited.len() <= window / 2 {
+            // A top-up moment: did the scheduler have fewer chunks for us than the room?
+            let limited = indices.len() < window - awaited.len();
+            sizing.sent(indices.len(), clock.elapsed(), limited);
         }
         if !indices.is_empty() {
             if awaited.is_empty()
@@ -531,6 +543,7 @@ async fn fetch_loop(
         let (replies, error) =
             exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
         link.replied(replies.len());
+        sizing.delivered(replies.len(), clock.elapsed());
         let mut failure = error.map(|e| PeerFailure::from_conn(e, stall));
         for decoded in replies {
             lines.replied(id, decoded.text());

@@ -12,6 +12,7 @@ pub mod progress;
 pub mod scheduler;
 pub mod upload;
 pub mod versions;
+pub mod window;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -37,6 +37,8 @@ struct PeerProgress {
     assigned: AtomicU64,
     done: AtomicU64,
     in_flight: AtomicU64,
+    /// Requests the peer may have in flight now (its adaptive window).
+    window: AtomicU64,
     bytes: AtomicU64,
     left: AtomicBool,
 }
@@ -88,6 +90,8 @@ pub struct PeerSnapshot {
     pub assigned: u64,
     pub done: u64,
     pub in_flight: u64,
+    /// Requests it may have in flight now (its adaptive window).
+    pub window: u64,
     pub bytes: u64,
     pub left: bool,
     /// Bytes per second over the last few seconds.
@@ -196,6 +200,13 @@ impl TransferProgress {
     pub fn requested_many(&self, peer: usize, count: usize) {
         if let Some(p) = self.per_peer.get(peer) {
             p.in_flight.fetch_add(count as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The requests `peer` may have in flight now.
+    pub fn set_window(&self, peer: usize, window: usize) {
+        if let Some(p) = self.per_peer.get(peer) {
+            p.window.store(window as u64, Ordering::Relaxed);
         }
     }
 
@@ -367,6 +378,7 @@ impl TransferProgress {
                     assigned,
                     done,
                     in_flight,
+                    window: p.window.load(Ordering::Relaxed),
                     bytes: p.bytes.load(Ordering::Relaxed),
                     left,
                     rate,

@@ -668,7 +668,7 @@ impl Ring {
 
 #[cfg(test)]
 #[path = "scheduler_sim.rs"]
-mod simulation;
+pub(crate) mod simulation;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::exchange::{self, Link, PeerFailure};
 use super::progress::{Direction, TransferProgress};
 use super::scheduler::UploadWindow;
+use super::window::AdaptiveWindow;
 use super::{TransferContext, bounded_window, connect, describe};
 use crate::peer::events::LineBatch;
 use crate::protocol::{CHUNK_SIZE, END_MARKERS, Expect, Framing, Reply, Request, chunk_len, lines};
@@ -160,22 +161,28 @@ async fn send_chunks(
     let mut exchange_state = UploadWindow::new(size);
     // The chunks sent and not yet acknowledged, to send again on a new connection.
     let mut unacknowledged: VecDeque<(u64, Bytes)> = VecDeque::new();
-    let mut window = 1u64;
+    let mut cap = 1;
+    let mut sizing = AdaptiveWindow::new(cap);
+    let clock = Instant::now();
     let mut lines = LineBatch::default();
     while !exchange_state.is_done() {
         if exchange_state.unacknowledged() == 0 {
-            // The window (and the framing) changes only with nothing in flight. A chunk delay
+            // The bound (and the framing) changes only with nothing in flight. A chunk delay
             // is there to watch a transfer chunk by chunk: lockstep then.
             // `200 File f chunk i received\n`: the small messages here are the acknowledgements.
-            window = if ctx.options.chunk_delay.is_zero() {
-                bounded_window(peer_window.get(), file.len() + 40) as u64
+            cap = if ctx.options.chunk_delay.is_zero() {
+                bounded_window(peer_window.get(), file.len() + 40)
             } else {
                 1
             };
+            sizing.set_cap(cap);
         }
-        let framing = exchange::framing(window as usize);
-        let batch = exchange_state.take_batch(window);
+        let framing = exchange::framing(cap);
+        let window = sizing.window();
+        target.progress.set_window(target.position, window);
+        let batch = exchange_state.take_batch(window as u64);
         if !batch.is_empty() {
+            sizing.sent((batch.end - batch.start) as usize, clock.elapsed(), false);
             if unacknowledged.is_empty() {
                 link.ready().await?;
             }
@@ -204,6 +211,7 @@ async fn send_chunks(
         let (replies, error) =
             exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
         link.replied(replies.len());
+        sizing.delivered(replies.len(), clock.elapsed());
         for decoded in replies {
             lines.replied(id, decoded.text());
             let acknowledged = match decoded.message {
@@ -218,7 +226,10 @@ async fn send_chunks(
                     exchange_state.first_unacknowledged(),
                 ));
             };
-            unacknowledged.retain(|&(i, _)| i != index);
+            // Acknowledgements come strictly in order (`UploadWindow::acknowledged` refuses
+            // any other), so the acknowledged chunk is the oldest one kept.
+            debug_assert_eq!(unacknowledged.front().map(|&(i, _)| i), Some(index));
+            unacknowledged.pop_front();
             let len = chunk_len(size, index).unwrap_or(0);
             target.progress.chunk_done(target.position, index, len);
         }

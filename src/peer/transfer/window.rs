@@ -1,0 +1,235 @@
+//! Each serving peer's window — how many chunk requests it has in flight — sized from what it
+//! delivers, as libtorrent sizes its request queue: requests in flight = delivery rate × a
+//! target queue time, clamped, with slow start.
+//!
+//! Here the queue time is the peer's own round trip (with some slack) plus a small fixed
+//! margin: `window = max rate × (2.5 × min round trip + 2 ms)`.
+//! - A fast peer on loopback delivers millions of chunks a second: hundreds in flight (the cap).
+//! - A distant but fast peer: its rate grows with the window (it is latency-bound), so the
+//!   window grows round after round up to the cap.
+//! - A peer that sleeps between chunks (`--chunk-delay 40`) delivers 25 a second however many
+//!   are asked of it: one or two in flight, so the log reads request, reply, request, as in the
+//!   seed, and a slow peer never holds hundreds of chunks hostage while the others finish.
+//!
+//! The window at most doubles per round (slow start, from 1) and at most halves per round.
+//! A round lasts until the replies to a window's worth of requests have arrived (or
+//! [`MAX_ROUND`] passed), and at least [`MIN_ROUND`] so that the rate is measured over more
+//! than a clock tick. The rate is the best
+//! of the last [`RATE_ROUNDS`] rounds, so a peer that slows down gets a smaller window within a
+//! few rounds; a round in which the client had fewer chunks to ask for than the window allowed
+//! (the reassembly ring was full) does not lower it.
+//!
+//! Pure: the caller passes the time, so the simulation in `window_sim.rs` drives it in virtual
+//! time over many random peers and schedules.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// The fixed part of the target queue time.
+pub const QUEUE_MARGIN: Duration = Duration::from_millis(2);
+/// The round trip's share of the target queue time. Requests go out in batches once half the
+/// window has drained (`Scheduler::request`), so a latency-bound peer has between half and all
+/// of its window in flight: 2 round trips' worth keeps it busy, and a half more lets the
+/// window grow while its rate does.
+const RTT_GAIN: f64 = 2.5;
+/// A round lasts at least this long.
+pub const MIN_ROUND: Duration = Duration::from_millis(1);
+/// And ends after this long (or two round trips, if longer) even if fewer than a window of
+/// replies came: a peer that slowed down is seen before it drains hundreds of requests.
+pub const MAX_ROUND: Duration = Duration::from_millis(50);
+/// Rate samples kept (one per round): the window follows the best of them.
+pub const RATE_ROUNDS: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct AdaptiveWindow {
+    /// The most requests in flight this peer may ever get (the configured window, bounded).
+    cap: usize,
+    window: usize,
+    /// Requests sent and replies received so far (counts, not indices).
+    sent: u64,
+    delivered: u64,
+    /// When each batch of requests left: (requests sent once it was out, time). At most one
+    /// entry per batch in flight, so never more than the window.
+    batches: VecDeque<(u64, Duration)>,
+    /// The shortest round trip seen: the peer's latency without queueing.
+    min_rtt: Option<Duration>,
+    round: Round,
+    /// Delivery rates of the last rounds, chunks per second (newest last).
+    rates: VecDeque<f64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    start: Duration,
+    delivered_at_start: u64,
+    /// Replies that end the round (the window when it began).
+    length: u64,
+    /// The client had less to ask for than the window allowed at some point in the round.
+    app_limited: bool,
+}
+
+impl AdaptiveWindow {
+    /// A window that starts at 1 (slow start) and never exceeds `cap`.
+    pub fn new(cap: usize) -> AdaptiveWindow {
+        AdaptiveWindow {
+            cap: cap.max(1),
+            window: 1,
+            sent: 0,
+            delivered: 0,
+            batches: VecDeque::new(),
+            min_rtt: None,
+            round: Round {
+                start: Duration::ZERO,
+                delivered_at_start: 0,
+                length: 1,
+                app_limited: false,
+            },
+            rates: VecDeque::with_capacity(RATE_ROUNDS),
+        }
+    }
+
+    /// Requests in flight the peer may have now.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// The configured bound changed (the peer turned out to pipeline, or fell back to lockstep).
+    pub fn set_cap(&mut self, cap: usize) {
+        self.cap = cap.max(1);
+        self.window = self.window.clamp(1, self.cap);
+    }
+
+    /// `count` requests left at `now`; `limited`: the client had fewer chunks to ask for than
+    /// the window had room for.
+    pub fn sent(&mut self, count: usize, now: Duration, limited: bool) {
+        if self.delivered == self.round.delivered_at_start && self.sent == self.delivered {
+            // Nothing in flight and nothing delivered in this round yet: it starts now, not
+            // when the last round ended (the peer was not asked for anything meanwhile).
+            self.round.start = now;
+        }
+        self.round.app_limited |= limited;
+        if count == 0 {
+            return;
+        }
+        self.sent += count as u64;
+        match self.batches.back_mut() {
+            // Several batches at one instant are one for timing.
+            Some((end, at)) if *at == now => *end = self.sent,
+            _ => self.batches.push_back((self.sent, now)),
+        }
+    }
+
+    /// `count` replies arrived at `now`.
+    pub fn delivered(&mut self, count: usize, now: Duration) {
+        if count == 0 {
+            return;
+        }
+        self.delivered = (self.delivered + count as u64).min(self.sent);
+        let mut answered = None;
+        while let Some(&(end, at)) = self.batches.front() {
+            if end > self.delivered {
+                break;
+            }
+            answered = Some(at);
+            self.batches.pop_front();
+        }
+        if let Some(at) = answered {
+            let rtt = now.saturating_sub(at);
+            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        }
+        let round = self.round;
+        let got = self.delivered - round.delivered_at_start;
+        let elapsed = now.saturating_sub(round.start);
+        let longest = MAX_ROUND.max(2 * self.min_rtt.unwrap_or_default());
+        if got == 0 || elapsed < MIN_ROUND || (got < round.length && elapsed < longest) {
+            return;
+        }
+        let rate = got as f64 / elapsed.as_secs_f64();
+        if !round.app_limited || rate > self.best_rate() {
+            if self.rates.len() == RATE_ROUNDS {
+                self.rates.pop_front();
+            }
+            self.rates.push_back(rate);
+        }
+        self.resize();
+        self.round = Round {
+            start: now,
+            delivered_at_start: self.delivered,
+            length: self.window as u64,
+            app_limited: false,
+        };
+    }
+
+    fn best_rate(&self) -> f64 {
+        self.rates.iter().copied().fold(0.0, f64::max)
+    }
+
+    fn resize(&mut self) {
+        let rtt = self.min_rtt.unwrap_or_default().as_secs_f64();
+        let queue_time = RTT_GAIN * rtt + QUEUE_MARGIN.as_secs_f64();
+        let target = (self.best_rate() * queue_time).ceil();
+        // Saturating: a rate of `inf` (a sample over zero time) must not wrap.
+        let target = if target.is_finite() && target < self.cap as f64 {
+            (target as usize).max(1)
+        } else {
+            self.cap
+        };
+        let grown = target.min(self.window.saturating_mul(2));
+        self.window = grown.max(self.window / 2).clamp(1, self.cap);
+    }
+}
+
+#[cfg(test)]
+#[path = "window_sim.rs"]
+mod simulation;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn starts_at_one_and_stays_within_the_cap() {
+        let mut w = AdaptiveWindow::new(4);
+        assert_eq!(w.window(), 1);
+        let mut now = Duration::ZERO;
+        for _ in 0..50 {
+            let n = w.window();
+            w.sent(n, now, false);
+            now += Duration::from_micros(10);
+            w.delivered(n, now);
+            now += MS;
+            assert!((1..=4).contains(&w.window()));
+        }
+        assert_eq!(w.window(), 4, "a fast peer reaches the cap");
+        w.set_cap(1);
+        assert_eq!(w.window(), 1);
+    }
+
+    #[test]
+    fn slow_start_at_most_doubles_per_round() {
+        let mut w = AdaptiveWindow::new(512);
+        let mut now = Duration::ZERO;
+        let mut last = 1;
+        for _ in 0..12 {
+            let n = w.window();
+            w.sent(n, now, false);
+            now += 2 * MS;
+            w.delivered(n, now);
+            assert!(w.window() <= last * 2, "{} after {last}", w.window());
+            last = w.window();
+        }
+    }
+
+    #[test]
+    fn replies_without_requests_are_not_counted_twice() {
+        let mut w = AdaptiveWindow::new(8);
+        w.sent(1, Duration::ZERO, false);
+        w.delivered(5, MS * 2);
+        assert_eq!(w.delivered, 1);
+        w.delivered(1, MS * 3);
+        assert_eq!(w.delivered, 1);
+        assert!(w.window() >= 1);
+    }
+}
