@@ -245,6 +245,32 @@ impl Connection {
         !self.buf.iter().all(u8::is_ascii_whitespace)
     }
 
+    /// Whether the other side delimits its messages with `\n` (has sent one so ended).
+    pub fn is_line_peer(&self) -> bool {
+        self.line_peer
+    }
+
+    /// The bytes read and not yet decoded (for the fast path of `protocol::fast`).
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Server side: a request of `len` bytes at the front of `buffered()` was handled.
+    pub fn consume_request(&mut self, len: usize) {
+        bytes::Buf::advance(&mut self.buf, len);
+        self.request_done();
+    }
+
+    /// Client side: a reply of `len` bytes at the front of `buffered()` was handled.
+    pub fn consume_reply(&mut self, len: usize) {
+        bytes::Buf::advance(&mut self.buf, len);
+    }
+
+    /// The output batch, to append encoded messages to (sent by `flush`).
+    pub fn queue(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
     /// Adds a request to the output batch.
     pub fn queue_request(&mut self, request: &Request, framing: Framing) {
         request.encode(&mut self.out, framing);

@@ -43,6 +43,30 @@ impl LineBatch {
         self.end(LineKind::Reply);
     }
 
+    /// `Client (pX): #DOWNLOAD f chunk i`, as `sent` writes it, without `fmt` (the most
+    /// frequent line of all).
+    pub fn sent_chunk_request(&mut self, peer: &str, file: &str, index: u64) {
+        self.text.push_str("Client (");
+        self.text.push_str(peer);
+        self.text.push_str("): #DOWNLOAD ");
+        self.text.push_str(file);
+        self.text.push_str(" chunk ");
+        crate::protocol::fast::push_number(&mut self.text, index);
+        self.end(LineKind::Request);
+    }
+
+    /// `Server (pX): 200 File f chunk i`, with the index's `digits` as received, as `replied`
+    /// writes it from the general decoder's text, without `fmt` or a UTF-8 check.
+    pub fn replied_chunk(&mut self, peer: &str, file: &str, digits: &[u8]) {
+        self.text.push_str("Server (");
+        self.text.push_str(peer);
+        self.text.push_str("): 200 File ");
+        self.text.push_str(file);
+        self.text.push_str(" chunk ");
+        self.text.extend(digits.iter().map(|&d| char::from(d)));
+        self.end(LineKind::Reply);
+    }
+
     fn end(&mut self, kind: LineKind) {
         self.text.push('\n');
         self.ends.push((kind, self.text.len()));
@@ -132,5 +156,39 @@ impl Reporter {
 
     pub fn note(&self, text: String) {
         self.line(LineKind::Note, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Request;
+
+    #[test]
+    fn the_fast_chunk_lines_are_the_general_ones() {
+        let mut fast = LineBatch::default();
+        fast.sent_chunk_request("p2", "big.bin", 1_234_567);
+        fast.replied_chunk("p3", "big.bin", b"0042");
+        fast.sent_chunk_request("p4", "a", 0);
+        let mut general = LineBatch::default();
+        let request = Request::DownloadChunk {
+            file: "big.bin".into(),
+            index: 1_234_567,
+        };
+        general.sent("p2", &request);
+        general.replied("p3", "200 File big.bin chunk 0042");
+        let request = Request::DownloadChunk {
+            file: "a".into(),
+            index: 0,
+        };
+        general.sent("p4", &request);
+        assert_eq!(fast.text(), general.text());
+        assert_eq!(
+            fast.text(),
+            "Client (p2): #DOWNLOAD big.bin chunk 1234567\nServer (p3): 200 File big.bin chunk 0042\nClient (p4): #DOWNLOAD a chunk 0\n"
+        );
+        let kinds: Vec<LineKind> = fast.lines().map(|(k, _)| k).collect();
+        let general_kinds: Vec<LineKind> = general.lines().map(|(k, _)| k).collect();
+        assert_eq!(kinds, general_kinds);
     }
 }

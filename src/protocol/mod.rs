@@ -8,6 +8,7 @@ pub mod chunk;
 pub mod codec;
 mod cursor;
 pub mod digest;
+pub mod fast;
 mod framing;
 pub mod lines;
 pub mod names;

@@ -27,7 +27,7 @@ use crate::locks::LockExt;
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::events::LineBatch;
 use crate::protocol::digest::ContentDigest;
-use crate::protocol::{Expect, Framing, Reply, Request, lines};
+use crate::protocol::{Expect, Framing, Reply, Request, fast, lines};
 use crate::settings::PeerAddr;
 use crate::store::{Partial, StoreError};
 use bytes::Bytes;
@@ -378,7 +378,7 @@ impl Shared {
     /// Hands a batch of replies from `position` to the scheduler and writes what is ready
     /// (verified first, when the serving peers described the file). Returns the peers dropped
     /// for wrong bytes meanwhile.
-    fn arrived(&self, position: usize, chunks: &[(u64, Bytes)]) -> Result<Vec<Dropped>, Arrival> {
+    fn arrived(&self, position: usize, chunks: &[(u64, &[u8])]) -> Result<Vec<Dropped>, Arrival> {
         let mut guard = self.lock();
         let Transfer { scheduler, partial } = &mut *guard;
         if !scheduler.is_serving(position) {
@@ -508,12 +508,18 @@ async fn fetch_loop(
                 return Ended::Left(why);
             }
             for &index in &indices {
-                let request = Request::DownloadChunk {
-                    file: shared.file.clone(),
-                    index,
-                };
-                lines.sent(id, &request);
-                link.conn().queue_request(&request, framing);
+                if framing == Framing::Line {
+                    // The same bytes and line as the general encoder's, without `fmt`.
+                    lines.sent_chunk_request(id, &shared.file, index);
+                    fast::write_chunk_request(link.conn().queue(), &shared.file, index);
+                } else {
+                    let request = Request::DownloadChunk {
+                        file: shared.file.clone(),
+                        index,
+                    };
+                    lines.sent(id, &request);
+                    link.conn().queue_request(&request, framing);
+                }
             }
             out.emit(&mut lines);
             shared.progress.requested_many(position, indices.len());
@@ -534,11 +540,40 @@ async fn fetch_loop(
             shared.wakers[position].notified().await;
             continue;
         }
+        if framing == Framing::Line {
+            // The chunk replies already read whole: the fast path (`protocol::fast`).
+            match take_buffered_chunks(shared, position, link.conn(), &mut awaited, &mut lines) {
+                Ok((0, _)) => {}
+                Ok((taken, dropped)) => {
+                    link.replied(taken);
+                    sizing.delivered(taken, clock.elapsed());
+                    out.emit(&mut lines);
+                    for d in dropped {
+                        peer_dropped(shared, ctx, &d);
+                    }
+                    continue;
+                }
+                Err(arrival) => {
+                    out.emit(&mut lines);
+                    return ended_by(arrival);
+                }
+            }
+        }
+        // The general decoder: one reply when line-framed (waiting for it if need be; the fast
+        // path takes those read with it), and every reply already read otherwise.
+        let most = if framing == Framing::Line {
+            1
+        } else {
+            usize::MAX
+        };
         let expect = |k: usize| {
-            awaited.get(k).map(|&index| Expect::DownloadChunk {
-                size: shared.size,
-                index,
-            })
+            awaited
+                .get(k)
+                .filter(|_| k < most)
+                .map(|&index| Expect::DownloadChunk {
+                    size: shared.size,
+                    index,
+                })
         };
         let (replies, error) =
             exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
@@ -555,19 +590,19 @@ async fn fetch_loop(
             awaited.pop_front();
         }
         out.emit(&mut lines);
-        match shared.arrived(position, &batch) {
+        let chunks: Vec<(u64, &[u8])> = batch.iter().map(|(i, p)| (*i, &p[..])).collect();
+        match shared.arrived(position, &chunks) {
             Ok(dropped) => {
                 for d in dropped {
                     peer_dropped(shared, ctx, &d);
                 }
             }
-            Err(Arrival::Dropped) => return Ended::Over,
-            Err(Arrival::Protocol(e)) => return Ended::Left(PeerFailure::Unexpected(e.got)),
-            Err(Arrival::WriteFailed(why)) => return Ended::WriteFailed(why),
+            Err(arrival) => return ended_by(arrival),
         }
-        for (index, payload) in batch.drain(..) {
-            shared.progress.chunk_done(position, index, payload.len());
-        }
+        let done = batch
+            .drain(..)
+            .map(|(index, payload)| (index, payload.len()));
+        shared.progress.chunks_done(position, done);
         if let Some(why) = failure {
             if !link.recover(&why).await {
                 return Ended::Left(why);
@@ -578,6 +613,59 @@ async fn fetch_loop(
             }
         }
     }
+}
+
+/// Why a fetch task ends after a batch of replies could not be taken.
+fn ended_by(arrival: Arrival) -> Ended {
+    match arrival {
+        Arrival::Dropped => Ended::Over,
+        Arrival::Protocol(e) => Ended::Left(PeerFailure::Unexpected(e.got)),
+        Arrival::WriteFailed(why) => Ended::WriteFailed(why),
+    }
+}
+
+/// Takes the chunk replies at the front of `conn`'s buffer that are whole and answer, in
+/// order, the chunks awaited from this peer, through [`fast::chunk_reply`]: their lines, the
+/// scheduler, the progress, all per batch. Returns how many, and the peers dropped meanwhile
+/// for wrong bytes; 0 leaves everything (a reply not yet whole, a refusal, anything
+/// unexpected) to the general decoder.
+fn take_buffered_chunks(
+    shared: &Shared,
+    position: usize,
+    conn: &mut Connection,
+    awaited: &mut VecDeque<u64>,
+    lines: &mut LineBatch,
+) -> Result<(usize, Vec<Dropped>), Arrival> {
+    let id = &shared.ids[position];
+    let buf = conn.buffered();
+    let mut chunks: Vec<(u64, &[u8])> = Vec::new();
+    let mut at = 0;
+    while let Some(&expected) = awaited.get(chunks.len()) {
+        let Some((reply, used)) = fast::chunk_reply(&buf[at..], &shared.file, shared.size) else {
+            break;
+        };
+        if reply.index != expected {
+            break;
+        }
+        // `200 File <file> chunk ` then the digits as received (a leading zero shows).
+        let digits = &buf[at + reply.digits.start..at + reply.digits.end];
+        lines.replied_chunk(id, &shared.file, digits);
+        chunks.push((
+            reply.index,
+            &buf[at + reply.payload.start..at + reply.payload.end],
+        ));
+        at += used;
+    }
+    let taken = chunks.len();
+    if taken == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let dropped = shared.arrived(position, &chunks)?;
+    let done: Vec<(u64, usize)> = chunks.iter().map(|(i, p)| (*i, p.len())).collect();
+    conn.consume_reply(at);
+    awaited.drain(..taken);
+    shared.progress.chunks_done(position, done);
+    Ok((taken, dropped))
 }
 
 /// A peer sent bytes that do not match the digest: say so, and who takes its chunks.

@@ -212,19 +212,50 @@ impl TransferProgress {
 
     /// Chunk `index` (of `len` bytes) arrived from, or was acknowledged by, `peer`.
     pub fn chunk_done(&self, peer: usize, index: u64, len: usize) {
-        if let Some(p) = self.per_peer.get(peer) {
-            p.in_flight.fetch_sub(1, Ordering::Relaxed);
-            p.done.fetch_add(1, Ordering::Relaxed);
-            p.bytes.fetch_add(len as u64, Ordering::Relaxed);
-        }
-        if self.direction == Direction::Download {
-            self.done.fetch_add(1, Ordering::Relaxed);
-            self.bytes.fetch_add(len as u64, Ordering::Relaxed);
-            let cell = (index / self.per_cell) as usize;
-            if let (Some(d), Some(o)) = (self.cells_done.get(cell), self.cells_owner.get(cell)) {
-                d.fetch_add(1, Ordering::Relaxed);
-                o.store(peer.min(254) as u8 + 1, Ordering::Relaxed);
+        self.chunks_done(peer, std::iter::once((index, len)));
+    }
+
+    /// Chunks (index, length) arrived from, or acknowledged by, `peer`: one update of each
+    /// count per batch, and one per map cell, rather than several per chunk.
+    pub fn chunks_done(&self, peer: usize, chunks: impl IntoIterator<Item = (u64, usize)>) {
+        let download = self.direction == Direction::Download;
+        let (mut count, mut bytes) = (0u64, 0u64);
+        // The cell being counted and how many of the batch's chunks fell in it so far.
+        let mut cell: Option<(usize, u32)> = None;
+        for (index, len) in chunks {
+            count += 1;
+            bytes += len as u64;
+            if !download {
+                continue;
             }
+            let c = (index / self.per_cell) as usize;
+            match &mut cell {
+                Some((current, n)) if *current == c => *n += 1,
+                _ => {
+                    if let Some((current, n)) = cell.replace((c, 1)) {
+                        self.cell_done(current, n, peer);
+                    }
+                }
+            }
+        }
+        if let Some((current, n)) = cell {
+            self.cell_done(current, n, peer);
+        }
+        if let Some(p) = self.per_peer.get(peer) {
+            p.in_flight.fetch_sub(count, Ordering::Relaxed);
+            p.done.fetch_add(count, Ordering::Relaxed);
+            p.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+        if download {
+            self.done.fetch_add(count, Ordering::Relaxed);
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    fn cell_done(&self, cell: usize, chunks: u32, peer: usize) {
+        if let (Some(d), Some(o)) = (self.cells_done.get(cell), self.cells_owner.get(cell)) {
+            d.fetch_add(chunks, Ordering::Relaxed);
+            o.store(peer.min(254) as u8 + 1, Ordering::Relaxed);
         }
     }
 

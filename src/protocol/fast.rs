@@ -1,0 +1,152 @@
+//! The two messages of a pipelined download, which outnumber all others by millions to one,
+//! read and written without the general codec: no allocation, no `fmt`, no UTF-8 check of
+//! bytes matched against known ASCII. Only the line-framed form p2p-tui's own peers use
+//! (`#DOWNLOAD f chunk i\n`, `200 File f chunk i <payload>\n`) is taken here, and only when it
+//! is whole; anything else — another framing, a refusal, another file, a message not yet
+//! complete — is left to the general decoder (`None`), so what is accepted and what it means
+//! never differs (the tests check the two against each other on random bytes).
+
+use std::ops::Range;
+
+use bytes::BufMut;
+
+use super::chunk::chunk_len;
+
+/// The most digits a number may have (as the general decoder).
+const MAX_DIGITS: usize = 20;
+
+/// `#DOWNLOAD <file> chunk <index>\n`, whole, at the front of `buf`: the index and the
+/// bytes it took.
+pub fn chunk_request(buf: &[u8], file: &str) -> Option<(u64, usize)> {
+    let mut at = Reader { buf, pos: 0 };
+    let matched = at.lit(b"#DOWNLOAD ") && at.lit(file.as_bytes()) && at.lit(b" chunk ");
+    let index = at.number().filter(|_| matched)?;
+    at.lit(b"\n").then_some((index, at.pos))
+}
+
+/// `200 File <file> chunk <index> <payload>\n`, whole, at the front of `buf` (for a file of
+/// `size` bytes), and the bytes it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkReply {
+    pub index: u64,
+    /// The log text: `200 File f chunk i`.
+    pub text: Range<usize>,
+    /// The index's digits, as sent.
+    pub digits: Range<usize>,
+    pub payload: Range<usize>,
+}
+
+pub fn chunk_reply(buf: &[u8], file: &str, size: u64) -> Option<(ChunkReply, usize)> {
+    let mut at = Reader { buf, pos: 0 };
+    let matched = at.lit(b"200 File ") && at.lit(file.as_bytes()) && at.lit(b" chunk ");
+    let digits_start = at.pos;
+    let index = at.number().filter(|_| matched)?;
+    let text = 0..at.pos;
+    let digits = digits_start..at.pos;
+    let len = chunk_len(size, index)?;
+    if !at.lit(b" ") {
+        return None;
+    }
+    let payload = at.pos..at.pos + len;
+    at.pos = payload.end;
+    // `get`: the payload, or the `\n` after it, may not have arrived.
+    (buf.get(payload.end) == Some(&b'\n')).then_some((
+        ChunkReply {
+            index,
+            text,
+            digits,
+            payload,
+        },
+        at.pos + 1,
+    ))
+}
+
+/// Appends `#DOWNLOAD <file> chunk <index>\n`.
+pub fn write_chunk_request(out: &mut impl BufMut, file: &str, index: u64) {
+    out.put_slice(b"#DOWNLOAD ");
+    out.put_slice(file.as_bytes());
+    out.put_slice(b" chunk ");
+    write_number(out, index);
+    out.put_u8(b'\n');
+}
+
+/// Appends `200 File <file> chunk <index> <payload>\n`.
+pub fn write_chunk_reply(out: &mut impl BufMut, file: &str, index: u64, payload: &[u8]) {
+    out.put_slice(b"200 File ");
+    out.put_slice(file.as_bytes());
+    out.put_slice(b" chunk ");
+    write_number(out, index);
+    out.put_u8(b' ');
+    out.put_slice(payload);
+    out.put_u8(b'\n');
+}
+
+/// Appends `n` in decimal.
+pub fn write_number(out: &mut impl BufMut, n: u64) {
+    let mut digits = [0u8; MAX_DIGITS];
+    out.put_slice(format_number(&mut digits, n));
+}
+
+/// `n` in decimal, as a string (for log text).
+pub fn push_number(out: &mut String, n: u64) {
+    let mut digits = [0u8; MAX_DIGITS];
+    // Only ASCII digits: this cannot fail.
+    out.push_str(std::str::from_utf8(format_number(&mut digits, n)).unwrap_or_default());
+}
+
+fn format_number(digits: &mut [u8; MAX_DIGITS], mut n: u64) -> &[u8] {
+    let mut at = MAX_DIGITS;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
+}
+
+/// A position in a buffer being matched.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Matches `lit` whole; false if it differs or the buffer ends first.
+    fn lit(&mut self, lit: &[u8]) -> bool {
+        if self.rest().starts_with(lit) {
+            self.pos += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Digits (1 to 20, value within u64) followed by something else.
+    fn number(&mut self) -> Option<u64> {
+        let rest = self.rest();
+        let len = rest
+            .iter()
+            .take(MAX_DIGITS + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if len == 0 || len > MAX_DIGITS || len == rest.len() {
+            return None;
+        }
+        let mut value = 0u64;
+        for &d in &rest[..len] {
+            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.pos += len;
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+#[path = "fast_tests.rs"]
+mod tests;
