@@ -152,3 +152,46 @@ fn the_longest_names_pipeline_too() {
     assert_eq!(net.served("p2", &up), Some(data.clone()));
     assert_eq!(net.served("p3", &up), Some(data));
 }
+
+#[test]
+fn each_peer_gets_the_window_its_rate_deserves() {
+    // Peers that sleep 40 ms after each chunk (the demo's slow peers) get one or two requests
+    // at a time, so the log reads request, reply, request as in the seed; fast peers get
+    // hundreds (the adaptive window, src/peer/transfer/window.rs; at least 64 even on a busy
+    // machine).
+    let mut net = Net::new(&["p1", "p2", "p3", "p4", "p5"]);
+    for slow in ["p2", "p3"] {
+        net.start(slow, &["--chunk-delay", "40"]);
+    }
+    for fast in ["p4", "p5"] {
+        net.start(fast, &[]);
+    }
+    let small = random_bytes(6_000, 31);
+    let big = random_bytes(3_000_000, 32);
+    for p in ["p2", "p3"] {
+        net.put(p, "slow.bin", &small);
+    }
+    for p in ["p4", "p5"] {
+        net.put(p, "fast.bin", &big);
+    }
+    let mut p1 = net.console("p1", &[]);
+    p1.send("#DOWNLOAD slow.bin p2 p3");
+    let lines = p1.expect_line("File slow.bin download success").to_vec();
+    for peer in ["p2", "p3"] {
+        let most = most_in_flight(&lines, peer, "slow.bin");
+        assert!(most <= 2, "{peer} had {most} requests in flight");
+    }
+    p1.send("#DOWNLOAD fast.bin p4 p5");
+    let lines = p1.expect_line("File fast.bin download success").to_vec();
+    for peer in ["p4", "p5"] {
+        let most = most_in_flight(&lines, peer, "fast.bin");
+        assert!(most >= 64, "{peer} had at most {most} requests in flight");
+    }
+    assert_eq!(
+        sha256(&net.served("p1", "slow.bin").unwrap()),
+        sha256(&small)
+    );
+    assert_eq!(sha256(&net.served("p1", "fast.bin").unwrap()), sha256(&big));
+    let (status, _) = p1.finish();
+    assert!(status.success());
+}

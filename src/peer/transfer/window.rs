@@ -12,9 +12,9 @@
 //!   seed, and a slow peer never holds hundreds of chunks hostage while the others finish.
 //!
 //! The window at most doubles per round (slow start, from 1) and at most halves per round.
-//! A round lasts until the replies to a window's worth of requests have arrived (or
-//! [`MAX_ROUND`] passed), and at least [`MIN_ROUND`] so that the rate is measured over more
-//! than a clock tick. The rate is the best
+//! A round lasts until the replies to a window's worth of requests (and at least two) have
+//! arrived, or [`MAX_ROUND`] passed, and at least [`MIN_ROUND`] so that the rate is measured
+//! over more than a clock tick. The rate is the best
 //! of the last [`RATE_ROUNDS`] rounds, so a peer that slows down gets a smaller window within a
 //! few rounds; a round in which the client had fewer chunks to ask for than the window allowed
 //! (the reassembly ring was full) does not lower it.
@@ -141,7 +141,10 @@ impl AdaptiveWindow {
         let got = self.delivered - round.delivered_at_start;
         let elapsed = now.saturating_sub(round.start);
         let longest = MAX_ROUND.max(2 * self.min_rtt.unwrap_or_default());
-        if got == 0 || elapsed < MIN_ROUND || (got < round.length && elapsed < longest) {
+        // One reply measures a round trip, not a rate: a peer that sleeps after each chunk
+        // answers its very first request at once.
+        let enough = got >= round.length.max(2) || (got >= 1 && elapsed >= longest);
+        if !enough || elapsed < MIN_ROUND {
             return;
         }
         let rate = got as f64 / elapsed.as_secs_f64();

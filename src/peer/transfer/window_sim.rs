@@ -168,19 +168,22 @@ const QUICK_CLIENT: Client = Client {
     max_replies: usize::MAX,
 };
 
-/// The demo's slow peer: 40 ms after each chunk. One or two in flight, whatever the latency.
+/// The demo's slow peer: 40 ms after each chunk. One or two in flight from the first request,
+/// whatever the latency.
 #[test]
 fn a_peer_that_sleeps_between_chunks_gets_one_or_two() {
-    for seed in seeds(20) {
+    for seed in seeds(40) {
         let mut rng = Rng(seed);
+        // Up to 5 ms each way: a loaded machine, where even the first reply (sent before the
+        // server's first sleep) takes longer than a round's minimum.
         let peer = ModelPeer {
-            one_way: US * (5 + rng.below(200) as u32),
-            jitter: US * rng.below(50) as u32,
+            one_way: US * (5 + rng.below(5_000) as u32),
+            jitter: US * rng.below(500) as u32,
             service: US * rng.below(20) as u32,
             pause: MS * (20 + rng.below(60) as u32),
         };
         let trace = run(&mut rng, peer, None, QUICK_CLIENT, Duration::from_secs(5));
-        let worst = trace.windows_after(Duration::from_secs(1)).max();
+        let worst = trace.windows_after(Duration::ZERO).max();
         assert!(
             worst.is_some_and(|w| w <= 2),
             "seed {seed}: {peer:?} window up to {worst:?}"
