@@ -334,6 +334,11 @@ mod sizes {
             p.requested(peer);
             p.chunk_done(peer, i, 1000);
         }
+        // Adaptive windows: p2 fast (most of its 512 out), p4 slow (one or two).
+        p.requested_many(0, 384);
+        p.set_window(0, 512);
+        p.requested_many(2, 2);
+        p.set_window(2, 2);
         let mut app = demo_app();
         app.update(Msg::Reachable {
             peer: "p3".into(),

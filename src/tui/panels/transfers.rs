@@ -251,6 +251,12 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
             theme::dim(),
         ),
     ];
+    // The adaptive window: how many requests the peer may have out (hundreds for a fast
+    // peer, one or two for a slow one).
+    let window = match p.window {
+        0 => String::new(),
+        w => format!("/{w}"),
+    };
     let rate = if p.stalled {
         "stalled".to_string()
     } else {
@@ -272,9 +278,18 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
             theme::failed(),
         ),
         (false, true) => Span::raw(format!(
-            "done {done}/{assigned}  in flight {in_flight}  {rate}"
+            "done {done}/{assigned}  in flight {in_flight}{window}  {rate}"
         )),
-        (false, false) => Span::raw(format!("{done}/{assigned} +{in_flight} in flight {rate}")),
+        (false, false) => {
+            let long = format!("{done}/{assigned} +{in_flight}{window} in flight {rate}");
+            // The words go first when the numbers are long (the README's key explains +N/W).
+            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+            if used + long.chars().count() <= width {
+                Span::raw(long)
+            } else {
+                Span::raw(format!("{done}/{assigned} +{in_flight}{window} {rate}"))
+            }
+        }
     });
     Line::from(spans)
 }
