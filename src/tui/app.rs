@@ -1,5 +1,6 @@
 //! The UI's state and its one writer, `App::update`. Rendering only reads it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,10 @@ use crate::store::ServedFile;
 
 /// How long a newly arrived file stays highlighted.
 const NEW_FILE_HIGHLIGHT: Duration = Duration::from_secs(5);
+/// A transfer's rate is sampled this often for its sparkline...
+const RATE_SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// ...and this many samples are kept (a minute: the widest sparkline drawn).
+pub const RATE_SAMPLES: usize = 60;
 /// The echo of a typed command, as the seed's console shows it.
 pub const ECHO: &str = "Input your command: ";
 
@@ -155,6 +160,41 @@ impl BarMessage {
     }
 }
 
+/// One transfer's rate (bytes per second), sampled once a second: the Transfers panel's
+/// sparkline.
+struct RateHistory {
+    transfer: Arc<TransferProgress>,
+    samples: VecDeque<u64>,
+    /// When the latest sample was taken (at first: when the transfer started).
+    last: Option<Instant>,
+}
+
+impl RateHistory {
+    fn new(transfer: Arc<TransferProgress>) -> RateHistory {
+        RateHistory {
+            samples: VecDeque::with_capacity(RATE_SAMPLES),
+            // The first second's rate is an average over too little time to draw.
+            last: Some(transfer.started),
+            transfer,
+        }
+    }
+
+    /// Takes `rate` as the sample for `now` if a second has passed since the last one.
+    fn sample(&mut self, rate: f64, now: Instant) {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < RATE_SAMPLE_EVERY)
+        {
+            return;
+        }
+        self.last = Some(now);
+        if self.samples.len() == RATE_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(rate.max(0.0) as u64);
+    }
+}
+
 pub struct App {
     pub me: String,
     pub peers: Vec<PeerRow>,
@@ -179,6 +219,9 @@ pub struct App {
     /// The latest transfers (running and recent) as of `now`, oldest first, cleared ones left out.
     pub transfers: Vec<TransferSnapshot>,
     handles: Vec<Arc<TransferProgress>>,
+    /// Per transfer of `handles` (same order), its rate once a second: built here from
+    /// successive snapshots, so the transfer tasks keep no history for the UI.
+    rate_history: Vec<RateHistory>,
     /// Transfers the user cleared (held, so they are known when the next list comes).
     cleared: Vec<Arc<TransferProgress>>,
     selected: Option<Arc<TransferProgress>>,
@@ -244,6 +287,7 @@ impl App {
             running: 0,
             transfers: Vec::new(),
             handles: Vec::new(),
+            rate_history: Vec::new(),
             cleared: Vec::new(),
             selected: None,
             selected_transfer: None,
@@ -438,6 +482,20 @@ impl App {
             .filter(|t| !self.cleared.iter().any(|c| Arc::ptr_eq(t, c)))
             .collect();
         self.transfers = self.handles.iter().map(|t| t.snapshot(now)).collect();
+        let mut earlier = std::mem::take(&mut self.rate_history);
+        self.rate_history = (self.handles.iter().zip(&self.transfers))
+            .map(|(handle, snapshot)| {
+                let mut history = earlier
+                    .iter()
+                    .position(|h| Arc::ptr_eq(&h.transfer, handle))
+                    .map(|at| earlier.swap_remove(at))
+                    .unwrap_or_else(|| RateHistory::new(Arc::clone(handle)));
+                if snapshot.outcome == Outcome::Running {
+                    history.sample(snapshot.rate, now);
+                }
+                history
+            })
+            .collect();
         self.now = now;
         self.selected_transfer = self
             .selected
@@ -449,6 +507,13 @@ impl App {
                 self.select(self.handles.len().checked_sub(1));
             }
         }
+    }
+
+    /// The rate of `transfers[index]`, one sample a second, oldest first (at most
+    /// `RATE_SAMPLES`; frozen when the transfer ends).
+    pub fn rate_history(&self, index: usize) -> &VecDeque<u64> {
+        static NONE: VecDeque<u64> = VecDeque::new();
+        self.rate_history.get(index).map_or(&NONE, |h| &h.samples)
     }
 
     fn select(&mut self, index: Option<usize>) {
@@ -1232,6 +1297,71 @@ pub(crate) mod tests {
         type_text(&mut app, "#PEERS");
         assert_eq!(app.focus, Focus::Command);
         assert_eq!(app.bar.value(), "#PEERS");
+    }
+
+    #[test]
+    fn rates_are_sampled_once_a_second_kept_for_a_minute_and_frozen_at_the_end() {
+        let mut app = app();
+        let t0 = Instant::now();
+        let t = Arc::new(
+            TransferProgress::new("big.bin", Direction::Download, 1_000_000, vec!["p2".into()])
+                .started_at(t0),
+        );
+        let frame = |app: &mut App, ms: u64| {
+            app.update(Msg::Transfers {
+                transfers: vec![Arc::clone(&t)],
+                now: t0 + Duration::from_millis(ms),
+            })
+        };
+        // Frames every 100 ms; 10 chunks of 100 bytes arrive in each: 10 kB/s.
+        let mut chunk = 0;
+        for frame_no in 0..=25u64 {
+            for _ in 0..10 {
+                t.requested(0);
+                t.chunk_done(0, chunk, 100);
+                chunk += 1;
+            }
+            frame(&mut app, frame_no * 100);
+        }
+        // Nothing in the first second (too short to measure), then one sample a second.
+        let samples: Vec<u64> = app.rate_history(0).iter().copied().collect();
+        assert_eq!(samples.len(), 2, "{samples:?}");
+        assert!(
+            samples.iter().all(|&r| (9_000..=11_000).contains(&r)),
+            "{samples:?}"
+        );
+        // Ten minutes of frames: only the latest minute is kept.
+        for second in 3..600u64 {
+            frame(&mut app, second * 1000);
+        }
+        assert_eq!(app.rate_history(0).len(), RATE_SAMPLES);
+        assert_eq!(
+            app.rate_history(0).back(),
+            Some(&0),
+            "nothing arrived lately"
+        );
+        // Finished: the history stays as it was.
+        t.finish(true);
+        let before = app.rate_history(0).clone();
+        frame(&mut app, 700_000);
+        assert_eq!(app.rate_history(0), &before);
+        // A second transfer gets its own history, and the first keeps its own.
+        let other = Arc::new(
+            TransferProgress::new("other.bin", Direction::Download, 1000, vec!["p2".into()])
+                .started_at(t0 + Duration::from_secs(701)),
+        );
+        app.update(Msg::Transfers {
+            transfers: vec![Arc::clone(&t), Arc::clone(&other)],
+            now: t0 + Duration::from_secs(701),
+        });
+        assert_eq!(app.rate_history(0), &before);
+        assert!(app.rate_history(1).is_empty());
+        // Cleared: its history goes with it.
+        key(&mut app, KeyCode::Tab);
+        key(&mut app, KeyCode::Char('C'));
+        assert_eq!(app.transfers.len(), 1);
+        assert_eq!(app.transfers[0].file, "other.bin");
+        assert!(app.rate_history(0).is_empty());
     }
 
     #[test]

@@ -311,12 +311,27 @@ mod sizes {
         let t0 = Instant::now();
         let peers = vec!["p2".to_string(), "p3".to_string(), "p4".to_string()];
         let chunks = 3_000_000u64.div_ceil(1000);
-        let p =
-            TransferProgress::new("big.bin", Direction::Download, 3_000_000, peers).started_at(t0);
-        for i in 0..1200u64 {
-            let peer = (i % 3) as usize;
-            p.requested(peer);
-            p.chunk_done(peer, i, 1000);
+        let p = Arc::new(
+            TransferProgress::new("big.bin", Direction::Download, 3_000_000, peers).started_at(t0),
+        );
+        let mut app = demo_app();
+        // A frame at the end of each second, as the UI pulls them: the sparkline's samples.
+        let frame = |app: &mut App, second: u64| {
+            app.update(Msg::Transfers {
+                transfers: vec![Arc::clone(&p)],
+                now: t0 + Duration::from_secs(second),
+            })
+        };
+        // Five seconds at varying speed, then p3 is killed.
+        let mut next = 0u64;
+        for (second, count) in [(1, 120), (2, 260), (3, 300), (4, 220), (5, 300)] {
+            for i in next..next + count {
+                let peer = (i % 3) as usize;
+                p.requested(peer);
+                p.chunk_done(peer, i, 1000);
+            }
+            next += count;
+            frame(&mut app, second);
         }
         p.requested(1);
         let orphans = [Stripe {
@@ -329,12 +344,16 @@ mod sizes {
             orphans[0].len()
         );
         p.peer_left(1, &orphans, &[(0, 300), (2, 300)], note.clone());
-        for i in 1200..1500u64 {
-            let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };
-            p.requested(peer);
-            p.chunk_done(peer, i, 1000);
+        // Two peers left: slower.
+        for (second, count) in [(6, 60), (7, 120), (8, 120)] {
+            for i in next..next + count {
+                let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };
+                p.requested(peer);
+                p.chunk_done(peer, i, 1000);
+            }
+            next += count;
+            frame(&mut app, second);
         }
-        let mut app = demo_app();
         app.update(Msg::Reachable {
             peer: "p3".into(),
             online: false,
@@ -353,10 +372,6 @@ mod sizes {
         }
         lines.insert(40, (LineKind::Note, note));
         app.update(super::lines(lines));
-        app.update(Msg::Transfers {
-            transfers: vec![Arc::new(p)],
-            now: t0 + Duration::from_secs(3),
-        });
         app
     }
 

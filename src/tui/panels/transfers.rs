@@ -1,18 +1,20 @@
 //! Transfers: per running or recent upload/download a header (file, rate, ETA), a gauge (bytes
-//! and percent), a row per serving peer with the chunks round robin gives it (i mod n), what
-//! happened in words (takeovers, failures: wrapped, never cut), and a chunk map coloured by the
+//! and percent) beside a sparkline of the rate (the App's history, one sample a second), a row
+//! per serving peer with the chunks round robin gives it (i mod n), what happened in words (takeovers, failures: wrapped, never cut), and a chunk map coloured by the
 //! peer each chunk came from, under a legend. When rows are short, the map shrinks first: the
 //! words and the numbers are what a user needs.
+
+use std::collections::VecDeque;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{LineGauge, Paragraph};
+use ratatui::widgets::{LineGauge, Paragraph, RenderDirection, Sparkline};
 
 use super::{block, bytes};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
-use crate::tui::app::App;
+use crate::tui::app::{App, RATE_SAMPLES};
 use crate::tui::theme;
 use crate::words::counted;
 
@@ -85,6 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             frame,
             at,
             &app.transfers[place.index],
+            app.rate_history(place.index),
             place.map_rows,
             selected,
         );
@@ -139,6 +142,7 @@ fn render_transfer(
     frame: &mut Frame,
     area: Rect,
     t: &TransferSnapshot,
+    rates: &VecDeque<u64>,
     map_rows: usize,
     selected: bool,
 ) {
@@ -148,7 +152,22 @@ fn render_transfer(
     frame.render_widget(Paragraph::new(header(t, width, selected)), row(0));
     if fits(1) {
         let gauge_area = Rect::new(area.x + 2, area.y + 1, area.width.saturating_sub(2), 1);
+        // A running transfer keeps the room from the start (no jump at its first sample); one
+        // that ended before a sample was taken needs none.
+        let spark = if rates.is_empty() && t.outcome != Outcome::Running {
+            0
+        } else {
+            sparkline_width(gauge_area.width)
+        };
+        let gauge_area = Rect {
+            width: gauge_area.width - spark,
+            ..gauge_area
+        };
         frame.render_widget(gauge(t), gauge_area);
+        if spark > 1 {
+            let spark_area = Rect::new(gauge_area.right() + 1, gauge_area.y, spark - 1, 1);
+            frame.render_widget(sparkline(rates), spark_area);
+        }
     }
     let mut lines: Vec<Line> = (0..t.peers.len()).map(|p| peer_row(t, p, width)).collect();
     lines.extend(
@@ -208,6 +227,28 @@ fn header(t: &TransferSnapshot, width: usize, selected: bool) -> Line<'static> {
         Span::styled(format!("{whom}  "), theme::dim()),
         Span::styled(state, style),
     ])
+}
+
+/// Columns of the gauge's row given to the rate sparkline (a space included): a third of the
+/// row, at most a minute of samples, none on rows too narrow for the gauge to stay readable.
+fn sparkline_width(row: u16) -> u16 {
+    if row < SPARKLINE_FROM {
+        0
+    } else {
+        (row / 3).min(RATE_SAMPLES as u16 + 1)
+    }
+}
+
+/// The narrowest gauge row that also gets a sparkline.
+const SPARKLINE_FROM: u16 = 40;
+
+/// The rate over the last seconds (ratatui's `Sparkline`), newest at the right edge, scaled
+/// to the highest rate shown.
+fn sparkline(rates: &VecDeque<u64>) -> Sparkline<'static> {
+    Sparkline::default()
+        .data(rates.iter().rev())
+        .direction(RenderDirection::RightToLeft)
+        .style(Style::new().fg(Color::Cyan))
 }
 
 /// ratatui's `LineGauge`, labelled with bytes and percent.
