@@ -176,6 +176,7 @@ mod transfers {
         for peer in 0..3 {
             p.requested(peer);
         }
+        p.awaiting(vec![(1, 40), (2, 41), (0, 42)]);
         insta::assert_snapshot!(show(p, t0));
     }
 
@@ -236,6 +237,8 @@ fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
         &[(0, 2), (2, 1)],
         "p3 left".into(),
     );
+    // p4 asked for 14 (its own) and p2 for 13 (taken over from p3).
+    p.awaiting(vec![(2, 14), (0, 13)]);
     let mut app = demo_app();
     app.update(Msg::Transfers {
         transfers: vec![Arc::new(p)],
@@ -267,6 +270,19 @@ fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
         "chunk 13 was taken over and is missing"
     );
     assert_eq!(buffer[(x0 + 12, y)].symbol(), "·");
+    // In flight: its own symbol, in the colour of the peer asked (red while reassigned).
+    assert_eq!(
+        (buffer[(x0 + 14, y)].symbol(), buffer[(x0 + 14, y)].fg),
+        ("░", theme::peer(2))
+    );
+    assert_eq!(
+        (buffer[(x0 + 13, y)].symbol(), buffer[(x0 + 13, y)].fg),
+        ("░", Color::LightRed)
+    );
+    assert_eq!(buffer[(x0 + 15, y)].symbol(), "·");
+    // The legend says what the symbol means.
+    let legend: String = (0..118u16).map(|x| buffer[(x, y - 1)].symbol()).collect();
+    assert!(legend.contains("░ in flight"), "{legend}");
 }
 
 #[test]
@@ -344,7 +360,16 @@ mod sizes {
             orphans[0].len()
         );
         p.peer_left(1, &orphans, &[(0, 300), (2, 300)], note.clone());
-        // Two peers left: slower.
+        // Two peers left: slower. p2 and p4 each have 150 chunks in flight past the last one
+        // received (p2 fetching p3's old share too).
+        let mut awaited = Vec::new();
+        for i in 1500..1800u64 {
+            let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };
+            awaited.push((peer, i));
+        }
+        p.requested_many(0, 150);
+        p.requested_many(2, 150);
+        p.awaiting(awaited);
         for (second, count) in [(6, 60), (7, 120), (8, 120)] {
             for i in next..next + count {
                 let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };

@@ -335,50 +335,63 @@ fn chunks_per_symbol(t: &TransferSnapshot, width: usize, map_rows: usize) -> (us
     (per_slot, chunks_per_cell * per_slot as u64)
 }
 
-/// What the map's symbols and colours mean, as much as fits.
+/// What the map's symbols and colours mean: the longest wording whose items all fit, then the
+/// squeeze ("1 symbol = N chunks") if room is left.
 fn legend(t: &TransferSnapshot, width: usize, map_rows: usize) -> Line<'static> {
     let (_, per_symbol) = chunks_per_symbol(t, width, map_rows);
-    let red = Style::new().fg(Color::LightRed);
-    let colour = if width >= 72 {
-        " received (peer's colour)"
-    } else {
-        " received"
+    let item = |symbol: &'static str, style: Style, words: &'static str| {
+        vec![
+            Span::styled(symbol, style),
+            Span::styled(words, theme::dim()),
+        ]
     };
-    let mut items: Vec<Vec<Span<'static>>> = vec![
+    let items = |received: &'static str| {
         vec![
-            Span::styled("█", Style::new().fg(theme::peer(0))),
-            Span::styled(colour, theme::dim()),
-        ],
-        vec![Span::raw("▒"), Span::styled(" partly", theme::dim())],
-        vec![Span::raw("·"), Span::styled(" missing", theme::dim())],
-        vec![
-            Span::styled("·", red),
-            Span::styled(" reassigned", theme::dim()),
-        ],
+            item("█", Style::new().fg(theme::peer(0)), received),
+            item(IN_FLIGHT, Style::new().fg(theme::peer(0)), " in flight"),
+            item("▒", Style::default(), " partly"),
+            item("·", Style::default(), " missing"),
+            item("·", Style::new().fg(Color::LightRed), " reassigned"),
+        ]
+    };
+    let len = |item: &[Span]| -> usize { item.iter().map(|s| s.content.chars().count()).sum() };
+    let wordings = [
+        (" received (peer's colour)", 2),
+        (" received", 2),
+        (" done", 2),
+        (" done", 1),
     ];
+    let (chosen, gap) = wordings
+        .iter()
+        .map(|&(received, gap)| (items(received), gap))
+        .find(|(items, gap)| {
+            let all: usize = items.iter().map(|i| len(i)).sum::<usize>() + gap * (items.len() - 1);
+            2 + all <= width
+        })
+        .unwrap_or_else(|| (items(" done"), 1));
+    let mut chosen = chosen;
     if per_symbol > 1 {
-        items.push(vec![Span::styled(
+        chosen.push(vec![Span::styled(
             format!("1 symbol = {per_symbol} chunks"),
             theme::dim(),
         )]);
     }
     let mut spans = vec![Span::raw("  ")];
     let mut used = 2;
-    for item in items {
-        let len: usize = item
-            .iter()
-            .map(|s| s.content.chars().count())
-            .sum::<usize>()
-            + 2;
-        if used + len > width {
+    for item in chosen {
+        let sep = if used > 2 { gap } else { 0 };
+        if used + sep + len(&item) > width {
             continue;
         }
-        used += len;
+        used += sep + len(&item);
+        spans.push(Span::raw(" ".repeat(sep)));
         spans.extend(item);
-        spans.push(Span::raw("  "));
     }
     Line::from(spans)
 }
+
+/// The map's symbol for chunks requested and not yet received.
+const IN_FLIGHT: &str = "░";
 
 /// The chunk map: the transfer's cells squeezed onto `map_rows` rows of the panel's width.
 fn chunk_map(t: &TransferSnapshot, width: usize, map_rows: usize) -> Vec<Line<'static>> {
@@ -397,21 +410,27 @@ fn chunk_map(t: &TransferSnapshot, width: usize, map_rows: usize) -> Vec<Line<'s
     lines
 }
 
-/// One slot of the map: full, partly or not received; coloured by the latest peer; red if its
-/// chunks were taken over from a peer that left and are still missing.
+/// One slot of the map: received (in the colour of the peer it came from), in flight (in the
+/// colour of the peer asked), partly received, or missing; red while its chunks were taken over
+/// from a peer that left and have not all arrived.
 fn slot(cells: &[Cell]) -> Span<'static> {
     let done: u32 = cells.iter().map(|c| c.done).sum();
     let of: u32 = cells.iter().map(|c| c.of).sum();
+    let in_flight: u32 = cells.iter().map(|c| c.in_flight).sum();
     let owner = cells.iter().rev().find_map(|c| c.owner);
+    let asked = cells.iter().rev().find_map(|c| c.asked);
     let reassigned = cells.iter().any(|c| c.reassigned);
-    let symbol = if done >= of {
-        "█"
+    // In flight before partly: what is happening now is worth more than what half happened.
+    let (symbol, by) = if done >= of {
+        ("█", owner)
+    } else if in_flight > 0 {
+        (IN_FLIGHT, asked)
     } else if done > 0 {
-        "▒"
+        ("▒", owner)
     } else {
-        "·"
+        ("·", None)
     };
-    let style = match (owner, reassigned && done < of) {
+    let style = match (by, reassigned && done < of) {
         (_, true) => Style::new().fg(Color::LightRed),
         (Some(p), false) => Style::new().fg(theme::peer(p)),
         (None, false) => theme::dim(),
