@@ -96,6 +96,8 @@ pub enum Msg {
     Files {
         served: Vec<ServedFile>,
         receiving: Vec<String>,
+        /// Files in served_files/ not served: the protocol cannot name them.
+        unservable: Vec<String>,
         now: Instant,
     },
     /// Who may upload to this peer, and the limits and quota used (`UploadStatus`'s words).
@@ -199,6 +201,8 @@ pub struct App {
     pub me: String,
     pub peers: Vec<PeerRow>,
     pub files: Vec<FileRow>,
+    /// Files in served_files/ not served because the protocol cannot name them, sorted.
+    pub unservable: Vec<String>,
     pub log: Log,
     /// Lines scrolled back from the newest in the current view (0: following the newest).
     pub scroll: usize,
@@ -273,6 +277,7 @@ impl App {
             me: me.to_string(),
             peers,
             files: Vec::new(),
+            unservable: Vec::new(),
             log: Log::default(),
             scroll: 0,
             hide_chunks: false,
@@ -309,8 +314,12 @@ impl App {
             Msg::Files {
                 served,
                 receiving,
+                unservable,
                 now,
-            } => self.on_files(served, receiving, now),
+            } => {
+                self.on_files(served, receiving, now);
+                self.unservable = unservable;
+            }
             Msg::Uploads(status) => self.uploads = Some(status),
             Msg::Reachable { peer, online } => {
                 if let Some(row) = self
@@ -1375,24 +1384,28 @@ pub(crate) mod tests {
         app.update(Msg::Files {
             served: vec![f("a")],
             receiving: vec![],
+            unservable: vec![],
             now: t0,
         });
         assert_eq!(app.files[0].new_until, None);
         app.update(Msg::Files {
             served: vec![f("a")],
             receiving: vec!["b".into()],
+            unservable: vec![],
             now: t0,
         });
         assert!(app.files[1].receiving);
         app.update(Msg::Files {
             served: vec![f("a"), f("b")],
             receiving: vec![],
+            unservable: vec![],
             now: t0,
         });
         assert!(app.files[1].new_until.is_some() && !app.files[1].receiving);
         app.update(Msg::Files {
             served: vec![f("a"), f("b")],
             receiving: vec![],
+            unservable: vec![],
             now: t0 + Duration::from_secs(6),
         });
         assert_eq!(app.files[1].new_until, None);

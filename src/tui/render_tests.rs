@@ -38,6 +38,7 @@ fn demo_app() -> App {
     app.update(Msg::Files {
         served: files,
         receiving: vec!["ocean.txt".into()],
+        unservable: vec![],
         now: Instant::now(),
     });
     app
@@ -467,6 +468,49 @@ fn the_served_files_panel_says_who_may_upload_and_the_limits() {
     }
     let wide = screen(&app, 200, 50);
     assert!(wide.contains("quota 1.5M of 2G used"), "{wide}");
+}
+
+/// Files the protocol cannot name are said under the served files: how many, where the reasons
+/// are, and (room permitting) which, escaped.
+#[test]
+fn the_served_files_panel_says_which_names_are_not_servable() {
+    let mut app = demo_app();
+    let served = vec![ServedFile {
+        name: "f2.txt".into(),
+        size: 131,
+    }];
+    app.update(Msg::Files {
+        served,
+        receiving: vec![],
+        unservable: vec!["my file.txt".into(), "tab\there".into()],
+        now: Instant::now(),
+    });
+    assert_eq!(app.unservable, ["my file.txt", "tab\there"]);
+    app.update(Msg::Uploads("uploads: known peers · max 10M a file".into()));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+    let wide = screen(&app, 200, 50);
+    assert!(
+        wide.contains("2 names not servable · see p2p-tui.log")
+            && wide.contains("my file.txt · tab\\there"),
+        "{wide}"
+    );
+    assert!(wide.contains("uploads: known peers") && wide.contains("f2.txt"));
+    // The files are listed again without them once renamed: the warning goes.
+    app.update(Msg::Files {
+        served: vec![],
+        receiving: vec![],
+        unservable: vec![],
+        now: Instant::now(),
+    });
+    assert!(!screen(&app, 80, 24).contains("not servable"));
+    // One name: singular.
+    app.update(Msg::Files {
+        served: vec![],
+        receiving: vec![],
+        unservable: vec!["a b".into()],
+        now: Instant::now(),
+    });
+    assert!(screen(&app, 80, 24).contains("1 name not servable"));
 }
 
 /// A peer that listed files and then went offline: its entries stay, marked, and Enter
