@@ -293,11 +293,11 @@ fn tui_draws_chunks_in_flight_a_rate_sparkline_and_unservable_names_at_80x24() {
     tmux.type_text("#DOWNLOAD big.bin p2 p3 p4");
     tmux.key("Enter");
     let rows = |screen: &str| -> Vec<String> { screen.lines().map(String::from).collect() };
-    // The map's first row: the one under the legend.
-    let map_row = |screen: &str| -> Option<String> {
+    // The map: the rows under the legend (at most three).
+    let map_rows = |screen: &str| -> Option<String> {
         let rows = rows(screen);
         let legend = rows.iter().position(|r| r.contains("░ in flight"))?;
-        rows.get(legend + 1).cloned()
+        Some(rows.iter().skip(legend + 1).take(3).cloned().collect())
     };
     // The sparkline: the last columns of the gauge's row (the row with the percentage).
     let sparkline = |screen: &str| -> Option<String> {
@@ -317,7 +317,7 @@ fn tui_draws_chunks_in_flight_a_rate_sparkline_and_unservable_names_at_80x24() {
             !screen.contains("download success"),
             "over before both were seen (in flight {in_flight}, sparkline {sparked}):\n{screen}"
         );
-        in_flight |= map_row(&screen).is_some_and(|row| row.contains('░'));
+        in_flight |= map_rows(&screen).is_some_and(|rows| rows.contains('░'));
         sparked |= sparkline(&screen).is_some_and(|s| s.chars().any(|c| "▁▂▃▄▅▆▇█".contains(c)));
         assert!(
             Instant::now() < deadline,
