@@ -1374,6 +1374,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn names_not_servable_follow_each_listing() {
+        let mut app = app();
+        let files = |unservable: &[&str]| Msg::Files {
+            served: vec![ServedFile {
+                name: "ok.txt".into(),
+                size: 1,
+            }],
+            receiving: vec![],
+            unservable: unservable.iter().map(|n| n.to_string()).collect(),
+            now: Instant::now(),
+        };
+        assert!(app.unservable.is_empty());
+        app.update(files(&["a b.txt", "tab\tname"]));
+        assert_eq!(app.unservable, ["a b.txt", "tab\tname"]);
+        assert_eq!(app.files.len(), 1, "not among the served files");
+        // Renamed: the next listing no longer has it.
+        app.update(files(&["tab\tname"]));
+        assert_eq!(app.unservable, ["tab\tname"]);
+        app.update(files(&[]));
+        assert!(app.unservable.is_empty());
+    }
+
+    #[test]
     fn new_files_are_highlighted_and_received_ones_marked() {
         let mut app = app();
         let t0 = Instant::now();
