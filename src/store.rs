@@ -186,13 +186,6 @@ impl Store {
 
     /// Files in served_files/ that are not served because the protocol cannot name them (as of
     /// the latest listing), sorted.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the TUI's served-files panel, once Msg::Files carries it"
-        )
-    )]
     pub fn unservable(&self) -> Vec<String> {
         lock(&self.unservable).latest.clone()
     }

@@ -33,11 +33,15 @@ pub struct PeerSpec {
     pub join: Option<String>,
 }
 
-/// This peer's served_files as last listed: complete files, and names being received.
+/// This peer's served_files as last listed: complete files, names being received, and the
+/// files not served because the protocol cannot name them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServedView {
     pub served: Vec<ServedFile>,
     pub receiving: Vec<String>,
+    /// Names in served_files/ with a space, a control character or bytes that are not UTF-8
+    /// (each said once in the log, with why), sorted.
+    pub unservable: Vec<String>,
 }
 
 /// A running peer. Its tasks run on the `TaskTracker` it was started with, until the
@@ -112,6 +116,8 @@ fn list(store: &Store) -> ServedView {
     ServedView {
         served: store.list().unwrap_or_default(),
         receiving: store.receiving_names(),
+        // As of the listing just made.
+        unservable: store.unservable(),
     }
 }
 
@@ -140,5 +146,22 @@ async fn watch_served(
                 changed
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_served_view_carries_the_names_not_servable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        std::fs::write(store.served_dir().join("ok.txt"), b"1").unwrap();
+        std::fs::write(store.served_dir().join("my file.txt"), b"2").unwrap();
+        let view = list(&store);
+        let names: Vec<&str> = view.served.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["ok.txt"]);
+        assert_eq!(view.unservable, ["my file.txt"]);
     }
 }

@@ -1,5 +1,6 @@
 //! The UI's state and its one writer, `App::update`. Rendering only reads it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,10 @@ use crate::store::ServedFile;
 
 /// How long a newly arrived file stays highlighted.
 const NEW_FILE_HIGHLIGHT: Duration = Duration::from_secs(5);
+/// A transfer's rate is sampled this often for its sparkline...
+const RATE_SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// ...and this many samples are kept (a minute: the widest sparkline drawn).
+pub const RATE_SAMPLES: usize = 60;
 /// The echo of a typed command, as the seed's console shows it.
 pub const ECHO: &str = "Input your command: ";
 
@@ -91,6 +96,8 @@ pub enum Msg {
     Files {
         served: Vec<ServedFile>,
         receiving: Vec<String>,
+        /// Files in served_files/ not served: the protocol cannot name them.
+        unservable: Vec<String>,
         now: Instant,
     },
     /// Who may upload to this peer, and the limits and quota used (`UploadStatus`'s words).
@@ -155,10 +162,47 @@ impl BarMessage {
     }
 }
 
+/// One transfer's rate (bytes per second), sampled once a second: the Transfers panel's
+/// sparkline.
+struct RateHistory {
+    transfer: Arc<TransferProgress>,
+    samples: VecDeque<u64>,
+    /// When the latest sample was taken (at first: when the transfer started).
+    last: Option<Instant>,
+}
+
+impl RateHistory {
+    fn new(transfer: Arc<TransferProgress>) -> RateHistory {
+        RateHistory {
+            samples: VecDeque::with_capacity(RATE_SAMPLES),
+            // The first second's rate is an average over too little time to draw.
+            last: Some(transfer.started),
+            transfer,
+        }
+    }
+
+    /// Takes `rate` as the sample for `now` if a second has passed since the last one.
+    fn sample(&mut self, rate: f64, now: Instant) {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < RATE_SAMPLE_EVERY)
+        {
+            return;
+        }
+        self.last = Some(now);
+        if self.samples.len() == RATE_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(rate.max(0.0) as u64);
+    }
+}
+
 pub struct App {
     pub me: String,
     pub peers: Vec<PeerRow>,
     pub files: Vec<FileRow>,
+    /// Files in served_files/ not served because the protocol cannot name them, sorted.
+    pub unservable: Vec<String>,
     pub log: Log,
     /// Lines scrolled back from the newest in the current view (0: following the newest).
     pub scroll: usize,
@@ -179,6 +223,9 @@ pub struct App {
     /// The latest transfers (running and recent) as of `now`, oldest first, cleared ones left out.
     pub transfers: Vec<TransferSnapshot>,
     handles: Vec<Arc<TransferProgress>>,
+    /// Per transfer of `handles` (same order), its rate once a second: built here from
+    /// successive snapshots, so the transfer tasks keep no history for the UI.
+    rate_history: Vec<RateHistory>,
     /// Transfers the user cleared (held, so they are known when the next list comes).
     cleared: Vec<Arc<TransferProgress>>,
     selected: Option<Arc<TransferProgress>>,
@@ -230,6 +277,7 @@ impl App {
             me: me.to_string(),
             peers,
             files: Vec::new(),
+            unservable: Vec::new(),
             log: Log::default(),
             scroll: 0,
             hide_chunks: false,
@@ -244,6 +292,7 @@ impl App {
             running: 0,
             transfers: Vec::new(),
             handles: Vec::new(),
+            rate_history: Vec::new(),
             cleared: Vec::new(),
             selected: None,
             selected_transfer: None,
@@ -265,8 +314,12 @@ impl App {
             Msg::Files {
                 served,
                 receiving,
+                unservable,
                 now,
-            } => self.on_files(served, receiving, now),
+            } => {
+                self.on_files(served, receiving, now);
+                self.unservable = unservable;
+            }
             Msg::Uploads(status) => self.uploads = Some(status),
             Msg::Reachable { peer, online } => {
                 if let Some(row) = self
@@ -438,6 +491,20 @@ impl App {
             .filter(|t| !self.cleared.iter().any(|c| Arc::ptr_eq(t, c)))
             .collect();
         self.transfers = self.handles.iter().map(|t| t.snapshot(now)).collect();
+        let mut earlier = std::mem::take(&mut self.rate_history);
+        self.rate_history = (self.handles.iter().zip(&self.transfers))
+            .map(|(handle, snapshot)| {
+                let mut history = earlier
+                    .iter()
+                    .position(|h| Arc::ptr_eq(&h.transfer, handle))
+                    .map(|at| earlier.swap_remove(at))
+                    .unwrap_or_else(|| RateHistory::new(Arc::clone(handle)));
+                if snapshot.outcome == Outcome::Running {
+                    history.sample(snapshot.rate, now);
+                }
+                history
+            })
+            .collect();
         self.now = now;
         self.selected_transfer = self
             .selected
@@ -449,6 +516,13 @@ impl App {
                 self.select(self.handles.len().checked_sub(1));
             }
         }
+    }
+
+    /// The rate of `transfers[index]`, one sample a second, oldest first (at most
+    /// `RATE_SAMPLES`; frozen when the transfer ends).
+    pub fn rate_history(&self, index: usize) -> &VecDeque<u64> {
+        static NONE: VecDeque<u64> = VecDeque::new();
+        self.rate_history.get(index).map_or(&NONE, |h| &h.samples)
     }
 
     fn select(&mut self, index: Option<usize>) {
@@ -1235,6 +1309,94 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rates_are_sampled_once_a_second_kept_for_a_minute_and_frozen_at_the_end() {
+        let mut app = app();
+        let t0 = Instant::now();
+        let t = Arc::new(
+            TransferProgress::new("big.bin", Direction::Download, 1_000_000, vec!["p2".into()])
+                .started_at(t0),
+        );
+        let frame = |app: &mut App, ms: u64| {
+            app.update(Msg::Transfers {
+                transfers: vec![Arc::clone(&t)],
+                now: t0 + Duration::from_millis(ms),
+            })
+        };
+        // Frames every 100 ms; 10 chunks of 100 bytes arrive in each: 10 kB/s.
+        let mut chunk = 0;
+        for frame_no in 0..=25u64 {
+            for _ in 0..10 {
+                t.requested(0);
+                t.chunk_done(0, chunk, 100);
+                chunk += 1;
+            }
+            frame(&mut app, frame_no * 100);
+        }
+        // Nothing in the first second (too short to measure), then one sample a second.
+        let samples: Vec<u64> = app.rate_history(0).iter().copied().collect();
+        assert_eq!(samples.len(), 2, "{samples:?}");
+        assert!(
+            samples.iter().all(|&r| (9_000..=11_000).contains(&r)),
+            "{samples:?}"
+        );
+        // Ten minutes of frames: only the latest minute is kept.
+        for second in 3..600u64 {
+            frame(&mut app, second * 1000);
+        }
+        assert_eq!(app.rate_history(0).len(), RATE_SAMPLES);
+        assert_eq!(
+            app.rate_history(0).back(),
+            Some(&0),
+            "nothing arrived lately"
+        );
+        // Finished: the history stays as it was.
+        t.finish(true);
+        let before = app.rate_history(0).clone();
+        frame(&mut app, 700_000);
+        assert_eq!(app.rate_history(0), &before);
+        // A second transfer gets its own history, and the first keeps its own.
+        let other = Arc::new(
+            TransferProgress::new("other.bin", Direction::Download, 1000, vec!["p2".into()])
+                .started_at(t0 + Duration::from_secs(701)),
+        );
+        app.update(Msg::Transfers {
+            transfers: vec![Arc::clone(&t), Arc::clone(&other)],
+            now: t0 + Duration::from_secs(701),
+        });
+        assert_eq!(app.rate_history(0), &before);
+        assert!(app.rate_history(1).is_empty());
+        // Cleared: its history goes with it.
+        key(&mut app, KeyCode::Tab);
+        key(&mut app, KeyCode::Char('C'));
+        assert_eq!(app.transfers.len(), 1);
+        assert_eq!(app.transfers[0].file, "other.bin");
+        assert!(app.rate_history(0).is_empty());
+    }
+
+    #[test]
+    fn names_not_servable_follow_each_listing() {
+        let mut app = app();
+        let files = |unservable: &[&str]| Msg::Files {
+            served: vec![ServedFile {
+                name: "ok.txt".into(),
+                size: 1,
+            }],
+            receiving: vec![],
+            unservable: unservable.iter().map(|n| n.to_string()).collect(),
+            now: Instant::now(),
+        };
+        assert!(app.unservable.is_empty());
+        app.update(files(&["a b.txt", "tab\tname"]));
+        assert_eq!(app.unservable, ["a b.txt", "tab\tname"]);
+        assert_eq!(app.files.len(), 1, "not among the served files");
+        // Renamed: the next listing no longer has it.
+        app.update(files(&["tab\tname"]));
+        assert_eq!(app.unservable, ["tab\tname"]);
+        app.update(files(&[]));
+        assert!(app.unservable.is_empty());
+    }
+
+    #[test]
     fn new_files_are_highlighted_and_received_ones_marked() {
         let mut app = app();
         let t0 = Instant::now();
@@ -1245,24 +1407,28 @@ pub(crate) mod tests {
         app.update(Msg::Files {
             served: vec![f("a")],
             receiving: vec![],
+            unservable: vec![],
             now: t0,
         });
         assert_eq!(app.files[0].new_until, None);
         app.update(Msg::Files {
             served: vec![f("a")],
             receiving: vec!["b".into()],
+            unservable: vec![],
             now: t0,
         });
         assert!(app.files[1].receiving);
         app.update(Msg::Files {
             served: vec![f("a"), f("b")],
             receiving: vec![],
+            unservable: vec![],
             now: t0,
         });
         assert!(app.files[1].new_until.is_some() && !app.files[1].receiving);
         app.update(Msg::Files {
             served: vec![f("a"), f("b")],
             receiving: vec![],
+            unservable: vec![],
             now: t0 + Duration::from_secs(6),
         });
         assert_eq!(app.files[1].new_until, None);

@@ -128,7 +128,7 @@ async fn event_loop(
             Some(list) = listed_rx.recv() => app.update(Msg::FilesListed(list)),
             Ok(()) = served.changed() => {
                 let view = served.borrow_and_update().clone();
-                app.update(Msg::Files { served: view.served, receiving: view.receiving, now: Instant::now() })
+                app.update(Msg::Files { served: view.served, receiving: view.receiving, unservable: view.unservable, now: Instant::now() })
             }
             _ = frame.tick() => {
                 running.retain(|r| !r.finished());

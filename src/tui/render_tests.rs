@@ -38,6 +38,7 @@ fn demo_app() -> App {
     app.update(Msg::Files {
         served: files,
         receiving: vec!["ocean.txt".into()],
+        unservable: vec![],
         now: Instant::now(),
     });
     app
@@ -176,6 +177,7 @@ mod transfers {
         for peer in 0..3 {
             p.requested(peer);
         }
+        p.awaiting(vec![(1, 40), (2, 41), (0, 42)]);
         insta::assert_snapshot!(show(p, t0));
     }
 
@@ -236,6 +238,8 @@ fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
         &[(0, 2), (2, 1)],
         "p3 left".into(),
     );
+    // p4 asked for 14 (its own) and p2 for 13 (taken over from p3).
+    p.awaiting(vec![(2, 14), (0, 13)]);
     let mut app = demo_app();
     app.update(Msg::Transfers {
         transfers: vec![Arc::new(p)],
@@ -267,6 +271,19 @@ fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
         "chunk 13 was taken over and is missing"
     );
     assert_eq!(buffer[(x0 + 12, y)].symbol(), "·");
+    // In flight: its own symbol, in the colour of the peer asked (red while reassigned).
+    assert_eq!(
+        (buffer[(x0 + 14, y)].symbol(), buffer[(x0 + 14, y)].fg),
+        ("░", theme::peer(2))
+    );
+    assert_eq!(
+        (buffer[(x0 + 13, y)].symbol(), buffer[(x0 + 13, y)].fg),
+        ("░", Color::LightRed)
+    );
+    assert_eq!(buffer[(x0 + 15, y)].symbol(), "·");
+    // The legend says what the symbol means.
+    let legend: String = (0..118u16).map(|x| buffer[(x, y - 1)].symbol()).collect();
+    assert!(legend.contains("░ in flight"), "{legend}");
 }
 
 #[test]
@@ -311,12 +328,27 @@ mod sizes {
         let t0 = Instant::now();
         let peers = vec!["p2".to_string(), "p3".to_string(), "p4".to_string()];
         let chunks = 3_000_000u64.div_ceil(1000);
-        let p =
-            TransferProgress::new("big.bin", Direction::Download, 3_000_000, peers).started_at(t0);
-        for i in 0..1200u64 {
-            let peer = (i % 3) as usize;
-            p.requested(peer);
-            p.chunk_done(peer, i, 1000);
+        let p = Arc::new(
+            TransferProgress::new("big.bin", Direction::Download, 3_000_000, peers).started_at(t0),
+        );
+        let mut app = demo_app();
+        // A frame at the end of each second, as the UI pulls them: the sparkline's samples.
+        let frame = |app: &mut App, second: u64| {
+            app.update(Msg::Transfers {
+                transfers: vec![Arc::clone(&p)],
+                now: t0 + Duration::from_secs(second),
+            })
+        };
+        // Five seconds at varying speed, then p3 is killed.
+        let mut next = 0u64;
+        for (second, count) in [(1, 120), (2, 260), (3, 300), (4, 220), (5, 300)] {
+            for i in next..next + count {
+                let peer = (i % 3) as usize;
+                p.requested(peer);
+                p.chunk_done(peer, i, 1000);
+            }
+            next += count;
+            frame(&mut app, second);
         }
         p.requested(1);
         let orphans = [Stripe {
@@ -329,17 +361,28 @@ mod sizes {
             orphans[0].len()
         );
         p.peer_left(1, &orphans, &[(0, 300), (2, 300)], note.clone());
-        for i in 1200..1500u64 {
+        // Two peers left: slower. p2 and p4 each have 150 chunks in flight past the last one
+        // received (p2 fetching p3's old share too).
+        let mut awaited = Vec::new();
+        for i in 1500..1800u64 {
             let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };
-            p.requested(peer);
-            p.chunk_done(peer, i, 1000);
+            awaited.push((peer, i));
         }
-        // Adaptive windows: p2 fast (most of its 512 out), p4 slow (one or two).
-        p.requested_many(0, 384);
+        p.requested_many(0, 150);
+        p.requested_many(2, 150);
+        p.awaiting(awaited);
+        // Adaptive windows: p2 fast (most of its 512 out), p4 slow enough to get fewer.
         p.set_window(0, 512);
-        p.requested_many(2, 2);
-        p.set_window(2, 2);
-        let mut app = demo_app();
+        p.set_window(2, 160);
+        for (second, count) in [(6, 60), (7, 120), (8, 120)] {
+            for i in next..next + count {
+                let peer = if i % 3 == 1 { 0 } else { (i % 3) as usize };
+                p.requested(peer);
+                p.chunk_done(peer, i, 1000);
+            }
+            next += count;
+            frame(&mut app, second);
+        }
         app.update(Msg::Reachable {
             peer: "p3".into(),
             online: false,
@@ -358,10 +401,6 @@ mod sizes {
         }
         lines.insert(40, (LineKind::Note, note));
         app.update(super::lines(lines));
-        app.update(Msg::Transfers {
-            transfers: vec![Arc::new(p)],
-            now: t0 + Duration::from_secs(3),
-        });
         app
     }
 
@@ -432,6 +471,49 @@ fn the_served_files_panel_says_who_may_upload_and_the_limits() {
     }
     let wide = screen(&app, 200, 50);
     assert!(wide.contains("quota 1.5M of 2G used"), "{wide}");
+}
+
+/// Files the protocol cannot name are said under the served files: how many, where the reasons
+/// are, and (room permitting) which, escaped.
+#[test]
+fn the_served_files_panel_says_which_names_are_not_servable() {
+    let mut app = demo_app();
+    let served = vec![ServedFile {
+        name: "f2.txt".into(),
+        size: 131,
+    }];
+    app.update(Msg::Files {
+        served,
+        receiving: vec![],
+        unservable: vec!["my file.txt".into(), "tab\there".into()],
+        now: Instant::now(),
+    });
+    assert_eq!(app.unservable, ["my file.txt", "tab\there"]);
+    app.update(Msg::Uploads("uploads: known peers · max 10M a file".into()));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+    let wide = screen(&app, 200, 50);
+    assert!(
+        wide.contains("2 names not servable · see p2p-tui.log")
+            && wide.contains("my file.txt · tab\\there"),
+        "{wide}"
+    );
+    assert!(wide.contains("uploads: known peers") && wide.contains("f2.txt"));
+    // The files are listed again without them once renamed: the warning goes.
+    app.update(Msg::Files {
+        served: vec![],
+        receiving: vec![],
+        unservable: vec![],
+        now: Instant::now(),
+    });
+    assert!(!screen(&app, 80, 24).contains("not servable"));
+    // One name: singular.
+    app.update(Msg::Files {
+        served: vec![],
+        receiving: vec![],
+        unservable: vec!["a b".into()],
+        now: Instant::now(),
+    });
+    assert!(screen(&app, 80, 24).contains("1 name not servable"));
 }
 
 /// A peer that listed files and then went offline: its entries stay, marked, and Enter

@@ -81,6 +81,11 @@ pub fn failed() -> Style {
         .add_modifier(Modifier::BOLD)
 }
 
+/// Something the user should act on that is not an error of a command (files not served).
+pub fn warning() -> Style {
+    Style::new().fg(Color::LightYellow)
+}
+
 pub fn succeeded() -> Style {
     Style::new().fg(Color::Green)
 }

@@ -274,3 +274,62 @@ fn tui_filtered_log_search_and_history_kept_across_runs() {
     tmux.key("C-c");
     tmux.wait_for("EXIT=0");
 }
+
+/// Issue 14's looks, on the real binary at 80x24: a download from three slowed peers shows its
+/// chunks in flight (░ after the received ones in the map, under a legend saying so) and a rate
+/// sparkline at the end of the gauge's row; a file with a space in its name is said in the
+/// served-files panel.
+#[test]
+fn tui_draws_chunks_in_flight_a_rate_sparkline_and_unservable_names_at_80x24() {
+    let mut net = Net::new(&["p1", "p2", "p3", "p4"]);
+    let data = random_bytes(600_000, 82);
+    for id in ["p2", "p3", "p4"] {
+        net.put(id, "big.bin", &data);
+        net.start(id, &["--chunk-delay", "2"]);
+    }
+    net.put("p1", "my file.txt", b"not servable");
+    let tmux = Tmux::start(80, 24, &tui_command(&net, "p1"));
+    tmux.wait_for("1 name not servable");
+    tmux.type_text("#DOWNLOAD big.bin p2 p3 p4");
+    tmux.key("Enter");
+    let rows = |screen: &str| -> Vec<String> { screen.lines().map(String::from).collect() };
+    // The map: the rows under the legend (at most three).
+    let map_rows = |screen: &str| -> Option<String> {
+        let rows = rows(screen);
+        let legend = rows.iter().position(|r| r.contains("░ in flight"))?;
+        Some(rows.iter().skip(legend + 1).take(3).cloned().collect())
+    };
+    // The sparkline: the last columns of the gauge's row (the row with the percentage).
+    let sparkline = |screen: &str| -> Option<String> {
+        let row = rows(screen).into_iter().find(|r| r.contains("% "))?;
+        let chars: Vec<char> = row.chars().collect();
+        Some(
+            chars[chars.len().saturating_sub(17)..chars.len() - 1]
+                .iter()
+                .collect(),
+        )
+    };
+    let deadline = Instant::now() + crate::util::TIMEOUT;
+    let (mut in_flight, mut sparked) = (false, false);
+    while !(in_flight && sparked) {
+        let screen = tmux.screen();
+        assert!(
+            !screen.contains("download success"),
+            "over before both were seen (in flight {in_flight}, sparkline {sparked}):\n{screen}"
+        );
+        in_flight |= map_rows(&screen).is_some_and(|rows| rows.contains('░'));
+        sparked |= sparkline(&screen).is_some_and(|s| s.chars().any(|c| "▁▂▃▄▅▆▇█".contains(c)));
+        assert!(
+            Instant::now() < deadline,
+            "in flight {in_flight}, sparkline {sparked}:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.wait_for("File big.bin download success");
+    assert_eq!(
+        sha256(&net.served("p1", "big.bin").expect("downloaded")),
+        sha256(&data)
+    );
+    tmux.key("C-c");
+    tmux.wait_for("EXIT=0");
+}

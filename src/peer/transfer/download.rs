@@ -115,6 +115,8 @@ pub async fn download(
         &ctx.options,
         version,
     ));
+    // The chunk map's "in flight", read from the scheduler once a UI frame.
+    (shared.progress).read_awaited_from(&shared, |s| s.lock().scheduler.awaited_chunks().collect());
     let mut tasks = JoinSet::new();
     for (position, peer) in serving.into_iter().enumerate() {
         // The connection has carried one reply: the `330` that made the peer a serving peer.

@@ -5,11 +5,13 @@
 //!
 //! The chunk map has one cell per chunk, or per group of chunks for big files (at most
 //! `MAX_CELLS` cells), and remembers which serving peer filled each cell, so the round-robin
-//! stripes can be drawn.
+//! stripes can be drawn. Which chunks are in flight (requested, not yet arrived) is not written
+//! here per chunk: the snapshot asks the download's scheduler, which knows, once per frame
+//! (`read_awaited_from`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::allocation::Stripe;
@@ -67,6 +69,20 @@ pub struct TransferProgress {
     finished_at: Mutex<Option<Instant>>,
     /// Byte counts seen by recent snapshots, for moving-window rates.
     samples: Mutex<Samples>,
+    /// Where the chunks in flight are read from (a download's scheduler), if anywhere.
+    awaited: OnceLock<AwaitedSource>,
+}
+
+/// Reads the chunks requested and not yet received, as (serving peer, chunk index); `None` once
+/// the download that knew them is gone.
+type ReadAwaited = dyn Fn() -> Option<Vec<(usize, u64)>> + Send + Sync;
+
+struct AwaitedSource(Box<ReadAwaited>);
+
+impl std::fmt::Debug for AwaitedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AwaitedSource")
+    }
 }
 
 /// Rates are measured over about this long.
@@ -139,6 +155,10 @@ pub struct Cell {
     /// Position of the serving peer that delivered the latest chunk.
     pub owner: Option<usize>,
     pub reassigned: bool,
+    /// Chunks of the cell requested and not yet received...
+    pub in_flight: u32,
+    /// ...the latest of them from this serving peer.
+    pub asked: Option<usize>,
 }
 
 impl TransferProgress {
@@ -183,7 +203,22 @@ impl TransferProgress {
             notes: Mutex::new(Vec::new()),
             finished_at: Mutex::new(None),
             samples: Mutex::new(Samples::default()),
+            awaited: OnceLock::new(),
         }
+    }
+
+    /// The chunk map's "in flight" comes from `source` (a download's shared state), through
+    /// `read`, when a snapshot is taken: the transfer path does nothing per chunk for it. Only
+    /// a weak reference is kept: the download's state goes when the download ends.
+    pub fn read_awaited_from<S: Send + Sync + 'static>(
+        &self,
+        source: &Arc<S>,
+        read: fn(&S) -> Vec<(usize, u64)>,
+    ) {
+        let source: Weak<S> = Arc::downgrade(source);
+        let read = move || source.upgrade().map(|s| read(&s));
+        // Set once, by the download that created this progress; a second call changes nothing.
+        let _ = self.awaited.set(AwaitedSource(Box::new(read)));
     }
 
     #[cfg(test)]
@@ -191,6 +226,12 @@ impl TransferProgress {
     pub fn started_at(mut self, at: Instant) -> Self {
         self.started = at;
         self
+    }
+
+    #[cfg(test)]
+    /// Chunks shown in flight, as (peer, chunk), for every snapshot from now on.
+    pub fn awaiting(&self, chunks: Vec<(usize, u64)>) {
+        let _ = (self.awaited).set(AwaitedSource(Box::new(move || Some(chunks.clone()))));
     }
 
     pub fn requested(&self, peer: usize) {
@@ -430,7 +471,7 @@ impl TransferProgress {
             bytes,
             rate,
             elapsed,
-            cells: self.cells(),
+            cells: self.cells_with_in_flight(outcome),
             notes: self.notes(),
         }
     }
@@ -455,9 +496,28 @@ impl TransferProgress {
                     of,
                     owner: owner.checked_sub(1).map(usize::from),
                     reassigned: self.cells_reassigned[c].load(Ordering::Relaxed),
+                    in_flight: 0,
+                    asked: None,
                 }
             })
             .collect()
+    }
+
+    /// The chunk map with the chunks in flight marked (a running download's, read from its
+    /// scheduler now; no progress lock is held meanwhile).
+    fn cells_with_in_flight(&self, outcome: Outcome) -> Vec<Cell> {
+        let mut cells = self.cells();
+        if outcome != Outcome::Running {
+            return cells;
+        }
+        let awaited = self.awaited.get().and_then(|read| (read.0)());
+        for (peer, index) in awaited.unwrap_or_default() {
+            if let Some(cell) = cells.get_mut((index / self.per_cell) as usize) {
+                cell.in_flight = cell.in_flight.saturating_add(1);
+                cell.asked = Some(peer);
+            }
+        }
+        cells
     }
 }
 
@@ -591,11 +651,66 @@ mod tests {
                 done: 1,
                 of: 1,
                 owner: Some(1),
-                reassigned: false
+                reassigned: false,
+                in_flight: 0,
+                asked: None,
             }
         );
         assert!(cells[4].reassigned && cells[7].reassigned && !cells[5].reassigned);
         assert_eq!(p.notes(), vec!["p3 left".to_string()]);
+    }
+
+    #[test]
+    fn chunks_in_flight_are_read_from_the_scheduler_at_snapshot_time() {
+        use crate::peer::transfer::scheduler::Scheduler;
+        // 20 chunks from 2 peers, one chunk per cell.
+        let p = TransferProgress::new(
+            "f",
+            Direction::Download,
+            2_000,
+            vec!["p2".into(), "p3".into()],
+        );
+        let scheduler = Arc::new(Mutex::new(Scheduler::new(2_000, 2, 64)));
+        p.read_awaited_from(&scheduler, |s| {
+            s.lock_unpoisoned().awaited_chunks().collect()
+        });
+        let in_flight = |p: &TransferProgress| -> Vec<(usize, u32, Option<usize>)> {
+            let cells = p.snapshot(Instant::now()).cells;
+            (cells.iter().enumerate())
+                .filter(|(_, c)| c.in_flight > 0)
+                .map(|(i, c)| (i, c.in_flight, c.asked))
+                .collect()
+        };
+        assert!(in_flight(&p).is_empty());
+        // p2 asks for 0, 2, 4; p3 for 1, 3.
+        assert_eq!(scheduler.lock_unpoisoned().request(0, 3), [0, 2, 4]);
+        assert_eq!(scheduler.lock_unpoisoned().request(1, 2), [1, 3]);
+        assert_eq!(
+            in_flight(&p),
+            [
+                (0, 1, Some(0)),
+                (1, 1, Some(1)),
+                (2, 1, Some(0)),
+                (3, 1, Some(1)),
+                (4, 1, Some(0))
+            ]
+        );
+        // Chunk 0 arrives: no longer in flight.
+        scheduler
+            .lock_unpoisoned()
+            .arrived(0, 0, &[0; 100])
+            .unwrap();
+        assert_eq!(in_flight(&p).first(), Some(&(1, 1, Some(1))));
+        // A finished transfer, or one whose scheduler is gone, has none.
+        p.finish(false);
+        assert!(in_flight(&p).is_empty());
+        let q = TransferProgress::new("f", Direction::Download, 2_000, vec!["p2".into()]);
+        let gone = Arc::new(Mutex::new(Scheduler::new(2_000, 1, 64)));
+        q.read_awaited_from(&gone, |s| s.lock_unpoisoned().awaited_chunks().collect());
+        gone.lock_unpoisoned().request(0, 4);
+        assert_eq!(in_flight(&q).len(), 4);
+        drop(gone);
+        assert!(in_flight(&q).is_empty());
     }
 
     #[test]

@@ -172,6 +172,13 @@ impl Scheduler {
         self.peers.get(peer).map_or(0, |p| p.in_flight.len())
     }
 
+    /// Every chunk requested and not yet received, with the peer asked (read-only: the UI's
+    /// chunk map reads it once a frame).
+    pub fn awaited_chunks(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        (self.peers.iter().enumerate())
+            .flat_map(|(peer, p)| p.in_flight.iter().map(move |&index| (peer, index)))
+    }
+
     #[cfg(test)]
     /// The chunk `peer` awaits next, if any.
     pub fn awaited(&self, peer: usize) -> Option<u64> {

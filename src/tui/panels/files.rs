@@ -1,4 +1,5 @@
-//! This peer's served_files, with files being received shown apart.
+//! This peer's served_files, with files being received shown apart, the files it cannot serve
+//! (names the protocol cannot carry) said under them, and who may upload here.
 
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::{block, bytes};
 use crate::tui::app::App;
 use crate::tui::theme;
+use crate::words::counted;
 
 /// The upload status in lines of at most `width`, broken between its " · " parts.
 fn fold(status: &str, width: usize) -> Vec<String> {
@@ -34,6 +36,16 @@ fn clip(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// The files not served, in words: in full (count, where the reasons are, each name escaped so
+/// that a control character cannot upset the screen; " · " between parts, for `fold`), and the
+/// one-line forms, longest first.
+fn unservable(names: &[String]) -> (String, [String; 2]) {
+    let count = format!("{} not servable", counted(names.len() as u64, "name"));
+    let mut full = vec![count.clone(), "see p2p-tui.log".to_string()];
+    full.extend(names.iter().map(|n| n.escape_debug().to_string()));
+    (full.join(" · "), [format!("{count} (see log)"), count])
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -75,19 +87,58 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if lines.is_empty() {
         lines.push(Line::styled("(no files)", theme::dim()));
     }
-    // Who may write here, last and dim: under the files when there is room, else in place of
-    // the last one (the count in the title still says how many there are).
-    if let Some(uploads) = &app.uploads {
-        let inner = area.height.saturating_sub(2) as usize;
-        let mut status = fold(uploads, width);
-        if status.len() > inner.saturating_sub(lines.len()) {
-            // Short of rows: one line, cut.
-            status = vec![clip(uploads, width)];
+    // Below the files: the names not served (a warning: the user put them there to share
+    // them), then who may write here, dim. When rows are short each gets one line, cut, in
+    // place of the last files (the count in the title still says how many there are).
+    let inner = area.height.saturating_sub(2) as usize;
+    let not_served = (!app.unservable.is_empty()).then(|| unservable(&app.unservable));
+    let mut warning = not_served
+        .as_ref()
+        .map_or_else(Vec::new, |(full, _)| fold(full, width));
+    let mut status = app
+        .uploads
+        .as_ref()
+        .map_or_else(Vec::new, |uploads| fold(uploads, width));
+    let room = inner.saturating_sub(lines.len());
+    // Short of rows: the upload status goes to one line first, then the warning.
+    if warning.len() + status.len() > room
+        && let Some(uploads) = &app.uploads
+    {
+        status = vec![clip(uploads, width)];
+    }
+    if warning.len() + status.len() > room
+        && let Some((_, short)) = &not_served
+    {
+        let rows = room.saturating_sub(status.len());
+        if rows >= 2 {
+            // The count first, then the names that fit; "…" says some are left out.
+            warning.truncate(rows);
+            if let Some(last) = warning.last_mut() {
+                *last = clip(&format!("{last} …"), width);
+            }
+        } else {
+            let fits = short.iter().find(|s| s.chars().count() <= width);
+            warning = vec![fits.cloned().unwrap_or_else(|| clip(&short[0], width))];
         }
-        if inner > status.len() {
-            lines.truncate(inner - status.len());
-            lines.extend(status.into_iter().map(|l| Line::styled(l, theme::dim())));
-        }
+    }
+    let bottom = warning.len() + status.len();
+    if inner > bottom {
+        lines.truncate(inner - bottom);
+        lines.extend(
+            warning
+                .into_iter()
+                .map(|l| Line::styled(l, theme::warning())),
+        );
+        lines.extend(status.into_iter().map(|l| Line::styled(l, theme::dim())));
+    } else if inner > 0 && !warning.is_empty() {
+        // One row: the warning wins over the files.
+        lines.truncate(inner - 1);
+        lines.extend(
+            warning
+                .into_iter()
+                .take(1)
+                .map(|l| Line::styled(l, theme::warning())),
+        );
     }
     let served = app.files.iter().filter(|f| !f.receiving).count();
     frame.render_widget(

@@ -1,18 +1,20 @@
 //! Transfers: per running or recent upload/download a header (file, rate, ETA), a gauge (bytes
-//! and percent), a row per serving peer with the chunks round robin gives it (i mod n), what
-//! happened in words (takeovers, failures: wrapped, never cut), and a chunk map coloured by the
+//! and percent) beside a sparkline of the rate (the App's history, one sample a second), a row
+//! per serving peer with the chunks round robin gives it (i mod n), what happened in words (takeovers, failures: wrapped, never cut), and a chunk map coloured by the
 //! peer each chunk came from, under a legend. When rows are short, the map shrinks first: the
 //! words and the numbers are what a user needs.
+
+use std::collections::VecDeque;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{LineGauge, Paragraph};
+use ratatui::widgets::{LineGauge, Paragraph, RenderDirection, Sparkline};
 
 use super::{block, bytes};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
-use crate::tui::app::App;
+use crate::tui::app::{App, RATE_SAMPLES};
 use crate::tui::theme;
 use crate::words::counted;
 
@@ -85,6 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             frame,
             at,
             &app.transfers[place.index],
+            app.rate_history(place.index),
             place.map_rows,
             selected,
         );
@@ -139,6 +142,7 @@ fn render_transfer(
     frame: &mut Frame,
     area: Rect,
     t: &TransferSnapshot,
+    rates: &VecDeque<u64>,
     map_rows: usize,
     selected: bool,
 ) {
@@ -148,7 +152,22 @@ fn render_transfer(
     frame.render_widget(Paragraph::new(header(t, width, selected)), row(0));
     if fits(1) {
         let gauge_area = Rect::new(area.x + 2, area.y + 1, area.width.saturating_sub(2), 1);
+        // A running transfer keeps the room from the start (no jump at its first sample); one
+        // that ended before a sample was taken needs none.
+        let spark = if rates.is_empty() && t.outcome != Outcome::Running {
+            0
+        } else {
+            sparkline_width(gauge_area.width)
+        };
+        let gauge_area = Rect {
+            width: gauge_area.width - spark,
+            ..gauge_area
+        };
         frame.render_widget(gauge(t), gauge_area);
+        if spark > 1 {
+            let spark_area = Rect::new(gauge_area.right() + 1, gauge_area.y, spark - 1, 1);
+            frame.render_widget(sparkline(rates), spark_area);
+        }
     }
     let mut lines: Vec<Line> = (0..t.peers.len()).map(|p| peer_row(t, p, width)).collect();
     lines.extend(
@@ -208,6 +227,28 @@ fn header(t: &TransferSnapshot, width: usize, selected: bool) -> Line<'static> {
         Span::styled(format!("{whom}  "), theme::dim()),
         Span::styled(state, style),
     ])
+}
+
+/// Columns of the gauge's row given to the rate sparkline (a space included): a third of the
+/// row, at most a minute of samples, none on rows too narrow for the gauge to stay readable.
+fn sparkline_width(row: u16) -> u16 {
+    if row < SPARKLINE_FROM {
+        0
+    } else {
+        (row / 3).min(RATE_SAMPLES as u16 + 1)
+    }
+}
+
+/// The narrowest gauge row that also gets a sparkline.
+const SPARKLINE_FROM: u16 = 40;
+
+/// The rate over the last seconds (ratatui's `Sparkline`), newest at the right edge, scaled
+/// to the highest rate shown.
+fn sparkline(rates: &VecDeque<u64>) -> Sparkline<'static> {
+    Sparkline::default()
+        .data(rates.iter().rev())
+        .direction(RenderDirection::RightToLeft)
+        .style(Style::new().fg(Color::Cyan))
 }
 
 /// ratatui's `LineGauge`, labelled with bytes and percent.
@@ -309,50 +350,63 @@ fn chunks_per_symbol(t: &TransferSnapshot, width: usize, map_rows: usize) -> (us
     (per_slot, chunks_per_cell * per_slot as u64)
 }
 
-/// What the map's symbols and colours mean, as much as fits.
+/// What the map's symbols and colours mean: the longest wording whose items all fit, then the
+/// squeeze ("1 symbol = N chunks") if room is left.
 fn legend(t: &TransferSnapshot, width: usize, map_rows: usize) -> Line<'static> {
     let (_, per_symbol) = chunks_per_symbol(t, width, map_rows);
-    let red = Style::new().fg(Color::LightRed);
-    let colour = if width >= 72 {
-        " received (peer's colour)"
-    } else {
-        " received"
+    let item = |symbol: &'static str, style: Style, words: &'static str| {
+        vec![
+            Span::styled(symbol, style),
+            Span::styled(words, theme::dim()),
+        ]
     };
-    let mut items: Vec<Vec<Span<'static>>> = vec![
+    let items = |received: &'static str| {
         vec![
-            Span::styled("█", Style::new().fg(theme::peer(0))),
-            Span::styled(colour, theme::dim()),
-        ],
-        vec![Span::raw("▒"), Span::styled(" partly", theme::dim())],
-        vec![Span::raw("·"), Span::styled(" missing", theme::dim())],
-        vec![
-            Span::styled("·", red),
-            Span::styled(" reassigned", theme::dim()),
-        ],
+            item("█", Style::new().fg(theme::peer(0)), received),
+            item(IN_FLIGHT, Style::new().fg(theme::peer(0)), " in flight"),
+            item("▒", Style::default(), " partly"),
+            item("·", Style::default(), " missing"),
+            item("·", Style::new().fg(Color::LightRed), " reassigned"),
+        ]
+    };
+    let len = |item: &[Span]| -> usize { item.iter().map(|s| s.content.chars().count()).sum() };
+    let wordings = [
+        (" received (peer's colour)", 2),
+        (" received", 2),
+        (" done", 2),
+        (" done", 1),
     ];
+    let (chosen, gap) = wordings
+        .iter()
+        .map(|&(received, gap)| (items(received), gap))
+        .find(|(items, gap)| {
+            let all: usize = items.iter().map(|i| len(i)).sum::<usize>() + gap * (items.len() - 1);
+            2 + all <= width
+        })
+        .unwrap_or_else(|| (items(" done"), 1));
+    let mut chosen = chosen;
     if per_symbol > 1 {
-        items.push(vec![Span::styled(
+        chosen.push(vec![Span::styled(
             format!("1 symbol = {per_symbol} chunks"),
             theme::dim(),
         )]);
     }
     let mut spans = vec![Span::raw("  ")];
     let mut used = 2;
-    for item in items {
-        let len: usize = item
-            .iter()
-            .map(|s| s.content.chars().count())
-            .sum::<usize>()
-            + 2;
-        if used + len > width {
+    for item in chosen {
+        let sep = if used > 2 { gap } else { 0 };
+        if used + sep + len(&item) > width {
             continue;
         }
-        used += len;
+        used += sep + len(&item);
+        spans.push(Span::raw(" ".repeat(sep)));
         spans.extend(item);
-        spans.push(Span::raw("  "));
     }
     Line::from(spans)
 }
+
+/// The map's symbol for chunks requested and not yet received.
+const IN_FLIGHT: &str = "░";
 
 /// The chunk map: the transfer's cells squeezed onto `map_rows` rows of the panel's width.
 fn chunk_map(t: &TransferSnapshot, width: usize, map_rows: usize) -> Vec<Line<'static>> {
@@ -371,21 +425,27 @@ fn chunk_map(t: &TransferSnapshot, width: usize, map_rows: usize) -> Vec<Line<'s
     lines
 }
 
-/// One slot of the map: full, partly or not received; coloured by the latest peer; red if its
-/// chunks were taken over from a peer that left and are still missing.
+/// One slot of the map: received (in the colour of the peer it came from), in flight (in the
+/// colour of the peer asked), partly received, or missing; red while its chunks were taken over
+/// from a peer that left and have not all arrived.
 fn slot(cells: &[Cell]) -> Span<'static> {
     let done: u32 = cells.iter().map(|c| c.done).sum();
     let of: u32 = cells.iter().map(|c| c.of).sum();
+    let in_flight: u32 = cells.iter().map(|c| c.in_flight).sum();
     let owner = cells.iter().rev().find_map(|c| c.owner);
+    let asked = cells.iter().rev().find_map(|c| c.asked);
     let reassigned = cells.iter().any(|c| c.reassigned);
-    let symbol = if done >= of {
-        "█"
+    // In flight before partly: what is happening now is worth more than what half happened.
+    let (symbol, by) = if done >= of {
+        ("█", owner)
+    } else if in_flight > 0 {
+        (IN_FLIGHT, asked)
     } else if done > 0 {
-        "▒"
+        ("▒", owner)
     } else {
-        "·"
+        ("·", None)
     };
-    let style = match (owner, reassigned && done < of) {
+    let style = match (by, reassigned && done < of) {
         (_, true) => Style::new().fg(Color::LightRed),
         (Some(p), false) => Style::new().fg(theme::peer(p)),
         (None, false) => theme::dim(),
