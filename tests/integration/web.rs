@@ -467,6 +467,38 @@ fn a_client_that_stops_reading_is_dropped() {
     assert!(all.len() < HUGE, "{} bytes", all.len());
 }
 
+/// The same for responses sent with `sendfile` (cached files of 256 KiB to 4 MiB): pipelined
+/// until they are more than the socket buffers hold, then never read.
+#[test]
+fn a_client_that_stops_reading_sent_files_is_dropped() {
+    let site = Site::new();
+    const FILE: usize = 4 << 20;
+    const COPIES: usize = 16;
+    std::fs::write(site.root().join("big4.bin"), vec![9u8; FILE]).unwrap();
+    let web = Web::start(&site.root(), &["--header-timeout", "1"]);
+    // Once read whole, so the pipelined copies come from memory.
+    let first = web.get("/big4.bin");
+    assert_eq!(first.body.len(), FILE);
+    let mut stalled = web.connect();
+    let port = stalled.stream.local_addr().unwrap().port();
+    stalled.send(
+        "GET /big4.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+            .repeat(COPIES)
+            .as_bytes(),
+    );
+    assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+    wait_until("the stalled connection dropped", || {
+        web.stderr
+            .lock()
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(&format!(":{port} connection closed: no progress")))
+    });
+    let mut all = Vec::new();
+    let _ = stalled.reader.read_to_end(&mut all);
+    assert!(all.len() < FILE * COPIES, "{} bytes", all.len());
+}
+
 #[test]
 fn with_the_tracker_the_web_server_shows_its_directory() {
     let site = Site::new();
