@@ -5,13 +5,14 @@
 #   scripts/bench-web.sh                 # 5 s per run, -t2 -c64, keep-alive
 #   DURATION=10 CONNS=200 scripts/bench-web.sh
 #
-# Files: small.txt (2 kB), 1m.bin (1 MiB, the largest size --web keeps in memory) and 8m.bin
-# (8 MiB, streamed from disk). The p2p-tui binary is target/release/p2p-tui (built here with
-# `cargo build --release` unless BIN names another); its access log goes to a file, as it
-# would in production. nginx: 2 workers, access log off, sendfile on. wrk and nginx are
-# installed with apt-get when missing (as root); without nginx the p2p-tui figures are still
-# printed. On a shared machine run it under a lock so it does not measure someone's build:
-#   flock /tmp/cargo.lock scripts/bench-web.sh
+# Files: small.txt (2 kB), 1m.bin (1 MiB: kept in memory by --web and sent with sendfile) and
+# 8m.bin (8 MiB: beyond the 4 MiB cache bound, streamed from disk). The p2p-tui binary is
+# target/release/p2p-tui (built here with `cargo build --release` unless BIN names another);
+# its access log goes to a file, as it would in production. nginx: 2 workers, access log off,
+# sendfile on. wrk and nginx are installed with apt-get when missing (as root); without nginx
+# the p2p-tui figures are still printed. On a shared machine run it under a lock so it does not
+# measure someone's build (-o: the servers it starts must not inherit the lock):
+#   flock -o /tmp/cargo.lock scripts/bench-web.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-5}

@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, Ready, ready};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::zero_copy::{self, Sealed};
 use crate::locks::RwLockExt;
 use bytes::Bytes;
 use futures::future::{BoxFuture, Either};
@@ -71,6 +72,8 @@ impl BackendMetadata for Meta {
 
 struct Entry {
     bytes: Bytes,
+    /// The sealed copy `bytes` maps, for files of at least [`zero_copy::MIN_LEN`] bytes.
+    sealed: Option<Arc<Sealed>>,
     meta: Meta,
     /// Distinguishes this entry from an earlier one for the same path in the eviction queue.
     generation: u64,
@@ -209,7 +212,11 @@ impl FileCache {
                 return None;
             }
         }
-        Some(CachedFile::memory(entry.bytes.clone(), entry.meta))
+        Some(CachedFile::memory(
+            entry.bytes.clone(),
+            entry.sealed.clone(),
+            entry.meta,
+        ))
     }
 
     /// Opens `path` (blocking): from memory if cached; a small file is read whole and cached.
@@ -225,24 +232,41 @@ impl FileCache {
                 inner: Inner::Disk(tokio::fs::File::from_std(file)),
             });
         }
-        let mut bytes = Vec::with_capacity(meta.len as usize);
-        file.by_ref()
-            .take(self.max_entry + 1)
-            .read_to_end(&mut bytes)?;
-        let bytes = Bytes::from(bytes);
+        let limit = self.max_entry + 1;
+        // A large file goes into a sealed copy that can be sent without copying it; where
+        // that cannot be had (no memfd, out of file descriptors), into plain memory.
+        let sealed = if meta.len >= zero_copy::MIN_LEN {
+            match Sealed::copy_of(&mut file, limit) {
+                Ok(sealed) => sealed.map(Arc::new),
+                Err(_) => {
+                    file.seek(io::SeekFrom::Start(0))?;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let bytes = match &sealed {
+            Some(sealed) => sealed.bytes(),
+            None => {
+                let mut bytes = Vec::with_capacity(meta.len as usize);
+                file.by_ref().take(limit).read_to_end(&mut bytes)?;
+                Bytes::from(bytes)
+            }
+        };
         if bytes.len() as u64 != meta.len {
             // Changed while being read: serve what was read, keep nothing.
             let meta = Meta {
                 len: bytes.len() as u64,
                 ..meta
             };
-            return Ok(CachedFile::memory(bytes, meta));
+            return Ok(CachedFile::memory(bytes, sealed, meta));
         }
-        self.insert(path, bytes.clone(), meta);
-        Ok(CachedFile::memory(bytes, meta))
+        self.insert(path, bytes.clone(), sealed.clone(), meta);
+        Ok(CachedFile::memory(bytes, sealed, meta))
     }
 
-    fn insert(&self, path: &Path, bytes: Bytes, meta: Meta) {
+    fn insert(&self, path: &Path, bytes: Bytes, sealed: Option<Arc<Sealed>>, meta: Meta) {
         let size = bytes.len() as u64;
         let mut state = self.write();
         state.remove(path);
@@ -267,6 +291,7 @@ impl FileCache {
             path.to_path_buf(),
             Arc::new(Entry {
                 bytes,
+                sealed,
                 meta,
                 generation,
                 validated_ms: AtomicU64::new(self.now_ms()),
@@ -285,13 +310,20 @@ impl FileCache {
 tokio::task_local! {
     /// The cached contents of the file the request in this scope opened, for
     /// [`with_memory_body`].
-    static OPENED: std::cell::RefCell<Option<Bytes>>;
+    static OPENED: std::cell::RefCell<Option<Memory>>;
+}
+
+/// A whole file's contents from memory.
+pub struct Memory {
+    pub bytes: Bytes,
+    /// The sealed copy `bytes` maps, if it is one: it can be sent with `sendfile`.
+    pub sealed: Option<Arc<Sealed>>,
 }
 
 /// Runs `serve` (a `ServeDir` call), and returns with its response the whole contents of the
 /// file it opened if they came from memory: the caller can send those as they are (one frame,
 /// no copy) instead of having `ServeDir` copy them out chunk by chunk.
-pub async fn with_memory_body<F: Future>(serve: F) -> (F::Output, Option<Bytes>) {
+pub async fn with_memory_body<F: Future>(serve: F) -> (F::Output, Option<Memory>) {
     OPENED
         .scope(std::cell::RefCell::new(None), async {
             let out = serve.await;
@@ -301,8 +333,12 @@ pub async fn with_memory_body<F: Future>(serve: F) -> (F::Output, Option<Bytes>)
 }
 
 fn note_opened(file: &CachedFile) {
-    if let Inner::Memory(c) = &file.inner {
-        let _ = OPENED.try_with(|o| *o.borrow_mut() = Some(c.get_ref().clone()));
+    if let Inner::Memory(c, sealed) = &file.inner {
+        let memory = Memory {
+            bytes: c.get_ref().clone(),
+            sealed: sealed.clone(),
+        };
+        let _ = OPENED.try_with(|o| *o.borrow_mut() = Some(memory));
     }
 }
 
@@ -344,22 +380,22 @@ pub struct CachedFile {
 }
 
 enum Inner {
-    Memory(io::Cursor<Bytes>),
+    Memory(io::Cursor<Bytes>, Option<Arc<Sealed>>),
     Disk(tokio::fs::File),
 }
 
 impl CachedFile {
-    fn memory(bytes: Bytes, meta: Meta) -> CachedFile {
+    fn memory(bytes: Bytes, sealed: Option<Arc<Sealed>>, meta: Meta) -> CachedFile {
         CachedFile {
             meta,
-            inner: Inner::Memory(io::Cursor::new(bytes)),
+            inner: Inner::Memory(io::Cursor::new(bytes), sealed),
         }
     }
 
     #[cfg(test)]
     /// Whether this is a cached copy (for tests).
     pub fn in_memory(&self) -> bool {
-        matches!(self.inner, Inner::Memory(_))
+        matches!(self.inner, Inner::Memory(..))
     }
 }
 
@@ -370,7 +406,7 @@ impl AsyncRead for CachedFile {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match &mut self.inner {
-            Inner::Memory(c) => Pin::new(c).poll_read(cx, buf),
+            Inner::Memory(c, _) => Pin::new(c).poll_read(cx, buf),
             Inner::Disk(f) => Pin::new(f).poll_read(cx, buf),
         }
     }
@@ -379,14 +415,14 @@ impl AsyncRead for CachedFile {
 impl AsyncSeek for CachedFile {
     fn start_seek(mut self: Pin<&mut Self>, position: io::SeekFrom) -> io::Result<()> {
         match &mut self.inner {
-            Inner::Memory(c) => Pin::new(c).start_seek(position),
+            Inner::Memory(c, _) => Pin::new(c).start_seek(position),
             Inner::Disk(f) => Pin::new(f).start_seek(position),
         }
     }
 
     fn poll_complete(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
         match &mut self.inner {
-            Inner::Memory(c) => Pin::new(c).poll_complete(cx),
+            Inner::Memory(c, _) => Pin::new(c).poll_complete(cx),
             Inner::Disk(f) => Pin::new(f).poll_complete(cx),
         }
     }
@@ -523,5 +559,62 @@ mod tests {
         // No cache at all.
         let none = CachedFs(FileCache::new(1024, 0));
         assert!(!none.open(paths[0].clone()).await.unwrap().in_memory());
+    }
+
+    #[tokio::test]
+    async fn large_files_are_sealed_copies_within_the_same_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let min = zero_copy::MIN_LEN as usize;
+        let cache = FileCache::new(4 * min as u64, 5 * min as u64);
+        let fs = CachedFs(Arc::clone(&cache));
+        let sealed = |p: &Path| cache.read().entries.get(p).map(|e| e.sealed.is_some());
+        // Just below the threshold: plain memory; at and above it: a sealed copy.
+        let small = write(dir.path(), "small.bin", &vec![1; min - 1]);
+        let a = write(dir.path(), "a.bin", &vec![2; min]);
+        let b = write(dir.path(), "b.bin", &vec![3; 3 * min]);
+        for (p, byte, len) in [(&small, 1, min - 1), (&a, 2, min), (&b, 3, 3 * min)] {
+            let f = fs.open(p.clone()).await.unwrap();
+            assert!(f.in_memory());
+            assert_eq!(read_all(f).await, vec![byte; len]);
+        }
+        assert_eq!(sealed(&small), Some(false));
+        assert_eq!(sealed(&a), Some(true));
+        assert_eq!(sealed(&b), Some(true));
+        assert_eq!(cache.bytes(), (5 * min - 1) as u64);
+        // Above the per-file bound: from disk, nothing kept.
+        let big = write(dir.path(), "big.bin", &vec![4; 4 * min + 1]);
+        let f = fs.open(big.clone()).await.unwrap();
+        assert!(!f.in_memory());
+        assert_eq!(read_all(f).await, vec![4; 4 * min + 1]);
+        assert!(!cache.contains(&big));
+        // Another sealed file pushes the oldest out: the total stays within the capacity.
+        let c = write(dir.path(), "c.bin", &vec![5; 2 * min]);
+        assert_eq!(
+            read_all(fs.open(c.clone()).await.unwrap()).await,
+            vec![5; 2 * min]
+        );
+        assert!(cache.bytes() <= cache.capacity());
+        assert!(cache.contains(&c) && !cache.contains(&small) && !cache.contains(&a));
+        // A sealed copy is not changed by the file's change: the new bytes are served, and a
+        // response still holding the old copy keeps the old bytes whole.
+        let mut held = fs.open(b.clone()).await.unwrap();
+        std::thread::sleep(FileCache::REVALIDATE * 2);
+        std::fs::write(&b, vec![6; 3 * min]).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&b)
+            .unwrap()
+            .set_modified(SystemTime::now() + Duration::from_secs(100))
+            .unwrap();
+        assert_eq!(
+            read_all(fs.open(b.clone()).await.unwrap()).await,
+            vec![6; 3 * min]
+        );
+        let mut old = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut held, &mut old)
+            .await
+            .unwrap();
+        assert_eq!(old, vec![3; 3 * min]);
+        assert!(cache.bytes() <= cache.capacity());
     }
 }

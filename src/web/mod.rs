@@ -5,14 +5,16 @@
 //! `ServeDir` owns files (content types, Range, conditional requests, index.html, refusing paths
 //! that leave the root). This module wires them up, adds the HTML error pages and logs each
 //! request. `ServeDir` reads files through [`cache::CachedFs`], which keeps small files in
-//! memory and spares cached requests the trips to tokio's blocking pool; the access log is
-//! written by a thread of its own ([`access_log`]).
+//! memory and spares cached requests the trips to tokio's blocking pool; a whole cached file
+//! goes out as one body without a copy, large ones with `sendfile` ([`zero_copy`]); the access
+//! log is written by a thread of its own ([`access_log`]).
 
 pub mod access_log;
 pub mod cache;
 pub mod client;
 pub mod pages;
 mod slots;
+pub mod zero_copy;
 
 use std::convert::Infallible;
 use std::io;
@@ -70,7 +72,7 @@ impl WebConfig {
             max_connections: 1024,
             max_per_address: None,
             max_head_bytes: 16 * 1024,
-            cache_max_file: 1 << 20,
+            cache_max_file: 4 << 20,
             cache_capacity: 64 << 20,
         }
     }
@@ -149,15 +151,19 @@ pub async fn serve(
         tasks.spawn(connections.track_future(async move {
             let _permit = permit;
             let served = Arc::clone(&tenant);
+            let sends = Arc::new(zero_copy::Sends::default());
+            let expected = Arc::clone(&sends);
             let service = hyper::service::service_fn(move |req| {
                 let site = Arc::clone(&site);
                 let tenant = Arc::clone(&served);
-                async move { Ok::<_, Infallible>(site.respond(req, client, tenant).await) }
+                let sends = Arc::clone(&expected);
+                async move { Ok::<_, Infallible>(site.respond(req, client, tenant, &sends).await) }
             });
             let progress = Progress::default();
             let io = Watched {
                 inner: stream,
                 progress: progress.clone(),
+                sends,
             };
             let conn = http.serve_connection(TokioIo::new(io), service);
             tokio::pin!(conn);
@@ -235,6 +241,7 @@ impl Site {
         req: Request<Incoming>,
         client: SocketAddr,
         tenant: Arc<Tenant>,
+        sends: &zero_copy::Sends,
     ) -> Response<Body> {
         tenant.busy();
         let started = Instant::now();
@@ -242,7 +249,7 @@ impl Site {
         let logged = access_log::enabled()
             .then(|| (req.method().clone(), req.uri().to_string(), req.version()));
         let close = closes_after(&req);
-        let mut response = self.route(req).await;
+        let mut response = self.route(req, sends).await;
         response
             .headers_mut()
             .insert(header::SERVER, HeaderValue::from_static(SERVER));
@@ -277,7 +284,7 @@ impl Site {
         })
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn route(&self, req: Request<Incoming>, sends: &zero_copy::Sends) -> Response<Body> {
         if let Some(tracker) = &self.tracker {
             let page = match req.uri().path() {
                 "/tracker" | "/tracker/" => Some(false),
@@ -315,15 +322,19 @@ impl Site {
             Err(never) => match never {},
         };
         // A whole file from memory: sent as it is, one frame and no copy, rather than
-        // copied out by ServeDir in chunks (a range or a HEAD keeps ServeDir's body).
-        if let Some(bytes) = memory
+        // copied out by ServeDir in chunks (a range or a HEAD keeps ServeDir's body); a sealed
+        // copy leaves by `sendfile`.
+        if let Some(memory) = memory
             && response.status() == StatusCode::OK
             && method == Method::GET
             && response.headers().get(header::CONTENT_LENGTH)
-                == Some(&HeaderValue::from(bytes.len()))
+                == Some(&HeaderValue::from(memory.bytes.len()))
         {
+            if let Some(sealed) = memory.sealed {
+                sends.expect(sealed);
+            }
             return response.map(|_| {
-                Full::new(bytes)
+                Full::new(memory.bytes)
                     .map_err(|never| match never {})
                     .boxed_unsync()
             });
@@ -455,6 +466,8 @@ impl Progress {
 struct Watched {
     inner: tokio::net::TcpStream,
     progress: Progress,
+    /// Whole cached files in the responses being written, sent from their sealed copies.
+    sends: Arc<zero_copy::Sends>,
 }
 
 impl tokio::io::AsyncRead for Watched {
@@ -492,7 +505,11 @@ impl tokio::io::AsyncWrite for Watched {
         bufs: &[io::IoSlice<'_>],
     ) -> std::task::Poll<io::Result<usize>> {
         self.progress.set_unflushed(true);
-        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        let this = &mut *self;
+        let r = match this.sends.poll_write_vectored(&this.inner, cx, bufs) {
+            Some(r) => r,
+            None => std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
+        };
         if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
             self.progress.touch();
         }

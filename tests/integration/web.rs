@@ -467,6 +467,38 @@ fn a_client_that_stops_reading_is_dropped() {
     assert!(all.len() < HUGE, "{} bytes", all.len());
 }
 
+/// The same for responses sent with `sendfile` (cached files of 256 KiB to 4 MiB): pipelined
+/// until they are more than the socket buffers hold, then never read.
+#[test]
+fn a_client_that_stops_reading_sent_files_is_dropped() {
+    let site = Site::new();
+    const FILE: usize = 4 << 20;
+    const COPIES: usize = 16;
+    std::fs::write(site.root().join("big4.bin"), vec![9u8; FILE]).unwrap();
+    let web = Web::start(&site.root(), &["--header-timeout", "1"]);
+    // Once read whole, so the pipelined copies come from memory.
+    let first = web.get("/big4.bin");
+    assert_eq!(first.body.len(), FILE);
+    let mut stalled = web.connect();
+    let port = stalled.stream.local_addr().unwrap().port();
+    stalled.send(
+        "GET /big4.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+            .repeat(COPIES)
+            .as_bytes(),
+    );
+    assert_eq!(web.get("/hello.txt").body, b"Success!!!\n");
+    wait_until("the stalled connection dropped", || {
+        web.stderr
+            .lock()
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(&format!(":{port} connection closed: no progress")))
+    });
+    let mut all = Vec::new();
+    let _ = stalled.reader.read_to_end(&mut all);
+    assert!(all.len() < FILE * COPIES, "{} bytes", all.len());
+}
+
 #[test]
 fn with_the_tracker_the_web_server_shows_its_directory() {
     let site = Site::new();
@@ -1009,8 +1041,8 @@ fn a_file_changed_on_disk_is_served_fresh_and_large_files_stream_from_disk() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     std::fs::remove_file(&path).unwrap();
     assert_eq!(get(&mut http).status, 404);
-    // Beyond the cache's largest file (1 MiB): read from disk, whole and exact, and fresh.
-    let huge = random_bytes(3 << 20, 11);
+    // Beyond the cache's largest file (4 MiB): read from disk, whole and exact, and fresh.
+    let huge = random_bytes(5 << 20, 11);
     std::fs::write(site.root().join("huge.bin"), &huge).unwrap();
     for _ in 0..2 {
         let reply = http.ask("GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -1018,4 +1050,86 @@ fn a_file_changed_on_disk_is_served_fresh_and_large_files_stream_from_disk() {
     }
     let tail = http.ask("GET /huge.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-5\r\n\r\n");
     assert_eq!(tail.body, &huge[huge.len() - 5..]);
+}
+
+/// Whole files of 256 KiB to 4 MiB are cached as sealed copies and sent with `sendfile`: pipelined
+/// behind and between other responses on one connection, each arrives whole and in order, and a
+/// file changed on disk is served fresh.
+#[test]
+fn large_cached_files_are_sent_whole_pipelined_and_fresh() {
+    let site = Site::new();
+    let sizes = [256 << 10, 1 << 20, (4 << 20) - 1, 4 << 20];
+    let files: Vec<(String, Vec<u8>)> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (format!("f{i}.bin"), random_bytes(n, 20 + i as u64)))
+        .collect();
+    for (name, bytes) in &files {
+        std::fs::write(site.root().join(name), bytes).unwrap();
+    }
+    let web = Web::start(&site.root(), &[]);
+    let mut http = web.connect();
+    // Twice round: the first fills the cache, the second is served from it.
+    for _ in 0..2 {
+        let mut batch = String::new();
+        for (name, _) in &files {
+            batch.push_str(&format!("GET /{name} HTTP/1.1\r\nHost: t\r\n\r\n"));
+            batch.push_str("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            batch.push_str(&format!(
+                "GET /{name} HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-1009\r\n\r\n"
+            ));
+            batch.push_str(&format!("HEAD /{name} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        }
+        http.send(batch.as_bytes());
+        for (name, bytes) in &files {
+            let whole = http.reply(false);
+            assert_eq!(whole.status, 200, "{name}");
+            assert_eq!(sha256(&whole.body), sha256(bytes), "{name} differs");
+            assert_eq!(http.reply(false).body, b"Success!!!\n");
+            let part = http.reply(false);
+            assert_eq!((part.status, &part.body[..]), (206, &bytes[1000..1010]));
+            let head = http.reply(true);
+            assert_eq!(
+                head.header("content-length"),
+                Some(bytes.len().to_string().as_str())
+            );
+        }
+    }
+    // Changed on disk, same size: the new bytes (the cached copy is checked every 20 ms).
+    let (name, old) = &files[1];
+    let new = random_bytes(old.len(), 99);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::fs::write(site.root().join(name), &new).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(site.root().join(name))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10))
+        .unwrap();
+    for _ in 0..2 {
+        let reply = http.ask(&format!("GET /{name} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert_eq!(sha256(&reply.body), sha256(&new));
+    }
+    // Many connections at once on the same cached file: every copy whole.
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let port = web.port;
+            let expected = sha256(&files[2].1);
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+                let mut http = Http {
+                    reader: BufReader::new(stream.try_clone().unwrap()),
+                    stream,
+                };
+                for _ in 0..3 {
+                    let reply = http.ask("GET /f2.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+                    assert_eq!(sha256(&reply.body), expected);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
 }
