@@ -67,6 +67,27 @@ impl LineBatch {
         self.end(LineKind::Reply);
     }
 
+    /// `Client (pX): #UPLOAD f chunk i`, as `sent` writes it (payload left out), without `fmt`.
+    pub fn sent_upload_chunk(&mut self, peer: &str, file: &str, index: u64) {
+        self.text.push_str("Client (");
+        self.text.push_str(peer);
+        self.text.push_str("): #UPLOAD ");
+        self.text.push_str(file);
+        self.text.push_str(" chunk ");
+        crate::protocol::fast::push_number(&mut self.text, index);
+        self.end(LineKind::Request);
+    }
+
+    /// `Server (pX): 200 File f chunk i received`, with the index's `digits` as received.
+    pub fn replied_ack(&mut self, peer: &str, file: &str, digits: &[u8]) {
+        self.replied_chunk(peer, file, digits);
+        // `end` pushed the line end: the ack's last word goes before it.
+        self.text.pop();
+        self.ends.pop();
+        self.text.push_str(" received");
+        self.end(LineKind::Reply);
+    }
+
     fn end(&mut self, kind: LineKind) {
         self.text.push('\n');
         self.ends.push((kind, self.text.len()));
@@ -170,6 +191,8 @@ mod tests {
         fast.sent_chunk_request("p2", "big.bin", 1_234_567);
         fast.replied_chunk("p3", "big.bin", b"0042");
         fast.sent_chunk_request("p4", "a", 0);
+        fast.sent_upload_chunk("p2", "up.bin", 17);
+        fast.replied_ack("p2", "up.bin", b"17");
         let mut general = LineBatch::default();
         let request = Request::DownloadChunk {
             file: "big.bin".into(),
@@ -182,10 +205,17 @@ mod tests {
             index: 0,
         };
         general.sent("p4", &request);
+        let request = Request::UploadChunk {
+            file: "up.bin".into(),
+            index: 17,
+            payload: bytes::Bytes::from_static(b"payload"),
+        };
+        general.sent("p2", &request);
+        general.replied("p2", "200 File up.bin chunk 17 received");
         assert_eq!(fast.text(), general.text());
         assert_eq!(
             fast.text(),
-            "Client (p2): #DOWNLOAD big.bin chunk 1234567\nServer (p3): 200 File big.bin chunk 0042\nClient (p4): #DOWNLOAD a chunk 0\n"
+            "Client (p2): #DOWNLOAD big.bin chunk 1234567\nServer (p3): 200 File big.bin chunk 0042\nClient (p4): #DOWNLOAD a chunk 0\nClient (p2): #UPLOAD up.bin chunk 17\nServer (p2): 200 File up.bin chunk 17 received\n"
         );
         let kinds: Vec<LineKind> = fast.lines().map(|(k, _)| k).collect();
         let general_kinds: Vec<LineKind> = general.lines().map(|(k, _)| k).collect();

@@ -487,6 +487,45 @@ impl Session {
         Ok(self.read_ahead.data.slice(at..at + len))
     }
 
+    /// The `#UPLOAD f chunk i <payload>` requests already buffered for this connection's
+    /// upload, in order, stored and acknowledged without the general decoder and encoder
+    /// ([`fast`]). The last chunk, and anything unexpected (out of order, another file, not
+    /// yet whole, a write that fails), is left to the general path, which finishes the upload
+    /// or refuses as always.
+    async fn take_buffered_upload_chunks(&mut self) -> std::io::Result<()> {
+        let Some(upload) = self.upload.as_mut() else {
+            return Ok(());
+        };
+        let name = upload.partial.name().to_string();
+        let last = chunk_count(upload.size).saturating_sub(1);
+        loop {
+            let Some(upload) = self.upload.as_mut() else {
+                return Ok(());
+            };
+            let Some((index, payload, used)) =
+                fast::upload_chunk(self.conn.buffered(), &name, upload.size)
+            else {
+                return Ok(());
+            };
+            if index != upload.next_index || index >= last {
+                return Ok(());
+            }
+            if upload
+                .partial
+                .put(chunk_offset(index), &self.conn.buffered()[payload])
+                .is_err()
+            {
+                return Ok(());
+            }
+            upload.next_index += 1;
+            self.conn.consume_request(used);
+            fast::write_chunk_ack(self.conn.queue(), &name, index);
+            if self.conn.queued() >= MAX_QUEUED {
+                self.conn.flush().await?;
+            }
+        }
+    }
+
     /// The `#DOWNLOAD f chunk i` requests already buffered for the file this connection has
     /// open, answered without the general decoder and encoder ([`fast`]): nearly all of a
     /// download's traffic. Anything else (another file, a bad chunk, a request not yet whole)
@@ -495,6 +534,9 @@ impl Session {
     async fn answer_buffered_chunk_requests(&mut self) -> std::io::Result<()> {
         if !self.conn.is_line_peer() || !self.config.chunk_delay.is_zero() {
             return Ok(());
+        }
+        if self.upload.is_some() {
+            return self.take_buffered_upload_chunks().await;
         }
         let Some(open) = &self.download else {
             return Ok(());

@@ -1,7 +1,8 @@
-//! The two messages of a pipelined download, which outnumber all others by millions to one,
-//! read and written without the general codec: no allocation, no `fmt`, no UTF-8 check of
+//! The messages of a pipelined download and upload, which outnumber all others by millions to
+//! one, read and written without the general codec: no allocation, no `fmt`, no UTF-8 check of
 //! bytes matched against known ASCII. Only the line-framed form p2p-tui's own peers use
-//! (`#DOWNLOAD f chunk i\n`, `200 File f chunk i <payload>\n`) is taken here, and only when it
+//! (`#DOWNLOAD f chunk i\n`, `200 File f chunk i <payload>\n`, `#UPLOAD f chunk i <payload>\n`,
+//! `200 File f chunk i received\n`) is taken here, and only when it
 //! is whole; anything else — another framing, a refusal, another file, a message not yet
 //! complete — is left to the general decoder (`None`), so what is accepted and what it means
 //! never differs (the tests check the two against each other on random bytes).
@@ -59,6 +60,51 @@ pub fn chunk_reply(buf: &[u8], file: &str, size: u64) -> Option<(ChunkReply, usi
         },
         at.pos + 1,
     ))
+}
+
+/// `200 File <file> chunk <index> received\n`, whole, at the front of `buf`: the index, where
+/// its digits lie, and the bytes it took.
+pub fn chunk_ack(buf: &[u8], file: &str) -> Option<(u64, Range<usize>, usize)> {
+    let mut at = Reader { buf, pos: 0 };
+    let matched = at.lit(b"200 File ") && at.lit(file.as_bytes()) && at.lit(b" chunk ");
+    let digits_start = at.pos;
+    let index = at.number().filter(|_| matched)?;
+    let digits = digits_start..at.pos;
+    (at.lit(b" received\n")).then_some((index, digits, at.pos))
+}
+
+/// `#UPLOAD <file> chunk <index> <payload>\n`, whole, at the front of `buf`, for an upload of
+/// `size` bytes: the index, where the payload lies, and the bytes it took.
+pub fn upload_chunk(buf: &[u8], file: &str, size: u64) -> Option<(u64, Range<usize>, usize)> {
+    let mut at = Reader { buf, pos: 0 };
+    let matched = at.lit(b"#UPLOAD ") && at.lit(file.as_bytes()) && at.lit(b" chunk ");
+    let index = at.number().filter(|_| matched)?;
+    let len = chunk_len(size, index)?;
+    if !at.lit(b" ") {
+        return None;
+    }
+    let payload = at.pos..at.pos + len;
+    (buf.get(payload.end) == Some(&b'\n')).then_some((index, payload.clone(), payload.end + 1))
+}
+
+/// Appends `200 File <file> chunk <index> received\n`.
+pub fn write_chunk_ack(out: &mut impl BufMut, file: &str, index: u64) {
+    out.put_slice(b"200 File ");
+    out.put_slice(file.as_bytes());
+    out.put_slice(b" chunk ");
+    write_number(out, index);
+    out.put_slice(b" received\n");
+}
+
+/// Appends `#UPLOAD <file> chunk <index> <payload>\n`.
+pub fn write_upload_chunk(out: &mut impl BufMut, file: &str, index: u64, payload: &[u8]) {
+    out.put_slice(b"#UPLOAD ");
+    out.put_slice(file.as_bytes());
+    out.put_slice(b" chunk ");
+    write_number(out, index);
+    out.put_u8(b' ');
+    out.put_slice(payload);
+    out.put_u8(b'\n');
 }
 
 /// Appends `#DOWNLOAD <file> chunk <index>\n`.

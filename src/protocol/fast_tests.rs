@@ -60,6 +60,17 @@ fn chunk_reply_bytes() -> impl Strategy<Value = (Vec<u8>, String, u64)> {
         })
 }
 
+fn upload_chunk_bytes() -> impl Strategy<Value = (Vec<u8>, String, u64)> {
+    (0..3usize, 0..3usize, 1..5_000u64, any::<u64>()).prop_flat_map(|(f, g, size, pick)| {
+        let index = pick % size.div_ceil(CHUNK_SIZE);
+        let len = chunk_len(size, index).unwrap_or(0);
+        let mut wire = format!("#UPLOAD {} chunk {index} ", FILES[f]).into_bytes();
+        wire.extend((0..len).map(|i| (i as u8).wrapping_mul(7) ^ b'\n'));
+        wire.extend_from_slice(b"\n#UPLOAD");
+        (near_miss(wire), Just(FILES[g].to_string()), Just(size))
+    })
+}
+
 fn chunk_request_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
     (0..3usize, 0..3usize, any::<u64>(), any::<bool>()).prop_flat_map(|(f, g, index, crlf)| {
         let end = if crlf { "\r\n" } else { "\n" };
@@ -68,8 +79,76 @@ fn chunk_request_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
     })
 }
 
+fn chunk_ack_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
+    (0..3usize, 0..3usize, any::<u64>(), 0..3u8).prop_flat_map(|(f, g, index, end)| {
+        let end = ["\n", "\r\n", ""][end as usize];
+        let wire =
+            format!("200 File {} chunk {index} received{end}200 File", FILES[f]).into_bytes();
+        (near_miss(wire), Just(FILES[g].to_string()))
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn an_upload_chunk_taken_fast_reads_the_same_in_the_general_decoder((wire, file, size) in upload_chunk_bytes()) {
+        let Some((index, payload, used)) = upload_chunk(&wire, &file, size) else {
+            return Ok(());
+        };
+        let mut buf = BytesMut::from(&wire[..]);
+        let decoded = decode_request(&mut buf, Some(size), false).expect("valid").expect("whole");
+        prop_assert_eq!(wire.len() - buf.len(), used);
+        prop_assert_eq!(decoded.framing, Framing::Line);
+        let Request::UploadChunk { file: got, index: i, payload: p } = decoded.message else {
+            return Err(TestCaseError::fail("not an upload chunk"));
+        };
+        prop_assert_eq!((got, i), (file, index));
+        prop_assert_eq!(&p[..], &wire[payload]);
+    }
+
+    #[test]
+    fn a_chunk_ack_taken_fast_reads_the_same_in_the_general_decoder((wire, file) in chunk_ack_bytes()) {
+        let Some((index, digits, used)) = chunk_ack(&wire, &file) else {
+            return Ok(());
+        };
+        let mut buf = BytesMut::from(&wire[..]);
+        let decoded = decode_reply(&mut buf, Expect::UploadChunkAck, false).expect("valid").expect("whole");
+        prop_assert_eq!(wire.len() - buf.len(), used);
+        prop_assert_eq!(decoded.framing, Framing::Line);
+        let shown = format!("200 File {file} chunk {} received", String::from_utf8_lossy(&wire[digits]));
+        prop_assert_eq!(decoded.text().into_owned(), shown);
+        prop_assert_eq!(decoded.message, Reply::ChunkReceived { file, index });
+    }
+
+    #[test]
+    fn an_upload_chunk_is_written_as_the_general_encoder_writes_it(f in 0..3usize, size in 1..100_000u64, pick in any::<u64>()) {
+        let file = FILES[f];
+        let index = pick % size.div_ceil(CHUNK_SIZE);
+        let payload: Vec<u8> = (0..chunk_len(size, index).unwrap_or(0)).map(|i| i as u8).collect();
+        let kept = payload.clone();
+        let mut fast = BytesMut::new();
+        write_upload_chunk(&mut fast, file, index, &payload);
+        let general = Request::UploadChunk { file: file.to_string(), index, payload: Bytes::from(payload) };
+        let mut encoded = BytesMut::new();
+        general.encode(&mut encoded, Framing::Line);
+        prop_assert_eq!(&fast[..], &encoded[..]);
+        let mut buf = encoded.clone();
+        let decoded = decode_request(&mut buf, Some(size), false).expect("valid").expect("whole");
+        prop_assert_eq!(decoded.message, general);
+        // The server takes it fast too.
+        let (i, range, used) = upload_chunk(&encoded, file, size).expect("whole chunk");
+        prop_assert_eq!((i, used), (index, encoded.len()));
+        prop_assert_eq!(&encoded[range], &kept[..]);
+        // And the acknowledgement it sends for it is taken fast.
+        let ack = Reply::ChunkReceived { file: file.to_string(), index };
+        let mut wire = BytesMut::new();
+        ack.encode(&mut wire, Framing::Line);
+        let mut written = BytesMut::new();
+        write_chunk_ack(&mut written, file, index);
+        prop_assert_eq!(&written[..], &wire[..]);
+        prop_assert_eq!(chunk_ack(&wire, file).map(|(i, _, used)| (i, used)), Some((index, wire.len())));
+    }
 
     #[test]
     fn a_chunk_reply_taken_fast_reads_the_same_in_the_general_decoder((wire, file, size) in chunk_reply_bytes()) {

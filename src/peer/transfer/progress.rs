@@ -234,6 +234,7 @@ impl TransferProgress {
         let _ = (self.awaited).set(AwaitedSource(Box::new(move || Some(chunks.clone()))));
     }
 
+    #[cfg(test)]
     pub fn requested(&self, peer: usize) {
         self.requested_many(peer, 1);
     }

@@ -16,8 +16,11 @@ use super::progress::{Direction, TransferProgress};
 use super::scheduler::UploadWindow;
 use super::window::AdaptiveWindow;
 use super::{TransferContext, bounded_window, connect, describe};
+use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
-use crate::protocol::{CHUNK_SIZE, END_MARKERS, Expect, Framing, Reply, Request, chunk_len, lines};
+use crate::protocol::{
+    CHUNK_SIZE, END_MARKERS, Expect, Framing, Reply, Request, chunk_len, fast, lines,
+};
 use crate::settings::PeerAddr;
 use std::sync::Arc;
 
@@ -186,18 +189,25 @@ async fn send_chunks(
             if unacknowledged.is_empty() {
                 link.ready().await?;
             }
+            let count = (batch.end - batch.start) as usize;
             for index in batch {
                 let payload = reader.next_chunk().map_err(read_error)?;
-                let request = Request::UploadChunk {
-                    file: file.to_string(),
-                    index,
-                    payload: payload.clone(),
-                };
-                lines.sent(id, &request);
-                link.conn().queue_request(&request, framing);
+                if framing == Framing::Line {
+                    // The same bytes and line as the general encoder's, without `fmt`.
+                    lines.sent_upload_chunk(id, file, index);
+                    fast::write_upload_chunk(link.conn().queue(), file, index, &payload);
+                } else {
+                    let request = Request::UploadChunk {
+                        file: file.to_string(),
+                        index,
+                        payload: payload.clone(),
+                    };
+                    lines.sent(id, &request);
+                    link.conn().queue_request(&request, framing);
+                }
                 unacknowledged.push_back((index, payload));
-                target.progress.requested(target.position);
             }
+            target.progress.requested_many(target.position, count);
             out.emit(&mut lines);
             if let Err(why) = exchange::flush(link.conn(), stall).await {
                 resume(link, why, file, &unacknowledged, framing, stall).await?;
@@ -206,7 +216,30 @@ async fn send_chunks(
                 tokio::time::sleep(ctx.options.chunk_delay).await;
             }
         }
-        let awaited = exchange_state.unacknowledged();
+        if framing == Framing::Line {
+            // The acknowledgements already read whole: the fast path (`protocol::fast`).
+            let acked = take_buffered_acks(
+                link.conn(),
+                file,
+                size,
+                &mut exchange_state,
+                &mut unacknowledged,
+                (&mut lines, id),
+            );
+            if !acked.is_empty() {
+                link.replied(acked.len());
+                sizing.delivered(acked.len(), clock.elapsed());
+                target.progress.chunks_done(target.position, acked);
+                out.emit(&mut lines);
+                continue;
+            }
+        }
+        // The general decoder: one reply when line-framed (waiting for it if need be; the fast
+        // path takes those read with it), and every awaited one already read otherwise.
+        let awaited = match framing {
+            Framing::Line => exchange_state.unacknowledged().min(1),
+            _ => exchange_state.unacknowledged(),
+        };
         let expect = |k: usize| ((k as u64) < awaited).then_some(Expect::UploadChunkAck);
         let (replies, error) =
             exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
@@ -240,6 +273,37 @@ async fn send_chunks(
         }
     }
     Ok(())
+}
+
+/// Takes the acknowledgements at the front of `conn`'s buffer that are whole and acknowledge,
+/// in order, the chunks sent, through [`fast::chunk_ack`]: their lines, and the chunks they
+/// acknowledge (index, length). Anything else (not yet whole, out of order, a refusal) is left
+/// to the general decoder.
+fn take_buffered_acks(
+    conn: &mut Connection,
+    file: &str,
+    size: u64,
+    exchange_state: &mut UploadWindow,
+    unacknowledged: &mut VecDeque<(u64, Bytes)>,
+    (lines, id): (&mut LineBatch, &str),
+) -> Vec<(u64, usize)> {
+    let buf = conn.buffered();
+    let mut acked = Vec::new();
+    let mut at = 0;
+    while exchange_state.unacknowledged() > 0 {
+        let Some((index, digits, used)) = fast::chunk_ack(&buf[at..], file) else {
+            break;
+        };
+        if exchange_state.acknowledged(index).is_err() {
+            break;
+        }
+        unacknowledged.pop_front();
+        lines.replied_ack(id, file, &buf[at + digits.start..at + digits.end]);
+        acked.push((index, chunk_len(size, index).unwrap_or(0)));
+        at += used;
+    }
+    conn.consume_reply(at);
+    acked
 }
 
 /// After the connection failed with `why`: if the peer only closed after a reply, the chunks
