@@ -1,7 +1,7 @@
 //! Transfer speed: a random file moved between real `p2p-tui` processes on loopback, 100-byte
 //! chunks, release build. Prints, side by side: the raw loopback TCP rate (the ceiling), a
 //! download from three `--headless` peers by a `--line` peer in lockstep (window 1) and with the
-//! default window, an upload to three peers at once, and peak memory. Every copy is checked
+//! default (adaptive) window, an upload to three peers at once, and peak memory. Every copy is checked
 //! byte for byte.
 //!
 //! Usage: cargo bench --bench transfer [-- SIZE_MIB [--no-lockstep]]   (default 64 MiB)
@@ -74,7 +74,7 @@ fn main() {
     let secs = command(root, "#DOWNLOAD big.bin p2 p3 p4", DEFAULT_WINDOW);
     check_same(&source, &served(root, "p1", "big.bin"));
     print_rate(
-        &format!("download from 3 peers, window {DEFAULT_WINDOW} (default)"),
+        &format!("download from 3 peers, adaptive window <= {DEFAULT_WINDOW}"),
         size,
         secs,
         "",
@@ -86,7 +86,7 @@ fn main() {
         check_same(&source, &served(root, p, "up.bin"));
     }
     print_rate(
-        &format!("upload to 3 peers at once, window {DEFAULT_WINDOW}"),
+        &format!("upload to 3 peers at once, window <= {DEFAULT_WINDOW}"),
         size,
         secs,
         " per target",

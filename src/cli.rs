@@ -134,9 +134,9 @@ pub struct Cli {
     #[arg(help_heading = "Demo", long, value_name = "DIR", requires = "demo")]
     pub demo_dir: Option<PathBuf>,
 
-    /// Peer: chunk requests in flight per connection to peers that take pipelined requests
-    /// (learned once per peer; classroom peers always get the seed's lockstep); 1 = lockstep
-    /// with everyone
+    /// Peer: the most chunk requests in flight per connection to peers that take pipelined
+    /// requests (learned once per peer; classroom peers always get the seed's lockstep); each
+    /// peer's window adapts to its rate below this; 1 = lockstep with everyone
     #[arg(help_heading = "Peer", long, value_name = "N", default_value_t = p2p_tui_default_window(), value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub window: u16,
 
