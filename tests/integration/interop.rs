@@ -155,7 +155,7 @@ fn the_longest_names_pipeline_too() {
 
 #[test]
 fn each_peer_gets_the_window_its_rate_deserves() {
-    // Peers that sleep 40 ms after each chunk (the demo's slow peers) get one or two requests
+    // Peers that sleep 40 ms after each chunk (the demo's slow peers) get two requests
     // at a time, so the log reads request, reply, request as in the seed; fast peers get
     // hundreds (the adaptive window, src/peer/transfer/window.rs; at least 64 even on a busy
     // machine).
