@@ -261,6 +261,23 @@ impl Net {
         child.wait().expect("reap");
     }
 
+    /// How headless peer `id` is doing, for a failure message: running, or how it ended and
+    /// what it said on stderr.
+    pub fn describe(&mut self, id: &str) -> String {
+        let Some(child) = self.servers.get_mut(id) else {
+            return format!("{id} is not running under this test");
+        };
+        match child.try_wait() {
+            Ok(None) => format!("{id} is still running"),
+            Ok(Some(status)) => {
+                let mut err = String::new();
+                let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+                format!("{id} ended ({status}); stderr: {err}")
+            }
+            Err(e) => format!("{id}: {e}"),
+        }
+    }
+
     /// A `--line` console for `id`, its stdin a pipe.
     pub fn console(&self, id: &str, extra: &[&str]) -> Console {
         let child = self
