@@ -6,6 +6,7 @@ pub(crate) mod cli_docs;
 pub(crate) mod command;
 pub(crate) mod console;
 pub(crate) mod demo;
+pub(crate) mod history;
 
 pub(crate) mod locks;
 pub(crate) mod logging;

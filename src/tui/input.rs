@@ -14,7 +14,7 @@ const COMMANDS: [&str; 6] = [
 ];
 
 /// History entries kept (in memory and in the history file).
-pub const HISTORY_KEPT: usize = 500;
+pub use crate::history::KEPT as HISTORY_KEPT;
 
 #[derive(Default)]
 pub struct CommandBar {
