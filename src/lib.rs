@@ -7,6 +7,7 @@ pub(crate) mod command;
 pub(crate) mod console;
 pub(crate) mod demo;
 pub(crate) mod history;
+pub(crate) mod line_editor;
 
 pub(crate) mod locks;
 pub(crate) mod logging;

@@ -63,6 +63,14 @@ impl CommandBar {
         &self.history
     }
 
+    /// Empties the line and leaves the history (Ctrl-C in the line console).
+    pub fn clear(&mut self) {
+        self.input.reset();
+        self.browsing = None;
+        self.draft.clear();
+        self.cycle = None;
+    }
+
     /// Any key other than Tab ends a completion cycle.
     pub fn end_cycle(&mut self) {
         self.cycle = None;
