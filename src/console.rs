@@ -365,3 +365,38 @@ async fn run_command(client: &Client, command: Command, shutdown: &CancellationT
         _ = grace => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_submitted_line_is_saved_once_and_ctrl_c_clears_without_saving() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_served, watched) = watch::channel(ServedView::default());
+        let editing = LineEditing {
+            history_file: dir.path().join(".p2p-tui-history"),
+            peers: vec!["p1".into(), "p2".into()],
+            served: watched,
+        };
+        let mut bar = CommandBar::with_history(crate::history::read(&editing.history_file));
+        for typed in ["#FILELIST p2", "#FILELIST p2", "   ", "#PEERS"] {
+            bar.input = typed.into();
+            assert_eq!(submit(&mut bar, &editing), typed);
+        }
+        // Ctrl-C on a recalled line: empty again, the history as it was.
+        bar.history_up();
+        assert_eq!(bar.value(), "#PEERS");
+        bar.clear();
+        assert_eq!(bar.value(), "");
+        bar.history_up();
+        assert_eq!(bar.value(), "#PEERS");
+        let saved = std::fs::read_to_string(&editing.history_file).unwrap();
+        assert_eq!(saved, "#FILELIST p2\n#PEERS\n");
+        // The next run starts from it.
+        let mut again = CommandBar::with_history(crate::history::read(&editing.history_file));
+        again.history_up();
+        again.history_up();
+        assert_eq!(again.value(), "#FILELIST p2");
+    }
+}
