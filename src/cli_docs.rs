@@ -141,7 +141,7 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "ID/.p2p-tui-history",
-        "The full-screen UI's command history (500 lines).",
+        "The command history of the full-screen UI and of --line on a terminal (500 lines).",
     ),
 ];
 

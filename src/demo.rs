@@ -110,7 +110,8 @@ pub async fn run(
     } else {
         let out = ConsoleOut::start();
         let client = peer.client(Reporter::new(out.clone()));
-        crate::console::run(client, out, shutdown.clone()).await;
+        let editing = crate::console::LineEditing::for_peer(&peer);
+        crate::console::run(client, out, shutdown.clone(), editing).await;
         Ok(())
     };
     shutdown.cancel();

@@ -6,6 +6,8 @@ pub(crate) mod cli_docs;
 pub(crate) mod command;
 pub(crate) mod console;
 pub(crate) mod demo;
+pub(crate) mod history;
+pub(crate) mod line_editor;
 
 pub(crate) mod locks;
 pub(crate) mod logging;

@@ -100,7 +100,8 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         Front::Line => {
             let out = ConsoleOut::start();
             let client = peer.client(Reporter::new(out.clone()));
-            console::run(client, out, shutdown.clone()).await;
+            let editing = console::LineEditing::for_peer(&peer);
+            console::run(client, out, shutdown.clone(), editing).await;
             shutdown.cancel();
         }
         Front::Tui => {

@@ -14,7 +14,7 @@ const COMMANDS: [&str; 6] = [
 ];
 
 /// History entries kept (in memory and in the history file).
-pub const HISTORY_KEPT: usize = 500;
+pub use crate::history::KEPT as HISTORY_KEPT;
 
 #[derive(Default)]
 pub struct CommandBar {
@@ -61,6 +61,14 @@ impl CommandBar {
 
     pub fn history(&self) -> &[String] {
         &self.history
+    }
+
+    /// Empties the line and leaves the history (Ctrl-C in the line console).
+    pub fn clear(&mut self) {
+        self.input.reset();
+        self.browsing = None;
+        self.draft.clear();
+        self.cycle = None;
     }
 
     /// Any key other than Tab ends a completion cycle.

@@ -25,7 +25,6 @@ use crate::command::Command;
 use crate::peer::runtime::PeerHandle;
 use crate::peer::transfer::progress::Direction;
 use crate::peer::{Client, Reporter};
-use crate::store::Store;
 use app::{Action, App, Msg};
 use ring::LineRing;
 
@@ -61,7 +60,7 @@ pub async fn run(handles: PeerHandles, shutdown: CancellationToken) -> Result<()
     let ring = Arc::new(LineRing::new(log::CHUNK_LINES, log::OTHER_LINES));
     let client = handles.peer.client(Reporter::new(ring.clone()));
     let peer = &handles;
-    let history_file = history_path(&peer.peer.store);
+    let history_file = crate::history::path_beside(peer.peer.store.served_dir());
     let switchable = peer
         .switch
         .as_ref()
@@ -69,7 +68,7 @@ pub async fn run(handles: PeerHandles, shutdown: CancellationToken) -> Result<()
         .unwrap_or_default();
     // Built whole here; from now on `App::update` is its only writer.
     let mut app = App::new(&peer.peer.me, &peer.peer.settings.peers)
-        .with_history(read_history(&history_file))
+        .with_history(crate::history::read(&history_file))
         .with_switchable(switchable);
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
@@ -90,7 +89,7 @@ pub async fn run(handles: PeerHandles, shutdown: CancellationToken) -> Result<()
     let result = event_loop(&mut terminal, &mut app, peer, client, &ring, &shutdown).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
-    write_history(&history_file, app.bar.history());
+    crate::history::write(&history_file, app.bar.history());
     result
 }
 
@@ -216,42 +215,6 @@ fn transfer_of(command: &Command) -> Option<(String, Direction)> {
         Command::Download { file, .. } => Some((file.clone(), Direction::Download)),
         Command::Upload { file, .. } => Some((file.clone(), Direction::Upload)),
         _ => None,
-    }
-}
-
-/// The command history file, in the peer directory (next to served_files/).
-fn history_path(store: &Store) -> std::path::PathBuf {
-    store
-        .served_dir()
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .join(HISTORY_FILE)
-}
-
-const HISTORY_FILE: &str = ".p2p-tui-history";
-
-/// The history saved by an earlier run (none if there is no file or it cannot be read).
-pub fn read_history(path: &std::path::Path) -> Vec<String> {
-    // Bounded: a history file is a few kilobytes; a huge one is not read.
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() <= 1 << 20 => {}
-        _ => return Vec::new(),
-    }
-    std::fs::read_to_string(path)
-        .map(|text| {
-            text.lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Saves the history for the next run; a failure is logged, never fatal.
-pub fn write_history(path: &std::path::Path, history: &[String]) {
-    let text: String = history.iter().map(|l| format!("{l}\n")).collect();
-    if let Err(e) = std::fs::write(path, text) {
-        tracing::warn!(path = %path.display(), error = %e, "cannot save the command history");
     }
 }
 

@@ -11,6 +11,7 @@ mod faults;
 mod get;
 mod hostile;
 mod interop;
+mod line_editing;
 mod messages;
 mod naive;
 mod robustness;
