@@ -275,27 +275,31 @@ async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool
     if let Some(partial) = partial {
         match tokio::task::spawn_blocking(move || partial.commit()).await {
             Ok(Ok(())) => {
-                out.outcome(lines::download_result(file, true));
-                if !verified {
-                    let note = lines::not_verified(file);
+                // The transfer's state first, then the lines: a front end that shows the
+                // outcome line never shows the transfer still running.
+                let note = (!verified).then(|| lines::not_verified(file));
+                if let Some(note) = &note {
                     progress.note(note.clone());
-                    out.note(note);
                 }
                 progress.finish(true);
+                out.outcome(lines::download_result(file, true));
+                if let Some(note) = note {
+                    out.note(note);
+                }
                 return true;
             }
             Ok(Err(e)) => out.error(lines::cannot_save(file, e)),
             Err(e) => out.error(lines::cannot_save(file, e)),
         }
     }
+    let removed = lines::partial_removed(file);
+    progress.note(removed.clone());
+    progress.finish(false);
     if cancelled {
         out.note(lines::download_cancelled(file));
     }
     out.error(lines::download_result(file, false));
-    let removed = lines::partial_removed(file);
-    progress.note(removed.clone());
     out.note(removed);
-    progress.finish(false);
     false
 }
 
