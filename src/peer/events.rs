@@ -46,11 +46,14 @@ impl LineBatch {
     /// `Client (pX): #DOWNLOAD f chunk i`, as `sent` writes it, without `fmt` (the most
     /// frequent line of all).
     pub fn sent_chunk_request(&mut self, peer: &str, file: &str, index: u64) {
-        self.text.push_str("Client (");
-        self.text.push_str(peer);
-        self.text.push_str("): #DOWNLOAD ");
-        self.text.push_str(file);
-        self.text.push_str(" chunk ");
+        self.chunk_line("Client (", peer, "): #DOWNLOAD ", file);
+        crate::protocol::fast::push_number(&mut self.text, index);
+        self.end(LineKind::Request);
+    }
+
+    /// `Client (pX): #UPLOAD f chunk i`, as `sent` writes it (payload left out), without `fmt`.
+    pub fn sent_upload_chunk(&mut self, peer: &str, file: &str, index: u64) {
+        self.chunk_line("Client (", peer, "): #UPLOAD ", file);
         crate::protocol::fast::push_number(&mut self.text, index);
         self.end(LineKind::Request);
     }
@@ -58,34 +61,27 @@ impl LineBatch {
     /// `Server (pX): 200 File f chunk i`, with the index's `digits` as received, as `replied`
     /// writes it from the general decoder's text, without `fmt` or a UTF-8 check.
     pub fn replied_chunk(&mut self, peer: &str, file: &str, digits: &[u8]) {
-        self.text.push_str("Server (");
-        self.text.push_str(peer);
-        self.text.push_str("): 200 File ");
-        self.text.push_str(file);
-        self.text.push_str(" chunk ");
-        self.text.extend(digits.iter().map(|&d| char::from(d)));
-        self.end(LineKind::Reply);
-    }
-
-    /// `Client (pX): #UPLOAD f chunk i`, as `sent` writes it (payload left out), without `fmt`.
-    pub fn sent_upload_chunk(&mut self, peer: &str, file: &str, index: u64) {
-        self.text.push_str("Client (");
-        self.text.push_str(peer);
-        self.text.push_str("): #UPLOAD ");
-        self.text.push_str(file);
-        self.text.push_str(" chunk ");
-        crate::protocol::fast::push_number(&mut self.text, index);
-        self.end(LineKind::Request);
+        self.replied_digits(peer, file, digits, "");
     }
 
     /// `Server (pX): 200 File f chunk i received`, with the index's `digits` as received.
     pub fn replied_ack(&mut self, peer: &str, file: &str, digits: &[u8]) {
-        self.replied_chunk(peer, file, digits);
-        // `end` pushed the line end: the ack's last word goes before it.
-        self.text.pop();
-        self.ends.pop();
-        self.text.push_str(" received");
+        self.replied_digits(peer, file, digits, " received");
+    }
+
+    fn replied_digits(&mut self, peer: &str, file: &str, digits: &[u8], last: &str) {
+        self.chunk_line("Server (", peer, "): 200 File ", file);
+        // Matched as ASCII digits: each byte is its char.
+        self.text.extend(digits.iter().map(|&d| char::from(d)));
+        self.text.push_str(last);
         self.end(LineKind::Reply);
+    }
+
+    /// `<side><peer><message><file> chunk `: what every chunk line starts with.
+    fn chunk_line(&mut self, side: &str, peer: &str, message: &str, file: &str) {
+        for part in [side, peer, message, file, " chunk "] {
+            self.text.push_str(part);
+        }
     }
 
     fn end(&mut self, kind: LineKind) {

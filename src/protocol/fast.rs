@@ -89,39 +89,38 @@ pub fn upload_chunk(buf: &[u8], file: &str, size: u64) -> Option<(u64, Range<usi
 
 /// Appends `200 File <file> chunk <index> received\n`.
 pub fn write_chunk_ack(out: &mut impl BufMut, file: &str, index: u64) {
-    out.put_slice(b"200 File ");
-    out.put_slice(file.as_bytes());
-    out.put_slice(b" chunk ");
-    write_number(out, index);
+    write_head(out, b"200 File ", file, index);
     out.put_slice(b" received\n");
 }
 
 /// Appends `#UPLOAD <file> chunk <index> <payload>\n`.
 pub fn write_upload_chunk(out: &mut impl BufMut, file: &str, index: u64, payload: &[u8]) {
-    out.put_slice(b"#UPLOAD ");
-    out.put_slice(file.as_bytes());
-    out.put_slice(b" chunk ");
-    write_number(out, index);
-    out.put_u8(b' ');
-    out.put_slice(payload);
-    out.put_u8(b'\n');
+    write_head(out, b"#UPLOAD ", file, index);
+    write_payload(out, payload);
 }
 
 /// Appends `#DOWNLOAD <file> chunk <index>\n`.
 pub fn write_chunk_request(out: &mut impl BufMut, file: &str, index: u64) {
-    out.put_slice(b"#DOWNLOAD ");
-    out.put_slice(file.as_bytes());
-    out.put_slice(b" chunk ");
-    write_number(out, index);
+    write_head(out, b"#DOWNLOAD ", file, index);
     out.put_u8(b'\n');
 }
 
 /// Appends `200 File <file> chunk <index> <payload>\n`.
 pub fn write_chunk_reply(out: &mut impl BufMut, file: &str, index: u64, payload: &[u8]) {
-    out.put_slice(b"200 File ");
+    write_head(out, b"200 File ", file, index);
+    write_payload(out, payload);
+}
+
+/// `<verb><file> chunk <index>`: the start all four messages share.
+fn write_head(out: &mut impl BufMut, verb: &[u8], file: &str, index: u64) {
+    out.put_slice(verb);
     out.put_slice(file.as_bytes());
     out.put_slice(b" chunk ");
     write_number(out, index);
+}
+
+/// ` <payload>\n`
+fn write_payload(out: &mut impl BufMut, payload: &[u8]) {
     out.put_u8(b' ');
     out.put_slice(payload);
     out.put_u8(b'\n');
