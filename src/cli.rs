@@ -6,6 +6,32 @@ use clap::Parser;
 
 use crate::uploads::{Uploads, parse_size};
 
+/// Exit status of a run that failed at startup or later (one line on stderr says why).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status of a command line that cannot run: an unknown flag, a missing or invalid value,
+/// a flag of another mode, no mode at all.
+pub const EXIT_USAGE: i32 = 2;
+
+/// The exit statuses, for `--help`, the man page and the README (checked against each other).
+pub const EXIT_STATUSES: &[(&str, &str)] = &[
+    (
+        "0",
+        "success; also a peer, tracker, web server or synchronizer stopped by a signal",
+    ),
+    (
+        "1",
+        "a runtime or startup error (port in use, missing directory or settings file, unknown peer ID), said in one line on stderr",
+    ),
+    (
+        "2",
+        "a usage error (unknown flag, missing or invalid value, a flag of another mode, no mode), said in one line on stderr",
+    ),
+    (
+        "other",
+        "--get: 1 for an answer other than 200, 2 for no answer, 128 + N after signal N; --check-*: 1 when a case does not pass",
+    ),
+];
+
 const fn p2p_tui_default_window() -> u16 {
     crate::peer::transfer::DEFAULT_WINDOW as u16
 }
@@ -15,7 +41,7 @@ const fn p2p_tui_default_window() -> u16 {
     name = "p2p-tui",
     version,
     about = "Peer-to-peer file sharing over the seed-001 protocol",
-    after_help = "Examples:\n  p2p-tui --demo\n  p2p-tui --tracker --web\n  p2p-tui --get 127.0.0.1 8080 hello.txt\n  p2p-tui --peer p2 --headless --settings demo/peer_settings.txt --dir demo/p2\n  p2p-tui --peer p1 --line --settings demo/peer_settings.txt --dir demo/p1"
+    after_help = crate::cli_docs::after_help()
 )]
 pub struct Cli {
     /// Run as the peer with this ID (from the settings file)
@@ -323,12 +349,27 @@ impl Mode {
 }
 
 impl Cli {
-    /// Parses the process's arguments (exiting with clap's message on an error), with the ids of
-    /// the flags actually given.
+    /// Parses the process's arguments with the ids of the flags actually given. `--help` and
+    /// `--version` print and exit 0; a usage error prints one line (see `usage_error`) and exits
+    /// with [`EXIT_USAGE`].
     pub fn parse_given() -> (Cli, Vec<String>) {
+        match Self::try_parse_given(std::env::args_os()) {
+            Ok(parsed) => parsed,
+            Err(e) if !e.use_stderr() => e.exit(),
+            Err(e) => {
+                eprintln!("p2p-tui: {}", usage_error(&e));
+                std::process::exit(EXIT_USAGE)
+            }
+        }
+    }
+
+    /// [`Cli::parse_given`] on these arguments (the first is the program's name), without exiting.
+    pub fn try_parse_given(
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+    ) -> Result<(Cli, Vec<String>), clap::Error> {
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Cli::command().get_matches();
-        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let cli = Cli::from_arg_matches(&matches)?;
         let given = matches
             .ids()
             .filter(|id| {
@@ -336,7 +377,7 @@ impl Cli {
             })
             .map(|id| id.to_string())
             .collect();
-        (cli, given)
+        Ok((cli, given))
     }
 
     /// The mode these flags ask for. `given` (the ids of the flags on the command line) must all
@@ -387,24 +428,142 @@ impl Cli {
     }
 }
 
+/// A usage error as one line, from clap's error kind and context (clap's own rendering adds a
+/// usage block and tips such as "use '-- --bogus'", which do not apply here: `--` only takes
+/// the `--check-client` command).
+pub fn usage_error(e: &clap::Error) -> String {
+    format!("{}; see p2p-tui --help", usage_sentence(e))
+}
+
+fn usage_sentence(e: &clap::Error) -> String {
+    use clap::error::{ContextKind as K, ErrorKind};
+    let text = |kind| match e.get(kind) {
+        Some(clap::error::ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let arg = text(K::InvalidArg);
+    let value = text(K::InvalidValue);
+    match (e.kind(), arg, value) {
+        (ErrorKind::UnknownArgument, Some(arg), _) => unknown_argument(arg, text(K::SuggestedArg)),
+        (ErrorKind::InvalidValue, Some(arg), Some("")) => {
+            format!("{} needs a value ({arg})", flag_of(arg))
+        }
+        (ErrorKind::InvalidValue, Some(arg), Some(value)) => {
+            let mut line = format!("invalid value {value} for {arg}");
+            if let Some(clap::error::ContextValue::Strings(valid)) = e.get(K::ValidValue) {
+                line.push_str(&format!(" (possible values: {})", valid.join(", ")));
+            }
+            line
+        }
+        (ErrorKind::ValueValidation, Some(arg), Some(value)) => {
+            let why = std::error::Error::source(e).map_or(String::new(), |s| format!(": {s}"));
+            format!("invalid value {value} for {arg}{why}")
+        }
+        (ErrorKind::ArgumentConflict, Some(arg), _) => match text(K::PriorArg) {
+            Some(prior) if prior != arg => format!("{arg} cannot be used with {prior}"),
+            _ => format!("{arg} can be given only once"),
+        },
+        (ErrorKind::MissingRequiredArgument, ..) => match e.get(K::InvalidArg) {
+            Some(clap::error::ContextValue::Strings(missing))
+                if missing.iter().any(|m| m.starts_with("<COMMAND>")) =>
+            {
+                "--check-client needs the client's command after -- (e.g. --check-client -- python3 client.py)".to_string()
+            }
+            Some(clap::error::ContextValue::Strings(missing)) => {
+                format!("{} is missing (required by the flags given)", missing.join(", "))
+            }
+            _ => first_sentence(e),
+        },
+        _ => first_sentence(e),
+    }
+}
+
+fn unknown_argument(arg: &str, suggested: Option<&str>) -> String {
+    if !arg.starts_with('-') {
+        return format!("unexpected argument {arg} (a value follows its flag)");
+    }
+    match suggested {
+        Some(flag) => format!("unknown flag {arg} (did you mean {flag}?)"),
+        None => format!("unknown flag {arg}"),
+    }
+}
+
+/// `--peer` of clap's `--peer <ID>`.
+fn flag_of(arg: &str) -> &str {
+    arg.split([' ', '=']).next().unwrap_or(arg)
+}
+
+/// The sentence of clap's rendering (up to its first blank line, its lines joined), for the
+/// rare kinds without a line of ours.
+fn first_sentence(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let head = rendered.split("\n\n").next().unwrap_or_default();
+    let words: Vec<&str> = head.split_whitespace().collect();
+    let line = words.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn mode_of(args: &[&str]) -> Result<Mode, String> {
-        use clap::{CommandFactory, FromArgMatches};
-        let matches = Cli::command()
-            .try_get_matches_from(std::iter::once("p2p-tui").chain(args.iter().copied()))
-            .map_err(|e| e.to_string())?;
-        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
-        let given: Vec<String> = matches
-            .ids()
-            .filter(|id| {
-                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
-            })
-            .map(|id| id.to_string())
-            .collect();
+        let (cli, given) = parse(args).map_err(|e| e.to_string())?;
         cli.mode(&given)
+    }
+
+    fn parse(args: &[&str]) -> Result<(Cli, Vec<String>), clap::Error> {
+        Cli::try_parse_given(std::iter::once("p2p-tui").chain(args.iter().copied()))
+    }
+
+    fn usage_line(args: &[&str]) -> String {
+        usage_error(&parse(args).expect_err("a usage error"))
+    }
+
+    #[test]
+    fn a_usage_error_is_one_line_naming_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--bogus"], "unknown flag --bogus; see p2p-tui --help"),
+            (
+                &["--peers", "p1"],
+                "unknown flag --peers (did you mean --peer?); see p2p-tui --help",
+            ),
+            (
+                &["p1"],
+                "unexpected argument p1 (a value follows its flag); see p2p-tui --help",
+            ),
+            (
+                &["--peer"],
+                "--peer needs a value (--peer <ID>); see p2p-tui --help",
+            ),
+            (
+                &["--completions", "tcsh"],
+                "invalid value tcsh for --completions <SHELL> (possible values: bash, elvish, fish, powershell, zsh); see p2p-tui --help",
+            ),
+            (
+                &["--window", "0", "--peer", "p1"],
+                "invalid value 0 for --window <N>: 0 is not in 1..=4096; see p2p-tui --help",
+            ),
+            (
+                &["--headless"],
+                "--peer <ID> is missing (required by the flags given); see p2p-tui --help",
+            ),
+            (
+                &["--check-client"],
+                "--check-client needs the client's command after -- (e.g. --check-client -- python3 client.py); see p2p-tui --help",
+            ),
+            (
+                &["--tracker", "--peer", "p1"],
+                "--tracker [<ADDR>] cannot be used with --peer <ID>; see p2p-tui --help",
+            ),
+            (
+                &["--get", "h", "1", "f", "g"],
+                "unexpected argument g (a value follows its flag); see p2p-tui --help",
+            ),
+        ];
+        for (args, line) in cases {
+            assert_eq!(usage_line(args), *line, "{args:?}");
+        }
     }
 
     #[test]

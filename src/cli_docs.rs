@@ -57,6 +57,10 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
             roff_escape(what)
         )?;
     }
+    writeln!(out, ".SH \"EXIT STATUS\"")?;
+    for (status, what) in crate::cli::EXIT_STATUSES {
+        writeln!(out, ".TP\n\\fB{}\\fR\n{}", status, roff_escape(what))?;
+    }
     writeln!(out, ".SH FILES")?;
     for (file, what) in FILES {
         writeln!(
@@ -69,8 +73,8 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
     writeln!(out, ".SH SEE ALSO")?;
     writeln!(
         out,
-        "The README shipped with the source: the protocol, every key of the full-screen UI, and \
-         what each mode prints."
+        "README.md and docs/ in the source: each mode, the protocol, every key of the \
+         full-screen UI, and what each mode prints."
     )?;
     section(out, |w| man.render_version_section(w))?;
     Ok(())
@@ -102,18 +106,24 @@ fn section(out: &mut Vec<u8>, render: impl Fn(&mut Vec<u8>) -> io::Result<()>) -
     Ok(())
 }
 
+/// The examples of `--help` and the man page. None runs on the source's demo/ in place: a peer
+/// writes into its directory (downloads, its history, its log).
 const EXAMPLES: &[(&str, &str)] = &[
     (
-        "The whole network in one process: peers p2..p4 in the background, p1's UI in front.",
+        "The whole network in one process, from a temporary copy of demo/: peers p2..p4 in the background, p1's UI in front.",
         "p2p-tui --demo",
     ),
     (
-        "Run as peer p1 with the full-screen UI.",
-        "p2p-tui --peer p1 --settings peer_settings.txt --dir p1",
+        "Work in a copy of the source's demo/ (a settings file and a directory per peer).",
+        "cp -r demo /tmp/p2p-demo && cd /tmp/p2p-demo",
     ),
     (
-        "Peer p1 with the seed's line console, commands from stdin.",
-        "p2p-tui --peer p1 --line --settings peer_settings.txt --dir p1",
+        "There: peer p2's server alone, in the background (--settings defaults to peer_settings.txt, --dir to ./p2).",
+        "p2p-tui --peer p2 --headless &",
+    ),
+    (
+        "There: peer p1 with the full-screen UI (--line: the seed's line console, commands from stdin).",
+        "p2p-tui --peer p1",
     ),
     (
         "The tracker, and the web server showing it at /tracker.",
@@ -127,8 +137,21 @@ const EXAMPLES: &[(&str, &str)] = &[
         "Install bash completions for the current user.",
         "p2p-tui --completions bash > ~/.local/share/bash-completion/completions/p2p-tui",
     ),
-    ("Read this page.", "p2p-tui --man | man -l -"),
+    ("Read the man page.", "p2p-tui --man | man -l -"),
 ];
+
+/// `--help`'s closing text: the examples and the exit statuses.
+pub fn after_help() -> String {
+    let mut text = String::from("Examples:\n");
+    for (what, example) in EXAMPLES {
+        text.push_str(&format!("  {example}\n      {what}\n"));
+    }
+    text.push_str("\nExit status:\n");
+    for (status, what) in crate::cli::EXIT_STATUSES {
+        text.push_str(&format!("  {status:<6}{what}\n"));
+    }
+    text
+}
 
 const FILES: &[(&str, &str)] = &[
     (
@@ -211,6 +234,7 @@ mod tests {
             "PEER",
             "DOCUMENTATION",
             "EXAMPLES",
+            "\"EXIT STATUS\"",
             "FILES",
         ] {
             assert!(page.contains(&format!(".SH {section}")), "{section}");

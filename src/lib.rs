@@ -39,7 +39,14 @@ pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
     if let Some(status) = cli_docs::run_if_requested(&cli) {
         return Ok(status?);
     }
-    let mode = cli.mode(given).map_err(|e| eyre!(e))?;
+    let mode = match cli.mode(given) {
+        Ok(Mode::Help) => return Ok(no_mode()),
+        Ok(mode) => mode,
+        Err(e) => {
+            eprintln!("p2p-tui: {e}");
+            return Ok(cli::EXIT_USAGE);
+        }
+    };
     // Before anything else: see `signals`.
     let signals = Signals::install()?;
     match mode {
@@ -55,12 +62,19 @@ pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
         Mode::Sync(tracker) => run_sync(&cli, tracker, signals).await.map(|()| 0),
         Mode::Demo => run_demo(&cli, signals).await.map(|()| 0),
         Mode::Peer(id) => run_peer(cli, id, signals).await.map(|()| 0),
-        Mode::Help => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            Ok(0)
-        }
+        Mode::Help => Ok(no_mode()),
     }
+}
+
+/// No mode flag: a usage error. The short help goes to stderr (stdout may be a file the user
+/// meant for output), then one line saying what is missing.
+fn no_mode() -> i32 {
+    use clap::CommandFactory;
+    eprint!("{}", Cli::command().render_help());
+    eprintln!(
+        "\np2p-tui: no mode given (e.g. --demo, --peer ID, --tracker, --web); see p2p-tui --help"
+    );
+    cli::EXIT_USAGE
 }
 
 /// `--sync`: the seed-002 synchronizer, until a signal.

@@ -167,6 +167,7 @@ fn the_man_page_documents_every_flag_and_renders() {
         "TRACKER AND WEB SERVER",
         "DOCUMENTATION",
         "EXAMPLES",
+        "EXIT STATUS",
         "FILES",
     ] {
         assert!(
