@@ -166,6 +166,14 @@ const FILES: &[(&str, &str)] = &[
         "ID/.p2p-tui-history",
         "The command history of the full-screen UI and of --line on a terminal (500 lines).",
     ),
+    (
+        "ID/p2p-tui.log",
+        "The full-screen UI's log (it never writes logs on the screen).",
+    ),
+    (
+        "ID/.p2p-tui-partial/",
+        "Files being received, linked into served_files/ when complete; a crash's leftovers are removed at the next start (also in a --sync folder).",
+    ),
 ];
 
 /// Escapes text for roff: a backslash, a hyphen (else typeset as a hyphen, not a minus: a flag
@@ -243,6 +251,26 @@ mod tests {
             // Flags are typeset with escaped hyphens: \-\-peer.
             let roff = flag.replace('-', "\\-");
             assert!(page.contains(&roff), "{flag} missing from the man page");
+        }
+    }
+
+    /// What a peer leaves in its directory, besides served_files/, is ignored by git: a run in
+    /// a checkout's demo/ leaves the working tree clean.
+    #[test]
+    fn git_ignores_what_a_peer_leaves_in_its_directory() {
+        let ignored = include_str!("../.gitignore");
+        let left: Vec<&str> = FILES
+            .iter()
+            .filter_map(|(file, _)| file.strip_prefix("ID/"))
+            .filter(|file| *file != "served_files/")
+            .collect();
+        assert!(left.contains(&".p2p-tui-history"), "{left:?}");
+        assert!(left.contains(&format!("{}/", crate::store::PARTIAL_DIR).as_str()));
+        for file in left {
+            assert!(
+                ignored.lines().any(|line| line == file),
+                ".gitignore does not list {file}"
+            );
         }
     }
 

@@ -72,3 +72,36 @@ pub fn render(frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block("Help")), popup);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::KEYS;
+
+    /// A key as both places write it, for comparison: the README's backticks dropped, runs of
+    /// spaces made one.
+    fn normalized(key: &str) -> String {
+        key.replace('`', "")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The README's key table and this overlay list the same keys, in the same order.
+    #[test]
+    fn the_readme_key_table_lists_the_overlays_keys() {
+        let readme = include_str!("../../../README.md");
+        let table: Vec<String> = readme
+            .split("\n## Keys of the full-screen UI\n")
+            .nth(1)
+            .expect("the README has a key table section")
+            .lines()
+            .take_while(|line| !line.starts_with("## "))
+            .filter(|line| line.starts_with("| ") && !line.starts_with("| key |"))
+            .filter(|line| !line.starts_with("| ---"))
+            .filter_map(|line| line.split(" | ").next())
+            .map(|cell| normalized(cell.trim_start_matches("| ")))
+            .collect();
+        let overlay: Vec<String> = KEYS.iter().map(|(key, _)| normalized(key)).collect();
+        assert_eq!(table, overlay);
+    }
+}
