@@ -21,14 +21,17 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The one stylesheet of every page the web server shows: the front page (assets/www/index.html)
+/// links this file, and the pages generated here embed it, so they work whatever `--www` serves.
+pub const STYLESHEET: &str = include_str!("../../assets/www/style.css");
+
+/// A generated page: the shared stylesheet, and the body in `<main>` as on the front page.
 fn page(title: &str, body: &str, head_extra: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n{head_extra}\
-         <title>{title}</title>\n<style>body{{font-family:system-ui,sans-serif;max-width:60em;\
-         margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}\
-         code{{background:#f3f3f3;padding:0 .2em}}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+         <title>{title}</title>\n<style>\n{STYLESHEET}</style>\n</head>\n<body>\n<main>\n{body}</main>\n\
+         </body>\n</html>\n",
         title = escape(title),
     )
 }
@@ -121,10 +124,7 @@ pub fn tracker_html(view: &DirectoryView, refresh_secs: u32) -> String {
     page(
         "Tracker",
         &body,
-        &format!(
-            "<noscript><meta http-equiv=\"refresh\" content=\"{refresh_secs}\"></noscript>\n\
-             <style>#status{{color:#666;font-size:.9em}}#status.stale{{color:#b00}}</style>\n"
-        ),
+        &format!("<noscript><meta http-equiv=\"refresh\" content=\"{refresh_secs}\"></noscript>\n"),
     )
 }
 

@@ -26,3 +26,4 @@ mod upload_policy;
 mod util;
 mod versions;
 mod web;
+mod web_style;
