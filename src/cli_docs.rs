@@ -118,8 +118,8 @@ const EXAMPLES: &[(&str, &str)] = &[
         "cp -r demo /tmp/p2p-demo && cd /tmp/p2p-demo",
     ),
     (
-        "There: peer p2's server alone, in the background (--settings defaults to peer_settings.txt, --dir to ./p2).",
-        "p2p-tui --peer p2 --headless &",
+        "There: peer p2's server alone, in the background, its log in a file (--settings defaults to peer_settings.txt, --dir to ./p2).",
+        "p2p-tui --peer p2 --headless 2>p2.log &",
     ),
     (
         "There: peer p1 with the full-screen UI (--line: the seed's line console, commands from stdin).",
