@@ -459,10 +459,7 @@ fn usage_sentence(e: &clap::Error) -> String {
             let why = std::error::Error::source(e).map_or(String::new(), |s| format!(": {s}"));
             format!("invalid value {value} for {arg}{why}")
         }
-        (ErrorKind::ArgumentConflict, Some(arg), _) => match text(K::PriorArg) {
-            Some(prior) if prior != arg => format!("{arg} cannot be used with {prior}"),
-            _ => format!("{arg} can be given only once"),
-        },
+        (ErrorKind::ArgumentConflict, Some(arg), _) => conflict(arg, e.get(K::PriorArg)),
         (ErrorKind::MissingRequiredArgument, ..) => match e.get(K::InvalidArg) {
             Some(clap::error::ContextValue::Strings(missing))
                 if missing.iter().any(|m| m.starts_with("<COMMAND>")) =>
@@ -475,6 +472,21 @@ fn usage_sentence(e: &clap::Error) -> String {
             _ => first_sentence(e),
         },
         _ => first_sentence(e),
+    }
+}
+
+/// `arg` given with flags it excludes (`prior`: one, several, or none named: `arg` is exclusive).
+fn conflict(arg: &str, prior: Option<&clap::error::ContextValue>) -> String {
+    use clap::error::ContextValue;
+    match prior {
+        Some(ContextValue::String(prior)) if prior == arg => {
+            format!("{arg} can be given only once")
+        }
+        Some(ContextValue::String(prior)) => format!("{arg} cannot be used with {prior}"),
+        Some(ContextValue::Strings(others)) if !others.is_empty() => {
+            format!("{arg} cannot be used with {}", others.join(", "))
+        }
+        _ => format!("{arg} takes no other flag"),
     }
 }
 
@@ -555,6 +567,14 @@ mod tests {
             (
                 &["--tracker", "--peer", "p1"],
                 "--tracker [<ADDR>] cannot be used with --peer <ID>; see p2p-tui --help",
+            ),
+            (
+                &["--man", "--peer", "p1"],
+                "--man takes no other flag; see p2p-tui --help",
+            ),
+            (
+                &["--peer", "p1", "--peer", "p2"],
+                "--peer <ID> can be given only once; see p2p-tui --help",
             ),
             (
                 &["--get", "h", "1", "f", "g"],
