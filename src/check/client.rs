@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cases::Case;
+use super::causes;
 use super::flows::text;
 use super::lab::{Lab, ME};
 use super::lines;
@@ -38,6 +39,7 @@ fn case<F>(
     id: &'static str,
     section: &'static str,
     title: &'static str,
+    seed: &'static str,
     budget: u32,
     f: fn(Ctx, Env, Duration) -> F,
 ) -> Case
@@ -50,6 +52,7 @@ where
         id,
         section,
         title,
+        seed,
         budget,
         run: Box::new(move |ctx| Box::pin(f(ctx, env.clone(), deadline))),
     }
@@ -62,6 +65,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "filelist",
             "IV.1",
             "#FILELIST p2 p3: the seed's lines",
+            r##"seed 001 III.6: print all of the sent requests and received replies in the client terminal, using the following format: "Client (peer_id): request_message" and "Server (peer_id): reply_message""##,
             1,
             filelist,
         ),
@@ -70,6 +74,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "offline",
             "III.4",
             "#FILELIST to a server not running: TCP connection ... failed",
+            r##"seed 001 III.4: Your client program should be resilient to this exception without failing, print on the terminal "TCP connection to server peer_id failed" for each offline server, and stop trying to connect to these servers."##,
             1,
             offline,
         ),
@@ -78,6 +83,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "upload",
             "IV.2",
             "#UPLOAD f p2 p3: lines, and the bytes that arrive",
+            r##"seed 001 II.1 #UPLOAD: the client prints "Uploading file filename" ... step 8: If the reply is "200 File filename received", print "File filename upload success" on the terminal."##,
             1,
             upload,
         ),
@@ -86,6 +92,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "upload-offline",
             "III.4",
             "#UPLOAD to a server not running: the other gets the file",
+            r##"seed 001 III.4: some servers in "p1 p2 p3 ..." may not be running ... print on the terminal "TCP connection to server peer_id failed" for each offline server, and stop trying to connect to these servers."##,
             1,
             upload_offline,
         ),
@@ -94,6 +101,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "upload-refused",
             "IV.4",
             "servers answer 250 Already serving / Currently receiving: no chunks sent",
+            r##"seed 001 II.1 #UPLOAD step 3: If the reply code is "330", proceed to step 4; otherwise quit."##,
             1,
             upload_refused,
         ),
@@ -102,6 +110,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "upload-left",
             "IV.5",
             "a server dies mid-upload: upload failed to it, success to the other",
+            r##"seed 001 II.1 #UPLOAD step 8: If the reply is "200 File filename received", print "File filename upload success" on the terminal. Otherwise, print "File filename upload failed". (IV.5: During the process of uploading, the client or a server is shut down.)"##,
             1,
             upload_left,
         ),
@@ -110,6 +119,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "upload-silent",
             "IV.5",
             "a server goes silent mid-upload: the client gives up on it",
+            r##"seed 001 III.3: a peer may leave the system at any time, thus breaking the TCP connection. Your program should be resilient to these exceptions without failing. (IV.5: During the process of uploading, the client or a server is shut down.)"##,
             2,
             upload_silent,
         ),
@@ -118,6 +128,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "upload-missing",
             "IV.6",
             "#UPLOAD of a file not served: Peer p1 does not serve file f",
+            r##"seed 001 II.1 #UPLOAD: If the file does not exist, the client program should print "Peer peer_id does not serve file filename" on its terminal, where peer_id is the peer ID of the current peer"##,
             1,
             upload_missing,
         ),
@@ -126,6 +137,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download",
             "IV.7",
             "#DOWNLOAD f p2 p3 p4: lines, round robin, bytes saved",
+            r##"seed 001 II.1 #DOWNLOAD: suppose the list of peers in serving peers set are numbered 0, 1 ,2, ..., and the set size is n; chunk i is downloaded from peer r = i % n. Step 8: save the file into subdirectory "peer_dir/served_files" of the peer, and print "File filename download success" on the terminal."##,
             1,
             download,
         ),
@@ -134,6 +146,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download-offline",
             "III.4",
             "#DOWNLOAD with a server not running: the other serves it all",
+            r##"seed 001 III.4: some servers in "p1 p2 p3 ..." may not be running ... print on the terminal "TCP connection to server peer_id failed" for each offline server, and stop trying to connect to these servers."##,
             1,
             download_offline,
         ),
@@ -142,6 +155,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download-none",
             "IV.7",
             "no peer serves the file: download failed, peers ... not serving",
+            r##"seed 001 II.1 #DOWNLOAD step 4: If the serving peers set is not empty, proceed to step 5. Otherwise, print "File filename download failed, peers p1 p2 p3 ... are not serving the file", and quit."##,
             1,
             download_none,
         ),
@@ -150,6 +164,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download-left",
             "IV.10",
             "a serving peer dies mid-download: success and the file, or failed and nothing",
+            r##"seed 001 II.1 #DOWNLOAD step 8: If all chunks of the file are received, save the file ... and print "File filename download success" on the terminal. Otherwise, print "File filename download failed". (IV.10: During the process of downloading, the client or a server is shut down.)"##,
             1,
             download_left,
         ),
@@ -158,6 +173,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download-silent",
             "IV.10",
             "a serving peer goes silent mid-download: the client still ends the download",
+            r##"seed 001 III.3: a peer may leave the system at any time, thus breaking the TCP connection. Your program should be resilient to these exceptions without failing. (IV.10: During the process of downloading, the client or a server is shut down.)"##,
             2,
             download_silent,
         ),
@@ -166,6 +182,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download-killed",
             "IV.10",
             "the client is killed mid-download: no partial file in served_files",
+            r##"seed 001 III.5: If #UPLOAD or #DOWNLOAD fails, the partially uploaded/downloaded file should be removed from the respective peer. (IV.10: the client ... is shut down.)"##,
             1,
             download_killed,
         ),
@@ -174,6 +191,7 @@ pub fn client_cases(env: &Env) -> Vec<Case> {
             "download-exists",
             "IV.11",
             "#DOWNLOAD of a file already served: File f already exists",
+            r##"seed 001 II.1 #DOWNLOAD: If the file already exists in "served_files" under the peer directory of this peer, the client prints on its terminal "File filename already exists""##,
             1,
             download_exists,
         ),
@@ -208,7 +226,7 @@ async fn judge(
     deadline: Duration,
 ) -> Checked {
     let got = lab.run(ctx, input, expected, deadline).await?;
-    compare(input, &got, expected, &[])
+    compare(ctx, input, &got, expected, &[])
 }
 
 /// Runs a `#DOWNLOAD` until every `expected` line or its result line (`File f download ...`)
@@ -231,8 +249,19 @@ async fn run_download(
 }
 
 /// Every `expected` line printed, and no seed line that is neither expected nor `optional`.
-fn compare(input: &str, got: &[String], expected: &[String], optional: &[String]) -> Checked {
+fn compare(
+    ctx: &Ctx,
+    input: &str,
+    got: &[String],
+    expected: &[String],
+    optional: &[String],
+) -> Checked {
     let missing = lines::missing(expected, got);
+    let allowed: Vec<String> = expected.iter().chain(optional).cloned().collect();
+    let unexpected = lines::unexpected(&allowed, got);
+    if !(missing.is_empty() && unexpected.is_empty()) {
+        ctx.failure_kind(causes::OTHER_LINES);
+    }
     if !missing.is_empty() {
         return fail(format!(
             "for \"{input}\" the client did not print {} of the seed's lines, e.g. \"{}\"",
@@ -240,8 +269,6 @@ fn compare(input: &str, got: &[String], expected: &[String], optional: &[String]
             missing[0]
         ));
     }
-    let allowed: Vec<String> = expected.iter().chain(optional).cloned().collect();
-    let unexpected = lines::unexpected(&allowed, got);
     if !unexpected.is_empty() {
         return fail(format!(
             "for \"{input}\" the client printed {} line(s) the seed does not give, e.g. \"{}\"",
@@ -257,7 +284,7 @@ async fn filelist(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
         ("p2", serving(&[("a.txt", b"a"), ("b.txt", b"b")])),
         ("p3", serving(&[])),
     ];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let expected = lines::filelist(&[
         ("p2", Some(vec!["a.txt".into(), "b.txt".into()])),
         ("p3", Some(vec![])),
@@ -267,7 +294,7 @@ async fn filelist(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
 
 async fn offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let servers = vec![("p2", serving(&[("a.txt", b"a")])), ("p5", None)];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let expected = lines::filelist(&[("p2", Some(vec!["a.txt".into()])), ("p5", None)]);
     judge(&ctx, &lab, "#FILELIST p2 p5", &expected, deadline).await
 }
@@ -290,7 +317,7 @@ fn received_exact(lab: &Lab, peer: &str, name: &str, data: &[u8]) -> Checked {
 async fn upload(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(250, 1);
     let servers = vec![("p2", serving(&[])), ("p3", serving(&[]))];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let expected = lines::upload("up.txt", data.len() as u64, &["p2", "p3"]);
     judge(&ctx, &lab, "#UPLOAD up.txt p2 p3", &expected, deadline).await?;
     received_exact(&lab, "p2", "up.txt", &data)?;
@@ -300,7 +327,7 @@ async fn upload(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
 async fn upload_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(180, 5);
     let servers = vec![("p2", serving(&[])), ("p5", None)];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let mut expected = lines::upload("up.txt", data.len() as u64, &["p2"]);
     expected.push(crate::protocol::lines::connection_failed("p5"));
     judge(&ctx, &lab, "#UPLOAD up.txt p2 p5", &expected, deadline).await?;
@@ -317,7 +344,7 @@ async fn upload_refused(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
         ("p2", serving(&[("up.txt", &data)])),
         ("p3", Some(receiving)),
     ];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let expected = lines::upload_refused(
         "up.txt",
         data.len() as u64,
@@ -334,7 +361,7 @@ async fn upload_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) -> C
     let data = text(450, 7);
     let size = data.len() as u64;
     let servers = vec![("p2", serving(&[])), ("p3", faulty(&[], 2, fault))];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let mut expected = lines::upload("up.txt", size, &["p2"]);
     expected.extend(lines::upload_cut("up.txt", size, "p3", 2));
     let optional = lines::upload_unanswered("up.txt", size, "p3", 2);
@@ -356,7 +383,7 @@ async fn upload_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) -> C
         )
         .await;
     let got = client.finish(ctx).await;
-    compare(input, &got, &expected, &optional)?;
+    compare(ctx, input, &got, &expected, &optional)?;
     received_exact(&lab, "p2", "up.txt", &data)
 }
 
@@ -369,7 +396,7 @@ async fn upload_silent(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
 }
 
 async fn upload_missing(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
-    let lab = Lab::new(&env.command, vec![("p2", serving(&[]))], &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, vec![("p2", serving(&[]))], &[]).await?;
     let expected = vec![crate::protocol::lines::not_serving_locally(
         ME,
         "nothere.txt",
@@ -387,7 +414,7 @@ async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let file: &[(&str, &[u8])] = &[("f1.txt", &data)];
     let peers = ["p2", "p3", "p4"];
     let servers = peers.iter().map(|p| (*p, serving(file))).collect();
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let expected = lines::download("f1.txt", data.len() as u64, &peers);
     let input = "#DOWNLOAD f1.txt p2 p3 p4";
     let got = run_download(&ctx, &lab, input, "f1.txt", &expected, deadline).await?;
@@ -406,19 +433,19 @@ async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
             ));
         }
     }
-    compare(input, &got, &expected, &[])?;
+    compare(&ctx, input, &got, &expected, &[])?;
     saved_exact(&lab, "f1.txt", &data)
 }
 
 async fn download_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(330, 8);
     let servers = vec![("p5", None), ("p2", serving(&[("f4.txt", &data)]))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut expected = lines::download("f4.txt", data.len() as u64, &["p2"]);
     expected.push(crate::protocol::lines::connection_failed("p5"));
     let input = "#DOWNLOAD f4.txt p5 p2";
     let got = run_download(&ctx, &lab, input, "f4.txt", &expected, deadline).await?;
-    compare(input, &got, &expected, &[])?;
+    compare(&ctx, input, &got, &expected, &[])?;
     saved_exact(&lab, "f4.txt", &data)
 }
 
@@ -441,7 +468,7 @@ fn saved_exact(lab: &Lab, name: &str, data: &[u8]) -> Checked {
 
 async fn download_none(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let servers = vec![("p2", serving(&[])), ("p3", serving(&[]))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut expected = lines::download_round("gone.txt", 0, &[], &["p2", "p3"]);
     expected.push(crate::protocol::lines::nobody_serves(
         "gone.txt",
@@ -462,7 +489,7 @@ async fn download_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) ->
     let size = data.len() as u64;
     let file: &[(&str, &[u8])] = &[("f2.txt", &data)];
     let servers = vec![("p2", serving(file)), ("p3", faulty(file, 2, fault))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(ctx, &env.command, servers, &[]).await?;
     let input = "#DOWNLOAD f2.txt p2 p3";
     let success = crate::protocol::lines::download_result("f2.txt", true);
     let failure = crate::protocol::lines::download_result("f2.txt", false);
@@ -483,7 +510,7 @@ async fn download_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) ->
     let mut expected = lines::download_round("f2.txt", size, &["p2", "p3"], &[]);
     expected.push(if succeeded { success } else { failure });
     let optional = lines::download_any_chunk("f2.txt", size, &["p2", "p3"]);
-    compare(input, &got, &expected, &optional)?;
+    compare(ctx, input, &got, &expected, &optional)?;
     if succeeded {
         return saved_exact(&lab, "f2.txt", &data);
     }
@@ -518,7 +545,7 @@ async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
         })
     };
     let servers = vec![("p2", slow(serving(file))), ("p3", slow(serving(file)))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut client = lab.start(&ctx, "#DOWNLOAD f3.txt p2 p3").await?;
     let asked = || {
         ["p2", "p3"]
@@ -574,7 +601,7 @@ async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
 async fn download_exists(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(120, 4);
     let servers = vec![("p2", serving(&[("mine.txt", &data)]))];
-    let lab = Lab::new(&env.command, servers, &[("mine.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("mine.txt", &data)]).await?;
     let expected = vec![crate::protocol::lines::already_exists("mine.txt")];
     judge(&ctx, &lab, "#DOWNLOAD mine.txt p2", &expected, deadline).await?;
     let asked = lab.seen["p2"].lock().map(|s| s.requests).unwrap_or(0);
