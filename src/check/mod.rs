@@ -7,6 +7,7 @@ pub mod cases;
 pub mod causes;
 pub mod client;
 pub mod flows;
+pub mod html;
 pub mod lab;
 pub mod lines;
 pub mod play;
@@ -27,6 +28,8 @@ use wire::Ctx;
 pub enum ReportFile {
     Json(PathBuf),
     Junit(PathBuf),
+    /// One self-contained page (inline CSS, no script).
+    Html(PathBuf),
 }
 
 /// `--report FORMAT FILE ...`, as clap collects them (pairs, flattened).
@@ -35,7 +38,10 @@ pub fn parse_reports(args: &[String]) -> Result<Vec<ReportFile>> {
         .map(|pair| match pair {
             [format, file] if format == "json" => Ok(ReportFile::Json(file.into())),
             [format, file] if format == "junit" => Ok(ReportFile::Junit(file.into())),
-            [format, _] => Err(eyre!("--report {format}: the formats are junit and json")),
+            [format, file] if format == "html" => Ok(ReportFile::Html(file.into())),
+            [format, _] => Err(eyre!(
+                "--report {format}: the formats are junit, json and html"
+            )),
             _ => Err(eyre!("--report takes a format and a file")),
         })
         .collect()
@@ -305,6 +311,7 @@ fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
         let (path, text) = match file {
             ReportFile::Json(path) => (path, report::json(report)),
             ReportFile::Junit(path) => (path, report::junit(report)),
+            ReportFile::Html(path) => (path, html::html(report)),
         };
         std::fs::write(path, text)
             .wrap_err_with(|| format!("cannot write the report {}", path.display()))?;
@@ -406,12 +413,13 @@ mod tests {
 
     #[test]
     fn reports_come_in_format_file_pairs() {
-        let args = ["json", "a.json", "junit", "b.xml"].map(String::from);
+        let args = ["json", "a.json", "junit", "b.xml", "html", "c.html"].map(String::from);
         assert_eq!(
             parse_reports(&args).unwrap(),
             vec![
                 ReportFile::Json("a.json".into()),
-                ReportFile::Junit("b.xml".into())
+                ReportFile::Junit("b.xml".into()),
+                ReportFile::Html("c.html".into())
             ]
         );
         assert!(parse_reports(&["xml".into(), "c".into()]).is_err());

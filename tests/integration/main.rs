@@ -1,6 +1,7 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
 mod check;
+mod check_html;
 mod check_reports;
 mod classroom_servers;
 mod cli;
