@@ -6,6 +6,7 @@
 pub mod cases;
 pub mod causes;
 pub mod client;
+pub mod client_cases;
 pub mod flows;
 pub mod html;
 pub mod lab;
@@ -144,12 +145,12 @@ fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
 pub async fn run_client(check: ClientCheck) -> Result<i32> {
     let grace =
         (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
-    let env = client::Env {
+    let env = client_cases::Env {
         command: std::sync::Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,
     };
     let mut results = Vec::new();
-    for case in client::client_cases(&env) {
+    for case in client_cases::client_cases(&env) {
         let ctx = Ctx::new("", grace, "");
         results.push(run_case(&case, ctx, check.case_timeout).await);
     }

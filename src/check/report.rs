@@ -198,6 +198,9 @@ pub fn table(report: &Report, style: Style) -> String {
         }
         out.push_str(&line);
         out.push('\n');
+        if c.verdict != Verdict::Pass {
+            out.push_str(&format!("      checks: {}\n", c.seed));
+        }
         for line in &c.detail {
             out.push_str(&format!("      - {line}\n"));
         }
@@ -221,7 +224,7 @@ pub fn json(report: &Report) -> String {
 }
 
 /// JUnit XML: one testsuite, its properties the summary by cause (`cause.1` the largest), a
-/// testcase per case; a failure or a deviation is a `<failure>` (its `type` says which), with
+/// testcase per case with the seed's words it checks as its `seed` property; a failure or a deviation is a `<failure>` (its `type` says which), with
 /// the evidence as its text and the client's last stderr lines as `<system-err>`.
 pub fn junit(report: &Report) -> String {
     let total: f64 = report.cases.iter().map(|c| c.seconds).sum();
@@ -250,8 +253,12 @@ pub fn junit(report: &Report) -> String {
             xml(&format!("{} ({})", c.id, c.title)),
             c.seconds
         ));
+        out.push_str(&format!(
+            ">\n      <properties><property name=\"seed\" value=\"{}\"/></properties>\n",
+            xml(&c.seed)
+        ));
         if c.verdict == Verdict::Pass {
-            out.push_str("/>\n");
+            out.push_str("    </testcase>\n");
             continue;
         }
         let kind = if c.verdict == Verdict::Fail {
@@ -260,7 +267,7 @@ pub fn junit(report: &Report) -> String {
             "deviation"
         };
         out.push_str(&format!(
-            ">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n",
+            "      <failure type=\"{kind}\" message=\"{}\">{}</failure>\n",
             xml(&c.detail.join("; ")),
             xml(&c.evidence.join("\n"))
         ));
@@ -345,6 +352,7 @@ mod tests {
         assert!(plain.contains("PASS  IV.7   a   0.25s  download\n"));
         assert!(plain.contains("DEV   IV.7   b"));
         assert!(plain.contains("      - closed"));
+        assert!(plain.contains("      checks: seed 001 IV.7\n"));
         assert!(plain.ends_with("3 cases: 1 passed, 1 failed, 1 deviations\n"));
         assert!(!plain.contains('\x1b'));
         let coloured = Style {
@@ -372,7 +380,7 @@ mod tests {
         let xml = junit(&sample());
         assert!(xml.contains("tests=\"3\" failures=\"2\""));
         assert!(xml.contains(
-            "<testcase classname=\"seed-001.IV.7\" name=\"a (download)\" time=\"0.250\"/>"
+            "<testcase classname=\"seed-001.IV.7\" name=\"a (download)\" time=\"0.250\">\n      <properties><property name=\"seed\" value=\"seed 001 IV.7\"/></properties>\n    </testcase>"
         ));
         assert!(xml.contains(
             "<failure type=\"deviation\" message=\"no &quot;file&quot; &lt;word&gt; &amp; more\">"
