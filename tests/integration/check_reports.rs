@@ -105,9 +105,10 @@ fn a_crashing_client_shows_its_traceback_and_the_exit_as_the_cause() {
 /// appear in every report escaped (`\x1b`, `\x07`), as server bytes are, never raw.
 #[test]
 fn a_clients_control_bytes_are_escaped_in_every_report() {
-    // Every case fails (no line matches): a short case timeout keeps the test short.
+    // Every case fails (no line matches) at the end of its wait for the lines: a short case
+    // timeout keeps the test short, with room for the rest of the case on a busy machine.
     let run = check_client(
-        "1",
+        "2",
         &["python3", "tests/fixtures/classroom_client.py", "escapes"],
     );
     assert_eq!(run.code, Some(1), "{}", run.stdout);
@@ -132,10 +133,10 @@ fn a_clients_control_bytes_are_escaped_in_every_report() {
     // Lines that are not the seed's: one cause for every case.
     let groups = run.json["by_cause"].as_array().expect("by_cause");
     assert!(
-        groups[0]["cause"]
+        groups.iter().any(|g| g["cause"]
             .as_str()
             .unwrap()
-            .starts_with("prints other terminal lines than the seed's"),
+            .starts_with("prints other terminal lines than the seed's")),
         "{groups:?}"
     );
     let filelist = case(run.cases(), "filelist");
