@@ -213,7 +213,7 @@ pub struct Cli {
     )]
     pub case_timeout: f64,
 
-    /// --check-*: also write the results as FORMAT (junit or json) to FILE; may be repeated
+    /// --check-*: also write the results as FORMAT (junit, json or html) to FILE; may be repeated
     #[arg(help_heading = "Checking an implementation", long, value_names = ["FORMAT", "FILE"], num_args = 2, action = clap::ArgAction::Append)]
     pub report: Vec<String>,
 

@@ -5,180 +5,16 @@
 //! killed mid-download.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::cases::Case;
+use super::causes;
+use super::client_cases::Env;
 use super::flows::text;
 use super::lab::{Lab, ME};
 use super::lines;
 use super::play::{Behaviour, Fault};
 use super::wire::{Checked, Ctx, fail};
 use crate::protocol::chunk_count;
-
-/// What every client case needs: the client's command line and how long a case may take.
-#[derive(Clone)]
-pub struct Env {
-    pub command: Arc<Vec<String>>,
-    pub case_timeout: Duration,
-}
-
-impl Env {
-    /// How long the client has to print what a case of `budget` case timeouts waits for (the
-    /// rest of the case timeout is for starting, judging and stopping).
-    fn deadline(&self, budget: u32) -> Duration {
-        self.case_timeout.mul_f64(0.7 * f64::from(budget))
-    }
-}
-
-/// A case of `budget` case timeouts.
-fn case<F>(
-    env: &Env,
-    id: &'static str,
-    section: &'static str,
-    title: &'static str,
-    budget: u32,
-    f: fn(Ctx, Env, Duration) -> F,
-) -> Case
-where
-    F: Future<Output = Checked> + Send + 'static,
-{
-    let env = env.clone();
-    let deadline = env.deadline(budget);
-    Case {
-        id,
-        section,
-        title,
-        budget,
-        run: Box::new(move |ctx| Box::pin(f(ctx, env.clone(), deadline))),
-    }
-}
-
-pub fn client_cases(env: &Env) -> Vec<Case> {
-    vec![
-        case(
-            env,
-            "filelist",
-            "IV.1",
-            "#FILELIST p2 p3: the seed's lines",
-            1,
-            filelist,
-        ),
-        case(
-            env,
-            "offline",
-            "III.4",
-            "#FILELIST to a server not running: TCP connection ... failed",
-            1,
-            offline,
-        ),
-        case(
-            env,
-            "upload",
-            "IV.2",
-            "#UPLOAD f p2 p3: lines, and the bytes that arrive",
-            1,
-            upload,
-        ),
-        case(
-            env,
-            "upload-offline",
-            "III.4",
-            "#UPLOAD to a server not running: the other gets the file",
-            1,
-            upload_offline,
-        ),
-        case(
-            env,
-            "upload-refused",
-            "IV.4",
-            "servers answer 250 Already serving / Currently receiving: no chunks sent",
-            1,
-            upload_refused,
-        ),
-        case(
-            env,
-            "upload-left",
-            "IV.5",
-            "a server dies mid-upload: upload failed to it, success to the other",
-            1,
-            upload_left,
-        ),
-        case(
-            env,
-            "upload-silent",
-            "IV.5",
-            "a server goes silent mid-upload: the client gives up on it",
-            2,
-            upload_silent,
-        ),
-        case(
-            env,
-            "upload-missing",
-            "IV.6",
-            "#UPLOAD of a file not served: Peer p1 does not serve file f",
-            1,
-            upload_missing,
-        ),
-        case(
-            env,
-            "download",
-            "IV.7",
-            "#DOWNLOAD f p2 p3 p4: lines, round robin, bytes saved",
-            1,
-            download,
-        ),
-        case(
-            env,
-            "download-offline",
-            "III.4",
-            "#DOWNLOAD with a server not running: the other serves it all",
-            1,
-            download_offline,
-        ),
-        case(
-            env,
-            "download-none",
-            "IV.7",
-            "no peer serves the file: download failed, peers ... not serving",
-            1,
-            download_none,
-        ),
-        case(
-            env,
-            "download-left",
-            "IV.10",
-            "a serving peer dies mid-download: success and the file, or failed and nothing",
-            1,
-            download_left,
-        ),
-        case(
-            env,
-            "download-silent",
-            "IV.10",
-            "a serving peer goes silent mid-download: the client still ends the download",
-            2,
-            download_silent,
-        ),
-        case(
-            env,
-            "download-killed",
-            "IV.10",
-            "the client is killed mid-download: no partial file in served_files",
-            1,
-            download_killed,
-        ),
-        case(
-            env,
-            "download-exists",
-            "IV.11",
-            "#DOWNLOAD of a file already served: File f already exists",
-            1,
-            download_exists,
-        ),
-    ]
-}
 
 fn serving(files: &[(&str, &[u8])]) -> Option<Behaviour> {
     Some(Behaviour {
@@ -208,7 +44,7 @@ async fn judge(
     deadline: Duration,
 ) -> Checked {
     let got = lab.run(ctx, input, expected, deadline).await?;
-    compare(input, &got, expected, &[])
+    compare(ctx, input, &got, expected, &[])
 }
 
 /// Runs a `#DOWNLOAD` until every `expected` line or its result line (`File f download ...`)
@@ -231,8 +67,19 @@ async fn run_download(
 }
 
 /// Every `expected` line printed, and no seed line that is neither expected nor `optional`.
-fn compare(input: &str, got: &[String], expected: &[String], optional: &[String]) -> Checked {
+fn compare(
+    ctx: &Ctx,
+    input: &str,
+    got: &[String],
+    expected: &[String],
+    optional: &[String],
+) -> Checked {
     let missing = lines::missing(expected, got);
+    let allowed: Vec<String> = expected.iter().chain(optional).cloned().collect();
+    let unexpected = lines::unexpected(&allowed, got);
+    if !(missing.is_empty() && unexpected.is_empty()) {
+        ctx.failure_kind(causes::OTHER_LINES);
+    }
     if !missing.is_empty() {
         return fail(format!(
             "for \"{input}\" the client did not print {} of the seed's lines, e.g. \"{}\"",
@@ -240,8 +87,6 @@ fn compare(input: &str, got: &[String], expected: &[String], optional: &[String]
             missing[0]
         ));
     }
-    let allowed: Vec<String> = expected.iter().chain(optional).cloned().collect();
-    let unexpected = lines::unexpected(&allowed, got);
     if !unexpected.is_empty() {
         return fail(format!(
             "for \"{input}\" the client printed {} line(s) the seed does not give, e.g. \"{}\"",
@@ -252,12 +97,12 @@ fn compare(input: &str, got: &[String], expected: &[String], optional: &[String]
     Ok(())
 }
 
-async fn filelist(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn filelist(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let servers = vec![
         ("p2", serving(&[("a.txt", b"a"), ("b.txt", b"b")])),
         ("p3", serving(&[])),
     ];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let expected = lines::filelist(&[
         ("p2", Some(vec!["a.txt".into(), "b.txt".into()])),
         ("p3", Some(vec![])),
@@ -265,9 +110,9 @@ async fn filelist(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     judge(&ctx, &lab, "#FILELIST p2 p3", &expected, deadline).await
 }
 
-async fn offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let servers = vec![("p2", serving(&[("a.txt", b"a")])), ("p5", None)];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let expected = lines::filelist(&[("p2", Some(vec!["a.txt".into()])), ("p5", None)]);
     judge(&ctx, &lab, "#FILELIST p2 p5", &expected, deadline).await
 }
@@ -287,27 +132,27 @@ fn received_exact(lab: &Lab, peer: &str, name: &str, data: &[u8]) -> Checked {
     Ok(())
 }
 
-async fn upload(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn upload(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(250, 1);
     let servers = vec![("p2", serving(&[])), ("p3", serving(&[]))];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let expected = lines::upload("up.txt", data.len() as u64, &["p2", "p3"]);
     judge(&ctx, &lab, "#UPLOAD up.txt p2 p3", &expected, deadline).await?;
     received_exact(&lab, "p2", "up.txt", &data)?;
     received_exact(&lab, "p3", "up.txt", &data)
 }
 
-async fn upload_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn upload_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(180, 5);
     let servers = vec![("p2", serving(&[])), ("p5", None)];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let mut expected = lines::upload("up.txt", data.len() as u64, &["p2"]);
     expected.push(crate::protocol::lines::connection_failed("p5"));
     judge(&ctx, &lab, "#UPLOAD up.txt p2 p5", &expected, deadline).await?;
     received_exact(&lab, "p2", "up.txt", &data)
 }
 
-async fn upload_refused(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn upload_refused(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(220, 6);
     let receiving = Behaviour {
         receiving: vec!["up.txt".into()],
@@ -317,7 +162,7 @@ async fn upload_refused(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
         ("p2", serving(&[("up.txt", &data)])),
         ("p3", Some(receiving)),
     ];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let expected = lines::upload_refused(
         "up.txt",
         data.len() as u64,
@@ -334,7 +179,7 @@ async fn upload_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) -> C
     let data = text(450, 7);
     let size = data.len() as u64;
     let servers = vec![("p2", serving(&[])), ("p3", faulty(&[], 2, fault))];
-    let lab = Lab::new(&env.command, servers, &[("up.txt", &data)]).await?;
+    let lab = Lab::new(ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let mut expected = lines::upload("up.txt", size, &["p2"]);
     expected.extend(lines::upload_cut("up.txt", size, "p3", 2));
     let optional = lines::upload_unanswered("up.txt", size, "p3", 2);
@@ -356,20 +201,20 @@ async fn upload_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) -> C
         )
         .await;
     let got = client.finish(ctx).await;
-    compare(input, &got, &expected, &optional)?;
+    compare(ctx, input, &got, &expected, &optional)?;
     received_exact(&lab, "p2", "up.txt", &data)
 }
 
-async fn upload_left(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn upload_left(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     upload_cut(&ctx, &env, Fault::Leave, deadline).await
 }
 
-async fn upload_silent(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn upload_silent(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     upload_cut(&ctx, &env, Fault::Silent, deadline).await
 }
 
-async fn upload_missing(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
-    let lab = Lab::new(&env.command, vec![("p2", serving(&[]))], &[]).await?;
+pub(super) async fn upload_missing(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+    let lab = Lab::new(&ctx, &env.command, vec![("p2", serving(&[]))], &[]).await?;
     let expected = vec![crate::protocol::lines::not_serving_locally(
         ME,
         "nothere.txt",
@@ -382,12 +227,12 @@ async fn upload_missing(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     Ok(())
 }
 
-async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(950, 2);
     let file: &[(&str, &[u8])] = &[("f1.txt", &data)];
     let peers = ["p2", "p3", "p4"];
     let servers = peers.iter().map(|p| (*p, serving(file))).collect();
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let expected = lines::download("f1.txt", data.len() as u64, &peers);
     let input = "#DOWNLOAD f1.txt p2 p3 p4";
     let got = run_download(&ctx, &lab, input, "f1.txt", &expected, deadline).await?;
@@ -406,19 +251,19 @@ async fn download(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
             ));
         }
     }
-    compare(input, &got, &expected, &[])?;
+    compare(&ctx, input, &got, &expected, &[])?;
     saved_exact(&lab, "f1.txt", &data)
 }
 
-async fn download_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download_offline(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(330, 8);
     let servers = vec![("p5", None), ("p2", serving(&[("f4.txt", &data)]))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut expected = lines::download("f4.txt", data.len() as u64, &["p2"]);
     expected.push(crate::protocol::lines::connection_failed("p5"));
     let input = "#DOWNLOAD f4.txt p5 p2";
     let got = run_download(&ctx, &lab, input, "f4.txt", &expected, deadline).await?;
-    compare(input, &got, &expected, &[])?;
+    compare(&ctx, input, &got, &expected, &[])?;
     saved_exact(&lab, "f4.txt", &data)
 }
 
@@ -439,9 +284,9 @@ fn saved_exact(lab: &Lab, name: &str, data: &[u8]) -> Checked {
     Ok(())
 }
 
-async fn download_none(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download_none(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let servers = vec![("p2", serving(&[])), ("p3", serving(&[]))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut expected = lines::download_round("gone.txt", 0, &[], &["p2", "p3"]);
     expected.push(crate::protocol::lines::nobody_serves(
         "gone.txt",
@@ -462,7 +307,7 @@ async fn download_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) ->
     let size = data.len() as u64;
     let file: &[(&str, &[u8])] = &[("f2.txt", &data)];
     let servers = vec![("p2", serving(file)), ("p3", faulty(file, 2, fault))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(ctx, &env.command, servers, &[]).await?;
     let input = "#DOWNLOAD f2.txt p2 p3";
     let success = crate::protocol::lines::download_result("f2.txt", true);
     let failure = crate::protocol::lines::download_result("f2.txt", false);
@@ -483,7 +328,7 @@ async fn download_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) ->
     let mut expected = lines::download_round("f2.txt", size, &["p2", "p3"], &[]);
     expected.push(if succeeded { success } else { failure });
     let optional = lines::download_any_chunk("f2.txt", size, &["p2", "p3"]);
-    compare(input, &got, &expected, &optional)?;
+    compare(ctx, input, &got, &expected, &optional)?;
     if succeeded {
         return saved_exact(&lab, "f2.txt", &data);
     }
@@ -497,18 +342,18 @@ async fn download_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) ->
     Ok(())
 }
 
-async fn download_left(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download_left(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     download_cut(&ctx, &env, Fault::Leave, deadline).await
 }
 
-async fn download_silent(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download_silent(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     download_cut(&ctx, &env, Fault::Silent, deadline).await
 }
 
 /// The client is killed (SIGKILL, its whole process group) after 4 of 40 chunks: whatever it
 /// had received must not be in served_files/ under the file's name (its server would serve it,
 /// and a new #DOWNLOAD would answer "already exists"). Another file left there is a deviation.
-async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(4000, 9);
     let file: &[(&str, &[u8])] = &[("f3.txt", &data)];
     let slow = |b: Option<Behaviour>| {
@@ -518,7 +363,7 @@ async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
         })
     };
     let servers = vec![("p2", slow(serving(file))), ("p3", slow(serving(file)))];
-    let lab = Lab::new(&env.command, servers, &[]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut client = lab.start(&ctx, "#DOWNLOAD f3.txt p2 p3").await?;
     let asked = || {
         ["p2", "p3"]
@@ -571,10 +416,10 @@ async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     Ok(())
 }
 
-async fn download_exists(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
+pub(super) async fn download_exists(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let data = text(120, 4);
     let servers = vec![("p2", serving(&[("mine.txt", &data)]))];
-    let lab = Lab::new(&env.command, servers, &[("mine.txt", &data)]).await?;
+    let lab = Lab::new(&ctx, &env.command, servers, &[("mine.txt", &data)]).await?;
     let expected = vec![crate::protocol::lines::already_exists("mine.txt")];
     judge(&ctx, &lab, "#DOWNLOAD mine.txt p2", &expected, deadline).await?;
     let asked = lab.seen["p2"].lock().map(|s| s.requests).unwrap_or(0);

@@ -14,10 +14,12 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::causes;
 use super::play::{self, Behaviour, Seen};
-use super::wire::{Checked, Ctx, fail};
+use super::wire::{Checked, Ctx, STDERR_LINE, escape_line, fail};
 
 /// The peer whose client is under test.
 pub const ME: &str = "p1";
@@ -32,6 +34,7 @@ pub struct Lab {
 impl Lab {
     /// Servers by peer ID (`None`: offline) and the files in p1/served_files/.
     pub async fn new(
+        ctx: &Ctx,
         command: &[String],
         servers: Vec<(&str, Option<Behaviour>)>,
         local: &[(&str, &[u8])],
@@ -43,7 +46,11 @@ impl Lab {
         for (id, behaviour) in servers {
             let port = match behaviour {
                 Some(b) => {
-                    let played = play::start(b, stop.clone())
+                    let tap = play::Tap {
+                        ctx: ctx.clone(),
+                        peer: id.to_string(),
+                    };
+                    let played = play::start(b, stop.clone(), tap)
                         .await
                         .or_else(|e| fail(format!("cannot play server {id}: {e}")))?;
                     seen.insert(id.to_string(), played.seen);
@@ -145,11 +152,7 @@ impl Lab {
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("P2P_TUI_CHECK_STDERR").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
@@ -160,15 +163,20 @@ impl Lab {
             .map(Pid::from_raw);
         let (tx, rx) = mpsc::channel(1024);
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stdout).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if tx.send(line).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            tokio::spawn(bounded_lines(stdout, STDOUT_LINE, tx));
         }
+        let stderr = child.stderr.take().map(|stderr| {
+            let ctx = ctx.clone();
+            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+            tokio::spawn(async move {
+                let keep = async {
+                    while let Some(line) = rx.recv().await {
+                        ctx.stderr_line(&line);
+                    }
+                };
+                tokio::join!(bounded_lines(stderr, STDERR_LINE, tx), keep);
+            })
+        });
         let mut stdin = child.stdin.take();
         if let Some(stdin) = stdin.as_mut() {
             ctx.note(format!("stdin > {input}"));
@@ -180,6 +188,7 @@ impl Lab {
             group,
             stdin,
             lines: rx,
+            stderr,
             got: Vec::new(),
             input: input.to_string(),
             exited: false,
@@ -192,7 +201,10 @@ pub struct Client {
     child: Child,
     group: Option<Pid>,
     stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
+    lines: mpsc::Receiver<Vec<u8>>,
+    /// Reads its stderr into the case's journal; done when the client and what it started
+    /// have exited.
+    stderr: Option<JoinHandle<()>>,
     /// Its lines so far, prompts and the echoed command removed.
     pub got: Vec<String>,
     input: String,
@@ -213,10 +225,7 @@ impl Client {
             match tokio::time::timeout_at(end, self.lines.recv()).await {
                 Ok(Some(line)) => self.keep(ctx, line),
                 Ok(None) => {
-                    if !self.exited {
-                        ctx.note(format!("{ME} | (its output ends: the client exited)"));
-                        self.exited = true;
-                    }
+                    self.on_exit(ctx).await;
                     return done(&self.got);
                 }
                 Err(_) => return done(&self.got),
@@ -234,9 +243,41 @@ impl Client {
         }
     }
 
-    fn keep(&mut self, ctx: &Ctx, line: String) {
-        ctx.note(format!("{ME} | {line}"));
-        if let Some(line) = super::lines::clean(&line, &self.input) {
+    /// Its output ended while its command ran: it exited (the cause of whatever the case then
+    /// misses). Notes its exit status and the last message it was sent, and lets its stderr
+    /// reach the journal.
+    async fn on_exit(&mut self, ctx: &Ctx) {
+        if self.exited {
+            return;
+        }
+        self.exited = true;
+        let status = match tokio::time::timeout(ctx.grace, self.child.wait()).await {
+            Ok(Ok(status)) => describe_exit(status),
+            _ => "closed its output".to_string(),
+        };
+        ctx.note(format!("{ME} | (its output ends: the client {status})"));
+        let after = match ctx.last_to_client() {
+            Some(last) => format!("after the last message it was sent, {last}"),
+            None => "before any server had replied to it".to_string(),
+        };
+        ctx.cause(
+            causes::CLIENT_EXITED,
+            format!("the client {status} {after}"),
+        );
+        self.stderr_read(ctx).await;
+    }
+
+    /// Waits (at most `ctx.grace`) for the rest of its stderr.
+    async fn stderr_read(&mut self, ctx: &Ctx) {
+        if let Some(reader) = self.stderr.take() {
+            let _ = tokio::time::timeout(ctx.grace, reader).await;
+        }
+    }
+
+    fn keep(&mut self, ctx: &Ctx, line: Vec<u8>) {
+        ctx.note(format!("{ME} | {}", escape_line(&line)));
+        let text = String::from_utf8_lossy(&line);
+        if let Some(line) = super::lines::clean(&text, &self.input) {
             self.got.push(line);
         }
     }
@@ -244,14 +285,17 @@ impl Client {
     /// Collects extra lines for `ctx.grace`, ends the input (a client that exits cleanly does
     /// so now), then stops whatever is left of it; returns all its lines.
     pub async fn finish(mut self, ctx: &Ctx) -> Vec<String> {
-        if !self.exited {
-            while let Ok(Some(line)) = tokio::time::timeout(ctx.grace, self.lines.recv()).await {
-                self.keep(ctx, line);
+        while !self.exited {
+            match tokio::time::timeout(ctx.grace, self.lines.recv()).await {
+                Ok(Some(line)) => self.keep(ctx, line),
+                Ok(None) => self.on_exit(ctx).await,
+                Err(_) => break,
             }
         }
         drop(self.stdin.take());
         let _ = tokio::time::timeout(ctx.grace, self.child.wait()).await;
         self.kill().await;
+        self.stderr_read(ctx).await;
         std::mem::take(&mut self.got)
     }
 
@@ -273,6 +317,56 @@ impl Drop for Client {
     fn drop(&mut self) {
         // A case that ran out of time drops its client here: nothing of it may keep running.
         self.kill_group();
+    }
+}
+
+/// A client's stdout line is cut after this many bytes (a line with a chunk's payload in it is
+/// well under).
+const STDOUT_LINE: usize = 64 * 1024;
+
+/// How a process ended, for a sentence: "exited with status 1", "was killed by SIGSEGV".
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => match Signal::try_from(signal) {
+            Ok(signal) => format!("was killed by {signal}"),
+            Err(_) => format!("was killed by signal {signal}"),
+        },
+        _ => "exited".to_string(),
+    }
+}
+
+/// Reads `reader` line by line, each line cut after `max` bytes (the rest of it is dropped, so
+/// a line without an end cannot fill memory), a trailing `\r` removed, and sends each to `tx`
+/// until the output ends or nobody receives.
+async fn bounded_lines<R>(reader: R, max: usize, tx: mpsc::Sender<Vec<u8>>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok(buf) if !buf.is_empty() => buf,
+            _ => break,
+        };
+        let end = buf.iter().position(|b| *b == b'\n');
+        let take = end.unwrap_or(buf.len());
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&buf[..take.min(room)]);
+        reader.consume(take + usize::from(end.is_some()));
+        if end.is_some() {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if tx.send(std::mem::take(&mut line)).await.is_err() {
+                return;
+            }
+        }
+    }
+    if !line.is_empty() {
+        let _ = tx.send(line).await;
     }
 }
 

@@ -4,8 +4,11 @@
 //! awaited), and reports pass, fail or deviation per case.
 
 pub mod cases;
+pub mod causes;
 pub mod client;
+pub mod client_cases;
 pub mod flows;
+pub mod html;
 pub mod lab;
 pub mod lines;
 pub mod play;
@@ -26,6 +29,8 @@ use wire::Ctx;
 pub enum ReportFile {
     Json(PathBuf),
     Junit(PathBuf),
+    /// One self-contained page (inline CSS, no script).
+    Html(PathBuf),
 }
 
 /// `--report FORMAT FILE ...`, as clap collects them (pairs, flattened).
@@ -34,7 +39,10 @@ pub fn parse_reports(args: &[String]) -> Result<Vec<ReportFile>> {
         .map(|pair| match pair {
             [format, file] if format == "json" => Ok(ReportFile::Json(file.into())),
             [format, file] if format == "junit" => Ok(ReportFile::Junit(file.into())),
-            [format, _] => Err(eyre!("--report {format}: the formats are junit and json")),
+            [format, file] if format == "html" => Ok(ReportFile::Html(file.into())),
+            [format, _] => Err(eyre!(
+                "--report {format}: the formats are junit, json and html"
+            )),
             _ => Err(eyre!("--report takes a format and a file")),
         })
         .collect()
@@ -137,12 +145,12 @@ fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
 pub async fn run_client(check: ClientCheck) -> Result<i32> {
     let grace =
         (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
-    let env = client::Env {
+    let env = client_cases::Env {
         command: std::sync::Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,
     };
     let mut results = Vec::new();
-    for case in client::client_cases(&env) {
+    for case in client_cases::client_cases(&env) {
         let ctx = Ctx::new("", grace, "");
         results.push(run_case(&case, ctx, check.case_timeout).await);
     }
@@ -152,30 +160,45 @@ pub async fn run_client(check: ClientCheck) -> Result<i32> {
 }
 
 /// A case's result, with the kind of each deviation it saw (parallel to the deviations at the
-/// end of `result.detail`).
+/// end of `result.detail`) and the kinds of the causes it saw (first first).
 struct Ran {
     result: CaseResult,
     kinds: Vec<String>,
+    causes: Vec<&'static str>,
 }
 
 async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
     let started = Instant::now();
     let deadline = case_timeout * case.budget.max(1);
     let outcome = tokio::time::timeout(deadline, (case.run)(ctx.clone())).await;
-    let journal = ctx.take_journal();
-    let (verdict, mut detail) = match outcome {
-        Err(_) => (
-            Verdict::Fail,
-            vec![format!(
+    if outcome.is_err() {
+        ctx.cause(
+            causes::STOPS_ANSWERING,
+            format!(
                 "no result within {:.1} s (the case's deadline): the implementation stopped answering",
                 deadline.as_secs_f64()
-            )],
-        ),
+            ),
+        );
+    }
+    let journal = ctx.take_journal();
+    let (verdict, mut detail) = match outcome {
+        // The timeout is the case's cause, and its only reason.
+        Err(_) => (Verdict::Fail, vec![]),
         Ok(Err(failure)) => (Verdict::Fail, vec![failure.0]),
         Ok(Ok(())) if journal.deviations.is_empty() => (Verdict::Pass, vec![]),
         Ok(Ok(())) => (Verdict::Deviation, vec![]),
     };
-    detail.extend(journal.deviations.iter().cloned());
+    let causes = if verdict == Verdict::Fail {
+        journal.causes.clone()
+    } else {
+        Vec::new()
+    };
+    // Cause first, then its consequence.
+    let mut reasons: Vec<String> = causes.iter().map(|c| c.what.clone()).collect();
+    // A failure that is its own cause is said once.
+    detail.retain(|d| !reasons.contains(d));
+    reasons.append(&mut detail);
+    reasons.extend(journal.deviations.iter().cloned());
     let evidence = match verdict {
         Verdict::Pass => Vec::new(),
         Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
@@ -184,17 +207,42 @@ async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
             journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
         ),
     };
+    let stderr = if verdict == Verdict::Pass {
+        Vec::new()
+    } else {
+        journal.stderr.iter().cloned().collect()
+    };
+    let exchange = journal.lines[journal.lines.len().saturating_sub(EXCHANGE_LINES)..].to_vec();
     Ran {
         result: CaseResult {
             id: case.id.to_string(),
             section: case.section.to_string(),
             title: case.title.to_string(),
+            seed: case.seed.to_string(),
             verdict,
-            detail,
+            cause: String::new(),
+            detail: reasons,
             evidence,
+            stderr,
+            exchange,
             seconds: started.elapsed().as_secs_f64(),
         },
         kinds: journal.kinds,
+        causes: causes
+            .iter()
+            .map(|c| c.kind)
+            .chain(journal.failure_kind.filter(|_| verdict == Verdict::Fail))
+            .collect(),
+    }
+}
+
+/// The case's first cause, the sentence the summary groups it by: a cause it saw, else the kind
+/// of its failure, else its first reason.
+fn first_cause(result: &CaseResult, causes: &[&'static str]) -> String {
+    match (result.verdict, causes.first()) {
+        (Verdict::Pass, _) => String::new(),
+        (Verdict::Fail, Some(kind)) => kind.to_string(),
+        _ => result.detail.first().cloned().unwrap_or_default(),
     }
 }
 
@@ -229,7 +277,9 @@ fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult
             if result.verdict == Verdict::Deviation && result.detail.is_empty() {
                 result.verdict = Verdict::Pass;
                 result.evidence.clear();
+                result.stderr.clear();
             }
+            result.cause = first_cause(&result, &r.causes);
             result
         })
         .collect()
@@ -243,6 +293,9 @@ fn evidence(lines: &[String], end: usize) -> Vec<String> {
 }
 
 const EVIDENCE_LINES: usize = 12;
+
+/// A case's whole exchange, for the HTML report, is cut to its last this many messages.
+const EXCHANGE_LINES: usize = 200;
 
 fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
@@ -259,6 +312,7 @@ fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
         let (path, text) = match file {
             ReportFile::Json(path) => (path, report::json(report)),
             ReportFile::Junit(path) => (path, report::junit(report)),
+            ReportFile::Html(path) => (path, html::html(report)),
         };
         std::fs::write(path, text)
             .wrap_err_with(|| format!("cannot write the report {}", path.display()))?;
@@ -288,12 +342,17 @@ mod tests {
                 id: id.into(),
                 section: "IV.7".into(),
                 title: "t".into(),
+                seed: "s".into(),
                 verdict,
+                cause: String::new(),
                 detail,
                 evidence: vec!["c1 < x".into()],
+                stderr: vec![],
+                exchange: vec![],
                 seconds: 0.0,
             },
             kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            causes: vec![],
         }
     }
 
@@ -355,12 +414,13 @@ mod tests {
 
     #[test]
     fn reports_come_in_format_file_pairs() {
-        let args = ["json", "a.json", "junit", "b.xml"].map(String::from);
+        let args = ["json", "a.json", "junit", "b.xml", "html", "c.html"].map(String::from);
         assert_eq!(
             parse_reports(&args).unwrap(),
             vec![
                 ReportFile::Json("a.json".into()),
-                ReportFile::Junit("b.xml".into())
+                ReportFile::Junit("b.xml".into()),
+                ReportFile::Html("c.html".into())
             ]
         );
         assert!(parse_reports(&["xml".into(), "c".into()]).is_err());

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use super::wire::{Ctx, escape_line};
 use crate::protocol::{
     Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, decode_request,
 };
@@ -52,13 +53,47 @@ pub struct Seen {
     pub requests: usize,
 }
 
+/// Where a played server notes what it receives and sends: the case's journal, under its peer
+/// ID.
+#[derive(Clone)]
+pub struct Tap {
+    pub ctx: Ctx,
+    pub peer: String,
+}
+
+impl Tap {
+    fn received(&self, request: &Request) {
+        let payload = match request {
+            Request::UploadChunk { payload, .. } => format!(" <{} payload bytes>", payload.len()),
+            _ => String::new(),
+        };
+        let text = escape_line(request.to_string().as_bytes());
+        self.ctx
+            .note(format!("{} < \"{text}\"{payload}", self.peer));
+    }
+
+    fn sent(&self, reply: &Reply) {
+        let payload = match reply {
+            Reply::Chunk { payload, .. } => format!(" <{} payload bytes>", payload.len()),
+            _ => String::new(),
+        };
+        let text = escape_line(reply.to_string().as_bytes());
+        self.ctx
+            .to_client(format!("{} > \"{text}\"{payload}", self.peer));
+    }
+}
+
 pub struct Played {
     pub port: u16,
     pub seen: Arc<Mutex<Seen>>,
 }
 
 /// Starts a played server on a free loopback port; it stops when `stop` is cancelled.
-pub async fn start(behaviour: Behaviour, stop: CancellationToken) -> std::io::Result<Played> {
+pub async fn start(
+    behaviour: Behaviour,
+    stop: CancellationToken,
+    tap: Tap,
+) -> std::io::Result<Played> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -68,6 +103,7 @@ pub async fn start(behaviour: Behaviour, stop: CancellationToken) -> std::io::Re
         chunks_served: Mutex::new(0),
         left: stop.child_token(),
         silent: CancellationToken::new(),
+        tap,
     });
     tokio::spawn(async move {
         loop {
@@ -106,6 +142,7 @@ struct State {
     left: CancellationToken,
     /// Cancelled when the server goes silent: every connection reads and answers nothing.
     silent: CancellationToken,
+    tap: Tap,
 }
 
 struct Upload {
@@ -124,7 +161,10 @@ async fn serve(mut stream: TcpStream, state: &State) {
         }
         let size = upload.as_ref().map(|u| u.size);
         let request = match decode_request(&mut buf, size, true) {
-            Ok(Some(decoded)) => decoded.message,
+            Ok(Some(decoded)) => {
+                state.tap.received(&decoded.message);
+                decoded.message
+            }
             Ok(None) => {
                 // Room for a whole message in one read: a request cut short by a full buffer
                 // would be taken as complete (the client waits at rest).
@@ -135,7 +175,7 @@ async fn serve(mut stream: TcpStream, state: &State) {
                 }
             }
             Err(e) => {
-                let _ = send(&mut stream, &Reply::Refused(e.to_string())).await;
+                let _ = send(&mut stream, state, &Reply::Refused(e.to_string())).await;
                 return;
             }
         };
@@ -163,7 +203,8 @@ async fn hold(mut stream: TcpStream, state: &State) {
     }
 }
 
-async fn send(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
+async fn send(stream: &mut TcpStream, state: &State, reply: &Reply) -> std::io::Result<()> {
+    state.tap.sent(reply);
     let mut out = BytesMut::new();
     reply.encode(&mut out, Framing::Bare);
     stream.write_all(&out).await
@@ -218,6 +259,7 @@ async fn answer(
             let done = index + 1 == chunk_count(u.size);
             if send(
                 stream,
+                state,
                 &Reply::ChunkReceived {
                     file: file.clone(),
                     index,
@@ -267,7 +309,7 @@ async fn answer(
             }
         }
     };
-    send(stream, &reply).await.is_ok()
+    send(stream, state, &reply).await.is_ok()
 }
 
 /// Before answering a chunk request: waits the chunk delay, then `false` if this request is the

@@ -14,14 +14,14 @@ use serde_json::Value;
 use crate::util::{Net, TIMEOUT, bin, free_port};
 
 /// The classroom fixture server (tests/fixtures/classroom_server.py) with one `fault`.
-struct Classroom {
+pub struct Classroom {
     child: Child,
-    port: u16,
+    pub port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Classroom {
-    fn start(fault: &str) -> Classroom {
+    pub fn start(fault: &str) -> Classroom {
         let dir = tempfile::tempdir().expect("tempdir");
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_server.py");
@@ -59,20 +59,20 @@ impl Drop for Classroom {
     }
 }
 
-struct Checked {
-    code: Option<i32>,
-    json: Value,
-    junit: String,
-    stdout: String,
+pub struct Checked {
+    pub code: Option<i32>,
+    pub json: Value,
+    pub junit: String,
+    pub stdout: String,
 }
 
 impl Checked {
-    fn cases(&self) -> &Vec<Value> {
+    pub fn cases(&self) -> &Vec<Value> {
         self.json["cases"].as_array().expect("cases")
     }
 
     /// (id, verdict) of every case that did not pass.
-    fn not_passed(&self) -> Vec<(String, String)> {
+    pub fn not_passed(&self) -> Vec<(String, String)> {
         self.cases()
             .iter()
             .filter(|c| c["verdict"] != "pass")
@@ -114,7 +114,7 @@ impl Checked {
     }
 }
 
-fn check_server(port: u16, case_timeout: &str) -> Checked {
+pub fn check_server(port: u16, case_timeout: &str) -> Checked {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let (json, junit) = (out_dir.path().join("r.json"), out_dir.path().join("r.xml"));
     let output = Command::new(bin())
@@ -304,7 +304,7 @@ fn wait_listening(port: u16, child: &mut Child) {
     }
 }
 
-fn check_client(case_timeout: &str, client: &[&str]) -> Checked {
+pub fn check_client(case_timeout: &str, client: &[&str]) -> Checked {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let (json, junit) = (out_dir.path().join("r.json"), out_dir.path().join("r.xml"));
     let output = Command::new(bin())
@@ -338,7 +338,7 @@ fn check_client(case_timeout: &str, client: &[&str]) -> Checked {
 /// The classroom client fixture with `fault`, named by a path relative to the crate, where
 /// the checker runs (it makes the path absolute: the client runs in a peer directory of its
 /// own).
-fn classroom_client(fault: &str) -> Checked {
+pub fn classroom_client(fault: &str) -> Checked {
     check_client(
         "4",
         &["python3", "tests/fixtures/classroom_client.py", fault],

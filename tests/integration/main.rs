@@ -1,6 +1,8 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
 mod check;
+mod check_html;
+mod check_reports;
 mod classroom_servers;
 mod cli;
 mod demo_scripts;
