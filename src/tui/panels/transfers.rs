@@ -12,9 +12,11 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph, RenderDirection, Sparkline};
 
-use super::{block, bytes};
+use super::{block, bytes, shorten};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
-use crate::tui::app::{App, RATE_SAMPLES};
+use crate::tui::areas::TransferRows;
+use crate::tui::state::rate_history::RATE_SAMPLES;
+use crate::tui::state::transfers::Transfers;
 use crate::tui::theme;
 use crate::words::counted;
 
@@ -26,14 +28,12 @@ const NOTES_SHOWN: usize = 2;
 const ROOM_FOR: usize = 3;
 
 /// Rows the panel would like (0: no transfers, panel hidden), for an area `width` wide.
-pub fn height_wanted(app: &App, width: u16) -> u16 {
-    if app.transfers.is_empty() {
+pub fn height_wanted(transfers: &Transfers, width: u16) -> u16 {
+    if transfers.list.is_empty() {
         return 0;
     }
     let inner = usize::from(width.saturating_sub(2));
-    let rows: usize = app
-        .transfers
-        .iter()
+    let rows: usize = (transfers.list.iter())
         .rev()
         .take(ROOM_FOR)
         .map(|t| rows_of(t, inner, MAP_ROWS))
@@ -65,33 +65,41 @@ fn note_lines(t: &TransferSnapshot, width: usize) -> Vec<String> {
         .collect()
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let running = app
-        .transfers
-        .iter()
-        .filter(|t| t.outcome == Outcome::Running)
-        .count();
+/// Draws the transfers that fit, newest first; says which rows each took (for clicks).
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    transfers: &Transfers,
+    focused: bool,
+) -> Vec<TransferRows> {
+    let running = transfers.running();
     let mut title = format!("Transfers ({running} running)");
-    if app.transfers.len() > running {
-        title.push_str(&format!(", {} finished", app.transfers.len() - running));
+    if transfers.list.len() > running {
+        title.push_str(&format!(", {} finished", transfers.list.len() - running));
     }
-    let panel = block(&title).border_style(theme::border(
-        app.focus == crate::tui::app::Focus::Transfers,
-    ));
+    let panel = block(&title).border_style(theme::border(focused));
     let inner = panel.inner(area);
     frame.render_widget(panel, area);
-    for place in placements(app, inner.width, inner.height) {
+    let places = placements(transfers, inner.width, inner.height);
+    for place in &places {
         let at = Rect::new(inner.x, inner.y + place.top, inner.width, place.rows);
-        let selected = app.selected_transfer == Some(place.index);
+        let selected = transfers.selected_index == Some(place.index);
         render_transfer(
             frame,
             at,
-            &app.transfers[place.index],
-            app.rate_history(place.index),
+            &transfers.list[place.index],
+            transfers.rate_history(place.index),
             place.map_rows,
             selected,
         );
     }
+    (places.into_iter())
+        .map(|p| TransferRows {
+            index: p.index,
+            top: p.top,
+            rows: p.rows,
+        })
+        .collect()
 }
 
 /// Where a transfer goes in the panel.
@@ -104,11 +112,11 @@ struct Placement {
 
 /// The transfers that fit, newest first, each with its map shrunk until it fits (and dropped,
 /// legend and all, when even one row does not).
-fn placements(app: &App, width: u16, height: u16) -> Vec<Placement> {
+fn placements(transfers: &Transfers, width: u16, height: u16) -> Vec<Placement> {
     let width = usize::from(width);
     let mut places = Vec::new();
     let mut top = 0u16;
-    for (index, t) in app.transfers.iter().enumerate().rev() {
+    for (index, t) in transfers.list.iter().enumerate().rev() {
         if top >= height {
             break;
         }
@@ -127,15 +135,6 @@ fn placements(app: &App, width: u16, height: u16) -> Vec<Placement> {
         top += rows;
     }
     places
-}
-
-/// The transfer drawn on `row` of the panel `area` (a mouse click).
-pub fn transfer_at(app: &App, area: Rect, row: u16) -> Option<usize> {
-    let inner = block("").inner(area);
-    placements(app, inner.width, inner.height)
-        .into_iter()
-        .find(|p| row >= p.top && row < p.top + p.rows)
-        .map(|p| p.index)
 }
 
 fn render_transfer(
@@ -456,17 +455,6 @@ fn slot(cells: &[Cell]) -> Span<'static> {
         style
     };
     Span::styled(symbol, style)
-}
-
-/// `text` cut to `width` characters, an ellipsis marking the cut.
-fn shorten(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    text.chars()
-        .take(width.saturating_sub(1))
-        .chain(['…'])
-        .collect()
 }
 
 /// Words of `text` on lines of at most `width` characters (a longer word is cut).

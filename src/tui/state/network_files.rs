@@ -1,0 +1,124 @@
+//! What the network offers, as the Network files panel shows it: the files other peers listed
+//! (`#FILELIST` replies) and, with `--join`, the tracker's directory, grouped by name with who
+//! holds them; which one is selected. Its keys: j/k select, Enter or D downloads.
+
+use std::collections::BTreeMap;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::effect::{Action, BarMessage, ECHO, Effect};
+use super::peers::Peers;
+use crate::command::Command;
+use crate::peer::client::FilesListed;
+use crate::protocol::lines::LineKind;
+use crate::tracker::join::NetworkView;
+
+/// A file some other peer offers, and who holds it (settings IDs where known, else ip:port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFile {
+    pub name: String,
+    pub holders: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct NetworkFiles {
+    /// What other peers listed in `#FILELIST` replies: file name to the peers that hold it.
+    pub listed: BTreeMap<String, Vec<String>>,
+    /// With `--join`: the tracker's view, refreshed with the served files.
+    pub tracker: Option<NetworkView>,
+    /// The selected row.
+    pub selected: usize,
+}
+
+impl NetworkFiles {
+    /// A peer's whole list: it holds these files, and no longer the others it listed before.
+    pub fn on_files_listed(&mut self, list: FilesListed) {
+        for holders in self.listed.values_mut() {
+            holders.retain(|h| *h != list.peer);
+        }
+        for file in list.files {
+            let holders = self.listed.entry(file).or_default();
+            holders.push(list.peer.clone());
+            holders.sort();
+        }
+        self.listed.retain(|_, holders| !holders.is_empty());
+    }
+
+    /// Files other peers offer: from `#FILELIST` replies and, with `--join`, the tracker;
+    /// grouped by name, holders named by their settings ID where they have one.
+    pub fn files(&self, peers: &Peers) -> Vec<NetworkFile> {
+        let mut files = self.listed.clone();
+        if let Some(view) = &self.tracker {
+            for (name, holder) in &view.directory {
+                let id = peers.name_of(&holder.ip, holder.port);
+                if id == peers.me {
+                    continue;
+                }
+                let holders = files.entry(name.clone()).or_default();
+                if !holders.contains(&id) {
+                    holders.push(id);
+                    holders.sort();
+                }
+            }
+        }
+        files
+            .into_iter()
+            .map(|(name, holders)| NetworkFile { name, holders })
+            .collect()
+    }
+
+    /// Selects the `n`-th file (the last if there are fewer).
+    pub fn select(&mut self, n: usize, peers: &Peers) {
+        self.selected = n.min(self.files(peers).len().saturating_sub(1));
+    }
+
+    /// Keys with the Network files panel focused.
+    pub fn on_key(&mut self, key: KeyEvent, peers: &Peers) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => self.select(self.selected + 1, peers),
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.selected = self.selected.saturating_sub(1);
+            }
+            KeyCode::Enter | KeyCode::Char('D') => return self.download_selected(peers),
+            KeyCode::Char('#') => return vec![Effect::TypeIntoBar(key)],
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// Downloads the selected file from every holder.
+    fn download_selected(&self, peers: &Peers) -> Vec<Effect> {
+        let files = self.files(peers);
+        let Some(file) = files.get(self.selected) else {
+            return Vec::new();
+        };
+        // A holder seen going offline is skipped (its entries are marked, not dropped: it may
+        // come back with the same files).
+        let holders: Vec<&String> = (file.holders.iter())
+            .filter(|h| !peers.is_offline(h))
+            .collect();
+        if holders.is_empty() {
+            let text = format!("Every peer that listed {} is offline", file.name);
+            return vec![Effect::Say(BarMessage::error(text))];
+        }
+        let known = holders.iter().all(|h| peers.is_known(h));
+        // Holders only the tracker knows are reached through it (no peer list).
+        let from: Vec<String> = if known || self.tracker.is_none() {
+            (holders.into_iter())
+                .filter(|h| peers.is_known(h))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let line = format!("#DOWNLOAD {} {}", file.name, from.join(" "));
+        let command = Command::Download {
+            file: file.name.clone(),
+            peers: from,
+        };
+        vec![
+            Effect::Log(LineKind::Request, format!("{ECHO}{}", line.trim_end())),
+            Effect::Act(Action::Run(command)),
+        ]
+    }
+}
