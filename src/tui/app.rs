@@ -106,8 +106,8 @@ pub struct App {
     pub switchable: Vec<String>,
     /// The terminal's size.
     pub size: (u16, u16),
-    /// Where the last frame drew its panels.
-    frame: FrameAreas,
+    /// Where the last frame drew its panels (`Msg::Drawn`).
+    pub frame: FrameAreas,
 }
 
 impl App {

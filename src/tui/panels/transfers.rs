@@ -274,7 +274,6 @@ fn gauge(t: &TransferSnapshot) -> LineGauge<'static> {
 
 fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static> {
     let p = &t.peers[position];
-    let (done, assigned, in_flight) = (p.done, p.assigned, p.in_flight);
     // Narrow panels get the short forms.
     let wide = width >= 72;
     let n = t.peers.len();
@@ -291,6 +290,16 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
             theme::dim(),
         ),
     ];
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    spans.push(peer_state(t, position, wide, width.saturating_sub(used)));
+    Line::from(spans)
+}
+
+/// What a serving peer is doing: its chunks done, assigned and in flight, its window and rate;
+/// or that it left (after how many chunks). `room`: the columns left on its row.
+fn peer_state(t: &TransferSnapshot, position: usize, wide: bool, room: usize) -> Span<'static> {
+    let p = &t.peers[position];
+    let (done, assigned, in_flight) = (p.done, p.assigned, p.in_flight);
     // The adaptive window: how many requests the peer may have out (hundreds for a fast
     // peer, one or two for a slow one).
     let window = match p.window {
@@ -302,7 +311,7 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
     } else {
         format!("{}/s", bytes(p.rate as u64))
     };
-    spans.push(match (p.left, wide) {
+    match (p.left, wide) {
         // A peer that never took part did not leave anything: it refused or was unreachable
         // (the note under the transfer says which).
         (true, _) if done == 0 && t.direction == Direction::Upload => {
@@ -323,15 +332,13 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
         (false, false) => {
             let long = format!("{done}/{assigned} +{in_flight}{window} in flight {rate}");
             // The words go first when the numbers are long (the README's key explains +N/W).
-            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-            if used + long.chars().count() <= width {
+            if long.chars().count() <= room {
                 Span::raw(long)
             } else {
                 Span::raw(format!("{done}/{assigned} +{in_flight}{window} {rate}"))
             }
         }
-    });
-    Line::from(spans)
+    }
 }
 
 /// Chunks one symbol of the map stands for, on `map_rows` rows of `width`.

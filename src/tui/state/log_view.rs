@@ -187,3 +187,53 @@ impl LogView {
         self.scroll = below.saturating_sub(self.rows / 3).min(self.max_scroll());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app_tests::line;
+
+    fn texts(view: &LogView) -> Vec<String> {
+        (view.view().iter())
+            .map(|&i| view.log.get(i).unwrap().text.clone())
+            .collect()
+    }
+
+    #[test]
+    fn f_hides_chunk_lines_and_outcomes_survive_a_chunk_flood() {
+        let mut view = LogView::default();
+        view.on_lines(vec![line(
+            LineKind::Error,
+            "File other.txt download failed",
+            false,
+        )]);
+        view.on_lines(
+            (0..12_000)
+                .map(|n| {
+                    line(
+                        LineKind::Reply,
+                        &format!("Server (p2): 200 File big chunk {n}"),
+                        true,
+                    )
+                })
+                .collect(),
+        );
+        view.on_lines(vec![line(
+            LineKind::Outcome,
+            "File big download success",
+            false,
+        )]);
+        view.toggle_chunks();
+        assert!(view.hide_chunks);
+        assert_eq!(
+            texts(&view),
+            [
+                "File other.txt download failed",
+                "File big download success"
+            ]
+        );
+        view.toggle_chunks();
+        assert!(texts(&view).len() > 1000);
+        assert_eq!(texts(&view)[0], "File other.txt download failed");
+    }
+}

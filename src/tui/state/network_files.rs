@@ -122,3 +122,81 @@ impl NetworkFiles {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::crossterm::event::KeyModifiers;
+
+    use super::*;
+    use crate::tui::app_tests::demo_peers;
+
+    fn listed(network: &mut NetworkFiles, peer: &str, files: &[&str]) {
+        network.on_files_listed(FilesListed {
+            peer: peer.into(),
+            files: files.iter().map(|f| f.to_string()).collect(),
+        });
+    }
+
+    #[test]
+    fn network_files_group_holders_and_a_key_downloads_from_all_of_them() {
+        let peers = Peers::new("p1", &demo_peers());
+        let mut network = NetworkFiles::default();
+        listed(&mut network, "p2", &["ocean.txt", "river.txt"]);
+        listed(&mut network, "p4", &["river.txt"]);
+        listed(&mut network, "p3", &["river.txt", "gone.txt"]);
+        // p3's newer list replaces its older one.
+        listed(&mut network, "p3", &["river.txt"]);
+        assert_eq!(
+            network.files(&peers),
+            [
+                NetworkFile {
+                    name: "ocean.txt".into(),
+                    holders: vec!["p2".into()]
+                },
+                NetworkFile {
+                    name: "river.txt".into(),
+                    holders: vec!["p2".into(), "p3".into(), "p4".into()]
+                },
+            ]
+        );
+        let press = |network: &mut NetworkFiles, code| {
+            network.on_key(KeyEvent::new(code, KeyModifiers::NONE), &peers)
+        };
+        press(&mut network, KeyCode::Char('j'));
+        assert_eq!(
+            press(&mut network, KeyCode::Enter),
+            [
+                Effect::Log(
+                    LineKind::Request,
+                    "Input your command: #DOWNLOAD river.txt p2 p3 p4".into()
+                ),
+                Effect::Act(Action::Run(Command::Download {
+                    file: "river.txt".into(),
+                    peers: vec!["p2".into(), "p3".into(), "p4".into()]
+                }))
+            ]
+        );
+    }
+
+    #[test]
+    fn tracker_holders_are_named_by_their_settings_id() {
+        use crate::tracker::Holder;
+        let peers = Peers::new("p1", &demo_peers());
+        let mut network = NetworkFiles::default();
+        let mut view = crate::tracker::join::NetworkView::default();
+        for (name, port) in [("f1.txt", 50002), ("synced.md", 41234)] {
+            view.directory.insert(
+                name.into(),
+                Holder {
+                    ip: "127.0.0.1".into(),
+                    port,
+                    mtime: 0,
+                },
+            );
+        }
+        network.tracker = Some(view);
+        let files = network.files(&peers);
+        assert_eq!(files[0].holders, ["p2"]);
+        assert_eq!(files[1].holders, ["127.0.0.1:41234"]);
+    }
+}

@@ -76,3 +76,55 @@ impl ServedFiles {
         self.files.iter().filter(|f| !f.receiving).count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn names_not_servable_follow_each_listing() {
+        let mut served = ServedFiles::default();
+        let list = |served: &mut ServedFiles, unservable: &[&str]| {
+            let ok = ServedFile {
+                name: "ok.txt".into(),
+                size: 1,
+            };
+            let unservable = unservable.iter().map(|n| n.to_string()).collect();
+            served.on_files(vec![ok], vec![], unservable, Instant::now());
+        };
+        assert!(served.unservable.is_empty());
+        list(&mut served, &["a b.txt", "tab\tname"]);
+        assert_eq!(served.unservable, ["a b.txt", "tab\tname"]);
+        assert_eq!(served.files.len(), 1, "not among the served files");
+        // Renamed: the next listing no longer has it.
+        list(&mut served, &["tab\tname"]);
+        assert_eq!(served.unservable, ["tab\tname"]);
+        list(&mut served, &[]);
+        assert!(served.unservable.is_empty());
+    }
+
+    #[test]
+    fn new_files_are_highlighted_and_received_ones_marked() {
+        let mut served = ServedFiles::default();
+        let t0 = Instant::now();
+        let f = |name: &str| ServedFile {
+            name: name.into(),
+            size: 10,
+        };
+        served.on_files(vec![f("a")], vec![], vec![], t0);
+        assert_eq!(served.files[0].new_until, None);
+        served.on_files(vec![f("a")], vec!["b".into()], vec![], t0);
+        assert!(served.files[1].receiving);
+        served.on_files(vec![f("a"), f("b")], vec![], vec![], t0);
+        assert!(served.files[1].new_until.is_some() && !served.files[1].receiving);
+        served.on_files(
+            vec![f("a"), f("b")],
+            vec![],
+            vec![],
+            t0 + Duration::from_secs(6),
+        );
+        assert_eq!(served.files[1].new_until, None);
+    }
+}

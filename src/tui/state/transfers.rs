@@ -192,3 +192,98 @@ impl Transfers {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ratatui::crossterm::event::KeyModifiers;
+
+    use super::*;
+    use crate::tui::state::rate_history::RATE_SAMPLES;
+
+    fn press(transfers: &mut Transfers, code: KeyCode) -> Vec<Effect> {
+        transfers.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn a_peer_that_left_a_transfer_is_known_as_such() {
+        let mut transfers = Transfers::default();
+        let t = TransferProgress::new(
+            "f",
+            Direction::Download,
+            500,
+            vec!["p2".into(), "p3".into()],
+        );
+        t.requested(1);
+        t.chunk_done(1, 1, 100);
+        t.peer_left(1, &[], &[(0, 2)], "p3 left".into());
+        transfers.on_progress(vec![Arc::new(t)], Instant::now(), false);
+        assert!(transfers.left_mid_transfer("p3"));
+        assert!(!transfers.left_mid_transfer("p2"));
+    }
+
+    #[test]
+    fn rates_are_sampled_once_a_second_kept_for_a_minute_and_frozen_at_the_end() {
+        let mut transfers = Transfers::default();
+        let t0 = Instant::now();
+        let t = Arc::new(
+            TransferProgress::new("big.bin", Direction::Download, 1_000_000, vec!["p2".into()])
+                .started_at(t0),
+        );
+        let frame = |transfers: &mut Transfers, ms: u64| {
+            let now = t0 + Duration::from_millis(ms);
+            transfers.on_progress(vec![Arc::clone(&t)], now, false)
+        };
+        // Frames every 100 ms; 10 chunks of 100 bytes arrive in each: 10 kB/s.
+        let mut chunk = 0;
+        for frame_no in 0..=25u64 {
+            for _ in 0..10 {
+                t.requested(0);
+                t.chunk_done(0, chunk, 100);
+                chunk += 1;
+            }
+            frame(&mut transfers, frame_no * 100);
+        }
+        // Nothing in the first second (too short to measure), then one sample a second.
+        let samples: Vec<u64> = transfers.rate_history(0).iter().copied().collect();
+        assert_eq!(samples.len(), 2, "{samples:?}");
+        assert!(
+            samples.iter().all(|&r| (9_000..=11_000).contains(&r)),
+            "{samples:?}"
+        );
+        // Ten minutes of frames: only the latest minute is kept.
+        for second in 3..600u64 {
+            frame(&mut transfers, second * 1000);
+        }
+        assert_eq!(transfers.rate_history(0).len(), RATE_SAMPLES);
+        assert_eq!(
+            transfers.rate_history(0).back(),
+            Some(&0),
+            "nothing arrived lately"
+        );
+        // Finished: the history stays as it was.
+        t.finish(true);
+        let before = transfers.rate_history(0).clone();
+        frame(&mut transfers, 700_000);
+        assert_eq!(transfers.rate_history(0), &before);
+        // A second transfer gets its own history, and the first keeps its own.
+        let other = Arc::new(
+            TransferProgress::new("other.bin", Direction::Download, 1000, vec!["p2".into()])
+                .started_at(t0 + Duration::from_secs(701)),
+        );
+        transfers.on_progress(
+            vec![Arc::clone(&t), Arc::clone(&other)],
+            t0 + Duration::from_secs(701),
+            false,
+        );
+        assert_eq!(transfers.rate_history(0), &before);
+        assert!(transfers.rate_history(1).is_empty());
+        // Cleared: its history goes with it.
+        transfers.on_focus();
+        press(&mut transfers, KeyCode::Char('C'));
+        assert_eq!(transfers.list.len(), 1);
+        assert_eq!(transfers.list[0].file, "other.bin");
+        assert!(transfers.rate_history(0).is_empty());
+    }
+}
