@@ -10,6 +10,7 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use super::app::{Action, App, BarMessage, Focus, Msg};
 use super::log::LogLine;
 use super::state::command_bar::BarMode;
+use super::state::effect::TransferHandle;
 use crate::command::Command;
 use crate::peer::transfer::progress::{Direction, TransferProgress};
 use crate::protocol::lines::LineKind;
@@ -196,10 +197,7 @@ fn tab_moves_focus_and_transfers_are_selected_cancelled_and_cleared() {
     assert_eq!(app.transfers.selected_index, Some(1));
     assert_eq!(
         key(&mut app, KeyCode::Char('d')),
-        Some(Action::Cancel {
-            file: "big.bin".into(),
-            direction: Direction::Download
-        })
+        Some(Action::Cancel(TransferHandle(Arc::clone(&running))))
     );
     assert!(
         texts(&app)
@@ -370,4 +368,30 @@ fn a_click_focuses_the_panel_drawn_under_it_and_selects_the_row_clicked() {
     assert_eq!(app.focus, Focus::Log);
     click(&mut app, areas.bar.x + 2, areas.bar.y + 1);
     assert_eq!(app.focus, Focus::Command);
+}
+
+/// Two uploads of the same file (to other peers): d stops the one selected, not the newest of
+/// that name (as when cancel went by file name and direction).
+#[test]
+fn d_cancels_the_selected_transfer_not_another_of_the_same_file() {
+    use tokio_util::sync::CancellationToken;
+    let mut app = app();
+    let (first, second) = (CancellationToken::new(), CancellationToken::new());
+    let upload = |to: &str, cancel: &CancellationToken| {
+        let progress = TransferProgress::new("f1.txt", Direction::Upload, 1000, vec![to.into()]);
+        Arc::new(progress.cancelled_by(cancel))
+    };
+    app.update(Msg::Transfers {
+        transfers: vec![upload("p2", &first), upload("p3", &second)],
+        now: Instant::now(),
+    });
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.transfers.selected_index, Some(0), "the older upload");
+    let Some(Action::Cancel(TransferHandle(transfer))) = key(&mut app, KeyCode::Char('d')) else {
+        panic!("d cancels the selected transfer");
+    };
+    assert!(transfer.cancel());
+    assert!(first.is_cancelled());
+    assert!(!second.is_cancelled(), "the other upload goes on");
 }

@@ -3,7 +3,6 @@
 //! tasks so the UI never waits on the network.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::Result;
@@ -18,10 +17,11 @@ use super::app::{Action, App, Msg};
 use super::areas::FrameAreas;
 use super::log;
 use super::ring::LineRing;
+use super::state::effect::TransferHandle;
 use super::ui;
 use crate::command::Command;
 use crate::peer::runtime::PeerHandle;
-use crate::peer::transfer::progress::{Direction, TransferRegistry};
+use crate::peer::transfer::progress::TransferRegistry;
 use crate::peer::{Client, Reporter};
 
 /// Frames per second at most; state is pulled once per frame, never once per chunk.
@@ -99,7 +99,7 @@ async fn event_loop(
 ) -> Result<()> {
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(64);
     let (listed_tx, mut listed_rx) = mpsc::channel(64);
-    let mut commands = Commands::new(client.with_listings(listed_tx), done_tx, shutdown);
+    let commands = Commands::new(client.with_listings(listed_tx), done_tx, shutdown);
     spawn_probes(
         peer,
         commands.done.clone(),
@@ -126,7 +126,6 @@ async fn event_loop(
                 app.update(Msg::Files { served: view.served, receiving: view.receiving, unservable: view.unservable, now: Instant::now() })
             }
             _ = frame.tick() => {
-                commands.forget_finished();
                 pulls.feed(app);
                 let mut areas = FrameAreas::default();
                 terminal.draw(|f| areas = ui::draw(f, app))?;
@@ -186,15 +185,13 @@ impl<'a> Pulls<'a> {
     }
 }
 
-/// The commands running in the background, each with its own cancel (a child of the
-/// shutdown), to stop its transfer alone.
+/// The commands running in the background: each ends by itself, or when its transfer is
+/// cancelled (a child of the shutdown), or at the shutdown.
 struct Commands {
     client: Client,
     done: mpsc::Sender<Msg>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
-    running: Vec<RunningCommand>,
-    next_id: u64,
 }
 
 impl Commands {
@@ -204,18 +201,19 @@ impl Commands {
             done,
             shutdown: shutdown.clone(),
             tasks: TaskTracker::new(),
-            running: Vec::new(),
-            next_id: 0,
         }
     }
 
     /// Does what the App asked (all but quitting).
-    fn act(&mut self, action: Action, app: &mut App, peer: &PeerHandles) {
+    fn act(&self, action: Action, app: &mut App, peer: &PeerHandles) {
         match action {
             Action::Run(command) => self.spawn(command),
-            Action::Cancel { file, direction } => {
-                if !self.cancel(&file, direction) {
-                    app.update(Msg::Said(format!("{file}: no running command moves it")));
+            Action::Cancel(TransferHandle(transfer)) => {
+                if transfer.cancel() {
+                    tracing::info!(file = %transfer.file, "transfer cancelled by the user");
+                } else {
+                    let said = format!("{}: nothing can stop it", transfer.file);
+                    app.update(Msg::Said(said));
                 }
             }
             Action::TogglePeer(n) => {
@@ -228,39 +226,13 @@ impl Commands {
         }
     }
 
-    fn spawn(&mut self, command: Command) {
+    fn spawn(&self, command: Command) {
         let cancel = self.shutdown.child_token();
-        let done_flag = Arc::new(AtomicBool::new(false));
-        self.running.push(RunningCommand {
-            id: self.next_id,
-            target: transfer_of(&command),
-            cancel: cancel.clone(),
-            done: Arc::clone(&done_flag),
-        });
-        self.next_id += 1;
         let (client, done) = (self.client.clone(), self.done.clone());
         self.tasks.spawn(async move {
             client.run(command, &cancel).await;
-            done_flag.store(true, Ordering::Release);
             let _ = done.send(Msg::CommandFinished).await;
         });
-    }
-
-    /// Cancels the newest running command moving `file` that way (false: none does).
-    fn cancel(&self, file: &str, direction: Direction) -> bool {
-        let target = Some((file.to_string(), direction));
-        let Some(command) =
-            (self.running.iter().rev()).find(|r| !r.finished() && r.target == target)
-        else {
-            return false;
-        };
-        tracing::info!(id = command.id, %file, "transfer cancelled by the user");
-        command.cancel.cancel();
-        true
-    }
-
-    fn forget_finished(&mut self) {
-        self.running.retain(|r| !r.finished());
     }
 
     async fn stop(self) {
@@ -270,28 +242,6 @@ impl Commands {
     }
 }
 
-/// A command running in the background, and how to stop it.
-struct RunningCommand {
-    id: u64,
-    /// The file and direction of the transfer it runs, if any.
-    target: Option<(String, Direction)>,
-    cancel: CancellationToken,
-    done: Arc<AtomicBool>,
-}
-
-impl RunningCommand {
-    fn finished(&self) -> bool {
-        self.done.load(Ordering::Acquire)
-    }
-}
-
-fn transfer_of(command: &Command) -> Option<(String, Direction)> {
-    match command {
-        Command::Download { file, .. } => Some((file.clone(), Direction::Download)),
-        Command::Upload { file, .. } => Some((file.clone(), Direction::Upload)),
-        _ => None,
-    }
-}
 /// Probes every other peer's port now and then: online if it accepts a connection.
 fn spawn_probes(
     peer: &PeerHandles,

@@ -1,10 +1,12 @@
 //! What a panel's key asks of the rest of the UI (`App` routes it), and what the event loop
 //! must do after an update.
 
+use std::sync::Arc;
+
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::command::Command;
-use crate::peer::transfer::progress::Direction;
+use crate::peer::transfer::progress::TransferProgress;
 use crate::protocol::lines::LineKind;
 
 /// The echo of a typed command, as the seed's console shows it.
@@ -16,12 +18,27 @@ pub enum Action {
     Run(Command),
     /// Take the n-th switchable (demo) peer offline or bring it back.
     TogglePeer(usize),
-    /// Stop the running transfer of `file` in `direction` (its partial file is removed).
-    Cancel {
-        file: String,
-        direction: Direction,
-    },
+    /// Stop this running transfer (its partial file is removed).
+    Cancel(TransferHandle),
     Quit,
+}
+
+/// A transfer the UI shows, the same one (not an equal one) wherever it goes.
+#[derive(Clone)]
+pub struct TransferHandle(pub Arc<TransferProgress>);
+
+impl PartialEq for TransferHandle {
+    fn eq(&self, other: &TransferHandle) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TransferHandle {}
+
+impl std::fmt::Debug for TransferHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} of {}", self.0.direction, self.0.file)
+    }
 }
 
 /// The one-line message in the command bar's title.

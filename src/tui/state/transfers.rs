@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::effect::{Action, BarMessage, Effect};
+use super::effect::{Action, BarMessage, Effect, TransferHandle};
 use super::rate_history::RateHistory;
 use crate::peer::transfer::progress::{Direction, Outcome, TransferProgress, TransferSnapshot};
 use crate::protocol::lines::LineKind;
@@ -154,22 +154,27 @@ impl Transfers {
     }
 
     fn cancel_selected(&mut self) -> Vec<Effect> {
-        let Some(t) = self.selected_index.and_then(|i| self.list.get(i)) else {
+        let (Some(t), Some(handle)) = (
+            self.selected_index.and_then(|i| self.list.get(i)),
+            self.selected.clone(),
+        ) else {
             return Vec::new();
         };
         if t.outcome != Outcome::Running {
             let text = format!("{} has ended: c clears it from the list", t.file);
             return vec![Effect::Say(BarMessage::info(text))];
         }
-        let (file, direction) = (t.file.clone(), t.direction);
-        let what = match direction {
+        let what = match t.direction {
             Direction::Download => "download",
             Direction::Upload => "upload",
         };
-        let note = format!("Cancelling the {what} of file {file} (asked from the Transfers panel)");
+        let note = format!(
+            "Cancelling the {what} of file {} (asked from the Transfers panel)",
+            t.file
+        );
         vec![
             Effect::Log(LineKind::Note, note),
-            Effect::Act(Action::Cancel { file, direction }),
+            Effect::Act(Action::Cancel(TransferHandle(handle))),
         ]
     }
 
