@@ -48,7 +48,9 @@ pub fn render(frame: &mut Frame, area: Rect, network: &NetworkFiles, peers: &Pee
 
 /// `tracker 127.0.0.1:9000: 3 peers`, or "not connected"; the address goes first when short.
 fn tracker_line(view: &NetworkView, files: &[NetworkFile], width: usize) -> Line<'static> {
-    let mut peers: Vec<String> = files.iter().flat_map(|f| f.holders.clone()).collect();
+    let mut peers: Vec<&str> = (files.iter())
+        .flat_map(|f| f.holders.iter().map(|h| h.name()))
+        .collect();
     peers.sort();
     peers.dedup();
     let state = if view.connected {
@@ -78,8 +80,16 @@ fn file_line(file: &NetworkFile, peers: &Peers, width: usize, selected: bool) ->
         .holders
         .iter()
         .map(|h| {
-            let off = peers.is_offline(h);
-            (if off { format!("{h}(off)") } else { h.clone() }, off)
+            let off = peers.holder_offline(h);
+            let name = h.name();
+            (
+                if off {
+                    format!("{name}(off)")
+                } else {
+                    name.to_string()
+                },
+                off,
+            )
         })
         .collect();
     let holders_width = holders

@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::effect::{Action, BarMessage, ECHO, Effect};
-use super::peers::Peers;
+use super::peers::{Holder, Peers};
 use crate::command::Command;
 use crate::peer::client::FilesListed;
 use crate::protocol::lines::LineKind;
 use crate::tracker::join::NetworkView;
 
-/// A file some other peer offers, and who holds it (settings IDs where known, else ip:port).
+/// A file some other peer offers, and who holds it (sorted by name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkFile {
     pub name: String,
-    pub holders: Vec<String>,
+    pub holders: Vec<Holder>,
 }
 
 #[derive(Default)]
@@ -47,23 +47,31 @@ impl NetworkFiles {
     /// Files other peers offer: from `#FILELIST` replies and, with `--join`, the tracker;
     /// grouped by name, holders named by their settings ID where they have one.
     pub fn files(&self, peers: &Peers) -> Vec<NetworkFile> {
-        let mut files = self.listed.clone();
+        let mut files: BTreeMap<String, Vec<Holder>> = (self.listed.iter())
+            .map(|(name, ids)| {
+                (
+                    name.clone(),
+                    ids.iter().map(|id| peers.holder(id)).collect(),
+                )
+            })
+            .collect();
         if let Some(view) = &self.tracker {
-            for (name, holder) in &view.directory {
-                let id = peers.name_of(&holder.ip, holder.port);
-                if id == peers.me {
+            for (name, at) in &view.directory {
+                let holder = peers.holder_at(&at.ip, at.port);
+                if holder == Holder::Peer(peers.me.clone()) {
                     continue;
                 }
                 let holders = files.entry(name.clone()).or_default();
-                if !holders.contains(&id) {
-                    holders.push(id);
-                    holders.sort();
+                if !holders.contains(&holder) {
+                    holders.push(holder);
                 }
             }
         }
-        files
-            .into_iter()
-            .map(|(name, holders)| NetworkFile { name, holders })
+        (files.into_iter())
+            .map(|(name, mut holders)| {
+                holders.sort_by(|a, b| a.name().cmp(b.name()));
+                NetworkFile { name, holders }
+            })
             .collect()
     }
 
@@ -94,20 +102,23 @@ impl NetworkFiles {
         };
         // A holder seen going offline is skipped (its entries are marked, not dropped: it may
         // come back with the same files).
-        let holders: Vec<&String> = (file.holders.iter())
-            .filter(|h| !peers.is_offline(h))
+        let holders: Vec<&Holder> = (file.holders.iter())
+            .filter(|h| !peers.holder_offline(h))
             .collect();
         if holders.is_empty() {
             let text = format!("Every peer that listed {} is offline", file.name);
             return vec![Effect::Say(BarMessage::error(text))];
         }
-        let known = holders.iter().all(|h| peers.is_known(h));
+        let ids: Vec<String> = (holders.iter())
+            .filter_map(|h| match h {
+                Holder::Peer(id) => Some(id.clone()),
+                Holder::Address(_) => None,
+            })
+            .collect();
         // Holders only the tracker knows are reached through it (no peer list).
-        let from: Vec<String> = if known || self.tracker.is_none() {
-            (holders.into_iter())
-                .filter(|h| peers.is_known(h))
-                .cloned()
-                .collect()
+        let known = ids.len() == holders.len();
+        let from = if known || self.tracker.is_none() {
+            ids
         } else {
             Vec::new()
         };
@@ -130,6 +141,10 @@ mod tests {
     use super::*;
     use crate::tui::app_tests::demo_peers;
 
+    fn peer(id: &str) -> super::Holder {
+        super::Holder::Peer(id.into())
+    }
+
     fn listed(network: &mut NetworkFiles, peer: &str, files: &[&str]) {
         network.on_files_listed(FilesListed {
             peer: peer.into(),
@@ -151,11 +166,11 @@ mod tests {
             [
                 NetworkFile {
                     name: "ocean.txt".into(),
-                    holders: vec!["p2".into()]
+                    holders: vec![peer("p2")]
                 },
                 NetworkFile {
                     name: "river.txt".into(),
-                    holders: vec!["p2".into(), "p3".into(), "p4".into()]
+                    holders: vec![peer("p2"), peer("p3"), peer("p4")]
                 },
             ]
         );
@@ -196,7 +211,11 @@ mod tests {
         }
         network.tracker = Some(view);
         let files = network.files(&peers);
-        assert_eq!(files[0].holders, ["p2"]);
-        assert_eq!(files[1].holders, ["127.0.0.1:41234"]);
+        assert_eq!(files[0].holders, [peer("p2")]);
+        assert_eq!(
+            files[1].holders,
+            [super::Holder::Address("127.0.0.1:41234".into())],
+            "a peer only the tracker knows"
+        );
     }
 }

@@ -17,6 +17,24 @@ pub struct PeerRow {
     pub state: PeerState,
 }
 
+/// Who holds a file another peer offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// A peer of the settings file, by its ID.
+    Peer(String),
+    /// A peer only the tracker knows, by its ip:port.
+    Address(String),
+}
+
+impl Holder {
+    /// How the UI names it: the settings ID, else ip:port.
+    pub fn name(&self) -> &str {
+        match self {
+            Holder::Peer(id) | Holder::Address(id) => id,
+        }
+    }
+}
+
 pub struct Peers {
     /// This peer's settings ID.
     pub me: String,
@@ -77,8 +95,22 @@ impl Peers {
         (self.rows.iter()).any(|p| p.addr.id == id && p.state == PeerState::Offline)
     }
 
-    /// The settings ID of the peer at `ip:port`, else `ip:port`.
-    pub fn name_of(&self, ip: &str, port: u16) -> String {
+    /// Whether `holder` is a settings peer last seen offline.
+    pub fn holder_offline(&self, holder: &Holder) -> bool {
+        matches!(holder, Holder::Peer(id) if self.is_offline(id))
+    }
+
+    /// The holder a peer's name stands for (a `#FILELIST` reply says who answered).
+    pub fn holder(&self, id: &str) -> Holder {
+        if self.is_known(id) {
+            Holder::Peer(id.to_string())
+        } else {
+            Holder::Address(id.to_string())
+        }
+    }
+
+    /// The holder at `ip:port`: the settings peer there, else the address.
+    pub fn holder_at(&self, ip: &str, port: u16) -> Holder {
         self.rows
             .iter()
             .find(|p| {
@@ -88,6 +120,9 @@ impl Peers {
                         .rsplit_once(':')
                         .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == ip)
             })
-            .map_or_else(|| format!("{ip}:{port}"), |p| p.addr.id.clone())
+            .map_or_else(
+                || Holder::Address(format!("{ip}:{port}")),
+                |p| Holder::Peer(p.addr.id.clone()),
+            )
     }
 }
