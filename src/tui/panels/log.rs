@@ -17,31 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, log: &LogView, focused: bool) {
     // One column is the scrollbar's; long lines wrap (a takeover note is read whole).
     let width = usize::from(area.width.saturating_sub(3)).max(10);
     let view = log.view();
-    let end = view.len().saturating_sub(log.scroll);
-    let search = log.search.as_deref();
-    // Filled from the newest line shown upwards.
-    let mut rows: Vec<Line> = Vec::with_capacity(height);
-    let mut start = end;
-    for &i in view[..end].iter().rev() {
-        if rows.len() >= height {
-            break;
-        }
-        let Some(line) = log.log.get(i) else { continue };
-        let mut style = theme::line(line.kind);
-        if Some(line.seq) == log.hit {
-            style = theme::selected();
-        } else if search.is_some_and(|s| line.text.contains(s)) {
-            style = style.add_modifier(Modifier::UNDERLINED);
-        }
-        for piece in wrap(&line.text, width).into_iter().rev() {
-            if rows.len() < height {
-                rows.push(Line::styled(piece, style));
-            }
-        }
-        start -= 1;
-    }
-    rows.reverse();
-    let lines = rows;
+    let (lines, start) = rows_shown(log, &view, width, height);
     let mut title = if log.hide_chunks {
         "Message log, no chunk lines (f: all)".to_string()
     } else {
@@ -70,4 +46,38 @@ pub fn render(frame: &mut Frame, area: Rect, log: &LogView, focused: bool) {
             &mut state,
         );
     }
+}
+
+/// The rows the view shows, wrapped to `width`, filled from the newest line shown upwards;
+/// and the view position of the oldest line shown (the scrollbar's).
+fn rows_shown(
+    log: &LogView,
+    view: &[usize],
+    width: usize,
+    height: usize,
+) -> (Vec<Line<'static>>, usize) {
+    let end = view.len().saturating_sub(log.scroll);
+    let search = log.search.as_deref();
+    let mut rows: Vec<Line> = Vec::with_capacity(height);
+    let mut start = end;
+    for &i in view[..end].iter().rev() {
+        if rows.len() >= height {
+            break;
+        }
+        let Some(line) = log.log.get(i) else { continue };
+        let mut style = theme::line(line.kind);
+        if Some(line.seq) == log.hit {
+            style = theme::selected();
+        } else if search.is_some_and(|s| line.text.contains(s)) {
+            style = style.add_modifier(Modifier::UNDERLINED);
+        }
+        for piece in wrap(&line.text, width).into_iter().rev() {
+            if rows.len() < height {
+                rows.push(Line::styled(piece, style));
+            }
+        }
+        start -= 1;
+    }
+    rows.reverse();
+    (rows, start)
 }
