@@ -137,30 +137,7 @@ impl CommandBar {
             Some(i) => (&value[..=i], &value[i + 1..]),
             None => ("", value.as_str()),
         };
-        let position = head.split_whitespace().count();
-        let verb = head
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let candidates: Vec<&str> = if position == 0 {
-            COMMANDS.to_vec()
-        } else if position == 1 && (verb == "#UPLOAD" || verb == "#DOWNLOAD") {
-            files.iter().map(String::as_str).collect()
-        } else {
-            peers.iter().map(String::as_str).collect()
-        };
-        let upper = word.to_ascii_uppercase();
-        let matching: Vec<&str> = candidates
-            .into_iter()
-            .filter(|c| {
-                if position == 0 {
-                    c.starts_with(&upper)
-                } else {
-                    c.starts_with(word)
-                }
-            })
-            .collect();
+        let matching = candidates(head, word, peers, files);
         let Some(first) = matching.first() else {
             return Completion::None;
         };
@@ -186,6 +163,40 @@ impl CommandBar {
         }
         Completion::Several(listed)
     }
+}
+
+/// What `word` may complete to after `head`: a command word first (any case), then a file name
+/// (the second word of #UPLOAD / #DOWNLOAD), then peer IDs.
+fn candidates<'a>(
+    head: &str,
+    word: &str,
+    peers: &'a [String],
+    files: &'a [String],
+) -> Vec<&'a str> {
+    let position = head.split_whitespace().count();
+    let verb = head
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let candidates: Vec<&str> = if position == 0 {
+        COMMANDS.to_vec()
+    } else if position == 1 && (verb == "#UPLOAD" || verb == "#DOWNLOAD") {
+        files.iter().map(String::as_str).collect()
+    } else {
+        peers.iter().map(String::as_str).collect()
+    };
+    let upper = word.to_ascii_uppercase();
+    candidates
+        .into_iter()
+        .filter(|c| {
+            if position == 0 {
+                c.starts_with(&upper)
+            } else {
+                c.starts_with(word)
+            }
+        })
+        .collect()
 }
 
 fn common_prefix(a: &str, b: &str) -> String {

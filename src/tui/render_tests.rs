@@ -12,7 +12,7 @@ use crate::protocol::lines::LineKind;
 use crate::store::ServedFile;
 
 fn demo_app() -> App {
-    let mut app = super::app::tests::app();
+    let mut app = super::app_tests::app();
     app.update(Msg::Reachable {
         peer: "p2".into(),
         online: true,
@@ -46,7 +46,11 @@ fn demo_app() -> App {
 
 fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
-    terminal.draw(|f| ui::draw(f, app)).expect("draw");
+    terminal
+        .draw(|f| {
+            ui::draw(f, app);
+        })
+        .expect("draw");
     terminal.backend().to_string()
 }
 
@@ -56,7 +60,7 @@ fn lines(lines: Vec<(LineKind, String)>) -> Msg {
             .into_iter()
             .map(|(kind, text)| {
                 let chunk = text.contains(" chunk ");
-                super::app::tests::line(kind, &text, chunk)
+                super::app_tests::line(kind, &text, chunk)
             })
             .collect(),
     )
@@ -246,7 +250,11 @@ fn chunk_map_colours_follow_the_round_robin_and_mark_reassigned_chunks() {
         now: Instant::now(),
     });
     let mut terminal = Terminal::new(TestBackend::new(120, 36)).expect("test terminal");
-    terminal.draw(|f| ui::draw(f, &app)).expect("draw");
+    terminal
+        .draw(|f| {
+            ui::draw(f, &app);
+        })
+        .expect("draw");
     let buffer = terminal.backend().buffer();
     // The map is the first row after the three peer rows: find it by its first cell.
     let (x0, y) = (0..36u16)
@@ -434,10 +442,8 @@ fn help_at_80x24_keeps_every_key() {
 #[test]
 fn filtered_log_with_a_search_hit_and_a_selected_transfer_at_100x30() {
     let mut app = sizes::killed_peer_app();
-    app.update(Msg::Size {
-        width: 100,
-        height: 30,
-    });
+    // A frame drawn at that size first, as the event loop does: a page is what it shows.
+    super::app_tests::drawn(&mut app, 100, 30);
     let key = |app: &mut App, code: KeyCode| {
         app.update(Msg::Terminal(Event::Key(KeyEvent::new(
             code,
@@ -488,7 +494,7 @@ fn the_served_files_panel_says_which_names_are_not_servable() {
         unservable: vec!["my file.txt".into(), "tab\there".into()],
         now: Instant::now(),
     });
-    assert_eq!(app.unservable, ["my file.txt", "tab\there"]);
+    assert_eq!(app.served.unservable, ["my file.txt", "tab\there"]);
     app.update(Msg::Uploads("uploads: known peers · max 10M a file".into()));
     insta::assert_snapshot!(screen(&app, 80, 24));
     let wide = screen(&app, 200, 50);
@@ -537,9 +543,9 @@ fn network_files_of_a_peer_gone_offline_are_marked_and_skipped() {
         peer: "p3".into(),
         online: false,
     });
-    assert!(app.is_offline("p3"));
+    assert!(app.peers.is_offline("p3"));
     // Still listed: the peer may come back with the same files.
-    assert_eq!(app.network_files().len(), 2);
+    assert_eq!(app.network.files(&app.peers).len(), 2);
     insta::assert_snapshot!(screen(&app, 100, 28));
     let press = |app: &mut App, code| {
         app.update(Msg::Terminal(Event::Key(KeyEvent::new(
@@ -558,7 +564,7 @@ fn network_files_of_a_peer_gone_offline_are_marked_and_skipped() {
     );
     press(&mut app, KeyCode::Char('j'));
     assert_eq!(press(&mut app, KeyCode::Enter), None);
-    let said = app.message.as_ref().expect("a message");
+    let said = app.bar.message.as_ref().expect("a message");
     assert_eq!(
         (said.text.as_str(), said.is_error),
         ("Every peer that listed sea.txt is offline", true)

@@ -1,11 +1,14 @@
-//! Lays the panels out and draws them from `&App`.
+//! Lays the panels out and draws them from `&App`, each panel from its own state; says where
+//! it drew what (`FrameAreas`) for the next update.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::app::App;
+use super::app::{App, Focus};
+use super::areas::FrameAreas;
 use super::panels;
+use super::state::command_bar::BarMode;
 
 /// The smallest terminal the layout is made for.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -36,7 +39,7 @@ pub fn layout(app: &App, area: Rect) -> Option<Areas> {
     let side_width = (area.width / 4).clamp(24, 44);
     let [side, right] =
         Layout::horizontal([Constraint::Length(side_width), Constraint::Min(40)]).areas(main);
-    let wanted = panels::transfers::height_wanted(app, right.width);
+    let wanted = panels::transfers::height_wanted(&app.transfers, right.width);
     let [transfers, log] = if wanted == 0 {
         [Rect::default(), right]
     } else {
@@ -44,7 +47,7 @@ pub fn layout(app: &App, area: Rect) -> Option<Areas> {
         let height = wanted.min(right.height.saturating_sub(8)).max(5);
         Layout::vertical([Constraint::Length(height), Constraint::Min(5)]).areas(right)
     };
-    let peers_height = (app.peers.len() as u16 + 2).clamp(4, side.height / 2);
+    let peers_height = (app.peers.rows.len() as u16 + 2).clamp(4, side.height / 2);
     let [peers, rest] =
         Layout::vertical([Constraint::Length(peers_height), Constraint::Min(3)]).areas(side);
     let [network, files] =
@@ -60,22 +63,43 @@ pub fn layout(app: &App, area: Rect) -> Option<Areas> {
     })
 }
 
-pub fn draw(frame: &mut Frame, app: &App) {
+pub fn draw(frame: &mut Frame, app: &App) -> FrameAreas {
     let area = frame.area();
     let Some(areas) = layout(app, area) else {
-        return too_small(frame, area);
+        too_small(frame, area);
+        return FrameAreas::default();
     };
-    panels::peers::render(frame, areas.peers, app);
-    panels::network::render(frame, areas.network, app);
-    panels::files::render(frame, areas.files, app);
+    let focused = |panel: Focus| app.focus == panel;
+    panels::peers::render(frame, areas.peers, &app.peers, &app.transfers);
+    let network = &app.network;
+    let first_file_row = panels::network::first_file_row(network);
+    panels::network::render(
+        frame,
+        areas.network,
+        network,
+        &app.peers,
+        focused(Focus::Network),
+    );
+    panels::files::render(frame, areas.files, &app.served);
+    let mut transfer_rows = Vec::new();
     if !areas.transfers.is_empty() {
-        panels::transfers::render(frame, areas.transfers, app);
+        let focus = focused(Focus::Transfers);
+        transfer_rows = panels::transfers::render(frame, areas.transfers, &app.transfers, focus);
     }
-    panels::log::render(frame, areas.log, app);
-    panels::command::render(frame, areas.bar, app);
+    panels::log::render(frame, areas.log, &app.log, focused(Focus::Log));
+    let cursor = !app.show_help && (app.bar.mode == BarMode::Search || focused(Focus::Command));
+    panels::command::render(frame, areas.bar, &app.bar, focused(Focus::Command), cursor);
     panels::status::render(frame, areas.status, app);
     if app.show_help {
         panels::help::render(frame, area);
+    }
+    FrameAreas {
+        bar: areas.bar,
+        log: areas.log,
+        network: areas.network,
+        transfers: areas.transfers,
+        first_file_row,
+        transfer_rows,
     }
 }
 

@@ -99,12 +99,9 @@ pub async fn download(
         }
     };
     let ids: Vec<String> = serving.iter().map(|s| s.addr.id.clone()).collect();
-    let progress = Arc::new(TransferProgress::new(
-        file,
-        Direction::Download,
-        size,
-        ids.clone(),
-    ));
+    let progress = Arc::new(
+        TransferProgress::new(file, Direction::Download, size, ids.clone()).cancelled_by(cancel),
+    );
     ctx.transfers.add(Arc::clone(&progress));
     let shared = Arc::new(Shared::new(
         file,

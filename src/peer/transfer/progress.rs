@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use super::allocation::Stripe;
 use crate::locks::LockExt;
 
@@ -71,6 +73,8 @@ pub struct TransferProgress {
     samples: Mutex<Samples>,
     /// Where the chunks in flight are read from (a download's scheduler), if anywhere.
     awaited: OnceLock<AwaitedSource>,
+    /// What stops the transfer (its command's cancel), so a front end can stop this one.
+    cancel: Option<CancellationToken>,
 }
 
 /// Reads the chunks requested and not yet received, as (serving peer, chunk index); `None` once
@@ -204,7 +208,19 @@ impl TransferProgress {
             finished_at: Mutex::new(None),
             samples: Mutex::new(Samples::default()),
             awaited: OnceLock::new(),
+            cancel: None,
         }
+    }
+
+    /// The same transfer, stopped by cancelling `cancel`.
+    pub fn cancelled_by(mut self, cancel: &CancellationToken) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
+    /// Stops the transfer (its partial file is removed); false if nothing can stop it.
+    pub fn cancel(&self) -> bool {
+        self.cancel.as_ref().inspect(|c| c.cancel()).is_some()
     }
 
     /// The chunk map's "in flight" comes from `source` (a download's shared state), through

@@ -42,7 +42,8 @@ pub async fn upload(
     };
     out.outcome(lines::uploading(file));
     let ids = peers.iter().map(|p| p.id.clone()).collect();
-    let progress = Arc::new(TransferProgress::new(file, Direction::Upload, size, ids));
+    let progress =
+        Arc::new(TransferProgress::new(file, Direction::Upload, size, ids).cancelled_by(cancel));
     ctx.transfers.add(Arc::clone(&progress));
     let uploads = join_all(peers.iter().enumerate().map(|(position, peer)| {
         let target = Target {

@@ -5,14 +5,16 @@ use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::tui::app::{App, BarMessage};
+use crate::tui::state::command_bar::{Bar, BarMode};
+use crate::tui::state::effect::BarMessage;
 use crate::tui::theme;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+/// The bar, its border lit when `focused`, the terminal's cursor in it when `cursor`.
+pub fn render(frame: &mut Frame, area: Rect, bar: &Bar, focused: bool, cursor: bool) {
     let inner_width = area.width.saturating_sub(4) as usize;
-    let scroll = app.bar.input.visual_scroll(inner_width);
-    let searching = app.bar_mode == crate::tui::app::BarMode::Search;
-    let title = match &app.message {
+    let scroll = bar.line.input.visual_scroll(inner_width);
+    let searching = bar.mode == BarMode::Search;
+    let title = match &bar.message {
         _ if searching => Line::styled(
             " Search the log: type, Enter finds (n older, N newer), Esc cancels ",
             theme::title(),
@@ -33,18 +35,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let input = Paragraph::new(Line::from(vec![
         Span::styled(if searching { "/ " } else { "> " }, theme::dim()),
-        Span::raw(app.bar.value()),
+        Span::raw(bar.value()),
     ]))
     .scroll((0, scroll as u16))
     .block(
         Block::new()
             .borders(Borders::ALL)
-            .border_style(theme::border(app.focus == crate::tui::app::Focus::Command))
+            .border_style(theme::border(focused))
             .title(title),
     );
     frame.render_widget(input, area);
-    if !app.show_help && (searching || app.focus == crate::tui::app::Focus::Command) {
-        let cursor = app.bar.input.visual_cursor().saturating_sub(scroll) as u16;
+    if cursor {
+        let cursor = bar.line.input.visual_cursor().saturating_sub(scroll) as u16;
         frame.set_cursor_position(Position::new(area.x + 3 + cursor, area.y + 1));
     }
 }

@@ -8,8 +8,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{block, bytes};
-use crate::tui::app::App;
+use super::{block, bytes, shorten};
+use crate::tui::state::served_files::{FileRow, ServedFiles};
 use crate::tui::theme;
 use crate::words::counted;
 
@@ -22,20 +22,10 @@ fn fold(status: &str, width: usize) -> Vec<String> {
                 line.push_str(" · ");
                 line.push_str(part);
             }
-            _ => lines.push(clip(part, width)),
+            _ => lines.push(shorten(part, width)),
         }
     }
     lines
-}
-
-/// `text` cut to `width` characters, with "…" when cut.
-fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// The files not served, in words: in full (count, where the reasons are, each name escaped so
@@ -48,41 +38,11 @@ fn unservable(names: &[String]) -> (String, [String; 2]) {
     (full.join(" · "), [format!("{count} (see log)"), count])
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, served: &ServedFiles) {
     let width = area.width.saturating_sub(2) as usize;
     let now = Instant::now();
-    let mut lines: Vec<Line> = app
-        .files
-        .iter()
-        .map(|f| {
-            let (size, style) = if f.receiving {
-                ("receiving".to_string(), theme::receiving())
-            } else if f.new_until.is_some_and(|t| t > now) {
-                (bytes(f.size), theme::highlight())
-            } else {
-                (bytes(f.size), ratatui::style::Style::new())
-            };
-            let name_width = width.saturating_sub(size.len() + 1).max(1);
-            let mut name = f.name.clone();
-            if name.chars().count() > name_width {
-                name = name
-                    .chars()
-                    .take(name_width.saturating_sub(1))
-                    .collect::<String>()
-                    + "…";
-            }
-            Line::from(vec![
-                Span::styled(format!("{name:<name_width$} "), style),
-                Span::styled(
-                    size,
-                    if f.receiving {
-                        theme::receiving()
-                    } else {
-                        theme::dim()
-                    },
-                ),
-            ])
-        })
+    let mut lines: Vec<Line> = (served.files.iter())
+        .map(|f| file_line(f, width, now))
         .collect();
     if lines.is_empty() {
         lines.push(Line::styled("(no files)", theme::dim()));
@@ -91,36 +51,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     // them), then who may write here, dim. When rows are short each gets one line, cut, in
     // place of the last files (the count in the title still says how many there are).
     let inner = area.height.saturating_sub(2) as usize;
-    let not_served = (!app.unservable.is_empty()).then(|| unservable(&app.unservable));
-    let mut warning = not_served
-        .as_ref()
-        .map_or_else(Vec::new, |(full, _)| fold(full, width));
-    let mut status = app
-        .uploads
-        .as_ref()
-        .map_or_else(Vec::new, |uploads| fold(uploads, width));
     let room = inner.saturating_sub(lines.len());
-    // Short of rows: the upload status goes to one line first, then the warning.
-    if warning.len() + status.len() > room
-        && let Some(uploads) = &app.uploads
-    {
-        status = vec![clip(uploads, width)];
-    }
-    if warning.len() + status.len() > room
-        && let Some((_, short)) = &not_served
-    {
-        let rows = room.saturating_sub(status.len());
-        if rows >= 2 {
-            // The count first, then the names that fit; "…" says some are left out.
-            warning.truncate(rows);
-            if let Some(last) = warning.last_mut() {
-                *last = clip(&format!("{last} …"), width);
-            }
-        } else {
-            let fits = short.iter().find(|s| s.chars().count() <= width);
-            warning = vec![fits.cloned().unwrap_or_else(|| clip(&short[0], width))];
-        }
-    }
+    let (warning, status) = notes(served, width, room);
     let bottom = warning.len() + status.len();
     if inner > bottom {
         lines.truncate(inner - bottom);
@@ -140,9 +72,60 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 .map(|l| Line::styled(l, theme::warning())),
         );
     }
-    let served = app.files.iter().filter(|f| !f.receiving).count();
-    frame.render_widget(
-        Paragraph::new(lines).block(block(&format!("Served files ({served})"))),
-        area,
-    );
+    let title = format!("Served files ({})", served.served());
+    frame.render_widget(Paragraph::new(lines).block(block(&title)), area);
+}
+
+/// One file: its name (cut to fit) and its size, or that it is being received.
+fn file_line(f: &FileRow, width: usize, now: Instant) -> Line<'static> {
+    let (size, style) = if f.receiving {
+        ("receiving".to_string(), theme::receiving())
+    } else if f.new_until.is_some_and(|t| t > now) {
+        (bytes(f.size), theme::highlight())
+    } else {
+        (bytes(f.size), ratatui::style::Style::new())
+    };
+    let name_width = width.saturating_sub(size.len() + 1).max(1);
+    let name = shorten(&f.name, name_width);
+    let size_style = if f.receiving {
+        theme::receiving()
+    } else {
+        theme::dim()
+    };
+    Line::from(vec![
+        Span::styled(format!("{name:<name_width$} "), style),
+        Span::styled(size, size_style),
+    ])
+}
+
+/// The warning about names not served and the upload status, in lines of `width`; with fewer
+/// than `room` rows the upload status goes to one line first, then the warning.
+fn notes(served: &ServedFiles, width: usize, room: usize) -> (Vec<String>, Vec<String>) {
+    let not_served = (!served.unservable.is_empty()).then(|| unservable(&served.unservable));
+    let mut warning = not_served
+        .as_ref()
+        .map_or_else(Vec::new, |(full, _)| fold(full, width));
+    let mut status =
+        (served.uploads.as_ref()).map_or_else(Vec::new, |uploads| fold(uploads, width));
+    if warning.len() + status.len() > room
+        && let Some(uploads) = &served.uploads
+    {
+        status = vec![shorten(uploads, width)];
+    }
+    if warning.len() + status.len() > room
+        && let Some((_, short)) = &not_served
+    {
+        let rows = room.saturating_sub(status.len());
+        if rows >= 2 {
+            // The count first, then the names that fit; "…" says some are left out.
+            warning.truncate(rows);
+            if let Some(last) = warning.last_mut() {
+                *last = shorten(&format!("{last} …"), width);
+            }
+        } else {
+            let fits = short.iter().find(|s| s.chars().count() <= width);
+            warning = vec![fits.cloned().unwrap_or_else(|| shorten(&short[0], width))];
+        }
+    }
+    (warning, status)
 }

@@ -9,48 +9,24 @@ use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarStat
 
 use super::block;
 use super::transfers::wrap;
-use crate::tui::app::{App, Focus};
+use crate::tui::state::log_view::LogView;
 use crate::tui::theme;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, log: &LogView, focused: bool) {
     let height = usize::from(area.height.saturating_sub(2));
     // One column is the scrollbar's; long lines wrap (a takeover note is read whole).
     let width = usize::from(area.width.saturating_sub(3)).max(10);
-    let view = app.view();
-    let end = view.len().saturating_sub(app.scroll);
-    let search = app.search.as_deref();
-    // Filled from the newest line shown upwards.
-    let mut rows: Vec<Line> = Vec::with_capacity(height);
-    let mut start = end;
-    for &i in view[..end].iter().rev() {
-        if rows.len() >= height {
-            break;
-        }
-        let Some(line) = app.log.get(i) else { continue };
-        let mut style = theme::line(line.kind);
-        if Some(line.seq) == app.hit {
-            style = theme::selected();
-        } else if search.is_some_and(|s| line.text.contains(s)) {
-            style = style.add_modifier(Modifier::UNDERLINED);
-        }
-        for piece in wrap(&line.text, width).into_iter().rev() {
-            if rows.len() < height {
-                rows.push(Line::styled(piece, style));
-            }
-        }
-        start -= 1;
-    }
-    rows.reverse();
-    let lines = rows;
-    let mut title = if app.hide_chunks {
+    let view = log.view();
+    let (lines, start) = rows_shown(log, &view, width, height);
+    let mut title = if log.hide_chunks {
         "Message log, no chunk lines (f: all)".to_string()
     } else {
         "Message log (f: hide chunk lines)".to_string()
     };
-    if app.scroll > 0 {
-        title.push_str(&format!(", {} newer below (End)", app.scroll));
+    if log.scroll > 0 {
+        title.push_str(&format!(", {} newer below (End)", log.scroll));
     }
-    let panel = block(&title).border_style(theme::border(app.focus == Focus::Log));
+    let panel = block(&title).border_style(theme::border(focused));
     frame.render_widget(Paragraph::new(lines).block(panel), area);
     if view.len() > height {
         // The scrollbar's position is the top line shown.
@@ -70,4 +46,38 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             &mut state,
         );
     }
+}
+
+/// The rows the view shows, wrapped to `width`, filled from the newest line shown upwards;
+/// and the view position of the oldest line shown (the scrollbar's).
+fn rows_shown(
+    log: &LogView,
+    view: &[usize],
+    width: usize,
+    height: usize,
+) -> (Vec<Line<'static>>, usize) {
+    let end = view.len().saturating_sub(log.scroll);
+    let search = log.search.as_deref();
+    let mut rows: Vec<Line> = Vec::with_capacity(height);
+    let mut start = end;
+    for &i in view[..end].iter().rev() {
+        if rows.len() >= height {
+            break;
+        }
+        let Some(line) = log.log.get(i) else { continue };
+        let mut style = theme::line(line.kind);
+        if Some(line.seq) == log.hit {
+            style = theme::selected();
+        } else if search.is_some_and(|s| line.text.contains(s)) {
+            style = style.add_modifier(Modifier::UNDERLINED);
+        }
+        for piece in wrap(&line.text, width).into_iter().rev() {
+            if rows.len() < height {
+                rows.push(Line::styled(piece, style));
+            }
+        }
+        start -= 1;
+    }
+    rows.reverse();
+    (rows, start)
 }

@@ -1,4 +1,5 @@
-//! One file per panel; each draws from `&App` into its area.
+//! One file per panel; each draws from its state (state/) into its area and changes nothing.
+//! May import: state/, areas.rs, theme.rs; status.rs reads `App` (focus and the running count).
 
 pub mod command;
 pub mod files;
@@ -35,4 +36,15 @@ pub fn bytes(n: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `text` cut to `width` characters, an ellipsis marking the cut.
+pub fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    text.chars()
+        .take(width.saturating_sub(1))
+        .chain(['…'])
+        .collect()
 }

@@ -6,17 +6,18 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::block;
-use crate::tui::app::{App, PeerState};
+use crate::tui::state::peers::{PeerState, Peers};
+use crate::tui::state::transfers::Transfers;
 use crate::tui::theme;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, peers: &Peers, transfers: &Transfers) {
     // The port only where the state still fits whole ("left mid-transfer" is the longest).
     let show_port = area.width.saturating_sub(2) >= 4 + 7 + 17;
-    let lines: Vec<Line> = app
-        .peers
+    let lines: Vec<Line> = peers
+        .rows
         .iter()
         .map(|row| {
-            let left = app.left_mid_transfer(&row.addr.id);
+            let left = transfers.left_mid_transfer(&row.addr.id);
             let (state, style) = match row.state {
                 PeerState::Me => ("this peer", theme::me()),
                 PeerState::Online => ("online", theme::online()),

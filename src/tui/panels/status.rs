@@ -7,7 +7,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::app::{App, BarMode, Focus};
+use crate::tui::app::{App, Focus};
+use crate::tui::state::command_bar::BarMode;
 use crate::tui::theme;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -18,7 +19,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn line(app: &App, width: usize) -> Line<'static> {
-    let me = app.peers.iter().find(|p| p.addr.id == app.me);
+    let me = app.peers.me();
     let running = match app.running {
         0 => "idle".to_string(),
         n => format!("{n} running"),
@@ -26,7 +27,47 @@ fn line(app: &App, width: usize) -> Line<'static> {
     let full_addr = me.map(|p| format!("{}:{}", p.addr.host, p.addr.port));
     let port = me.map(|p| format!(":{}", p.addr.port));
     let focus = format!(" {} ", app.focus.name());
-    let keys: &[&str] = match (app.bar_mode, app.focus) {
+    let keys = keys(app.bar.mode, app.focus);
+    let always = "? help  q quit ";
+    for (addr, keep) in [
+        (full_addr.clone(), keys.len()),
+        (port.clone(), keys.len()),
+        (port.clone(), 3),
+        (port.clone(), 2),
+        (port.clone(), 1),
+        (None, 0),
+    ] {
+        let who = match &addr {
+            Some(a) => format!(" {} on {a} | {running} ", app.peers.me),
+            None => format!(" {} | {running} ", app.peers.me),
+        };
+        let shown: Vec<&str> = keys.iter().take(keep).copied().collect();
+        let mut key_text = shown.join("  ");
+        if !key_text.is_empty() {
+            key_text.push_str("  ");
+        }
+        key_text.push_str(always);
+        let len = who.chars().count() + focus.chars().count() + 1 + key_text.chars().count();
+        if len <= width || addr.is_none() {
+            return Line::from(vec![
+                Span::raw(who),
+                Span::styled(
+                    focus.clone(),
+                    Style::new()
+                        .fg(ratatui::style::Color::White)
+                        .bg(ratatui::style::Color::Blue)
+                        .add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!(" {key_text}")),
+            ]);
+        }
+    }
+    Line::from("")
+}
+
+/// The focused panel's keys, the most used first.
+fn keys(mode: BarMode, focus: Focus) -> &'static [&'static str] {
+    match (mode, focus) {
         (BarMode::Search, _) => &["Enter find", "Esc cancel"],
         (_, Focus::Command) => &[
             "Enter run",
@@ -52,40 +93,5 @@ fn line(app: &App, width: usize) -> Line<'static> {
             "f filter",
             "Tab panel",
         ],
-    };
-    let always = "? help  q quit ";
-    for (addr, keep) in [
-        (full_addr.clone(), keys.len()),
-        (port.clone(), keys.len()),
-        (port.clone(), 3),
-        (port.clone(), 2),
-        (port.clone(), 1),
-        (None, 0),
-    ] {
-        let who = match &addr {
-            Some(a) => format!(" {} on {a} | {running} ", app.me),
-            None => format!(" {} | {running} ", app.me),
-        };
-        let shown: Vec<&str> = keys.iter().take(keep).copied().collect();
-        let mut key_text = shown.join("  ");
-        if !key_text.is_empty() {
-            key_text.push_str("  ");
-        }
-        key_text.push_str(always);
-        let len = who.chars().count() + focus.chars().count() + 1 + key_text.chars().count();
-        if len <= width || addr.is_none() {
-            return Line::from(vec![
-                Span::raw(who),
-                Span::styled(
-                    focus.clone(),
-                    Style::new()
-                        .fg(ratatui::style::Color::White)
-                        .bg(ratatui::style::Color::Blue)
-                        .add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(format!(" {key_text}")),
-            ]);
-        }
     }
-    Line::from("")
 }

@@ -12,9 +12,11 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph, RenderDirection, Sparkline};
 
-use super::{block, bytes};
+use super::{block, bytes, shorten};
 use crate::peer::transfer::progress::{Cell, Direction, Outcome, TransferSnapshot};
-use crate::tui::app::{App, RATE_SAMPLES};
+use crate::tui::areas::TransferRows;
+use crate::tui::state::rate_history::RATE_SAMPLES;
+use crate::tui::state::transfers::Transfers;
 use crate::tui::theme;
 use crate::words::counted;
 
@@ -26,14 +28,12 @@ const NOTES_SHOWN: usize = 2;
 const ROOM_FOR: usize = 3;
 
 /// Rows the panel would like (0: no transfers, panel hidden), for an area `width` wide.
-pub fn height_wanted(app: &App, width: u16) -> u16 {
-    if app.transfers.is_empty() {
+pub fn height_wanted(transfers: &Transfers, width: u16) -> u16 {
+    if transfers.list.is_empty() {
         return 0;
     }
     let inner = usize::from(width.saturating_sub(2));
-    let rows: usize = app
-        .transfers
-        .iter()
+    let rows: usize = (transfers.list.iter())
         .rev()
         .take(ROOM_FOR)
         .map(|t| rows_of(t, inner, MAP_ROWS))
@@ -65,33 +65,41 @@ fn note_lines(t: &TransferSnapshot, width: usize) -> Vec<String> {
         .collect()
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let running = app
-        .transfers
-        .iter()
-        .filter(|t| t.outcome == Outcome::Running)
-        .count();
+/// Draws the transfers that fit, newest first; says which rows each took (for clicks).
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    transfers: &Transfers,
+    focused: bool,
+) -> Vec<TransferRows> {
+    let running = transfers.running();
     let mut title = format!("Transfers ({running} running)");
-    if app.transfers.len() > running {
-        title.push_str(&format!(", {} finished", app.transfers.len() - running));
+    if transfers.list.len() > running {
+        title.push_str(&format!(", {} finished", transfers.list.len() - running));
     }
-    let panel = block(&title).border_style(theme::border(
-        app.focus == crate::tui::app::Focus::Transfers,
-    ));
+    let panel = block(&title).border_style(theme::border(focused));
     let inner = panel.inner(area);
     frame.render_widget(panel, area);
-    for place in placements(app, inner.width, inner.height) {
+    let places = placements(transfers, inner.width, inner.height);
+    for place in &places {
         let at = Rect::new(inner.x, inner.y + place.top, inner.width, place.rows);
-        let selected = app.selected_transfer == Some(place.index);
+        let selected = transfers.selected_index == Some(place.index);
         render_transfer(
             frame,
             at,
-            &app.transfers[place.index],
-            app.rate_history(place.index),
+            &transfers.list[place.index],
+            transfers.rate_history(place.index),
             place.map_rows,
             selected,
         );
     }
+    (places.into_iter())
+        .map(|p| TransferRows {
+            index: p.index,
+            top: p.top,
+            rows: p.rows,
+        })
+        .collect()
 }
 
 /// Where a transfer goes in the panel.
@@ -104,11 +112,11 @@ struct Placement {
 
 /// The transfers that fit, newest first, each with its map shrunk until it fits (and dropped,
 /// legend and all, when even one row does not).
-fn placements(app: &App, width: u16, height: u16) -> Vec<Placement> {
+fn placements(transfers: &Transfers, width: u16, height: u16) -> Vec<Placement> {
     let width = usize::from(width);
     let mut places = Vec::new();
     let mut top = 0u16;
-    for (index, t) in app.transfers.iter().enumerate().rev() {
+    for (index, t) in transfers.list.iter().enumerate().rev() {
         if top >= height {
             break;
         }
@@ -127,15 +135,6 @@ fn placements(app: &App, width: u16, height: u16) -> Vec<Placement> {
         top += rows;
     }
     places
-}
-
-/// The transfer drawn on `row` of the panel `area` (a mouse click).
-pub fn transfer_at(app: &App, area: Rect, row: u16) -> Option<usize> {
-    let inner = block("").inner(area);
-    placements(app, inner.width, inner.height)
-        .into_iter()
-        .find(|p| row >= p.top && row < p.top + p.rows)
-        .map(|p| p.index)
 }
 
 fn render_transfer(
@@ -275,7 +274,6 @@ fn gauge(t: &TransferSnapshot) -> LineGauge<'static> {
 
 fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static> {
     let p = &t.peers[position];
-    let (done, assigned, in_flight) = (p.done, p.assigned, p.in_flight);
     // Narrow panels get the short forms.
     let wide = width >= 72;
     let n = t.peers.len();
@@ -292,6 +290,16 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
             theme::dim(),
         ),
     ];
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    spans.push(peer_state(t, position, wide, width.saturating_sub(used)));
+    Line::from(spans)
+}
+
+/// What a serving peer is doing: its chunks done, assigned and in flight, its window and rate;
+/// or that it left (after how many chunks). `room`: the columns left on its row.
+fn peer_state(t: &TransferSnapshot, position: usize, wide: bool, room: usize) -> Span<'static> {
+    let p = &t.peers[position];
+    let (done, assigned, in_flight) = (p.done, p.assigned, p.in_flight);
     // The adaptive window: how many requests the peer may have out (hundreds for a fast
     // peer, one or two for a slow one).
     let window = match p.window {
@@ -303,7 +311,7 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
     } else {
         format!("{}/s", bytes(p.rate as u64))
     };
-    spans.push(match (p.left, wide) {
+    match (p.left, wide) {
         // A peer that never took part did not leave anything: it refused or was unreachable
         // (the note under the transfer says which).
         (true, _) if done == 0 && t.direction == Direction::Upload => {
@@ -324,15 +332,13 @@ fn peer_row(t: &TransferSnapshot, position: usize, width: usize) -> Line<'static
         (false, false) => {
             let long = format!("{done}/{assigned} +{in_flight}{window} in flight {rate}");
             // The words go first when the numbers are long (the README's key explains +N/W).
-            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-            if used + long.chars().count() <= width {
+            if long.chars().count() <= room {
                 Span::raw(long)
             } else {
                 Span::raw(format!("{done}/{assigned} +{in_flight}{window} {rate}"))
             }
         }
-    });
-    Line::from(spans)
+    }
 }
 
 /// Chunks one symbol of the map stands for, on `map_rows` rows of `width`.
@@ -456,17 +462,6 @@ fn slot(cells: &[Cell]) -> Span<'static> {
         style
     };
     Span::styled(symbol, style)
-}
-
-/// `text` cut to `width` characters, an ellipsis marking the cut.
-fn shorten(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    text.chars()
-        .take(width.saturating_sub(1))
-        .chain(['…'])
-        .collect()
 }
 
 /// Words of `text` on lines of at most `width` characters (a longer word is cut).
