@@ -151,6 +151,14 @@ impl ReadAhead {
     }
 }
 
+/// Whether the reply to `request` is followed by the close (seed 001: the file list).
+fn ends_connection(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::FileList | Request::Extensions | Request::Digest { .. }
+    )
+}
+
 /// Whether the session goes on after a request.
 enum Next {
     Continue,
@@ -176,6 +184,9 @@ impl Session {
                 Ok(None) => return self.closed("client closed the connection"),
                 Err(ConnError::Protocol(e)) => {
                     info!(reason = %Clip(&e.to_string()), "bad request");
+                    // Released before the refusal is written: a client that reads it and
+                    // retries at once finds the name free.
+                    self.abandon_upload("closed after a bad request");
                     let _ = self
                         .conn
                         .send_reply(&Reply::Refused(e.to_string()), Framing::Bare)
@@ -217,13 +228,19 @@ impl Session {
     }
 
     fn closed(&mut self, why: &str) -> String {
-        if let Some(upload) = self.upload.take() {
-            info!(
-                file = upload.partial.name(),
-                "upload abandoned ({why}); partial file removed"
-            );
-        }
+        self.abandon_upload(why);
         why.to_string()
+    }
+
+    /// Ends the upload in progress, if any: its partial file removed and its name released
+    /// (by dropping the `Partial`), then said in the log. Called before any reply or close that
+    /// ends the upload, so that what the client reads is already true.
+    fn abandon_upload(&mut self, why: &str) {
+        if let Some(upload) = self.upload.take() {
+            let file = upload.partial.name().to_string();
+            drop(upload);
+            info!(%file, "upload abandoned ({why}); partial file removed");
+        }
     }
 
     /// Sends a reply: at once, in its own write, to a seed-style (bare) client; queued for a
@@ -238,6 +255,10 @@ impl Session {
     }
 
     async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
+        if ends_connection(&request) {
+            // The close after the reply ends the upload: released before the reply is written.
+            self.abandon_upload("the connection ends after this reply");
+        }
         match request {
             Request::FileList => {
                 let names = match self.store.list() {
@@ -347,13 +368,16 @@ impl Session {
         payload: &[u8],
         framing: Framing,
     ) -> std::io::Result<Next> {
+        // Each refusal below ends the upload: released first, then the reply is written.
         let Some(upload) = self.upload.as_mut().filter(|u| u.partial.name() == file) else {
+            self.abandon_upload("a chunk of another file");
             let reply = Reply::Refused(format!("No upload of file {file} in progress"));
             self.reply(reply, framing).await?;
             return Ok(Next::Close("chunk without an upload"));
         };
         if index != upload.next_index {
             let expected = upload.next_index;
+            self.abandon_upload("chunk out of order");
             let reply = Reply::Refused(format!(
                 "Invalid chunk {index} of file {file}, expected chunk {expected}"
             ));
@@ -362,11 +386,10 @@ impl Session {
         }
         if let Err(e) = upload.partial.put(chunk_offset(index), payload) {
             warn!(%file, error = %e, "cannot write upload");
-            self.reply(
-                Reply::Refused(format!("Cannot store file {file}: {e}")),
-                framing,
-            )
-            .await?;
+            self.abandon_upload("write failed");
+            // The client is told what failed, not where: local paths stay in the log.
+            let reply = Reply::Refused(format!("Cannot store file {file}: {}", e.kind()));
+            self.reply(reply, framing).await?;
             return Ok(Next::Close("write failed"));
         }
         upload.next_index += 1;

@@ -14,6 +14,7 @@ mod interop;
 mod line_editing;
 mod messages;
 mod naive;
+mod refusal_order;
 mod robustness;
 mod seed_cases;
 mod seed_session;
