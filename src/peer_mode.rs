@@ -60,6 +60,9 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let me = settings.require(&args.id)?.clone();
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
     check_peer_dir(&dir)?;
+    // Before listening and before any line says the peer is serving: a directory the peer
+    // cannot write is said at once, with its path, not at the first download.
+    crate::store::Store::prepare(&dir)?;
     let listener = bind(&me).await?;
     let _log_guard = (front == Front::Tui).then(|| crate::logging::init_file(&dir));
     tracing::info!(peer = %me.id, addr = %me.connect_addr(), dir = %dir.display(), "serving");
@@ -169,6 +172,7 @@ async fn known_peers(settings: &Settings, tracker: Option<&TrackerLink>) -> Know
 /// The peer directory exists and its served_files, if present, is a directory: said in words
 /// rather than as "File exists (os error 17)".
 fn check_peer_dir(dir: &std::path::Path) -> Result<()> {
+    let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     if !dir.exists() {
         return Err(eyre!(
             "peer directory {} does not exist (create it, or name another with --dir DIR)",

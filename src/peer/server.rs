@@ -341,7 +341,7 @@ impl Session {
                     StoreError::TooLarge { name, .. } => {
                         Reply::Refused(format!("File {name} too large"))
                     }
-                    other => Reply::Refused(other.to_string()),
+                    other => Reply::Refused(other.for_client()),
                 };
                 self.reply(reply, framing).await?;
                 return Ok(Next::Continue);
@@ -421,7 +421,7 @@ impl Session {
             }
             Ok(Err(e)) => {
                 warn!(%file, error = %e, "cannot save upload");
-                Reply::Refused(format!("Cannot save file {file}: {e}"))
+                Reply::Refused(format!("Cannot save file {file}: {}", e.for_client()))
             }
             Err(e) => Reply::Refused(format!("Cannot save file {file}: {e}")),
         };

@@ -19,6 +19,7 @@ mod robustness;
 mod seed_cases;
 mod seed_session;
 mod signals;
+mod startup_dirs;
 mod sync;
 mod tracker;
 mod tracker_traffic;
