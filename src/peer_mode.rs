@@ -69,23 +69,7 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let spec = PeerSpec {
-        me: me.id.clone(),
-        settings: Arc::clone(&settings),
-        server: ServerConfig {
-            chunk_delay: args.chunk_delay,
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections,
-            max_per_address: args.max_per_address,
-        },
-        transfers: TransferOptions {
-            chunk_delay: args.chunk_delay,
-            window: args.window,
-            stall_timeout: args.stall_timeout,
-            ..TransferOptions::default()
-        },
-        join: args.join.clone(),
-    };
+    let spec = peer_spec(&args, &me.id, &settings);
     let peer = PeerHandle::start(spec, &dir, listener, &shutdown, &tasks)?;
     peer.store.set_upload_rules(UploadRules {
         policy: args.uploads,
@@ -122,6 +106,27 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         tracing::warn!("some connections did not close in time");
     }
     Ok(())
+}
+
+/// What the peer is started with, from the command line.
+fn peer_spec(args: &PeerArgs, me: &str, settings: &Arc<Settings>) -> PeerSpec {
+    PeerSpec {
+        me: me.to_string(),
+        settings: Arc::clone(settings),
+        server: ServerConfig {
+            chunk_delay: args.chunk_delay,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections,
+            max_per_address: args.max_per_address,
+        },
+        transfers: TransferOptions {
+            chunk_delay: args.chunk_delay,
+            window: args.window,
+            stall_timeout: args.stall_timeout,
+            ..TransferOptions::default()
+        },
+        join: args.join.clone(),
+    }
 }
 
 /// How long resolving one host name of the settings file may take.

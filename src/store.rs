@@ -387,21 +387,7 @@ impl Store {
                 .fits(name, size, used)
                 .map_err(StoreError::Refused)?;
         }
-        // A declared size is a claim, not a right: refused if it could never fit, otherwise only
-        // the next write run is held back from other uploads (bytes already written have left
-        // the free space on their own), so a client that declares the whole disk and sends
-        // nothing blocks no one. The connection's deadline ends a stalled upload.
-        let free = free_space(&self.partial_dir)?;
-        let claim = size.min(WRITE_RUN as u64);
-        let claimed: u64 = receiving.values().sum();
-        let available = free.saturating_sub(claimed);
-        if size > free || claim > available {
-            return Err(StoreError::TooLarge {
-                name: name.into(),
-                size,
-                available: if size > free { free } else { available },
-            });
-        }
+        let claim = self.claim_room(name, size, receiving.values().sum())?;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let serial = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = self.partial_dir.join(partial_file_name(name, serial));
@@ -428,6 +414,29 @@ impl Store {
             committed: false,
             quota_held,
         })
+    }
+}
+
+impl Store {
+    /// The bytes of free space a file of `size` holds back from other receptions, with
+    /// `claimed` bytes held by those in progress.
+    ///
+    /// A declared size is a claim, not a right: refused if it could never fit, otherwise only
+    /// the next write run is held back from other uploads (bytes already written have left
+    /// the free space on their own), so a client that declares the whole disk and sends
+    /// nothing blocks no one. The connection's deadline ends a stalled upload.
+    fn claim_room(&self, name: &str, size: u64, claimed: u64) -> Result<u64, StoreError> {
+        let free = free_space(&self.partial_dir)?;
+        let claim = size.min(WRITE_RUN as u64);
+        let available = free.saturating_sub(claimed);
+        if size > free || claim > available {
+            return Err(StoreError::TooLarge {
+                name: name.into(),
+                size,
+                available: if size > free { free } else { available },
+            });
+        }
+        Ok(claim)
     }
 }
 

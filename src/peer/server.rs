@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::net::IpAddr;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +22,9 @@ use crate::protocol::{
 use crate::store::{Partial, Store, StoreError};
 
 use super::transfer::plain::{self, Answered};
+
+mod read_ahead;
+use read_ahead::ReadAhead;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -90,8 +92,6 @@ const LINGER_BYTES: usize = 1 << 20;
 
 /// Queued replies past this are sent without waiting for the batch to end.
 const MAX_QUEUED: usize = 64 * 1024;
-/// How much of a served file one read brings in (chunks are 100 bytes).
-const READ_AHEAD: usize = 64 * 1024;
 
 struct Upload {
     partial: Partial,
@@ -122,41 +122,12 @@ struct OpenDownload {
     size: u64,
 }
 
-/// Bytes of the download's file read ahead, from offset `start`.
-#[derive(Default)]
-struct ReadAhead {
-    start: u64,
-    data: bytes::Bytes,
-}
-
-impl ReadAhead {
-    /// Makes sure `len` bytes at `offset` are in `data` (one large read if not); where they
-    /// start in it.
-    fn load(
-        &mut self,
-        handle: &File,
-        size: u64,
-        offset: u64,
-        len: usize,
-    ) -> std::io::Result<usize> {
-        let end = offset + len as u64;
-        if offset < self.start || end > self.start + self.data.len() as u64 {
-            let want = (size - offset).min(READ_AHEAD as u64) as usize;
-            let mut fresh = vec![0; want.max(len)];
-            handle.read_exact_at(&mut fresh, offset)?;
-            self.start = offset;
-            self.data = bytes::Bytes::from(fresh);
-        }
-        Ok((offset - self.start) as usize)
-    }
-}
-
-/// Whether the reply to `request` is followed by the close (seed 001: the file list).
-fn ends_connection(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::FileList | Request::Extensions | Request::Digest { .. }
-    )
+/// The extensions this server speaks.
+fn extensions_spoken() -> Reply {
+    Reply::Extensions(vec![
+        extensions::PIPELINE.to_string(),
+        extensions::DIGEST.to_string(),
+    ])
 }
 
 /// Whether the session goes on after a request.
@@ -255,67 +226,65 @@ impl Session {
     }
 
     async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
-        if ends_connection(&request) {
-            // The close after the reply ends the upload: released before the reply is written.
-            self.abandon_upload("the connection ends after this reply");
-        }
-        match request {
-            Request::FileList => {
-                let names = match self.store.list() {
-                    Ok(files) => files.into_iter().map(|f| f.name).collect(),
-                    Err(e) => {
-                        warn!(error = %e, "cannot list served_files");
-                        Vec::new()
-                    }
-                };
-                self.reply(Reply::FilesServed(names), framing).await?;
-                Ok(Next::Close("file list sent"))
+        let (reply, next) = match request {
+            Request::FileList => (self.file_list(), Next::Close("file list sent")),
+            Request::Extensions => (extensions_spoken(), Next::Close("extensions sent")),
+            Request::Digest { file } => (self.digest(file).await, Next::Close("digest sent")),
+            Request::UploadStart { file, size } => {
+                return self.upload_start(file, size, framing).await;
             }
-            Request::Extensions => {
-                let names = vec![
-                    extensions::PIPELINE.to_string(),
-                    extensions::DIGEST.to_string(),
-                ];
-                self.reply(Reply::Extensions(names), framing).await?;
-                Ok(Next::Close("extensions sent"))
-            }
-            Request::Digest { file } => {
-                let reply = match super::content::describe(&self.store, &file).await {
-                    Some(digest) => Reply::Digest {
-                        file,
-                        digest: Box::new((*digest).clone()),
-                    },
-                    None => Reply::NotServing { file },
-                };
-                self.reply(reply, framing).await?;
-                Ok(Next::Close("digest sent"))
-            }
-            Request::UploadStart { file, size } => self.upload_start(file, size, framing).await,
             Request::UploadChunk {
                 file,
                 index,
                 payload,
-            } => self.upload_chunk(file, index, &payload, framing).await,
-            Request::DownloadStart { file } => {
-                let reply = match self.open_for_download(&file) {
-                    Some((_, size)) => Reply::ReadyToSend { file, size },
-                    None => Reply::NotServing { file },
-                };
-                self.reply(reply, framing).await?;
-                Ok(Next::Continue)
-            }
+            } => return self.upload_chunk(file, index, &payload, framing).await,
+            Request::DownloadStart { file } => (self.ready_to_send(file), Next::Continue),
             Request::DownloadChunk { file, index } => {
-                self.download_chunk(file, index, framing).await
+                return self.download_chunk(file, index, framing).await;
             }
-            Request::EndMarker(_) => {
-                // A course client's private end marker: the confirmation again, if there is one.
-                let reply = match &self.received {
-                    Some(file) => Reply::FileReceived { file: file.clone() },
-                    None => Reply::Refused("No upload to complete".into()),
-                };
-                self.reply(reply, framing).await?;
-                Ok(Next::Continue)
+            Request::EndMarker(_) => (self.confirmation_again(), Next::Continue),
+        };
+        if let Next::Close(_) = next {
+            // The close after the reply ends the upload: released before the reply is written.
+            self.abandon_upload("the connection ends after this reply");
+        }
+        self.reply(reply, framing).await?;
+        Ok(next)
+    }
+
+    fn file_list(&self) -> Reply {
+        let names = match self.store.list() {
+            Ok(files) => files.into_iter().map(|f| f.name).collect(),
+            Err(e) => {
+                warn!(error = %e, "cannot list served_files");
+                Vec::new()
             }
+        };
+        Reply::FilesServed(names)
+    }
+
+    async fn digest(&self, file: String) -> Reply {
+        match super::content::describe(&self.store, &file).await {
+            Some(digest) => Reply::Digest {
+                file,
+                digest: Box::new((*digest).clone()),
+            },
+            None => Reply::NotServing { file },
+        }
+    }
+
+    fn ready_to_send(&mut self, file: String) -> Reply {
+        match self.open_for_download(&file) {
+            Some((_, size)) => Reply::ReadyToSend { file, size },
+            None => Reply::NotServing { file },
+        }
+    }
+
+    /// A course client's private end marker: the confirmation again, if there is one.
+    fn confirmation_again(&self) -> Reply {
+        match &self.received {
+            Some(file) => Reply::FileReceived { file: file.clone() },
+            None => Reply::Refused("No upload to complete".into()),
         }
     }
 
