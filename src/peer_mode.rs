@@ -177,10 +177,14 @@ async fn known_peers(settings: &Settings, tracker: Option<&TrackerLink>) -> Know
 /// The peer directory exists and its served_files, if present, is a directory: said in words
 /// rather than as "File exists (os error 17)".
 fn check_peer_dir(dir: &std::path::Path) -> Result<()> {
-    let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     if !dir.exists() {
+        // A relative path is said with where it was looked for (the settings file's way).
+        let place = match std::env::current_dir() {
+            Ok(cwd) if dir.is_relative() => format!(" in {}", cwd.display()),
+            _ => String::new(),
+        };
         return Err(eyre!(
-            "peer directory {} does not exist (create it, or name another with --dir DIR)",
+            "peer directory {} does not exist{place} (create it, or name another with --dir DIR)",
             dir.display()
         ));
     }
