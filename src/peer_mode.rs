@@ -60,29 +60,16 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let me = settings.require(&args.id)?.clone();
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
     check_peer_dir(&dir)?;
+    // Before listening and before any line says the peer is serving: a directory the peer
+    // cannot write is said at once, with its path, not at the first download.
+    crate::store::Store::prepare(&dir)?;
     let listener = bind(&me).await?;
     let _log_guard = (front == Front::Tui).then(|| crate::logging::init_file(&dir));
     tracing::info!(peer = %me.id, addr = %me.connect_addr(), dir = %dir.display(), "serving");
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let spec = PeerSpec {
-        me: me.id.clone(),
-        settings: Arc::clone(&settings),
-        server: ServerConfig {
-            chunk_delay: args.chunk_delay,
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections,
-            max_per_address: args.max_per_address,
-        },
-        transfers: TransferOptions {
-            chunk_delay: args.chunk_delay,
-            window: args.window,
-            stall_timeout: args.stall_timeout,
-            ..TransferOptions::default()
-        },
-        join: args.join.clone(),
-    };
+    let spec = peer_spec(&args, &me.id, &settings);
     let peer = PeerHandle::start(spec, &dir, listener, &shutdown, &tasks)?;
     peer.store.set_upload_rules(UploadRules {
         policy: args.uploads,
@@ -119,6 +106,27 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
         tracing::warn!("some connections did not close in time");
     }
     Ok(())
+}
+
+/// What the peer is started with, from the command line.
+fn peer_spec(args: &PeerArgs, me: &str, settings: &Arc<Settings>) -> PeerSpec {
+    PeerSpec {
+        me: me.to_string(),
+        settings: Arc::clone(settings),
+        server: ServerConfig {
+            chunk_delay: args.chunk_delay,
+            idle_timeout: args.idle_timeout,
+            max_connections: args.max_connections,
+            max_per_address: args.max_per_address,
+        },
+        transfers: TransferOptions {
+            chunk_delay: args.chunk_delay,
+            window: args.window,
+            stall_timeout: args.stall_timeout,
+            ..TransferOptions::default()
+        },
+        join: args.join.clone(),
+    }
 }
 
 /// How long resolving one host name of the settings file may take.
@@ -170,8 +178,13 @@ async fn known_peers(settings: &Settings, tracker: Option<&TrackerLink>) -> Know
 /// rather than as "File exists (os error 17)".
 fn check_peer_dir(dir: &std::path::Path) -> Result<()> {
     if !dir.exists() {
+        // A relative path is said with where it was looked for (the settings file's way).
+        let place = match std::env::current_dir() {
+            Ok(cwd) if dir.is_relative() => format!(" in {}", cwd.display()),
+            _ => String::new(),
+        };
         return Err(eyre!(
-            "peer directory {} does not exist (create it, or name another with --dir DIR)",
+            "peer directory {} does not exist{place} (create it, or name another with --dir DIR)",
             dir.display()
         ));
     }

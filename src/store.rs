@@ -42,6 +42,75 @@ pub enum StoreError {
     Io(#[from] io::Error),
 }
 
+impl StoreError {
+    /// What a remote client is told: the error without this machine's paths (those go to the
+    /// log and the local user).
+    pub fn for_client(&self) -> String {
+        match self {
+            StoreError::Io(e) => e.kind().to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A peer directory the peer cannot use, said with the path and the operation that failed.
+#[derive(Debug, Error)]
+#[error("cannot {verb} peer directory {} ({operation}): {}", path.display(), why(cause))]
+pub struct DirError {
+    verb: &'static str,
+    pub path: PathBuf,
+    operation: &'static str,
+    cause: io::Error,
+}
+
+impl DirError {
+    fn write(path: &Path, operation: &'static str) -> impl FnOnce(io::Error) -> DirError {
+        let path = path.to_path_buf();
+        move |cause| DirError {
+            verb: "write in",
+            path,
+            operation,
+            cause,
+        }
+    }
+
+    fn read(path: &Path, operation: &'static str) -> impl FnOnce(io::Error) -> DirError {
+        let path = path.to_path_buf();
+        move |cause| DirError {
+            verb: "read",
+            path,
+            operation,
+            cause,
+        }
+    }
+}
+
+/// The system's words for `e`, without "(os error N)"; a link across file systems says what
+/// the peer needs.
+fn why(e: &io::Error) -> String {
+    match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(nix::errno::Errno::EXDEV) => {
+            "it is on another file system than the peer directory, and finished files are \
+             linked into it (make it a directory on the same file system)"
+                .into()
+        }
+        Some(errno) => errno.desc().into(),
+        None => e.to_string(),
+    }
+}
+
+/// `e` saying what was being done to which path (the system's words alone name neither), for
+/// the local user and the log.
+fn doing(operation: &str, path: &Path) -> impl FnOnce(io::Error) -> io::Error {
+    let what = format!("{operation} {}", path.display());
+    move |e| io::Error::new(e.kind(), format!("{what}: {}", why(&e)))
+}
+
+/// An absolute form of `path` (as given, not resolved), for messages that name it.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedFile {
     pub name: String,
@@ -83,17 +152,14 @@ struct UploadLedger {
 }
 
 impl Store {
-    /// Opens (creating if needed) served_files/ under `peer_dir` and removes stale partial files.
-    pub fn open(peer_dir: &Path) -> io::Result<Arc<Store>> {
+    /// Opens (creating if needed) served_files/ under `peer_dir`, after proving the peer can
+    /// write there ([`Store::prepare`]), and removes stale partial files.
+    pub fn open(peer_dir: &Path) -> Result<Arc<Store>, DirError> {
+        let peer_dir = absolute(peer_dir);
+        Store::prepare(&peer_dir)?;
         let served_dir = peer_dir.join("served_files");
         let partial_dir = peer_dir.join(PARTIAL_DIR);
-        fs::create_dir_all(&served_dir)?;
-        fs::create_dir_all(&partial_dir)?;
-        for entry in fs::read_dir(&partial_dir)? {
-            let path = entry?.path();
-            tracing::info!(path = %path.display(), "removing stale partial file");
-            fs::remove_file(&path)?;
-        }
+        remove_stale_partials(&partial_dir)?;
         let store = Arc::new(Store {
             served_dir,
             partial_dir,
@@ -102,8 +168,40 @@ impl Store {
             unservable: Mutex::default(),
         });
         // Said at start, not only when someone first asks for the list.
-        store.list()?;
+        let served_dir = &store.served_dir;
+        store
+            .listing()
+            .map_err(DirError::read(served_dir, "listing it"))?;
         Ok(store)
+    }
+
+    /// Creates served_files/ and the partial-file directory if missing, and proves the peer can
+    /// do there what it will do later: create a file in the peer directory (the front ends' log
+    /// and history) and in the partial-file directory (a file being received), and link one
+    /// into served_files/ (a finished file); each probe is removed. Said with the path and the
+    /// operation, so a peer that cannot write fails at start, not at its first download.
+    pub fn prepare(peer_dir: &Path) -> Result<(), DirError> {
+        let peer_dir = absolute(peer_dir);
+        let served = peer_dir.join("served_files");
+        let partial = peer_dir.join(PARTIAL_DIR);
+        for dir in [&served, &partial] {
+            fs::create_dir_all(dir).map_err(DirError::write(dir, "creating the directory"))?;
+        }
+        let name = format!("{PROBE}.{}", std::process::id());
+        Probe::create(&peer_dir, &name)?.remove()?;
+        let received = Probe::create(&partial, &name)?;
+        let finished = served.join(&name);
+        // A probe left by a crash of an earlier process with this ID.
+        let _ = fs::remove_file(&finished);
+        fs::hard_link(&received.path, &finished)
+            .map_err(DirError::write(&served, "linking a probe file into it"))?;
+        let linked = Probe {
+            dir: served,
+            path: finished,
+            removed: false,
+        };
+        linked.remove()?;
+        received.remove()
     }
 
     pub fn served_dir(&self) -> &Path {
@@ -156,6 +254,10 @@ impl Store {
     /// Served files (regular files with valid names), sorted by name. A file the protocol
     /// cannot name is left out, and said once (see [`Store::unservable`]).
     pub fn list(&self) -> io::Result<Vec<ServedFile>> {
+        self.listing().map_err(doing("listing", &self.served_dir))
+    }
+
+    fn listing(&self) -> io::Result<Vec<ServedFile>> {
         let mut files = Vec::new();
         let mut unservable = Vec::new();
         for entry in fs::read_dir(&self.served_dir)? {
@@ -233,10 +335,10 @@ impl Store {
             Ok(meta) if meta.is_file() => {}
             Ok(_) => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+            Err(e) => return Err(doing("opening", &path)(e)),
         }
-        let file = File::open(&path)?;
-        let size = file.metadata()?.len();
+        let file = File::open(&path).map_err(doing("opening", &path))?;
+        let size = file.metadata().map_err(doing("opening", &path))?.len();
         Ok(Some((file, size)))
     }
 
@@ -285,28 +387,15 @@ impl Store {
                 .fits(name, size, used)
                 .map_err(StoreError::Refused)?;
         }
-        // A declared size is a claim, not a right: refused if it could never fit, otherwise only
-        // the next write run is held back from other uploads (bytes already written have left
-        // the free space on their own), so a client that declares the whole disk and sends
-        // nothing blocks no one. The connection's deadline ends a stalled upload.
-        let free = free_space(&self.partial_dir)?;
-        let claim = size.min(WRITE_RUN as u64);
-        let claimed: u64 = receiving.values().sum();
-        let available = free.saturating_sub(claimed);
-        if size > free || claim > available {
-            return Err(StoreError::TooLarge {
-                name: name.into(),
-                size,
-                available: if size > free { free } else { available },
-            });
-        }
+        let claim = self.claim_room(name, size, receiving.values().sum())?;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let serial = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = self.partial_dir.join(partial_file_name(name, serial));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)?;
+            .open(&path)
+            .map_err(doing("creating", &path))?;
         receiving.insert(name.to_string(), claim);
         let quota_held = if upload {
             let mut ledger = self.ledger();
@@ -328,9 +417,90 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The bytes of free space a file of `size` holds back from other receptions, with
+    /// `claimed` bytes held by those in progress.
+    ///
+    /// A declared size is a claim, not a right: refused if it could never fit, otherwise only
+    /// the next write run is held back from other uploads (bytes already written have left
+    /// the free space on their own), so a client that declares the whole disk and sends
+    /// nothing blocks no one. The connection's deadline ends a stalled upload.
+    fn claim_room(&self, name: &str, size: u64, claimed: u64) -> Result<u64, StoreError> {
+        let free = free_space(&self.partial_dir)?;
+        let claim = size.min(WRITE_RUN as u64);
+        let available = free.saturating_sub(claimed);
+        if size > free || claim > available {
+            return Err(StoreError::TooLarge {
+                name: name.into(),
+                size,
+                available: if size > free { free } else { available },
+            });
+        }
+        Ok(claim)
+    }
+}
+
 fn free_space(dir: &Path) -> io::Result<u64> {
-    let stat = nix::sys::statvfs::statvfs(dir).map_err(io::Error::from)?;
+    let stat = nix::sys::statvfs::statvfs(dir)
+        .map_err(io::Error::from)
+        .map_err(doing("measuring the free space of", dir))?;
     Ok((stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64))
+}
+
+/// Removes the partial files an earlier run left (killed mid-transfer).
+fn remove_stale_partials(partial_dir: &Path) -> Result<(), DirError> {
+    let entries = fs::read_dir(partial_dir).map_err(DirError::read(partial_dir, "listing it"))?;
+    for entry in entries {
+        let entry = entry.map_err(DirError::read(partial_dir, "listing it"))?;
+        let path = entry.path();
+        tracing::info!(path = %path.display(), "removing stale partial file");
+        fs::remove_file(&path).map_err(DirError::write(
+            partial_dir,
+            "removing a stale partial file",
+        ))?;
+    }
+    Ok(())
+}
+
+/// The start of the probe files' names (hidden; one per process).
+const PROBE: &str = ".p2p-tui-probe";
+
+/// A probe file of [`Store::prepare`]: removed by `remove` (which says a failure) or, on the
+/// way out of a failed check, when dropped.
+struct Probe {
+    dir: PathBuf,
+    path: PathBuf,
+    removed: bool,
+}
+
+impl Probe {
+    fn create(dir: &Path, name: &str) -> Result<Probe, DirError> {
+        let path = dir.join(name);
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(DirError::write(dir, "creating a probe file"))?;
+        Ok(Probe {
+            dir: dir.to_path_buf(),
+            path,
+            removed: false,
+        })
+    }
+
+    fn remove(mut self) -> Result<(), DirError> {
+        self.removed = true;
+        fs::remove_file(&self.path).map_err(DirError::write(&self.dir, "removing a probe file"))
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// A file being received. Data may arrive in any order; contiguous data is gathered into large
@@ -369,7 +539,9 @@ impl Partial {
 
     fn flush(&mut self) -> io::Result<()> {
         if !self.run.is_empty() {
-            self.file.write_all_at(&self.run, self.run_start)?;
+            self.file
+                .write_all_at(&self.run, self.run_start)
+                .map_err(doing("writing", &self.path))?;
             self.run_start += self.run.len() as u64;
             self.run.clear();
         }
@@ -380,14 +552,19 @@ impl Partial {
     /// Blocking; call it from a blocking context.
     pub fn commit(mut self) -> Result<(), StoreError> {
         self.flush()?;
-        self.file.sync_data()?;
+        self.file
+            .sync_data()
+            .map_err(doing("writing", &self.path))?;
         let target = self.store.served_dir.join(&self.name);
         match fs::hard_link(&self.path, &target) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(StoreError::AlreadyServing(self.name.clone()));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                let linking = format!("linking {} to", self.path.display());
+                return Err(doing(&linking, &target)(e).into());
+            }
         }
         self.committed = true;
         // The served copy is complete; a left-over partial link is cleaned at the next start.
@@ -577,6 +754,60 @@ mod tests {
         fs::rename(served.join("my file.txt"), served.join("my_file.txt")).unwrap();
         store.list().unwrap();
         assert_eq!(store.unservable(), ["bad\u{fffd}", "tab\there"]);
+    }
+
+    #[test]
+    fn the_startup_check_leaves_no_probe_behind() {
+        let (dir, store) = store();
+        let names = |path: &Path| -> Vec<String> {
+            fs::read_dir(path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        let mut top = names(dir.path());
+        top.sort();
+        assert_eq!(top, [PARTIAL_DIR, "served_files"]);
+        assert!(names(store.served_dir()).is_empty());
+        assert!(names(store.partial_dir()).is_empty());
+        assert!(store.served_dir().is_absolute());
+    }
+
+    #[test]
+    fn a_directory_in_the_way_is_said_with_its_path_and_the_operation() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(PARTIAL_DIR), "a file").unwrap();
+        let e = Store::open(dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot write in peer directory {} (creating the directory): File exists",
+                dir.path().join(PARTIAL_DIR).display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_save_names_both_paths_but_the_client_is_told_neither() {
+        let (dir, store) = store();
+        let mut p = store.reserve("f.txt", 3).unwrap();
+        p.put(0, b"abc").unwrap();
+        fs::remove_dir(store.served_dir()).unwrap();
+        let e = p.commit().unwrap_err();
+        let said = e.to_string();
+        let partial = dir.path().join(PARTIAL_DIR);
+        assert!(
+            said.starts_with(&format!("linking {}", partial.display())),
+            "{said}"
+        );
+        assert!(
+            said.ends_with(&format!(
+                " to {}: No such file or directory",
+                dir.path().join("served_files/f.txt").display()
+            )),
+            "{said}"
+        );
+        assert_eq!(e.for_client(), "entity not found");
     }
 
     #[test]

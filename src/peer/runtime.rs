@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::Result;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -67,8 +67,8 @@ impl PeerHandle {
         shutdown: &CancellationToken,
         tasks: &TaskTracker,
     ) -> Result<PeerHandle> {
-        let store = Store::open(dir)
-            .wrap_err_with(|| format!("cannot use peer directory {}", dir.display()))?;
+        // Its error names the path and the operation: one line as it is.
+        let store = Store::open(dir)?;
         tasks.spawn(serve(
             listener,
             Arc::clone(&store),

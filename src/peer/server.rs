@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::net::IpAddr;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +22,9 @@ use crate::protocol::{
 use crate::store::{Partial, Store, StoreError};
 
 use super::transfer::plain::{self, Answered};
+
+mod read_ahead;
+use read_ahead::ReadAhead;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -90,8 +92,6 @@ const LINGER_BYTES: usize = 1 << 20;
 
 /// Queued replies past this are sent without waiting for the batch to end.
 const MAX_QUEUED: usize = 64 * 1024;
-/// How much of a served file one read brings in (chunks are 100 bytes).
-const READ_AHEAD: usize = 64 * 1024;
 
 struct Upload {
     partial: Partial,
@@ -122,33 +122,12 @@ struct OpenDownload {
     size: u64,
 }
 
-/// Bytes of the download's file read ahead, from offset `start`.
-#[derive(Default)]
-struct ReadAhead {
-    start: u64,
-    data: bytes::Bytes,
-}
-
-impl ReadAhead {
-    /// Makes sure `len` bytes at `offset` are in `data` (one large read if not); where they
-    /// start in it.
-    fn load(
-        &mut self,
-        handle: &File,
-        size: u64,
-        offset: u64,
-        len: usize,
-    ) -> std::io::Result<usize> {
-        let end = offset + len as u64;
-        if offset < self.start || end > self.start + self.data.len() as u64 {
-            let want = (size - offset).min(READ_AHEAD as u64) as usize;
-            let mut fresh = vec![0; want.max(len)];
-            handle.read_exact_at(&mut fresh, offset)?;
-            self.start = offset;
-            self.data = bytes::Bytes::from(fresh);
-        }
-        Ok((offset - self.start) as usize)
-    }
+/// The extensions this server speaks.
+fn extensions_spoken() -> Reply {
+    Reply::Extensions(vec![
+        extensions::PIPELINE.to_string(),
+        extensions::DIGEST.to_string(),
+    ])
 }
 
 /// Whether the session goes on after a request.
@@ -176,6 +155,9 @@ impl Session {
                 Ok(None) => return self.closed("client closed the connection"),
                 Err(ConnError::Protocol(e)) => {
                     info!(reason = %Clip(&e.to_string()), "bad request");
+                    // Released before the refusal is written: a client that reads it and
+                    // retries at once finds the name free.
+                    self.abandon_upload("closed after a bad request");
                     let _ = self
                         .conn
                         .send_reply(&Reply::Refused(e.to_string()), Framing::Bare)
@@ -217,13 +199,19 @@ impl Session {
     }
 
     fn closed(&mut self, why: &str) -> String {
-        if let Some(upload) = self.upload.take() {
-            info!(
-                file = upload.partial.name(),
-                "upload abandoned ({why}); partial file removed"
-            );
-        }
+        self.abandon_upload(why);
         why.to_string()
+    }
+
+    /// Ends the upload in progress, if any: its partial file removed and its name released
+    /// (by dropping the `Partial`), then said in the log. Called before any reply or close that
+    /// ends the upload, so that what the client reads is already true.
+    fn abandon_upload(&mut self, why: &str) {
+        if let Some(upload) = self.upload.take() {
+            let file = upload.partial.name().to_string();
+            drop(upload);
+            info!(%file, "upload abandoned ({why}); partial file removed");
+        }
     }
 
     /// Sends a reply: at once, in its own write, to a seed-style (bare) client; queued for a
@@ -238,63 +226,65 @@ impl Session {
     }
 
     async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
-        match request {
-            Request::FileList => {
-                let names = match self.store.list() {
-                    Ok(files) => files.into_iter().map(|f| f.name).collect(),
-                    Err(e) => {
-                        warn!(error = %e, "cannot list served_files");
-                        Vec::new()
-                    }
-                };
-                self.reply(Reply::FilesServed(names), framing).await?;
-                Ok(Next::Close("file list sent"))
+        let (reply, next) = match request {
+            Request::FileList => (self.file_list(), Next::Close("file list sent")),
+            Request::Extensions => (extensions_spoken(), Next::Close("extensions sent")),
+            Request::Digest { file } => (self.digest(file).await, Next::Close("digest sent")),
+            Request::UploadStart { file, size } => {
+                return self.upload_start(file, size, framing).await;
             }
-            Request::Extensions => {
-                let names = vec![
-                    extensions::PIPELINE.to_string(),
-                    extensions::DIGEST.to_string(),
-                ];
-                self.reply(Reply::Extensions(names), framing).await?;
-                Ok(Next::Close("extensions sent"))
-            }
-            Request::Digest { file } => {
-                let reply = match super::content::describe(&self.store, &file).await {
-                    Some(digest) => Reply::Digest {
-                        file,
-                        digest: Box::new((*digest).clone()),
-                    },
-                    None => Reply::NotServing { file },
-                };
-                self.reply(reply, framing).await?;
-                Ok(Next::Close("digest sent"))
-            }
-            Request::UploadStart { file, size } => self.upload_start(file, size, framing).await,
             Request::UploadChunk {
                 file,
                 index,
                 payload,
-            } => self.upload_chunk(file, index, &payload, framing).await,
-            Request::DownloadStart { file } => {
-                let reply = match self.open_for_download(&file) {
-                    Some((_, size)) => Reply::ReadyToSend { file, size },
-                    None => Reply::NotServing { file },
-                };
-                self.reply(reply, framing).await?;
-                Ok(Next::Continue)
-            }
+            } => return self.upload_chunk(file, index, &payload, framing).await,
+            Request::DownloadStart { file } => (self.ready_to_send(file), Next::Continue),
             Request::DownloadChunk { file, index } => {
-                self.download_chunk(file, index, framing).await
+                return self.download_chunk(file, index, framing).await;
             }
-            Request::EndMarker(_) => {
-                // A course client's private end marker: the confirmation again, if there is one.
-                let reply = match &self.received {
-                    Some(file) => Reply::FileReceived { file: file.clone() },
-                    None => Reply::Refused("No upload to complete".into()),
-                };
-                self.reply(reply, framing).await?;
-                Ok(Next::Continue)
+            Request::EndMarker(_) => (self.confirmation_again(), Next::Continue),
+        };
+        if let Next::Close(_) = next {
+            // The close after the reply ends the upload: released before the reply is written.
+            self.abandon_upload("the connection ends after this reply");
+        }
+        self.reply(reply, framing).await?;
+        Ok(next)
+    }
+
+    fn file_list(&self) -> Reply {
+        let names = match self.store.list() {
+            Ok(files) => files.into_iter().map(|f| f.name).collect(),
+            Err(e) => {
+                warn!(error = %e, "cannot list served_files");
+                Vec::new()
             }
+        };
+        Reply::FilesServed(names)
+    }
+
+    async fn digest(&self, file: String) -> Reply {
+        match super::content::describe(&self.store, &file).await {
+            Some(digest) => Reply::Digest {
+                file,
+                digest: Box::new((*digest).clone()),
+            },
+            None => Reply::NotServing { file },
+        }
+    }
+
+    fn ready_to_send(&mut self, file: String) -> Reply {
+        match self.open_for_download(&file) {
+            Some((_, size)) => Reply::ReadyToSend { file, size },
+            None => Reply::NotServing { file },
+        }
+    }
+
+    /// A course client's private end marker: the confirmation again, if there is one.
+    fn confirmation_again(&self) -> Reply {
+        match &self.received {
+            Some(file) => Reply::FileReceived { file: file.clone() },
+            None => Reply::Refused("No upload to complete".into()),
         }
     }
 
@@ -320,7 +310,7 @@ impl Session {
                     StoreError::TooLarge { name, .. } => {
                         Reply::Refused(format!("File {name} too large"))
                     }
-                    other => Reply::Refused(other.to_string()),
+                    other => Reply::Refused(other.for_client()),
                 };
                 self.reply(reply, framing).await?;
                 return Ok(Next::Continue);
@@ -347,13 +337,16 @@ impl Session {
         payload: &[u8],
         framing: Framing,
     ) -> std::io::Result<Next> {
+        // Each refusal below ends the upload: released first, then the reply is written.
         let Some(upload) = self.upload.as_mut().filter(|u| u.partial.name() == file) else {
+            self.abandon_upload("a chunk of another file");
             let reply = Reply::Refused(format!("No upload of file {file} in progress"));
             self.reply(reply, framing).await?;
             return Ok(Next::Close("chunk without an upload"));
         };
         if index != upload.next_index {
             let expected = upload.next_index;
+            self.abandon_upload("chunk out of order");
             let reply = Reply::Refused(format!(
                 "Invalid chunk {index} of file {file}, expected chunk {expected}"
             ));
@@ -362,11 +355,10 @@ impl Session {
         }
         if let Err(e) = upload.partial.put(chunk_offset(index), payload) {
             warn!(%file, error = %e, "cannot write upload");
-            self.reply(
-                Reply::Refused(format!("Cannot store file {file}: {e}")),
-                framing,
-            )
-            .await?;
+            self.abandon_upload("write failed");
+            // The client is told what failed, not where: local paths stay in the log.
+            let reply = Reply::Refused(format!("Cannot store file {file}: {}", e.kind()));
+            self.reply(reply, framing).await?;
             return Ok(Next::Close("write failed"));
         }
         upload.next_index += 1;
@@ -398,7 +390,7 @@ impl Session {
             }
             Ok(Err(e)) => {
                 warn!(%file, error = %e, "cannot save upload");
-                Reply::Refused(format!("Cannot save file {file}: {e}"))
+                Reply::Refused(format!("Cannot save file {file}: {}", e.for_client()))
             }
             Err(e) => Reply::Refused(format!("Cannot save file {file}: {e}")),
         };
