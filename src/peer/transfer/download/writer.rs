@@ -1,0 +1,84 @@
+//! A download's disk writes, on a blocking thread of their own: the fetch tasks hand over the
+//! runs the scheduler made ready through a bounded channel (the disk's pace holds them back),
+//! and the thread puts them into the partial file. Runs never overlap, so the order they
+//! arrive in does not matter. The download commits the file only after the thread has written
+//! every run and handed the partial file back.
+
+use std::io;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::store::Partial;
+
+/// Runs handed over and not yet written, at most (each at most a quarter of the reassembly
+/// ring).
+const QUEUED_RUNS: usize = 8;
+
+/// Bytes for the file at `offset`.
+pub struct Run {
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+impl Run {
+    pub fn new(offset: u64, bytes: &[u8]) -> Run {
+        Run {
+            offset,
+            bytes: bytes.to_vec(),
+        }
+    }
+}
+
+/// Where fetch tasks hand their runs over; the writer ends once every one is dropped.
+#[derive(Clone)]
+pub struct DiskWriter {
+    runs: mpsc::Sender<Run>,
+}
+
+/// The writer's thread: what the download waits for before it commits.
+pub struct Written {
+    thread: JoinHandle<io::Result<Partial>>,
+}
+
+/// Starts writing into `partial`; `on_failure` runs (on the writer's thread) as soon as a write
+/// fails, after which no run is taken.
+pub fn start(
+    partial: Partial,
+    on_failure: impl FnOnce() + Send + 'static,
+) -> (DiskWriter, Written) {
+    let (runs, mut queued) = mpsc::channel::<Run>(QUEUED_RUNS);
+    let thread = tokio::task::spawn_blocking(move || {
+        let mut partial = partial;
+        while let Some(run) = queued.blocking_recv() {
+            if let Err(e) = partial.put(run.offset, &run.bytes) {
+                // Closed first: a fetch task handing over a run learns at once.
+                drop(queued);
+                on_failure();
+                return Err(e);
+            }
+        }
+        Ok(partial)
+    });
+    (DiskWriter { runs }, Written { thread })
+}
+
+impl DiskWriter {
+    /// Hands `runs` over; false if the writer stopped (a write failed).
+    pub async fn write(&self, runs: Vec<Run>) -> bool {
+        for run in runs {
+            if self.runs.send(run).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Written {
+    /// Once every `DiskWriter` is dropped: the partial file with every run in it, or why a
+    /// write failed (the partial file then is removed).
+    pub async fn finish(self) -> io::Result<Partial> {
+        self.thread.await.map_err(io::Error::other)?
+    }
+}
