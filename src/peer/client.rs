@@ -112,27 +112,7 @@ impl Client {
                 }
                 upload::upload(&self.ctx, &file, &targets, cancel).await;
             }
-            Command::Download { file, peers } => {
-                if self.ctx.store.serves(&file) {
-                    self.ctx.out.outcome(lines::already_exists(&file));
-                    return;
-                }
-                let from_tracker = self.tracker.is_some() && peers.is_empty();
-                let targets = match &self.tracker {
-                    Some(tracker) if from_tracker => self.holders(tracker, &file).await,
-                    _ => self.targets(&peers),
-                };
-                if targets.is_empty() {
-                    self.ctx.out.note(if from_tracker {
-                        format!("No live peer holds file {file} (asked the tracker).")
-                    } else {
-                        format!("No peer to download file {file} from.")
-                    });
-                    self.ctx.out.error(lines::download_result(&file, false));
-                    return;
-                }
-                download::download(&self.ctx, &file, &targets, cancel, from_tracker).await;
-            }
+            Command::Download { file, peers } => self.download(&file, &peers, cancel).await,
             Command::Peers => {
                 for peer in &self.settings.peers {
                     let me = if peer.id == self.ctx.me {
@@ -152,6 +132,30 @@ impl Client {
             }
             Command::Quit => {}
         }
+    }
+
+    /// `#DOWNLOAD f [peers]`: from the listed peers, or with none listed and a tracker, from the
+    /// holders it knows.
+    async fn download(&self, file: &str, peers: &[String], cancel: &CancellationToken) {
+        if self.ctx.store.serves(file) {
+            self.ctx.out.outcome(lines::already_exists(file));
+            return;
+        }
+        let from_tracker = self.tracker.is_some() && peers.is_empty();
+        let targets = match &self.tracker {
+            Some(tracker) if from_tracker => self.holders(tracker, file).await,
+            _ => self.targets(peers),
+        };
+        if targets.is_empty() {
+            self.ctx.out.note(if from_tracker {
+                format!("No live peer holds file {file} (asked the tracker).")
+            } else {
+                format!("No peer to download file {file} from.")
+            });
+            self.ctx.out.error(lines::download_result(file, false));
+            return;
+        }
+        download::download(&self.ctx, file, &targets, cancel, from_tracker).await;
     }
 
     /// The peers a command addresses: the listed ones (all others if none), this peer left out,

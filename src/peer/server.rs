@@ -157,6 +157,19 @@ enum Next {
     Close(&'static str),
 }
 
+/// The names in served_files/ (a directory scan: off the async workers).
+async fn served_names(store: &Arc<Store>) -> Vec<String> {
+    let store = Arc::clone(store);
+    let listed = tokio::task::spawn_blocking(move || store.list()).await;
+    match listed.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+        Ok(files) => files.into_iter().map(|f| f.name).collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot list served_files");
+            Vec::new()
+        }
+    }
+}
+
 impl Session {
     async fn run(mut self) -> String {
         // The synchronizer's file request (seed 002) shares the port: it does not start with '#'.
@@ -240,13 +253,7 @@ impl Session {
     async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
         match request {
             Request::FileList => {
-                let names = match self.store.list() {
-                    Ok(files) => files.into_iter().map(|f| f.name).collect(),
-                    Err(e) => {
-                        warn!(error = %e, "cannot list served_files");
-                        Vec::new()
-                    }
-                };
+                let names = served_names(&self.store).await;
                 self.reply(Reply::FilesServed(names), framing).await?;
                 Ok(Next::Close("file list sent"))
             }

@@ -68,24 +68,29 @@ pub async fn download(
     let shared = Arc::new(Shared::new(file, ids, progress, size, version));
     // The chunk map's "in flight", read from the scheduler once a UI frame.
     (shared.progress).read_awaited_from(&shared, |s| s.lock().awaited_chunks().collect());
-    let failed = Arc::clone(&shared);
+    let (mut tasks, written) = start(ctx, &shared, serving, partial);
+    let cancelled = wait_all(&mut tasks, cancel).await;
+    finish(ctx, &shared, written, cancelled).await
+}
+
+/// The disk writer and a fetch task per serving peer (each holds a handle on the writer,
+/// which ends once they all have).
+fn start(
+    ctx: &TransferContext,
+    shared: &Arc<Shared>,
+    serving: Vec<ServingPeer>,
+    partial: Partial,
+) -> (JoinSet<()>, Written) {
+    let failed = Arc::clone(shared);
     let (disk, written) = writer::start(partial, move || failed.write_failed());
     let mut tasks = JoinSet::new();
     for (position, peer) in serving.into_iter().enumerate() {
         // The connection has carried one reply: the `330` that made the peer a serving peer.
         let link = Link::new(peer.addr, peer.conn, 1, peer.window, &ctx.options);
-        let task = fetch(
-            Arc::clone(&shared),
-            position,
-            link,
-            ctx.clone(),
-            disk.clone(),
-        );
-        tasks.spawn(task);
+        let shared = Arc::clone(shared);
+        tasks.spawn(fetch(shared, position, link, ctx.clone(), disk.clone()));
     }
-    drop(disk);
-    let cancelled = wait_all(&mut tasks, cancel).await;
-    finish(ctx, &shared, written, cancelled).await
+    (tasks, written)
 }
 
 /// Asks every listed peer (learning who pipelines, the first time only, beside the seed's

@@ -82,3 +82,35 @@ impl Written {
         self.thread.await.map_err(io::Error::other)?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn runs_handed_over_in_any_order_are_all_in_the_file_before_it_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let partial = store.reserve("f.bin", bytes.len() as u64).unwrap();
+        let (disk, written) = start(partial, || panic!("no write fails here"));
+        let other_task = disk.clone();
+        assert!(
+            other_task
+                .write(vec![Run::new(200_000, &bytes[200_000..])])
+                .await
+        );
+        let first = vec![
+            Run::new(0, &bytes[..100_000]),
+            Run::new(100_000, &bytes[100_000..200_000]),
+        ];
+        assert!(disk.write(first).await);
+        drop((disk, other_task));
+        let partial = written.finish().await.unwrap();
+        let committed = tokio::task::spawn_blocking(move || partial.commit()).await;
+        committed.unwrap().unwrap();
+        let saved = std::fs::read(store.served_dir().join("f.bin")).unwrap();
+        assert!(saved == bytes, "the file differs from the runs written");
+    }
+}

@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 
 use crate::protocol::CHUNK_SIZE;
 
-/// Chunks per block read.
-const BLOCK_CHUNKS: usize = 655;
+/// Chunks per block read (about 256 KiB: few hand-overs between the threads).
+const BLOCK_CHUNKS: usize = 2621;
 
 /// Blocks read ahead of the sending.
-const BLOCKS_AHEAD: usize = 2;
+const BLOCKS_AHEAD: usize = 1;
 
 pub struct ChunkReader {
     blocks: mpsc::Receiver<io::Result<Bytes>>,
@@ -60,5 +60,38 @@ fn read_blocks(mut file: File, mut left: u64, blocks: &mpsc::Sender<io::Result<B
             return;
         }
         left -= want as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn chunks_come_in_order_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let bytes: Vec<u8> = (0..(BLOCK_CHUNKS as u32 * 250 + 42))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut reader = ChunkReader::open(path, bytes.len() as u64).await.unwrap();
+        let mut read = Vec::new();
+        while read.len() < bytes.len() {
+            let chunk = reader.next_chunk().await.unwrap();
+            assert_eq!(chunk.len(), (bytes.len() - read.len()).min(100));
+            read.extend_from_slice(&chunk);
+        }
+        assert!(read == bytes, "the chunks differ from the file");
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_its_size_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.bin");
+        std::fs::write(&path, [7u8; 250]).unwrap();
+        let mut reader = ChunkReader::open(path, 1000).await.unwrap();
+        let error = reader.next_chunk().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
