@@ -15,6 +15,10 @@ use crate::store::Partial;
 /// ring).
 const QUEUED_RUNS: usize = 8;
 
+/// Runs at least this long are written as they are (the reassembly ring hands over runs of
+/// about 200 KiB).
+const DIRECT_RUN: usize = 64 * 1024;
+
 /// Bytes for the file at `offset`.
 pub struct Run {
     offset: u64,
@@ -51,7 +55,13 @@ pub fn start(
     let thread = tokio::task::spawn_blocking(move || {
         let mut partial = partial;
         while let Some(run) = queued.blocking_recv() {
-            if let Err(e) = partial.put(run.offset, &run.bytes) {
+            // A large run goes to the file as it is; small ones are gathered by the partial.
+            let written = if run.bytes.len() >= DIRECT_RUN {
+                partial.write_at(run.offset, &run.bytes)
+            } else {
+                partial.put(run.offset, &run.bytes)
+            };
+            if let Err(e) = written {
                 // Closed first: a fetch task handing over a run learns at once.
                 drop(queued);
                 on_failure();
