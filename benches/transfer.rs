@@ -5,6 +5,8 @@
 //! byte for byte.
 //!
 //! Usage: cargo bench --bench transfer [-- SIZE_MIB [--no-lockstep]]   (default 64 MiB)
+//! With `P2P_TUI_BEFORE=<another p2p-tui binary>`, that binary is measured first, then this
+//! build: a change's before and after in one run.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -23,83 +25,55 @@ fn main() {
         .collect();
     let size_mib: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(64);
     let lockstep = !args.iter().any(|a| a == "--no-lockstep");
-    let size = size_mib << 20;
-    let work = tempfile::tempdir().expect("temporary directory");
-    let root = work.path();
-
     println!(
         "transfer benchmark: {size_mib} MiB random file, 100-byte chunks, loopback, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let raw = raw_loopback(size.max(256 << 20));
+    let raw = raw_loopback((size_mib << 20).max(256 << 20));
     println!("  raw loopback TCP, one stream (ceiling)      {raw:>9.1} MB/s");
+    // Another build measured first in the same run (a change's before and after, same machine
+    // and moment): `P2P_TUI_BEFORE=/path/to/p2p-tui cargo bench --bench transfer`.
+    if let Some(before) = std::env::var_os("P2P_TUI_BEFORE") {
+        let before = PathBuf::from(before);
+        println!("before: {}", before.display());
+        measure(&before, size_mib, lockstep);
+        println!("after: {BIN}");
+    }
+    measure(Path::new(BIN), size_mib, lockstep);
+}
 
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    let mut settings = String::new();
-    for (i, port) in ports.iter().enumerate() {
-        settings.push_str(&format!("p{} 127.0.0.1 {port}\n", i + 1));
-        fs::create_dir_all(root.join(format!("p{}/served_files", i + 1))).unwrap();
-    }
-    fs::write(root.join("peer_settings.txt"), settings).unwrap();
+/// Every measurement with the `p2p-tui` binary at `bin`, in a directory of its own.
+fn measure(bin: &Path, size_mib: u64, lockstep: bool) {
+    let size = size_mib << 20;
+    let work = tempfile::tempdir().expect("temporary directory");
+    let root = work.path();
     let source = root.join("source.bin");
-    write_random(&source, size);
-    for p in ["p2", "p3", "p4"] {
-        fs::hard_link(&source, served(root, p, "big.bin")).unwrap();
-    }
+    let ports = set_up(root, &source, size);
     let servers: Vec<Child> = ["p2", "p3", "p4"]
         .iter()
-        .map(|p| {
-            Command::new(BIN)
-                .args(["--peer", p, "--headless", "--settings"])
-                .arg(root.join("peer_settings.txt"))
-                .arg("--dir")
-                .arg(root.join(p))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start a server")
-        })
+        .map(|p| start_server(bin, root, p))
         .collect();
     for port in &ports[1..] {
         wait_for_port(*port);
     }
-
     if lockstep {
-        let secs = command(root, "#DOWNLOAD big.bin p2 p3 p4", "1");
+        let secs = command(bin, root, "#DOWNLOAD big.bin p2 p3 p4", "1");
         check_same(&source, &served(root, "p1", "big.bin"));
         print_rate("download from 3 peers, window 1 (lockstep)", size, secs, "");
         fs::remove_file(served(root, "p1", "big.bin")).unwrap();
     }
-    let secs = command(root, "#DOWNLOAD big.bin p2 p3 p4", DEFAULT_WINDOW);
+    let secs = command(bin, root, "#DOWNLOAD big.bin p2 p3 p4", DEFAULT_WINDOW);
     check_same(&source, &served(root, "p1", "big.bin"));
-    print_rate(
-        &format!("download from 3 peers, adaptive window <= {DEFAULT_WINDOW}"),
-        size,
-        secs,
-        "",
-    );
-
+    let what = format!("download from 3 peers, adaptive window <= {DEFAULT_WINDOW}");
+    print_rate(&what, size, secs, "");
     fs::hard_link(&source, served(root, "p1", "up.bin")).unwrap();
-    let secs = command(root, "#UPLOAD up.bin p2 p3 p4", DEFAULT_WINDOW);
+    let secs = command(bin, root, "#UPLOAD up.bin p2 p3 p4", DEFAULT_WINDOW);
     for p in ["p2", "p3", "p4"] {
         check_same(&source, &served(root, p, "up.bin"));
     }
-    print_rate(
-        &format!("upload to 3 peers at once, window <= {DEFAULT_WINDOW}"),
-        size,
-        secs,
-        " per target",
-    );
-    let server_rss: Vec<String> = servers
-        .iter()
-        .map(|s| format!("{:.1}", vm_hwm_kib(s.id()) as f64 / 1024.0))
-        .collect();
-    println!(
-        "  peak RSS: --line peer {:.1} MiB (largest of its runs), servers {} MiB",
-        children_max_rss_kib() as f64 / 1024.0,
-        server_rss.join(" / ")
-    );
+    let what = format!("upload to 3 peers at once, window <= {DEFAULT_WINDOW}");
+    print_rate(&what, size, secs, " per target");
+    print_memory(&servers);
     println!("  every copy is byte-identical to the source");
     for mut s in servers {
         let _ = s.kill();
@@ -107,14 +81,56 @@ fn main() {
     }
 }
 
+/// Four peers' settings and folders under `root`, the random file at `source` served by p2,
+/// p3 and p4; the peers' ports.
+fn set_up(root: &Path, source: &Path, size: u64) -> Vec<u16> {
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let mut settings = String::new();
+    for (i, port) in ports.iter().enumerate() {
+        settings.push_str(&format!("p{} 127.0.0.1 {port}\n", i + 1));
+        fs::create_dir_all(root.join(format!("p{}/served_files", i + 1))).unwrap();
+    }
+    fs::write(root.join("peer_settings.txt"), settings).unwrap();
+    write_random(source, size);
+    for p in ["p2", "p3", "p4"] {
+        fs::hard_link(source, served(root, p, "big.bin")).unwrap();
+    }
+    ports
+}
+
+fn start_server(bin: &Path, root: &Path, peer: &str) -> Child {
+    Command::new(bin)
+        .args(["--peer", peer, "--headless", "--settings"])
+        .arg(root.join("peer_settings.txt"))
+        .arg("--dir")
+        .arg(root.join(peer))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a server")
+}
+
+fn print_memory(servers: &[Child]) {
+    let server_rss: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{:.1}", vm_hwm_kib(s.id()) as f64 / 1024.0))
+        .collect();
+    println!(
+        "  peak RSS: --line peer {:.1} MiB (largest of its runs so far), servers {} MiB",
+        children_max_rss_kib() as f64 / 1024.0,
+        server_rss.join(" / ")
+    );
+}
+
 fn served(root: &Path, peer: &str, name: &str) -> PathBuf {
     root.join(peer).join("served_files").join(name)
 }
 
 /// Runs one command in a `--line` p1 with stdout to /dev/null; its wall time in seconds.
-fn command(root: &Path, line: &str, window: &str) -> f64 {
+fn command(bin: &Path, root: &Path, line: &str, window: &str) -> f64 {
     let started = Instant::now();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin)
         .args(["--peer", "p1", "--line", "--window", window, "--settings"])
         .arg(root.join("peer_settings.txt"))
         .arg("--dir")

@@ -537,6 +537,13 @@ impl Partial {
         Ok(())
     }
 
+    /// Writes `data` at `offset` now, past the buffer: for a caller that gathers large runs
+    /// itself (no second copy).
+    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.flush()?;
+        self.file.write_all_at(data, offset)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         if !self.run.is_empty() {
             self.file

@@ -1,16 +1,16 @@
 //! The peer's client: runs one command against the peers of the settings file.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Reporter;
+use super::file_list::{self, NotListed};
 use super::transfer::progress::TransferRegistry;
 use super::transfer::{TransferContext, TransferOptions, connect, describe, download, upload};
 use crate::command::{Command, HELP};
-use crate::protocol::{Expect, Framing, Request, lines};
+use crate::protocol::lines;
 use crate::settings::{PeerAddr, Settings};
 use crate::store::Store;
 use crate::tracker::join::TrackerLink;
@@ -29,10 +29,6 @@ fn no_peer_to_ask(settings: &Settings) -> String {
 }
 
 pub type ClientOptions = TransferOptions;
-
-/// How long a file list may pause before it is taken as complete (servers may keep the
-/// connection open after `200 Files served: ...`).
-pub(crate) const FILE_LIST_GAP: Duration = Duration::from_millis(300);
 
 /// A peer's file list, as a fact for a front end (the UI's view of what the network offers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,27 +112,7 @@ impl Client {
                 }
                 upload::upload(&self.ctx, &file, &targets, cancel).await;
             }
-            Command::Download { file, peers } => {
-                if self.ctx.store.serves(&file) {
-                    self.ctx.out.outcome(lines::already_exists(&file));
-                    return;
-                }
-                let from_tracker = self.tracker.is_some() && peers.is_empty();
-                let targets = match &self.tracker {
-                    Some(tracker) if from_tracker => self.holders(tracker, &file).await,
-                    _ => self.targets(&peers),
-                };
-                if targets.is_empty() {
-                    self.ctx.out.note(if from_tracker {
-                        format!("No live peer holds file {file} (asked the tracker).")
-                    } else {
-                        format!("No peer to download file {file} from.")
-                    });
-                    self.ctx.out.error(lines::download_result(&file, false));
-                    return;
-                }
-                download::download(&self.ctx, &file, &targets, cancel, from_tracker).await;
-            }
+            Command::Download { file, peers } => self.download(&file, &peers, cancel).await,
             Command::Peers => {
                 for peer in &self.settings.peers {
                     let me = if peer.id == self.ctx.me {
@@ -156,6 +132,30 @@ impl Client {
             }
             Command::Quit => {}
         }
+    }
+
+    /// `#DOWNLOAD f [peers]`: from the listed peers, or with none listed and a tracker, from the
+    /// holders it knows.
+    async fn download(&self, file: &str, peers: &[String], cancel: &CancellationToken) {
+        if self.ctx.store.serves(file) {
+            self.ctx.out.outcome(lines::already_exists(file));
+            return;
+        }
+        let from_tracker = self.tracker.is_some() && peers.is_empty();
+        let targets = match &self.tracker {
+            Some(tracker) if from_tracker => self.holders(tracker, file).await,
+            _ => self.targets(peers),
+        };
+        if targets.is_empty() {
+            self.ctx.out.note(if from_tracker {
+                format!("No live peer holds file {file} (asked the tracker).")
+            } else {
+                format!("No peer to download file {file} from.")
+            });
+            self.ctx.out.error(lines::download_result(file, false));
+            return;
+        }
+        download::download(&self.ctx, file, &targets, cancel, from_tracker).await;
     }
 
     /// The peers a command addresses: the listed ones (all others if none), this peer left out,
@@ -239,26 +239,15 @@ impl Client {
         let out = &self.ctx.out;
         join_all(targets.iter().map(|peer| async move {
             let mut conn = connect(peer, &self.ctx.options, out).await?;
-            out.sent(&peer.id, Request::FileList);
-            conn.send_request(&Request::FileList, Framing::Bare)
-                .await
-                .ok()?;
-            match conn
-                .read_reply_until_quiet(Expect::FileList, FILE_LIST_GAP)
-                .await
-            {
-                Ok(reply) => {
-                    out.replied(&peer.id, reply.text());
-                    if let (Some(listings), crate::protocol::Reply::FilesServed(files)) =
-                        (&self.listings, &reply.message)
-                    {
-                        let _ = listings.try_send(FilesListed {
-                            peer: peer.id.clone(),
-                            files: files.clone(),
-                        });
+            match file_list::ask(&mut conn, &peer.id, out).await {
+                Ok(Some(files)) => {
+                    if let Some(listings) = &self.listings {
+                        let peer = peer.id.clone();
+                        let _ = listings.try_send(FilesListed { peer, files });
                     }
                 }
-                Err(e) => out.note(format!(
+                Ok(None) | Err(NotListed::NotSent) => {}
+                Err(NotListed::NoReply(e)) => out.note(format!(
                     "Server {} did not answer #FILELIST: {}",
                     peer.id,
                     describe(&e)

@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod content;
 pub mod events;
+pub mod file_list;
 pub mod runtime;
 pub mod server;
 pub mod transfer;

@@ -136,6 +136,19 @@ enum Next {
     Close(&'static str),
 }
 
+/// The names in served_files/ (a directory scan: off the async workers).
+async fn served_names(store: &Arc<Store>) -> Vec<String> {
+    let store = Arc::clone(store);
+    let listed = tokio::task::spawn_blocking(move || store.list()).await;
+    match listed.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+        Ok(files) => files.into_iter().map(|f| f.name).collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot list served_files");
+            Vec::new()
+        }
+    }
+}
+
 impl Session {
     async fn run(mut self) -> String {
         // The synchronizer's file request (seed 002) shares the port: it does not start with '#'.
@@ -227,7 +240,10 @@ impl Session {
 
     async fn handle(&mut self, request: Request, framing: Framing) -> std::io::Result<Next> {
         let (reply, next) = match request {
-            Request::FileList => (self.file_list(), Next::Close("file list sent")),
+            Request::FileList => (
+                Reply::FilesServed(served_names(&self.store).await),
+                Next::Close("file list sent"),
+            ),
             Request::Extensions => (extensions_spoken(), Next::Close("extensions sent")),
             Request::Digest { file } => (self.digest(file).await, Next::Close("digest sent")),
             Request::UploadStart { file, size } => {
@@ -250,17 +266,6 @@ impl Session {
         }
         self.reply(reply, framing).await?;
         Ok(next)
-    }
-
-    fn file_list(&self) -> Reply {
-        let names = match self.store.list() {
-            Ok(files) => files.into_iter().map(|f| f.name).collect(),
-            Err(e) => {
-                warn!(error = %e, "cannot list served_files");
-                Vec::new()
-            }
-        };
-        Reply::FilesServed(names)
     }
 
     async fn digest(&self, file: String) -> Reply {

@@ -3,34 +3,34 @@
 //! silent for the stall timeout) hands its unfinished chunks to the others; the download fails
 //! (partial file removed) only when none remain.
 //!
-//! Every decision is the `Scheduler`'s (pure, simulated in its tests); the tasks here only turn
-//! sockets into its events and its answers into requests and file writes.
+//! Every decision is the `Scheduler`'s (pure, simulated in its tests); the tasks (`fetch`, one
+//! side of the windowed exchange) only turn sockets into its events and its answers into
+//! requests and runs for the disk `writer`, which writes them on a blocking thread.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+mod fetch;
+mod shared;
+mod writer;
+
+use std::sync::Arc;
 
 use futures::future::join_all;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::allocation::Takeover;
-use super::exchange::{self, Link, PeerFailure};
+use super::exchange::Link;
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
-use super::scheduler::{Dropped, Scheduler, State};
+use super::scheduler::State;
 use super::versions::{self, Version};
-use super::window::AdaptiveWindow;
-use super::{TransferContext, bounded_window, connect, describe};
-use crate::locks::LockExt;
+use super::{TransferContext, connect, describe};
 use crate::peer::connection::{ConnError, Connection};
-use crate::peer::events::LineBatch;
 use crate::protocol::digest::ContentDigest;
-use crate::protocol::{Expect, Framing, Reply, Request, fast, lines};
+use crate::protocol::{Expect, Framing, Reply, Request, lines};
 use crate::settings::PeerAddr;
 use crate::store::{Partial, StoreError};
-use bytes::Bytes;
+use fetch::fetch;
+use shared::Shared;
+use writer::Written;
 
 /// Downloads `file` from `peers` (already resolved, this peer excluded); true on success.
 ///
@@ -46,7 +46,61 @@ pub async fn download(
 ) -> bool {
     let out = &ctx.out;
     out.outcome(lines::downloading(file));
-    // Learning who pipelines (the first time only) runs beside the seed's exchange.
+    let (serving, silent) = serving_set(ctx, file, peers).await;
+    if let (true, [holder, ..], true) = (serving.is_empty(), silent.as_slice(), plain_fallback) {
+        return super::plain::fetch(ctx, file, holder, cancel).await;
+    }
+    let Some(size) = serving.first().map(|s| s.size) else {
+        let listed: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
+        out.error(lines::nobody_serves(file, &listed));
+        return false;
+    };
+    let Some(version) = version(ctx, file, &serving).await else {
+        return false;
+    };
+    let Some(partial) = reserve(ctx, file, size).await else {
+        return false;
+    };
+    let ids: Vec<String> = serving.iter().map(|s| s.addr.id.clone()).collect();
+    let progress =
+        TransferProgress::new(file, Direction::Download, size, ids.clone()).cancelled_by(cancel);
+    let progress = Arc::new(progress);
+    ctx.transfers.add(Arc::clone(&progress));
+    let shared = Arc::new(Shared::new(file, ids, progress, size, version));
+    // The chunk map's "in flight", read from the scheduler once a UI frame.
+    (shared.progress).read_awaited_from(&shared, |s| s.lock().awaited_chunks().collect());
+    let (mut tasks, written) = start(ctx, &shared, serving, partial);
+    let cancelled = wait_all(&mut tasks, cancel).await;
+    finish(ctx, &shared, written, cancelled).await
+}
+
+/// The disk writer and a fetch task per serving peer (each holds a handle on the writer,
+/// which ends once they all have).
+fn start(
+    ctx: &TransferContext,
+    shared: &Arc<Shared>,
+    serving: Vec<ServingPeer>,
+    partial: Partial,
+) -> (JoinSet<()>, Written) {
+    let failed = Arc::clone(shared);
+    let (disk, written) = writer::start(partial, move || failed.write_failed());
+    let mut tasks = JoinSet::new();
+    for (position, peer) in serving.into_iter().enumerate() {
+        // The connection has carried one reply: the `330` that made the peer a serving peer.
+        let link = Link::new(peer.addr, peer.conn, 1, peer.window, &ctx.options);
+        let shared = Arc::clone(shared);
+        tasks.spawn(fetch(shared, position, link, ctx.clone(), disk.clone()));
+    }
+    (tasks, written)
+}
+
+/// Asks every listed peer (learning who pipelines, the first time only, beside the seed's
+/// exchange): the serving peers, and those that closed without a word.
+async fn serving_set<'p>(
+    ctx: &TransferContext,
+    file: &str,
+    peers: &'p [PeerAddr],
+) -> (Vec<ServingPeer>, Vec<&'p PeerAddr>) {
     let windows: Vec<PeerWindow> = peers
         .iter()
         .map(|peer| ctx.pipelining.window(peer, ctx.options.window))
@@ -66,62 +120,38 @@ pub async fn download(
             Err(Asked::No) => {}
         }
     }
-    if let (true, [holder, ..], true) = (serving.is_empty(), silent.as_slice(), plain_fallback) {
-        return super::plain::fetch(ctx, file, holder, cancel).await;
-    }
-    let Some(size) = serving.first().map(|s| s.size) else {
-        let listed: Vec<String> = peers.iter().map(|p| p.id.clone()).collect();
-        out.error(lines::nobody_serves(file, &listed));
-        return false;
-    };
+    (serving, silent)
+}
+
+/// Which version of the file the serving peers hold; `None` (said) if they disagree.
+async fn version(ctx: &TransferContext, file: &str, serving: &[ServingPeer]) -> Option<Version> {
     let digests = join_all(serving.iter().map(|s| content_digest(s, file))).await;
     let sizes: Vec<u64> = serving.iter().map(|s| s.size).collect();
     let refs: Vec<Option<&ContentDigest>> = digests.iter().map(Option::as_ref).collect();
     let version = versions::choose(&sizes, &refs);
     if let Version::Disagree(groups) = &version {
-        out.error(lines::versions_disagree(
-            file,
-            &describe_versions(&serving, groups),
-        ));
-        out.error(lines::download_result(file, false));
-        return false;
+        let described = describe_versions(serving, groups);
+        ctx.out.error(lines::versions_disagree(file, &described));
+        ctx.out.error(lines::download_result(file, false));
+        return None;
     }
-    let partial = match ctx.store.reserve(file, size) {
-        Ok(partial) => partial,
-        Err(e) => {
-            let why = match e {
-                StoreError::AlreadyServing(_) => lines::appeared_meanwhile(file),
-                other => other.to_string(),
-            };
-            out.error(why);
-            out.error(lines::download_result(file, false));
-            return false;
-        }
+    Some(version)
+}
+
+/// The partial file to download into (created off the async workers); `None` (said) if it
+/// cannot be.
+async fn reserve(ctx: &TransferContext, file: &str, size: u64) -> Option<Partial> {
+    let (store, name) = (Arc::clone(&ctx.store), file.to_string());
+    let reserved = tokio::task::spawn_blocking(move || store.reserve(&name, size)).await;
+    let why = match reserved {
+        Ok(Ok(partial)) => return Some(partial),
+        Ok(Err(StoreError::AlreadyServing(_))) => lines::appeared_meanwhile(file),
+        Ok(Err(other)) => other.to_string(),
+        Err(e) => e.to_string(),
     };
-    let ids: Vec<String> = serving.iter().map(|s| s.addr.id.clone()).collect();
-    let progress = Arc::new(
-        TransferProgress::new(file, Direction::Download, size, ids.clone()).cancelled_by(cancel),
-    );
-    ctx.transfers.add(Arc::clone(&progress));
-    let shared = Arc::new(Shared::new(
-        file,
-        size,
-        ids,
-        partial,
-        progress,
-        &ctx.options,
-        version,
-    ));
-    // The chunk map's "in flight", read from the scheduler once a UI frame.
-    (shared.progress).read_awaited_from(&shared, |s| s.lock().scheduler.awaited_chunks().collect());
-    let mut tasks = JoinSet::new();
-    for (position, peer) in serving.into_iter().enumerate() {
-        // The connection has carried one reply: the `330` that made the peer a serving peer.
-        let link = Link::new(peer.addr, peer.conn, 1, peer.window, &ctx.options);
-        tasks.spawn(fetch(Arc::clone(&shared), position, link, ctx.clone()));
-    }
-    let cancelled = wait_all(&mut tasks, cancel).await;
-    finish(ctx, &shared, cancelled).await
+    ctx.out.error(why);
+    ctx.out.error(lines::download_result(file, false));
+    None
 }
 
 /// A peer that answered `330 Ready to send`: the open connection, the size it declared, and
@@ -259,458 +289,61 @@ async fn wait_all(tasks: &mut JoinSet<()>, cancel: &CancellationToken) -> bool {
     }
 }
 
-async fn finish(ctx: &TransferContext, shared: &Shared, cancelled: bool) -> bool {
-    let out = &ctx.out;
-    let file = &shared.file;
-    let progress = &shared.progress;
-    let (partial, verified) = {
-        let mut guard = shared.lock();
-        let complete = !cancelled && guard.scheduler.state() == State::Succeeded;
-        let verified = guard.scheduler.is_verified() || shared.size == 0;
-        (guard.partial.take().filter(|_| complete), verified)
+/// Once every fetch task has ended: the file committed (every run written, then made visible)
+/// before the success line, or the partial file removed before the failure's.
+async fn finish(ctx: &TransferContext, shared: &Shared, written: Written, cancelled: bool) -> bool {
+    let (complete, verified) = {
+        let scheduler = shared.lock();
+        let complete = !cancelled && scheduler.state() == State::Succeeded;
+        (complete, scheduler.is_verified() || shared.size == 0)
     };
-    if let Some(partial) = partial {
-        match tokio::task::spawn_blocking(move || partial.commit()).await {
-            Ok(Ok(())) => {
-                // The transfer's state first, then the lines: a front end that shows the
-                // outcome line never shows the transfer still running.
-                let note = (!verified).then(|| lines::not_verified(file));
-                if let Some(note) = &note {
-                    progress.note(note.clone());
-                }
-                progress.finish(true);
-                out.outcome(lines::download_result(file, true));
-                if let Some(note) = note {
-                    out.note(note);
-                }
+    match written.finish().await {
+        Ok(partial) if complete => {
+            if commit(ctx, shared, partial, verified).await {
                 return true;
             }
-            Ok(Err(e)) => out.error(lines::cannot_save(file, e)),
-            Err(e) => out.error(lines::cannot_save(file, e)),
         }
+        // Dropped: the partial file is removed.
+        Ok(_) => {}
+        Err(e) => ctx.out.error(lines::cannot_write(&shared.file, e)),
     }
+    let (file, progress) = (&shared.file, &shared.progress);
     let removed = lines::partial_removed(file);
     progress.note(removed.clone());
     progress.finish(false);
     if cancelled {
-        out.note(lines::download_cancelled(file));
+        ctx.out.note(lines::download_cancelled(file));
     }
-    out.error(lines::download_result(file, false));
-    out.note(removed);
+    ctx.out.error(lines::download_result(file, false));
+    ctx.out.note(removed);
     false
 }
 
-/// Chunks held in memory for reassembly per download (100 bytes each): the scheduler never lets
-/// requests run further ahead of the first missing chunk than this.
-const REASSEMBLY_SLOTS: usize = 8192;
-
-/// The scheduler and the partial file it writes, under one lock.
-struct Transfer {
-    scheduler: Scheduler,
-    /// Taken when the download ends (committed on success, dropped, and so removed, otherwise).
-    partial: Option<Partial>,
-}
-
-/// State shared by the fetch tasks of one download.
-struct Shared {
-    file: String,
-    size: u64,
-    /// Serving peers' IDs, by position in the serving set.
-    ids: Vec<String>,
-    transfer: Mutex<Transfer>,
-    /// One per serving peer: wakes a fetch task that waits with nothing to send.
-    wakers: Vec<Notify>,
-    progress: Arc<TransferProgress>,
-    /// A peer that sends nothing for this long while replies are awaited has left.
-    stall_timeout: std::time::Duration,
-}
-
-impl Shared {
-    fn new(
-        file: &str,
-        size: u64,
-        ids: Vec<String>,
-        partial: Partial,
-        progress: Arc<TransferProgress>,
-        options: &super::TransferOptions,
-        version: Version,
-    ) -> Shared {
-        let scheduler = Scheduler::new(size, ids.len(), REASSEMBLY_SLOTS);
-        let scheduler = match version {
-            Version::Verified { digest, vouching } => scheduler.verify_with(digest, vouching),
-            _ => scheduler,
-        };
-        Shared {
-            file: file.to_string(),
-            size,
-            transfer: Mutex::new(Transfer {
-                scheduler,
-                partial: Some(partial),
-            }),
-            wakers: ids.iter().map(|_| Notify::new()).collect(),
-            ids,
-            progress,
-            stall_timeout: options.stall_timeout,
-        }
-    }
-
-    // The lock guards plain data updated in short sections that do not panic.
-    fn lock(&self) -> MutexGuard<'_, Transfer> {
-        self.transfer.lock_unpoisoned()
-    }
-
-    /// Wakes the fetch tasks the scheduler says may now have work (or must see the end).
-    fn wake(&self, transfer: &mut Transfer) {
-        for peer in transfer.scheduler.take_wakes() {
-            if let Some(waker) = self.wakers.get(peer) {
-                waker.notify_one();
+/// Makes the complete file visible, then says so; false (said) if it cannot be saved.
+async fn commit(ctx: &TransferContext, shared: &Shared, partial: Partial, verified: bool) -> bool {
+    let (out, file, progress) = (&ctx.out, &shared.file, &shared.progress);
+    match tokio::task::spawn_blocking(move || partial.commit()).await {
+        Ok(Ok(())) => {
+            // The transfer's state first, then the lines: a front end that shows the
+            // outcome line never shows the transfer still running.
+            let note = (!verified).then(|| lines::not_verified(file));
+            if let Some(note) = &note {
+                progress.note(note.clone());
             }
-        }
-    }
-
-    /// The requests to send to `position` now, and whether it still takes part in a running
-    /// download.
-    fn request(&self, position: usize, window: usize) -> (Vec<u64>, bool) {
-        let mut transfer = self.lock();
-        let indices = transfer.scheduler.request(position, window);
-        let scheduler = &transfer.scheduler;
-        let on = scheduler.state() == State::Running && scheduler.is_serving(position);
-        (indices, on)
-    }
-
-    /// Hands a batch of replies from `position` to the scheduler and writes what is ready
-    /// (verified first, when the serving peers described the file). Returns the peers dropped
-    /// for wrong bytes meanwhile.
-    fn arrived(&self, position: usize, chunks: &[(u64, &[u8])]) -> Result<Vec<Dropped>, Arrival> {
-        let mut guard = self.lock();
-        let Transfer { scheduler, partial } = &mut *guard;
-        if !scheduler.is_serving(position) {
-            // Dropped meanwhile (it sent wrong bytes): what it sends now is not wanted.
-            return Err(Arrival::Dropped);
-        }
-        for (index, payload) in chunks {
-            if let Err(e) = scheduler.arrived(position, *index, payload) {
-                return Err(Arrival::Protocol(e));
+            progress.finish(true);
+            out.outcome(lines::download_result(file, true));
+            if let Some(note) = note {
+                out.note(note);
             }
+            true
         }
-        let written = match partial.as_mut() {
-            Some(p) => scheduler.write_ready(|offset, bytes| p.put(offset, bytes)),
-            None => Ok(()),
-        };
-        let dropped = scheduler.take_dropped();
-        if let Err(e) = written {
-            scheduler.abort();
-            self.wake(&mut guard);
-            return Err(Arrival::WriteFailed(lines::cannot_write(&self.file, e)));
+        Ok(Err(e)) => {
+            out.error(lines::cannot_save(file, e));
+            false
         }
-        let hopeless = scheduler.state() == State::Failed && scheduler.is_verified();
-        self.wake(&mut guard);
-        if hopeless {
-            // Aborted by verification: nobody left who sends this version's bytes.
-            for d in &dropped {
-                tracing::info!(peer = d.peer, chunk = d.chunk, "dropped for wrong bytes");
-            }
-            return Err(Arrival::WriteFailed(lines::no_matching_bytes(&self.file)));
-        }
-        Ok(dropped)
-    }
-
-    /// `position` stopped serving: its chunks go to the others.
-    fn left(&self, position: usize) -> Option<Takeover> {
-        let mut guard = self.lock();
-        if guard.scheduler.state() != State::Running || !guard.scheduler.is_serving(position) {
-            return None;
-        }
-        let takeover = guard.scheduler.left(position);
-        self.wake(&mut guard);
-        Some(takeover)
-    }
-}
-
-/// Why a batch of replies could not be taken.
-enum Arrival {
-    /// The peer was dropped from this download meanwhile.
-    Dropped,
-    /// The peer sent a chunk it was not asked for.
-    Protocol(super::scheduler::Unexpected),
-    /// The partial file could not be written (or no peer sends the right bytes).
-    WriteFailed(String),
-}
-
-/// Why a fetch task ended.
-enum Ended {
-    /// The download is over (every chunk written, or failed elsewhere).
-    Over,
-    /// The peer left this download.
-    Left(PeerFailure),
-    /// The file could not be written: the download fails.
-    WriteFailed(String),
-}
-
-/// One serving peer's task: request what the scheduler hands out, up to the peer's window,
-/// until the download is over or the peer leaves.
-async fn fetch(shared: Arc<Shared>, position: usize, link: Link, ctx: TransferContext) {
-    match fetch_loop(&shared, position, link, &ctx).await {
-        Ended::Over => {}
-        Ended::Left(why) => peer_left(&shared, position, &ctx, &why.to_string()),
-        Ended::WriteFailed(why) => ctx.out.error(why),
-    }
-}
-
-/// Queues the chunk requests still unanswered on a new connection (not printed again: the
-/// user saw each request once, as the peer does).
-fn resend(link: &mut Link, file: &str, awaited: &VecDeque<u64>, framing: Framing) {
-    for &index in awaited {
-        let request = Request::DownloadChunk {
-            file: file.to_string(),
-            index,
-        };
-        link.conn().queue_request(&request, framing);
-    }
-}
-
-async fn fetch_loop(
-    shared: &Shared,
-    position: usize,
-    mut link: Link,
-    ctx: &TransferContext,
-) -> Ended {
-    let id = &shared.ids[position];
-    let out = &ctx.out;
-    let stall = shared.stall_timeout;
-    let peer_window = link.window().clone();
-    let mut awaited: VecDeque<u64> = VecDeque::new();
-    let mut batch: Vec<(u64, Bytes)> = Vec::new();
-    let mut lines = LineBatch::default();
-    let mut cap = 1;
-    let mut sizing = AdaptiveWindow::new(cap);
-    let clock = Instant::now();
-    loop {
-        if awaited.is_empty() {
-            // The bound (and with it the framing) changes only with nothing in flight.
-            // `#DOWNLOAD f chunk i\n`: the small messages here are the requests.
-            cap = bounded_window(peer_window.get(), shared.file.len() + 32);
-            sizing.set_cap(cap);
-        }
-        let framing = exchange::framing(cap);
-        let window = sizing.window();
-        shared.progress.set_window(position, window);
-        let (indices, running) = shared.request(position, window);
-        if !running {
-            return Ended::Over;
-        }
-        if awaited.len() <= window / 2 {
-            // A top-up moment: did the scheduler have fewer chunks for us than the room?
-            let limited = indices.len() < window - awaited.len();
-            sizing.sent(indices.len(), clock.elapsed(), limited);
-        }
-        if !indices.is_empty() {
-            if awaited.is_empty()
-                && let Err(why) = link.ready().await
-            {
-                return Ended::Left(why);
-            }
-            for &index in &indices {
-                if framing == Framing::Line {
-                    // The same bytes and line as the general encoder's, without `fmt`.
-                    lines.sent_chunk_request(id, &shared.file, index);
-                    fast::write_chunk_request(link.conn().queue(), &shared.file, index);
-                } else {
-                    let request = Request::DownloadChunk {
-                        file: shared.file.clone(),
-                        index,
-                    };
-                    lines.sent(id, &request);
-                    link.conn().queue_request(&request, framing);
-                }
-            }
-            out.emit(&mut lines);
-            shared.progress.requested_many(position, indices.len());
-            awaited.extend(&indices);
-            if let Err(why) = exchange::flush(link.conn(), stall).await {
-                if !link.recover(&why).await {
-                    return Ended::Left(why);
-                }
-                resend(&mut link, &shared.file, &awaited, framing);
-                if let Err(why) = exchange::flush(link.conn(), stall).await {
-                    return Ended::Left(why);
-                }
-            }
-        }
-        if awaited.is_empty() {
-            // Nothing to send and nothing awaited: wait until the scheduler has work for us
-            // (a takeover, the ring moving on) or the download ends.
-            shared.wakers[position].notified().await;
-            continue;
-        }
-        if framing == Framing::Line {
-            // The chunk replies already read whole: the fast path (`protocol::fast`).
-            match take_buffered_chunks(shared, position, link.conn(), &mut awaited, &mut lines) {
-                Ok((0, _)) => {}
-                Ok((taken, dropped)) => {
-                    link.replied(taken);
-                    sizing.delivered(taken, clock.elapsed());
-                    out.emit(&mut lines);
-                    for d in dropped {
-                        peer_dropped(shared, ctx, &d);
-                    }
-                    continue;
-                }
-                Err(arrival) => {
-                    out.emit(&mut lines);
-                    return ended_by(arrival);
-                }
-            }
-        }
-        // The general decoder: one reply when line-framed (waiting for it if need be; the fast
-        // path takes those read with it), and every reply already read otherwise.
-        let most = if framing == Framing::Line {
-            1
-        } else {
-            usize::MAX
-        };
-        let expect = |k: usize| {
-            awaited
-                .get(k)
-                .filter(|_| k < most)
-                .map(|&index| Expect::DownloadChunk {
-                    size: shared.size,
-                    index,
-                })
-        };
-        let (replies, error) =
-            exchange::read_batch(link.conn(), expect, framing, || peer_window.lockstep()).await;
-        link.replied(replies.len());
-        sizing.delivered(replies.len(), clock.elapsed());
-        let mut failure = error.map(|e| PeerFailure::from_conn(e, stall));
-        for decoded in replies {
-            lines.replied(id, decoded.text());
-            let Reply::Chunk { payload, index, .. } = decoded.message else {
-                failure = Some(PeerFailure::RefusedChunk);
-                break;
-            };
-            batch.push((index, payload));
-            awaited.pop_front();
-        }
-        out.emit(&mut lines);
-        let chunks: Vec<(u64, &[u8])> = batch.iter().map(|(i, p)| (*i, &p[..])).collect();
-        match shared.arrived(position, &chunks) {
-            Ok(dropped) => {
-                for d in dropped {
-                    peer_dropped(shared, ctx, &d);
-                }
-            }
-            Err(arrival) => return ended_by(arrival),
-        }
-        let done = batch
-            .drain(..)
-            .map(|(index, payload)| (index, payload.len()));
-        shared.progress.chunks_done(position, done);
-        if let Some(why) = failure {
-            if !link.recover(&why).await {
-                return Ended::Left(why);
-            }
-            resend(&mut link, &shared.file, &awaited, framing);
-            if let Err(why) = exchange::flush(link.conn(), stall).await {
-                return Ended::Left(why);
-            }
+        Err(e) => {
+            out.error(lines::cannot_save(file, e));
+            false
         }
     }
-}
-
-/// Why a fetch task ends after a batch of replies could not be taken.
-fn ended_by(arrival: Arrival) -> Ended {
-    match arrival {
-        Arrival::Dropped => Ended::Over,
-        Arrival::Protocol(e) => Ended::Left(PeerFailure::Unexpected(e.got)),
-        Arrival::WriteFailed(why) => Ended::WriteFailed(why),
-    }
-}
-
-/// Takes the chunk replies at the front of `conn`'s buffer that are whole and answer, in
-/// order, the chunks awaited from this peer, through [`fast::chunk_reply`]: their lines, the
-/// scheduler, the progress, all per batch. Returns how many, and the peers dropped meanwhile
-/// for wrong bytes; 0 leaves everything (a reply not yet whole, a refusal, anything
-/// unexpected) to the general decoder.
-fn take_buffered_chunks(
-    shared: &Shared,
-    position: usize,
-    conn: &mut Connection,
-    awaited: &mut VecDeque<u64>,
-    lines: &mut LineBatch,
-) -> Result<(usize, Vec<Dropped>), Arrival> {
-    let id = &shared.ids[position];
-    let buf = conn.buffered();
-    let mut chunks: Vec<(u64, &[u8])> = Vec::new();
-    let mut at = 0;
-    while let Some(&expected) = awaited.get(chunks.len()) {
-        let Some((reply, used)) = fast::chunk_reply(&buf[at..], &shared.file, shared.size) else {
-            break;
-        };
-        if reply.index != expected {
-            break;
-        }
-        // `200 File <file> chunk ` then the digits as received (a leading zero shows).
-        let digits = &buf[at + reply.digits.start..at + reply.digits.end];
-        lines.replied_chunk(id, &shared.file, digits);
-        chunks.push((
-            reply.index,
-            &buf[at + reply.payload.start..at + reply.payload.end],
-        ));
-        at += used;
-    }
-    let taken = chunks.len();
-    if taken == 0 {
-        return Ok((0, Vec::new()));
-    }
-    let dropped = shared.arrived(position, &chunks)?;
-    let done: Vec<(u64, usize)> = chunks.iter().map(|(i, p)| (*i, p.len())).collect();
-    conn.consume_reply(at);
-    awaited.drain(..taken);
-    shared.progress.chunks_done(position, done);
-    Ok((taken, dropped))
-}
-
-/// A peer sent bytes that do not match the digest: say so, and who takes its chunks.
-fn peer_dropped(shared: &Shared, ctx: &TransferContext, d: &Dropped) {
-    let who = &shared.ids[d.peer];
-    let wrong = lines::wrong_bytes(who, &shared.file, d.chunk);
-    ctx.out.error(wrong.clone());
-    let note = describe_takeover(shared, d.peer, &d.takeover, "wrong bytes: dropped");
-    shared.progress.peer_left(
-        d.peer,
-        &d.takeover.stripes,
-        &d.takeover.taken_by,
-        format!("{wrong}; {note}"),
-    );
-    ctx.out.note(note);
-}
-
-fn peer_left(shared: &Shared, position: usize, ctx: &TransferContext, why: &str) {
-    let Some(takeover) = shared.left(position) else {
-        return;
-    };
-    let note = describe_takeover(shared, position, &takeover, why);
-    shared.progress.peer_left(
-        position,
-        &takeover.stripes,
-        &takeover.taken_by,
-        note.clone(),
-    );
-    ctx.out.note(note);
-}
-
-fn describe_takeover(shared: &Shared, position: usize, takeover: &Takeover, why: &str) -> String {
-    let names: Vec<&str> = takeover
-        .taken_by
-        .iter()
-        .map(|&(p, _)| shared.ids[p].as_str())
-        .collect();
-    lines::stopped_serving(
-        &shared.ids[position],
-        &shared.file,
-        why,
-        takeover.orphaned,
-        &names,
-    )
 }

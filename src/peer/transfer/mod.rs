@@ -1,4 +1,6 @@
-//! Moving files between peers: chunk allocation (pure), download and upload engines.
+//! Moving files between peers: the pure parts (allocation, scheduler, windows, versions), the
+//! windowed exchange written once (`exchange`), and the download and upload engines that are
+//! its two sides. Disk reads and writes run on blocking threads, never on the async workers.
 //!
 //! Both engines take a window: how many chunk requests may be in flight on one connection.
 //! Window 1 is the seed's lockstep exchange.

@@ -467,65 +467,6 @@ fn verify_repair_start(
     }
 }
 
-/// One upload target's exchange: chunks go out in order, up to the window unacknowledged,
-/// topped up once half of the window has drained; acknowledgements come in order. Pure, like
-/// the download scheduler, and simulated with it.
-#[derive(Debug, Clone)]
-pub struct UploadWindow {
-    chunks: u64,
-    /// The next chunk to send.
-    next: u64,
-    /// Chunks below this are acknowledged.
-    acked: u64,
-}
-
-impl UploadWindow {
-    pub fn new(size: u64) -> UploadWindow {
-        UploadWindow {
-            chunks: chunk_count(size),
-            next: 0,
-            acked: 0,
-        }
-    }
-
-    /// The chunks to send now, given the window.
-    pub fn take_batch(&mut self, window: u64) -> std::ops::Range<u64> {
-        let window = window.max(1);
-        let from = self.next;
-        if self.next - self.acked <= window / 2 {
-            self.next = self.chunks.min(self.acked + window);
-        }
-        from..self.next
-    }
-
-    /// Chunks sent and not yet acknowledged.
-    pub fn unacknowledged(&self) -> u64 {
-        self.next - self.acked
-    }
-
-    /// The acknowledgement of chunk `index` arrived.
-    pub fn acknowledged(&mut self, index: u64) -> Result<(), Unexpected> {
-        if index != self.acked || self.acked == self.next {
-            return Err(Unexpected {
-                expected: (self.acked < self.next).then_some(self.acked),
-                got: index,
-            });
-        }
-        self.acked += 1;
-        Ok(())
-    }
-
-    /// The chunk whose acknowledgement comes next.
-    pub fn first_unacknowledged(&self) -> u64 {
-        self.acked
-    }
-
-    /// Every chunk acknowledged.
-    pub fn is_done(&self) -> bool {
-        self.acked == self.chunks
-    }
-}
-
 /// The reassembly ring: chunks arrive in any order within the reach; the disk gets contiguous
 /// runs. Chunk i lives in slot i mod `slots`; a chunk is requested only when its slot is free
 /// (`index < written + slots`), so memory is bounded by the ring whatever the file size.

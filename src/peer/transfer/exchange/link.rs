@@ -1,26 +1,16 @@
-//! What the download and upload loops share: the framing a window implies, reading a batch of
-//! replies (one, waiting for it, then every further one already buffered), the link to a peer
-//! that outlives a close after a reply, and why a peer stopped taking part in a transfer.
+//! The link to a peer that outlives a close after a reply, reading a batch of replies (one,
+//! waiting for it, then every further one already buffered), and why a peer stopped taking part
+//! in a transfer.
 
 use std::time::Duration;
 
 use thiserror::Error;
 
-use super::pipelining::PeerWindow;
-use super::{TransferOptions, describe};
 use crate::peer::connection::{ConnError, Connection};
+use crate::peer::transfer::pipelining::PeerWindow;
+use crate::peer::transfer::{TransferOptions, describe};
 use crate::protocol::{Decoded, Expect, Framing, Reply};
 use crate::settings::PeerAddr;
-
-/// Messages delimited by `\n` once more than one request may be in flight; the seed's bare
-/// messages in lockstep.
-pub fn framing(window: usize) -> Framing {
-    if window > 1 {
-        Framing::Line
-    } else {
-        Framing::Bare
-    }
-}
 
 /// Why a peer stopped taking part in a transfer.
 #[derive(Debug, Error)]
@@ -121,6 +111,11 @@ impl Link {
         &self.window
     }
 
+    /// How long the peer may keep silent while a reply is awaited.
+    pub fn stall(&self) -> Duration {
+        self.stall
+    }
+
     /// Counts complete replies read on the current connection.
     pub fn replied(&mut self, replies: usize) {
         self.replies += replies;
@@ -146,6 +141,12 @@ impl Link {
         }
         tracing::debug!(peer = %self.peer.id, replies = self.replies, "closed after a reply; reconnecting");
         self.reconnect().await.is_ok()
+    }
+
+    /// Sends what is queued on the connection; a peer that does not take it within the stall
+    /// timeout is silent.
+    pub async fn flush(&mut self) -> Result<(), PeerFailure> {
+        flush(&mut self.conn, self.stall).await
     }
 
     /// Ends the current connection (some servers act on a client's close).
@@ -201,7 +202,7 @@ pub async fn read_batch(
 }
 
 /// Sends what is queued on `conn`; a peer that does not take it within `stall` is silent.
-pub async fn flush(conn: &mut Connection, stall: Duration) -> Result<(), PeerFailure> {
+async fn flush(conn: &mut Connection, stall: Duration) -> Result<(), PeerFailure> {
     match tokio::time::timeout(stall, conn.flush()).await {
         Ok(result) => result.map_err(|e| PeerFailure::Connection(e.into())),
         Err(_) => Err(PeerFailure::Silent(stall)),

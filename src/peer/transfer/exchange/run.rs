@@ -1,0 +1,227 @@
+//! The windowed exchange with one peer, for both directions: requests go out in batches up to
+//! the adaptive window, replies come back in order and are taken per batch (the fast path for
+//! those already read whole, the general decoder for the rest), and a peer that closes between
+//! messages after a reply gets the unanswered requests again on a new connection. What differs
+//! by direction is the `Side`'s.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::link::{Link, PeerFailure, read_batch};
+use super::wire::{Chunks, Sent, framing};
+use crate::peer::events::{LineBatch, Reporter};
+use crate::peer::transfer::pipelining::PeerWindow;
+use crate::peer::transfer::window::AdaptiveWindow;
+use crate::protocol::Framing;
+
+/// Why one peer's exchange ended.
+pub enum Ended {
+    /// Its part is done: every chunk acknowledged, or the download over (finished, failed or
+    /// given up elsewhere).
+    Done,
+    /// The peer left the transfer.
+    Left(PeerFailure),
+}
+
+/// The requests to send now.
+pub struct Batch {
+    pub sent: Vec<Sent>,
+    /// At a top-up moment, for the adaptive window: whether there was less to send than room.
+    pub top_up: Option<bool>,
+}
+
+/// What one direction decides; the loop in [`run`] does the rest.
+pub trait Side {
+    /// What the chunk messages look like.
+    fn chunks(&self) -> &Chunks;
+
+    /// The window's bound from the peer's (asked with nothing in flight): the small messages of
+    /// the exchange must stay under the socket buffers (`bounded_window`), and an upload with a
+    /// chunk delay goes in lockstep.
+    fn cap(&self, peer_window: usize) -> usize;
+
+    /// The requests to send now, with `window` and `in_flight` already outstanding; `Err`
+    /// when this peer's part is over.
+    fn next(
+        &mut self,
+        window: usize,
+        in_flight: usize,
+    ) -> impl Future<Output = Result<Batch, Ended>> + Send;
+
+    /// `count` requests were queued.
+    fn requested(&self, count: usize);
+
+    /// Nothing to send and nothing awaited: waits until there may be work (the download's
+    /// scheduler wakes it).
+    fn idle(&self) -> impl Future<Output = ()> + Send;
+
+    /// The pause after each batch sent (`--chunk-delay`).
+    fn pause(&self) -> Duration;
+
+    /// Replies that answer, in order, the oldest requests in flight: `(index, payload)`. Their
+    /// lines are out already.
+    fn answered(
+        &mut self,
+        answers: &[(u64, &[u8])],
+    ) -> impl Future<Output = Result<(), Ended>> + Send;
+}
+
+/// Runs the exchange with the peer on `link` (`id` in the lines) until `side` says its part is
+/// over or the peer leaves.
+pub async fn run<S: Side>(side: &mut S, link: &mut Link, id: &str, out: &Reporter) -> Ended {
+    let mut exchange = Exchange {
+        peer_window: link.window().clone(),
+        side,
+        link,
+        id,
+        out,
+        in_flight: VecDeque::new(),
+        lines: LineBatch::default(),
+        cap: 1,
+        sizing: AdaptiveWindow::new(1),
+        clock: Instant::now(),
+    };
+    loop {
+        if let Err(ended) = exchange.step().await {
+            return ended;
+        }
+    }
+}
+
+struct Exchange<'a, S> {
+    side: &'a mut S,
+    link: &'a mut Link,
+    peer_window: PeerWindow,
+    id: &'a str,
+    out: &'a Reporter,
+    /// Sent and not yet answered, oldest first (replies come in this order).
+    in_flight: VecDeque<Sent>,
+    lines: LineBatch,
+    /// The window's bound, fixed while requests are in flight.
+    cap: usize,
+    sizing: AdaptiveWindow,
+    clock: Instant,
+}
+
+impl<S: Side> Exchange<'_, S> {
+    /// Sends what the side hands out, then takes a batch of replies (or waits for work).
+    async fn step(&mut self) -> Result<(), Ended> {
+        if self.in_flight.is_empty() {
+            // The bound (and with it the framing) changes only with nothing in flight.
+            self.cap = self.side.cap(self.peer_window.get());
+            self.sizing.set_cap(self.cap);
+        }
+        let framing = framing(self.cap);
+        let window = self.sizing.window();
+        let batch = self.side.next(window, self.in_flight.len()).await?;
+        if let Some(limited) = batch.top_up {
+            let elapsed = self.clock.elapsed();
+            self.sizing.sent(batch.sent.len(), elapsed, limited);
+        }
+        if !batch.sent.is_empty() {
+            self.send(batch.sent, framing).await?;
+        }
+        if self.in_flight.is_empty() {
+            self.side.idle().await;
+            return Ok(());
+        }
+        if framing == Framing::Line && self.take_buffered().await? > 0 {
+            return Ok(());
+        }
+        self.read_replies(framing).await
+    }
+
+    async fn send(&mut self, sent: Vec<Sent>, framing: Framing) -> Result<(), Ended> {
+        if self.in_flight.is_empty() {
+            self.link.ready().await.map_err(Ended::Left)?;
+        }
+        let chunks = self.side.chunks();
+        for request in &sent {
+            let log = Some((&mut self.lines, self.id));
+            chunks.queue(self.link.conn(), request, framing, log);
+        }
+        self.out.emit(&mut self.lines);
+        self.side.requested(sent.len());
+        self.in_flight.extend(sent);
+        if let Err(why) = self.link.flush().await {
+            self.resume(why, framing).await?;
+        }
+        let pause = self.side.pause();
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        Ok(())
+    }
+
+    /// The replies already read whole, through the fast path (`protocol::fast`): how many. 0
+    /// leaves everything to the general decoder.
+    async fn take_buffered(&mut self) -> Result<usize, Ended> {
+        let awaited = self.in_flight.iter().map(|sent| sent.index);
+        let buf = self.link.conn().buffered();
+        let log = (&mut self.lines, self.id);
+        let (answers, used) = self.side.chunks().take_fast(buf, awaited, log);
+        let taken = answers.len();
+        if taken == 0 {
+            return Ok(0);
+        }
+        self.out.emit(&mut self.lines);
+        self.side.answered(&answers).await?;
+        self.link.conn().consume_reply(used);
+        self.in_flight.drain(..taken);
+        self.link.replied(taken);
+        self.sizing.delivered(taken, self.clock.elapsed());
+        Ok(taken)
+    }
+
+    /// The general decoder: one reply when line-framed (waiting for it if need be; the fast
+    /// path takes those read with it), and every reply already read otherwise.
+    async fn read_replies(&mut self, framing: Framing) -> Result<(), Ended> {
+        let most = if framing == Framing::Line {
+            1
+        } else {
+            usize::MAX
+        };
+        let (chunks, in_flight) = (self.side.chunks(), &self.in_flight);
+        let expect = |k: usize| (k < most).then(|| in_flight.get(k)).flatten();
+        let expect = |k: usize| expect(k).map(|sent| chunks.expect(sent.index));
+        let lockstep = || self.peer_window.lockstep();
+        let (replies, error) = read_batch(self.link.conn(), expect, framing, lockstep).await;
+        self.link.replied(replies.len());
+        self.sizing.delivered(replies.len(), self.clock.elapsed());
+        let mut failure = error.map(|e| PeerFailure::from_conn(e, self.link.stall()));
+        let mut answers = Vec::new();
+        for decoded in &replies {
+            self.lines.replied(self.id, decoded.text());
+            let first = self.in_flight.get(answers.len()).map_or(0, |s| s.index);
+            match self.side.chunks().answer(&decoded.message, first) {
+                Ok(answer) => answers.push(answer),
+                Err(why) => {
+                    failure = Some(why);
+                    break;
+                }
+            }
+        }
+        self.out.emit(&mut self.lines);
+        self.side.answered(&answers).await?;
+        self.in_flight.drain(..answers.len());
+        match failure {
+            Some(why) => self.resume(why, framing).await,
+            None => Ok(()),
+        }
+    }
+
+    /// After `why`: if the peer only closed between messages after a reply, the requests in
+    /// flight go out again on a new connection; otherwise the peer has left.
+    async fn resume(&mut self, why: PeerFailure, framing: Framing) -> Result<(), Ended> {
+        if !self.link.recover(&why).await {
+            return Err(Ended::Left(why));
+        }
+        for request in &self.in_flight {
+            self.side
+                .chunks()
+                .queue(self.link.conn(), request, framing, None);
+        }
+        self.link.flush().await.map_err(Ended::Left)
+    }
+}

@@ -1,0 +1,192 @@
+//! What the chunk messages of one direction look like: how a request in flight is written (the
+//! fast writers of `protocol::fast` when line-framed, the general encoder otherwise), what the
+//! fast path takes from the read buffer, and what a reply read by the general decoder means.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::link::PeerFailure;
+use crate::peer::connection::Connection;
+use crate::peer::events::LineBatch;
+use crate::protocol::{Expect, Framing, Reply, Request, fast};
+
+/// Messages delimited by `\n` once more than one request may be in flight; the seed's bare
+/// messages in lockstep.
+pub fn framing(window: usize) -> Framing {
+    if window > 1 {
+        Framing::Line
+    } else {
+        Framing::Bare
+    }
+}
+
+/// Which way the chunks go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// `#DOWNLOAD f chunk i`, answered by `200 File f chunk i <payload>`.
+    Download,
+    /// `#UPLOAD f chunk i <payload>`, answered by `200 File f chunk i received`.
+    Upload,
+}
+
+/// A request in flight: the chunk asked for, or the chunk sent with its bytes (kept to send
+/// again on a new connection; empty for a download).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub index: u64,
+    pub payload: Bytes,
+}
+
+impl Sent {
+    /// A download's request for chunk `index`.
+    pub fn request(index: u64) -> Sent {
+        Sent {
+            index,
+            payload: Bytes::new(),
+        }
+    }
+}
+
+/// A reply the fast path found whole at the front of a buffer: where its parts lie.
+struct FastReply {
+    index: u64,
+    /// The index's digits, as sent.
+    digits: Range<usize>,
+    /// Empty for an acknowledgement.
+    payload: Range<usize>,
+    /// The bytes the reply took.
+    used: usize,
+}
+
+/// The chunk messages of one file, one way.
+#[derive(Debug, Clone)]
+pub struct Chunks {
+    pub way: Way,
+    pub file: String,
+    pub size: u64,
+}
+
+impl Chunks {
+    /// Queues `sent` on `conn`, with its line in `log` if given (a request sent again on a new
+    /// connection is not printed again: the user saw each once, as the peer did).
+    pub fn queue(
+        &self,
+        conn: &mut Connection,
+        sent: &Sent,
+        framing: Framing,
+        log: Option<(&mut LineBatch, &str)>,
+    ) {
+        if framing == Framing::Line {
+            // The same bytes and line as the general encoder's, without `fmt`.
+            let out = conn.queue();
+            match self.way {
+                Way::Download => fast::write_chunk_request(out, &self.file, sent.index),
+                Way::Upload => fast::write_upload_chunk(out, &self.file, sent.index, &sent.payload),
+            }
+            if let Some((lines, id)) = log {
+                match self.way {
+                    Way::Download => lines.sent_chunk_request(id, &self.file, sent.index),
+                    Way::Upload => lines.sent_upload_chunk(id, &self.file, sent.index),
+                }
+            }
+        } else {
+            let request = self.request(sent);
+            if let Some((lines, id)) = log {
+                lines.sent(id, &request);
+            }
+            conn.queue_request(&request, framing);
+        }
+    }
+
+    fn request(&self, sent: &Sent) -> Request {
+        let (file, index) = (self.file.clone(), sent.index);
+        match self.way {
+            Way::Download => Request::DownloadChunk { file, index },
+            Way::Upload => Request::UploadChunk {
+                file,
+                index,
+                payload: sent.payload.clone(),
+            },
+        }
+    }
+
+    /// How the general decoder reads the reply to the request for chunk `index`.
+    pub fn expect(&self, index: u64) -> Expect {
+        match self.way {
+            Way::Download => Expect::DownloadChunk {
+                size: self.size,
+                index,
+            },
+            Way::Upload => Expect::UploadChunkAck,
+        }
+    }
+
+    /// The replies at the front of `buf` that are whole and answer, in order, the requests
+    /// `awaited`, through the fast path: each `(index, payload)`, their lines added to `lines`,
+    /// and the bytes they took. Anything else (not yet whole, a refusal, out of order) is left
+    /// to the general decoder.
+    pub fn take_fast<'b>(
+        &self,
+        buf: &'b [u8],
+        awaited: impl Iterator<Item = u64>,
+        (lines, id): (&mut LineBatch, &str),
+    ) -> (Vec<(u64, &'b [u8])>, usize) {
+        let mut answers = Vec::new();
+        let mut at = 0;
+        for expected in awaited {
+            let Some(reply) = self.fast_reply(&buf[at..]) else {
+                break;
+            };
+            if reply.index != expected {
+                break;
+            }
+            let digits = &buf[at + reply.digits.start..at + reply.digits.end];
+            match self.way {
+                // `200 File <file> chunk ` then the digits as received (a leading zero shows).
+                Way::Download => lines.replied_chunk(id, &self.file, digits),
+                Way::Upload => lines.replied_ack(id, &self.file, digits),
+            }
+            answers.push((
+                reply.index,
+                &buf[at + reply.payload.start..at + reply.payload.end],
+            ));
+            at += reply.used;
+        }
+        (answers, at)
+    }
+
+    fn fast_reply(&self, buf: &[u8]) -> Option<FastReply> {
+        match self.way {
+            Way::Download => {
+                let (reply, used) = fast::chunk_reply(buf, &self.file, self.size)?;
+                Some(FastReply {
+                    index: reply.index,
+                    digits: reply.digits,
+                    payload: reply.payload,
+                    used,
+                })
+            }
+            Way::Upload => {
+                let (index, digits, used) = fast::chunk_ack(buf, &self.file)?;
+                Some(FastReply {
+                    index,
+                    digits,
+                    payload: 0..0,
+                    used,
+                })
+            }
+        }
+    }
+
+    /// What a reply read by the general decoder answers: `(index, payload)`, or why the peer
+    /// leaves when it answers something else (`first`: the chunk whose answer was awaited).
+    pub fn answer<'r>(&self, reply: &'r Reply, first: u64) -> Result<(u64, &'r [u8]), PeerFailure> {
+        match (self.way, reply) {
+            (Way::Download, Reply::Chunk { payload, index, .. }) => Ok((*index, &payload[..])),
+            (Way::Download, _) => Err(PeerFailure::RefusedChunk),
+            (Way::Upload, Reply::ChunkReceived { index, .. }) => Ok((*index, &[])),
+            (Way::Upload, _) => Err(PeerFailure::Unexpected(first)),
+        }
+    }
+}
