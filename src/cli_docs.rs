@@ -34,7 +34,7 @@ pub fn completions(shell: Shell) -> Vec<u8> {
 /// The man page (section 1, roff): clap_mangen's sections, one per `--help` heading, then the
 /// examples and the files a peer reads and writes.
 pub fn man_page() -> Vec<u8> {
-    let man = clap_mangen::Man::new(Cli::command().long_about(DESCRIPTION));
+    let man = clap_mangen::Man::new(Cli::command().long_about(description()));
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = render_man(&man, &mut out);
@@ -47,6 +47,16 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
     section(out, |w| man.render_synopsis_section(w))?;
     section(out, |w| man.render_description_section(w))?;
     section(out, |w| man.render_options_section(w))?;
+    writeln!(out, ".SH COMMANDS")?;
+    for command in crate::command::COMMANDS {
+        let usage = format!("{} {}", command.word, command.usage);
+        writeln!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}",
+            roff_escape(usage.trim_end()),
+            roff_escape(command.help)
+        )?;
+    }
     // clap_mangen would title the `after_help` examples "EXTRA"; they are examples.
     writeln!(out, ".SH EXAMPLES")?;
     for (what, example) in EXAMPLES {
@@ -80,6 +90,14 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
+/// The man page's description; its last sentence names the command words of the table.
+fn description() -> String {
+    format!(
+        "{DESCRIPTION}\n\nA peer's console takes the commands {}.",
+        crate::command::word_list(", ", " and ")
+    )
+}
+
 const DESCRIPTION: &str = "\
 p2p-tui shares files between peers over the seed-001 protocol: each peer serves the files in its \
 served_files directory on a TCP port, and downloads a file chunk by chunk from every peer that \
@@ -89,9 +107,7 @@ One binary runs each part of the network, chosen by its flags: a peer (--peer, w
 full-screen UI on a terminal, the seed's line console with --line, or --headless), the tracker \
 (--tracker), the synchronizer (--sync), the static web server (--web) and its client (--get), \
 the whole network in one process (--demo), and checks of other implementations \
-(--check-server, --check-client).
-
-A peer's console takes the commands #FILELIST, #UPLOAD, #DOWNLOAD, #PEERS, #HELP and #QUIT.";
+(--check-server, --check-client).";
 
 /// Appends one section clap_mangen renders alone, without the two-line preamble defining
 /// \*(Aq that it repeats each time (the title already wrote it).
@@ -241,6 +257,7 @@ mod tests {
             "SYNOPSIS",
             "PEER",
             "DOCUMENTATION",
+            "COMMANDS",
             "EXAMPLES",
             "\"EXIT STATUS\"",
             "FILES",
@@ -252,6 +269,13 @@ mod tests {
             let roff = flag.replace('-', "\\-");
             assert!(page.contains(&roff), "{flag} missing from the man page");
         }
+        let commands = page.split(".SH COMMANDS").nth(1).unwrap_or_default();
+        for command in crate::command::COMMANDS {
+            assert!(commands.contains(command.word), "{}", command.word);
+        }
+        assert!(
+            page.contains("the commands #FILELIST, #UPLOAD, #DOWNLOAD, #PEERS, #HELP and #QUIT.")
+        );
     }
 
     /// What a peer leaves in its directory, besides served_files/, is ignored by git: a run in

@@ -4,14 +4,7 @@
 
 use tui_input::Input;
 
-const COMMANDS: [&str; 6] = [
-    "#FILELIST",
-    "#UPLOAD",
-    "#DOWNLOAD",
-    "#PEERS",
-    "#HELP",
-    "#QUIT",
-];
+use crate::command::{self, COMMANDS, Takes};
 
 /// History entries kept (in memory and in the history file).
 pub use crate::history::KEPT as HISTORY_KEPT;
@@ -120,8 +113,8 @@ impl CommandBar {
         }
     }
 
-    /// Completes the last word: a command word first, then file names (the second word of
-    /// #UPLOAD / #DOWNLOAD), then peer IDs. Several candidates: their common part; Tab again
+    /// Completes the last word: a command word first, then file names (the second word of a
+    /// command taking a file: #UPLOAD / #DOWNLOAD), then peer IDs. Several candidates: their common part; Tab again
     /// shows each in turn.
     pub fn complete(&mut self, peers: &[String], files: &[String]) -> Completion {
         if let Some(cycle) = &mut self.cycle {
@@ -180,8 +173,10 @@ fn candidates<'a>(
         .unwrap_or_default()
         .to_ascii_uppercase();
     let candidates: Vec<&str> = if position == 0 {
-        COMMANDS.to_vec()
-    } else if position == 1 && (verb == "#UPLOAD" || verb == "#DOWNLOAD") {
+        COMMANDS.iter().map(|c| c.word).collect()
+    } else if position == 1
+        && command::lookup(&verb).is_some_and(|c| c.takes == Takes::FileThenPeers)
+    {
         files.iter().map(String::as_str).collect()
     } else {
         peers.iter().map(String::as_str).collect()
