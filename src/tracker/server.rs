@@ -26,6 +26,9 @@ pub struct TrackerConfig {
     pub peer_timeout: Duration,
     /// Longest JSON value accepted.
     pub max_message: usize,
+    /// Connections at once (`--max-connections`); by default as many as the process's
+    /// descriptors allow (see `net::capacity`): a member between keep-alives is idle by design,
+    /// so the table must hold them all.
     pub max_connections: usize,
     /// Connections one client address may hold (`--max-per-address`); `None`: an eighth of
     /// `max_connections`, loopback exempt (see `net`).
@@ -38,7 +41,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             peer_timeout: Duration::from_secs(15),
             max_message: 4 << 20,
-            max_connections: 4096,
+            max_connections: crate::net::capacity::capacity().connections,
             max_per_address: None,
             summary_every: Duration::from_secs(30),
         }
@@ -85,9 +88,15 @@ pub async fn serve(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let mut acceptor = Acceptor::new(listener, config.max_connections).with_address_cap(
-        AddressCap::chosen(config.max_per_address, config.max_connections),
+    let room = config
+        .max_connections
+        .min(crate::net::capacity::capacity().connections);
+    info!(
+        "tracker: room for {room} peers at once; a joined peer that keeps its keep-alives is \
+         never closed to make room"
     );
+    let mut acceptor = Acceptor::new(listener, room)
+        .with_address_cap(AddressCap::chosen(config.max_per_address, room));
     tasks.spawn(summaries(
         Arc::clone(&tracker),
         config.summary_every,

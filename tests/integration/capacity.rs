@@ -218,3 +218,30 @@ fn keep_alive(member: &mut TcpStream) -> Outcome {
     }
     directory(&got)
 }
+
+/// Issue 30: the tracker's table is sized by the descriptor limit, not a fixed 4,096 (its
+/// members are idle between keep-alives by design, and a class of 10,000 must fit).
+#[test]
+fn the_trackers_default_cap_comes_from_the_descriptor_limit_and_is_said() {
+    let port = free_port();
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("ulimit -n 8000 && exec \"$0\" --tracker \"$1\"")
+        .arg(bin())
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = Guard(sh.spawn().expect("spawn tracker"));
+    let stderr = collect(child.0.stderr.take().expect("stderr"));
+    wait_until("the tracker's capacity said", || {
+        stderr.lock().unwrap().contains("tracker: room for ")
+    });
+    // 8,000 descriptors: a quarter and 16 kept, 5,984 for connections.
+    let said = stderr.lock().unwrap().clone();
+    assert!(
+        said.contains("tracker: room for 5984 peers at once"),
+        "{said}"
+    );
+}
