@@ -53,7 +53,7 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
         .wrap_err_with(|| format!("cannot reach the tracker at {}", args.tracker))?;
     // Serve on the address the tracker sees us at, so the directory points at us correctly.
     let local_ip = tracker.local_addr()?.ip();
-    let listener = TcpListener::bind((local_ip, args.port))
+    let listener = crate::net::capacity::listen((local_ip, args.port))
         .await
         .wrap_err("cannot open the file-serving port")?;
     let me = listener.local_addr()?;
