@@ -5,6 +5,7 @@ pub mod directory;
 pub mod join;
 pub mod messages;
 pub mod outbox;
+pub mod reconnect;
 pub mod server;
 
 pub use directory::{FileEntry, Holder};
