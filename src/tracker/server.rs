@@ -2,6 +2,7 @@
 //! serialized directory response cached until the directory changes (keep-alives from a
 //! thousand peers must not re-serialize it every time).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::directory::{Directory, PeerId};
+use super::delta;
+use super::directory::{Directory, Holder, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
 use crate::locks::LockExt;
 use crate::logging::Clip;
@@ -54,6 +56,8 @@ pub struct Tracker {
     directory: Mutex<Directory>,
     /// (directory version, serialized response) of the last response built.
     cached: Mutex<(u64, Bytes)>,
+    /// (directory version, the directory) for building deltas.
+    current: Mutex<(u64, Arc<BTreeMap<String, Holder>>)>,
     next_id: AtomicU64,
 }
 
@@ -72,6 +76,21 @@ impl Tracker {
             *cached = (dir.version, Bytes::from(json));
         }
         cached.1.clone()
+    }
+
+    /// The reply to a p2p-tui member holding version `since` (see `delta`).
+    fn delta(&self, since: u64) -> Bytes {
+        let dir = self.directory();
+        let current = {
+            let mut current = self.current.lock_unpoisoned();
+            if current.0 != dir.version || dir.version == 0 {
+                *current = (dir.version, Arc::new(dir.response()));
+            }
+            Arc::clone(&current.1)
+        };
+        let (to, changed) = (dir.version, dir.changed_since(since));
+        drop(dir);
+        Bytes::from(delta::encode(&delta::build(&current, since, to, changed)))
     }
 
     fn holders(&self, name: &str) -> Bytes {
@@ -206,7 +225,7 @@ async fn peer_session(
 fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerRequest) -> Bytes {
     let now = Instant::now();
     match request {
-        TrackerRequest::Initial { port, files } => {
+        TrackerRequest::Initial { port, files, since } => {
             let count = files.len();
             let mut dir = tracker.directory();
             let known = dir.keep_alive(id, addr.ip(), port, now);
@@ -225,15 +244,24 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
                     crate::words::counted(count as u64, "file")
                 );
             }
-            tracker.response()
+            directory_reply(tracker, since)
         }
-        TrackerRequest::KeepAlive { port } => {
+        TrackerRequest::KeepAlive { port, since } => {
             if !tracker.directory().keep_alive(id, addr.ip(), port, now) {
                 info!("peer {}:{port} joined (keep-alive first)", addr.ip());
             }
-            tracker.response()
+            directory_reply(tracker, since)
         }
         TrackerRequest::Holders { name } => tracker.holders(&name),
+    }
+}
+
+/// The whole directory for a classroom peer; what changed since its version for a p2p-tui
+/// member.
+fn directory_reply(tracker: &Tracker, since: Option<u64>) -> Bytes {
+    match since {
+        Some(since) => tracker.delta(since),
+        None => tracker.response(),
     }
 }
 
