@@ -150,9 +150,17 @@ impl Directory {
 
     /// What changed since `version`: the names to look up again, or the whole directory if
     /// `version` is 0, newer than this directory's, or older than the change log reaches.
+    #[cfg(test)]
     pub fn changed_since(&self, version: u64) -> Delta {
+        self.changed_between(version, self.version)
+    }
+
+    /// What changed after `version` up to and including `upto` (a snapshot's version, at most
+    /// the current one): as `changed_since`, for a member brought to `upto`.
+    pub fn changed_between(&self, version: u64, upto: u64) -> Delta {
+        let upto = upto.min(self.version);
         let oldest_known = self.changes.front().map_or(self.version, |(v, _)| v - 1);
-        if version == 0 || version > self.version || version < oldest_known {
+        if version == 0 || version > upto || version < oldest_known {
             return Delta::Full;
         }
         // Versions in the log are consecutive: skip straight to the first one after `version`.
@@ -161,6 +169,7 @@ impl Directory {
             .changes
             .iter()
             .skip(skip)
+            .take_while(|(v, _)| *v <= upto)
             .flat_map(|(_, names)| names.iter().cloned())
             .collect();
         Delta::Names(names)

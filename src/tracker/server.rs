@@ -50,14 +50,28 @@ impl Default for TrackerConfig {
     }
 }
 
+/// How stale the members' snapshot may get while the directory changes: a change reaches every
+/// member within one keep-alive period and this.
+const SNAPSHOT_AGE: Duration = Duration::from_millis(500);
+
+/// The directory at one version, for members: the map (to look changed names up in) and the
+/// whole-directory reply, serialized once.
+#[derive(Default)]
+struct Snapshot {
+    version: u64,
+    built: Option<Instant>,
+    map: Arc<BTreeMap<String, Holder>>,
+    full: Bytes,
+}
+
 /// The tracker's state, shared by its connection tasks (and by the web view).
 #[derive(Default)]
 pub struct Tracker {
     directory: Mutex<Directory>,
     /// (directory version, serialized response) of the last response built.
     cached: Mutex<(u64, Bytes)>,
-    /// (directory version, the directory) for building deltas.
-    current: Mutex<(u64, Arc<BTreeMap<String, Holder>>)>,
+    /// The directory as members are brought to it (see `delta`).
+    snapshot: Mutex<Snapshot>,
     next_id: AtomicU64,
 }
 
@@ -78,19 +92,31 @@ impl Tracker {
         cached.1.clone()
     }
 
-    /// The reply to a p2p-tui member holding version `since` (see `delta`).
+    /// The reply to a p2p-tui member holding version `since` (see `delta`): it brings the
+    /// member to the latest snapshot of the directory, rebuilt at most every `SNAPSHOT_AGE`
+    /// (10,000 members joining at once would otherwise rebuild the whole directory, and send
+    /// it whole, once per join).
     fn delta(&self, since: u64) -> Bytes {
         let dir = self.directory();
-        let current = {
-            let mut current = self.current.lock_unpoisoned();
-            if current.0 != dir.version || dir.version == 0 {
-                *current = (dir.version, Arc::new(dir.response()));
+        let mut snapshot = self.snapshot.lock_unpoisoned();
+        let stale = snapshot.built.is_none_or(|at| at.elapsed() >= SNAPSHOT_AGE);
+        if snapshot.built.is_none() || (stale && snapshot.version != dir.version) {
+            let map = dir.response();
+            let full = delta::build(&map, 0, dir.version, super::directory::Delta::Full);
+            *snapshot = Snapshot {
+                version: dir.version,
+                built: Some(Instant::now()),
+                full: Bytes::from(delta::encode(&full)),
+                map: Arc::new(map),
+            };
+        }
+        match dir.changed_between(since, snapshot.version) {
+            super::directory::Delta::Full => snapshot.full.clone(),
+            names => {
+                let reply = delta::build(&snapshot.map, since, snapshot.version, names);
+                Bytes::from(delta::encode(&reply))
             }
-            Arc::clone(&current.1)
-        };
-        let (to, changed) = (dir.version, dir.changed_since(since));
-        drop(dir);
-        Bytes::from(delta::encode(&delta::build(&current, since, to, changed)))
+        }
     }
 
     fn holders(&self, name: &str) -> Bytes {

@@ -375,8 +375,19 @@ fn members_get_deltas_and_classroom_peers_the_whole_directory() {
         r,
         json!({"a.txt": {"ip": "127.0.0.1", "port": 8001, "mtime": 1}, "b.txt": {"ip": "127.0.0.1", "port": 8002, "mtime": 2}})
     );
-    // The member's keep-alive: only b.txt, which joined since.
-    let delta = member.ask(json!({"port": 8001, "since": held}));
+    // The member's keep-alive: only b.txt, which joined since (within the tracker's snapshot
+    // age, half a second).
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let delta = loop {
+        let r = member.ask(json!({"port": 8001, "since": held}));
+        if r["delta"]["changed"] != json!({}) {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b.txt never sent: {r}"
+        );
+    };
     assert_eq!(delta["delta"]["from"], held);
     assert_eq!(
         delta["delta"]["changed"],
