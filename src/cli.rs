@@ -222,9 +222,10 @@ pub struct Cli {
     #[arg(help_heading = "Peer", long, value_name = "SECS", default_value_t = 60)]
     pub idle_timeout: u64,
 
-    /// Connections served at once [default: 512 for a peer, 4096 for the tracker; the web
-    /// server: 1024]; when all are taken, the one idle longest (waiting for a request) is closed
-    /// to admit a new client
+    /// Connections served at once [default: 512 for a peer; the tracker: as many as the
+    /// descriptor limit allows; the web server: 1024; never more than the descriptor limit
+    /// allows]; when all are taken, the one idle longest (waiting for a request) is closed to
+    /// admit a new client (never a joined tracker peer)
     #[arg(help_heading = "Peer", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: Option<u32>,
 

@@ -180,7 +180,7 @@ async fn run_servers(cli: &Cli, signals: Signals) -> Result<()> {
     let tasks = tokio_util::task::TaskTracker::new();
     let mut tracker_state = None;
     if let Some(addr) = &cli.tracker {
-        let listener = tokio::net::TcpListener::bind(addr)
+        let listener = net::capacity::listen(addr.as_str())
             .await
             .wrap_err_with(|| format!("tracker cannot listen on {addr}"))?;
         tracing::info!("tracker listening on {}", listener.local_addr()?);
@@ -207,7 +207,7 @@ async fn run_servers(cli: &Cli, signals: Signals) -> Result<()> {
     }
     if let Some(addr) = &cli.web {
         let root = web::locate_root(cli.www.clone())?;
-        let listener = tokio::net::TcpListener::bind(addr)
+        let listener = net::capacity::listen(addr.as_str())
             .await
             .wrap_err_with(|| format!("web server cannot listen on {addr}"))?;
         tracing::info!(

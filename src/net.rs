@@ -12,6 +12,12 @@
 //! By default loopback clients (127.0.0.0/8, ::1) are exempt from the share: on one machine, the
 //! seeds' setting, every client is the same address, so a per-address cap would only be a second,
 //! smaller global cap. An explicit cap (`with_per_address(Some(n))`) applies to every address.
+//!
+//! Above every server's own cap, the process's descriptors are a cap of their own (see
+//! `capacity`): a client beyond them is accepted and refused at once (the busy refusal), never
+//! left waiting in the kernel's queue.
+
+pub mod capacity;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +38,13 @@ pub struct Acceptor {
     cap: AddressCap,
     /// Written (best effort, never waited for) to a client refused for its address's cap.
     refusal: &'static [u8],
+    /// The process's connection budget (see `capacity`), shared by every acceptor.
+    budget: Arc<Semaphore>,
+    /// Written to a client refused because the server or the process is full.
+    busy: &'static [u8],
+    /// The last newcomer found no slot within `SLOT_WAIT`: until a slot is free at once, the
+    /// next ones are refused without waiting (one wait, not one per client in the queue).
+    saturated: bool,
 }
 
 /// How many connections one client address may hold.
@@ -73,11 +86,20 @@ const EVICT_RETRY: Duration = Duration::from_millis(100);
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 
-/// A connection's places: its slot in the table and its count against its address's cap, both
-/// given back when dropped.
+/// How long a client waits for a slot when every one is taken (while the acceptor looks for an
+/// idle connection to close) before it is refused as busy.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// How many clients waiting in the queue one round of refusals answers when `accept()` finds
+/// no descriptor left.
+const SHED_PER_ROUND: usize = 256;
+
+/// A connection's places: its slot in the table, its count against its address's cap and its
+/// descriptor in the process's budget, all given back when dropped.
 pub struct Permit {
     _slot: OwnedSemaphorePermit,
     _address: AddressPermit,
+    _descriptor: OwnedSemaphorePermit,
 }
 
 /// An accepted connection: its permit holds its place until dropped; its idle slot lets the
@@ -90,8 +112,10 @@ pub struct Admitted {
 }
 
 impl Acceptor {
-    /// At most `max_connections` at once, and the default share per address.
+    /// At most `max_connections` at once (and never more than the process's capacity), and the
+    /// default share per address.
     pub fn new(listener: TcpListener, max_connections: usize) -> Acceptor {
+        let max_connections = max_connections.min(capacity::capacity().connections);
         Acceptor {
             listener,
             permits: Arc::new(Semaphore::new(max_connections)),
@@ -100,7 +124,24 @@ impl Acceptor {
             addresses: Arc::default(),
             cap: AddressCap::default_for(max_connections),
             refusal: b"",
+            budget: capacity::budget(),
+            busy: b"",
+            saturated: false,
         }
+    }
+
+    /// Replaces the process's budget (tests: a small one).
+    #[cfg(test)]
+    pub fn with_budget(mut self, budget: Arc<Semaphore>) -> Acceptor {
+        self.budget = budget;
+        self
+    }
+
+    /// What a client refused because the server or the process is full is sent before the
+    /// close.
+    pub fn with_busy_refusal(mut self, busy: &'static [u8]) -> Acceptor {
+        self.busy = busy;
+        self
     }
 
     /// Replaces the per-address cap.
@@ -134,6 +175,10 @@ impl Acceptor {
             let Some((stream, addr)) = self.accept(shutdown).await? else {
                 continue;
             };
+            let Ok(descriptor) = Arc::clone(&self.budget).try_acquire_owned() else {
+                self.refuse_busy(stream, addr, "the process is at its connection capacity");
+                continue;
+            };
             let Some(address) = self.admit_address(addr, false) else {
                 self.refuse(stream, addr);
                 continue;
@@ -141,15 +186,17 @@ impl Acceptor {
             let permit = Permit {
                 _slot: slot,
                 _address: address,
+                _descriptor: descriptor,
             };
             return Some((stream, addr, permit));
         }
     }
 
     /// The next connection; when every slot is taken, the longest-idle connection is closed to
-    /// make room (a connection busy with a request is never closed for this); a client over its
-    /// address's cap closes that address's longest-idle connection, or is refused. `None` once
-    /// `shutdown` is cancelled.
+    /// make room (a connection busy with a request is never closed for this), and a client
+    /// that finds none within `SLOT_WAIT` is refused as busy; a client over its address's cap
+    /// closes that address's longest-idle connection, or is refused. `None` once `shutdown` is
+    /// cancelled.
     pub async fn next_evicting(&mut self, shutdown: &CancellationToken) -> Option<Admitted> {
         loop {
             let Some((stream, addr)) = self.accept(shutdown).await? else {
@@ -159,20 +206,15 @@ impl Acceptor {
                 self.refuse(stream, addr);
                 continue;
             };
-            let slot = match Arc::clone(&self.permits).try_acquire_owned() {
-                Ok(permit) => permit,
-                Err(_) => loop {
-                    if self.idle.evict_oldest() {
-                        tracing::debug!("every slot taken: closed the longest-idle connection");
-                    }
-                    // No idle connection yet (just accepted, not yet waiting), or the evicted one
-                    // has not let go: look again shortly rather than wait for a timeout.
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return None,
-                        permit = Arc::clone(&self.permits).acquire_owned() => break permit.ok()?,
-                        _ = tokio::time::sleep(EVICT_RETRY) => {}
-                    }
-                },
+            let permits = Arc::clone(&self.permits);
+            let Some(slot) = self.acquire_evicting(&permits, shutdown).await? else {
+                self.refuse_busy(stream, addr, "every connection busy");
+                continue;
+            };
+            let budget = Arc::clone(&self.budget);
+            let Some(descriptor) = self.acquire_evicting(&budget, shutdown).await? else {
+                self.refuse_busy(stream, addr, "the process is at its connection capacity");
+                continue;
             };
             let idle = IdleSlot::for_address(&self.idle, addr.ip());
             return Some(Admitted {
@@ -181,9 +223,57 @@ impl Acceptor {
                 permit: Permit {
                     _slot: slot,
                     _address: address,
+                    _descriptor: descriptor,
                 },
                 slot: idle,
             });
+        }
+    }
+
+    /// A permit of `permits` (a slot, or a descriptor of the budget), closing idle connections
+    /// until one is free; `Some(None)` if none is within `SLOT_WAIT` (at once while
+    /// saturated), `None` at shutdown.
+    async fn acquire_evicting(
+        &mut self,
+        permits: &Arc<Semaphore>,
+        shutdown: &CancellationToken,
+    ) -> Option<Option<OwnedSemaphorePermit>> {
+        if let Ok(permit) = Arc::clone(permits).try_acquire_owned() {
+            self.saturated = false;
+            return Some(Some(permit));
+        }
+        if self.saturated {
+            // Make room for a later newcomer, if anything has gone idle meanwhile.
+            self.idle.evict_oldest();
+            return Some(None);
+        }
+        let slot = self.evict_for(permits, shutdown).await?;
+        self.saturated = slot.is_none();
+        Some(slot)
+    }
+
+    /// Closes idle connections until a permit is free; `Some(None)` if none is within
+    /// `SLOT_WAIT`, `None` at shutdown.
+    async fn evict_for(
+        &self,
+        permits: &Arc<Semaphore>,
+        shutdown: &CancellationToken,
+    ) -> Option<Option<OwnedSemaphorePermit>> {
+        let give_up = tokio::time::Instant::now() + SLOT_WAIT;
+        loop {
+            if self.idle.evict_oldest() {
+                tracing::debug!("every slot taken: closed the longest-idle connection");
+            }
+            // No idle connection yet (just accepted, not yet waiting), or the evicted one has
+            // not let go: look again shortly rather than wait for a timeout.
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                permit = Arc::clone(permits).acquire_owned() => return Some(permit.ok()),
+                _ = tokio::time::sleep(EVICT_RETRY) => {}
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Some(None);
+            }
         }
     }
 
@@ -213,12 +303,16 @@ impl Acceptor {
             cap = self.cap.per_address,
             "refused: too many connections from this address"
         );
-        // Into the socket's empty send buffer at once; the close follows the data.
-        let _ = stream.try_write(self.refusal);
-        drop(stream);
+        answer_and_close(stream, self.refusal);
     }
 
-    /// One accept; `Some(None)` after a failure (already waited out), `None` at shutdown.
+    fn refuse_busy(&self, stream: TcpStream, addr: SocketAddr, why: &str) {
+        tracing::info!(client = %addr, "refused: {why}");
+        answer_and_close(stream, self.busy);
+    }
+
+    /// One accept; `Some(None)` after a failure (already waited out, waiting clients refused if
+    /// it was for want of descriptors), `None` at shutdown.
     async fn accept(
         &mut self,
         shutdown: &CancellationToken,
@@ -233,13 +327,67 @@ impl Acceptor {
                 Some(Some(pair))
             }
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed; retrying in {:?}", self.backoff);
+                let refused = if capacity::out_of_descriptors(&e) {
+                    self.shed_waiting_clients()
+                } else {
+                    0
+                };
+                tracing::warn!(
+                    error = %e,
+                    "accept failed; refused {refused} waiting clients; retrying in {:?}",
+                    self.backoff
+                );
                 tokio::time::sleep(self.backoff).await;
-                self.backoff = (self.backoff * 2).min(Duration::from_secs(1));
+                if refused == 0 {
+                    self.backoff = (self.backoff * 2).min(Duration::from_secs(1));
+                }
                 Some(None)
             }
         }
     }
+
+    /// Out of descriptors with clients waiting in the queue: answers each (up to a round's
+    /// worth) with the busy refusal through the spare descriptor, so none is left hanging.
+    /// Returns how many.
+    fn shed_waiting_clients(&self) -> usize {
+        let mut refused = 0;
+        while refused < SHED_PER_ROUND {
+            let answered = capacity::with_spare_descriptor(|| {
+                let (stream, _) = self.try_accept_now()?;
+                answer_and_close(stream, self.busy);
+                Some(())
+            });
+            if answered.flatten().is_none() {
+                break;
+            }
+            refused += 1;
+        }
+        refused
+    }
+
+    /// An accept that does not wait: `None` if no client is waiting (or it fails).
+    fn try_accept_now(&self) -> Option<(TcpStream, SocketAddr)> {
+        use futures::FutureExt;
+        self.listener.accept().now_or_never()?.ok()
+    }
+}
+
+/// Writes `answer` into the socket's empty send buffer (never waiting) and closes it. What the
+/// client has sent is read first (a little, without waiting): a close with unread data would
+/// reset the connection, and a reset may discard the answer before the client reads it.
+fn answer_and_close(stream: TcpStream, answer: &[u8]) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = stream.into_std() else {
+        return;
+    };
+    let _ = stream.write(answer);
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
 /// Open connections per client address.
@@ -426,6 +574,34 @@ mod tests {
         assert_eq!(admitted.addr.ip(), IpAddr::from([127, 0, 0, 1]));
         assert!(held[0].1.slot.eviction().is_cancelled());
         assert!(!held[1].1.slot.eviction().is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_client_past_the_process_budget_is_refused_at_once_with_the_busy_line() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let mut acceptor = Acceptor::new(listener, 100)
+            .with_budget(Arc::new(Semaphore::new(1)))
+            .with_busy_refusal(b"busy");
+        let shutdown = CancellationToken::new();
+        let _first = connect_from([127, 0, 0, 1], to).await;
+        let held = acceptor.next(&shutdown).await.unwrap();
+        let mut refused = connect_from([127, 0, 0, 1], to).await;
+        let _third = connect_from([127, 0, 0, 1], to).await;
+        // The second and the third are answered and closed at once; the loop waits for more.
+        let next = tokio::time::timeout(Duration::from_secs(1), acceptor.next(&shutdown));
+        assert!(
+            next.await.is_err(),
+            "no client admitted while the budget is taken"
+        );
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut refused, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"busy");
+        drop(held);
+        let _fourth = connect_from([127, 0, 0, 1], to).await;
+        assert!(acceptor.next(&shutdown).await.is_some());
     }
 
     #[tokio::test]

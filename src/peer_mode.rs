@@ -207,7 +207,7 @@ fn check_peer_dir(dir: &std::path::Path) -> Result<()> {
 
 async fn bind(me: &PeerAddr) -> Result<TcpListener> {
     let addr = me.connect_addr();
-    TcpListener::bind(&addr)
+    crate::net::capacity::listen(addr.as_str())
         .await
         .wrap_err_with(|| format!("peer {} cannot listen on {addr}", me.id))
 }

@@ -3,7 +3,7 @@
 //! shows as new or newer from its holder with a plain file request. Fetched files are written
 //! atomically, with the directory's mtime. It serves plain file requests from its own folder and
 //! re-announces when the folder changes, one message at a time. It is a daemon: when the tracker
-//! goes away it reconnects with backoff until it is stopped.
+//! goes away it reconnects with jittered backoff until it is stopped.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -25,12 +25,10 @@ use crate::peer::transfer::plain::{self, Answered};
 use crate::protocol::validate_file_name;
 use crate::store::PARTIAL_DIR;
 use crate::tracker::announce::{self, DirectoryView, Member, mtime_secs};
+use crate::tracker::reconnect::Reconnect;
 use crate::tracker::{FileEntry, Holder};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Reconnecting to a lost tracker: the first wait, doubled each failure up to the last.
-const RECONNECT_MIN: Duration = Duration::from_secs(1);
-const RECONNECT_MAX: Duration = Duration::from_secs(30);
 
 pub struct SyncArgs {
     pub tracker: String,
@@ -53,7 +51,7 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
         .wrap_err_with(|| format!("cannot reach the tracker at {}", args.tracker))?;
     // Serve on the address the tracker sees us at, so the directory points at us correctly.
     let local_ip = tracker.local_addr()?.ip();
-    let listener = TcpListener::bind((local_ip, args.port))
+    let listener = crate::net::capacity::listen((local_ip, args.port))
         .await
         .wrap_err("cannot open the file-serving port")?;
     let me = listener.local_addr()?;
@@ -115,41 +113,25 @@ pub fn scan(dir: &Path) -> Vec<FileEntry> {
 }
 
 /// Stays registered with the tracker until shutdown: a lost connection (a tracker restart) is
-/// re-established with backoff, and said so on stderr.
+/// re-established with the members' jittered backoff (see `tracker::reconnect`), and said so
+/// on stderr.
 async fn keep_in_touch(
-    mut tracker: TcpStream,
+    tracker: TcpStream,
     addr: &str,
     dir: &Path,
     port: u16,
     directory: watch::Sender<DirectoryView>,
     shutdown: &CancellationToken,
 ) {
-    let mut backoff = RECONNECT_MIN;
-    loop {
-        let ended = session(tracker, dir, port, &directory, shutdown).await;
-        if ended.replied {
-            backoff = RECONNECT_MIN;
+    let mut reconnect = Reconnect::with_connection(addr, tracker);
+    let mut first = true;
+    while let Some(stream) = reconnect.connect(shutdown).await {
+        if !first {
+            reconnect.say_reconnected();
         }
-        let mut why = ended.why;
-        loop {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            warn!("tracker {addr}: {why}; reconnecting in {backoff:?}");
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(RECONNECT_MAX);
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    info!("reconnected to tracker {addr}");
-                    tracker = stream;
-                    break;
-                }
-                Err(e) => why = format!("cannot reach it ({e})"),
-            }
-        }
+        first = false;
+        let ended = session(stream, dir, port, &directory, shutdown).await;
+        reconnect.ended(&ended.why, ended.replied, shutdown);
     }
 }
 

@@ -43,6 +43,9 @@ pub struct ServerConfig {
 pub const TOO_MANY_CONNECTIONS: &[u8] =
     b"250 Too many connections from your address; close one and try again";
 
+/// What a client reads before the close when the peer is at its connection capacity.
+pub const SERVER_BUSY: &[u8] = b"250 Server busy: too many connections; try again later";
+
 /// Accepts clients until `shutdown` is cancelled; each connection runs in a task of `tasks`.
 pub async fn serve(
     listener: TcpListener,
@@ -54,7 +57,8 @@ pub async fn serve(
     let cap = AddressCap::chosen(config.max_per_address, config.max_connections);
     let mut acceptor = Acceptor::new(listener, config.max_connections)
         .with_address_cap(cap)
-        .with_refusal(TOO_MANY_CONNECTIONS);
+        .with_refusal(TOO_MANY_CONNECTIONS)
+        .with_busy_refusal(SERVER_BUSY);
     while let Some(admitted) = acceptor.next_evicting(&shutdown).await {
         let evicted = admitted.slot.eviction();
         let mut conn = Connection::new(admitted.stream, config.idle_timeout);

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::delta::{self, MemberView};
 use super::directory::{FileEntry, Holder};
 use super::messages::{self, JsonStream, TrackerError};
 use super::outbox::{Outbox, Outgoing};
@@ -62,6 +63,8 @@ pub async fn session(
         mut queries,
     } = member;
     let mut announced = files();
+    // A new connection holds no version: its first reply is the whole directory.
+    let mut view = MemberView::default();
     let mut outbox = Outbox::new();
     let mut pending: Vec<Query> = Vec::new();
     let mut json = JsonStream::new(MAX_REPLY);
@@ -73,8 +76,8 @@ pub async fn session(
     loop {
         if let Some(message) = outbox.next(Instant::now()) {
             let bytes = match message {
-                Outgoing::Announce => messages::initial(port, &announced),
-                Outgoing::KeepAlive => messages::keep_alive(port),
+                Outgoing::Announce => messages::initial_since(port, &announced, view.version),
+                Outgoing::KeepAlive => messages::keep_alive_since(port, view.version),
                 Outgoing::Holders(name) => messages::holders_request(&name),
             };
             if let Err(e) = stream.write_all(&bytes).await {
@@ -111,7 +114,7 @@ pub async fn session(
             _ = tokio::time::sleep_until(wake) => {}
             read = stream.read_buf(json.buffer()) => match read {
                 Ok(0) => return ended("the tracker closed the connection".into(), replied),
-                Ok(_) => match absorb(&mut json, &mut outbox, &mut pending, directory) {
+                Ok(_) => match absorb(&mut json, &mut outbox, &mut pending, &mut view, directory) {
                     Ok(any) => replied |= any,
                     Err(e) => return ended(format!("the tracker sent {e}"), replied),
                 },
@@ -121,13 +124,14 @@ pub async fn session(
     }
 }
 
-/// Sorts the tracker's answers: a holders reply goes to the oldest query for its name, anything
-/// else is the directory. Every whole value is the reply to the message in flight. True if
-/// there was one.
+/// Sorts the tracker's answers: a holders reply goes to the oldest query for its name, a delta
+/// (a p2p-tui tracker's) updates the view, anything else is the whole directory (a classroom
+/// tracker's). Every whole value is the reply to the message in flight. True if there was one.
 fn absorb(
     json: &mut JsonStream,
     outbox: &mut Outbox,
     pending: &mut Vec<Query>,
+    view: &mut MemberView,
     directory: &mut (dyn FnMut(DirectoryView) + Send),
 ) -> Result<bool, TrackerError> {
     let mut any = false;
@@ -139,8 +143,14 @@ fn absorb(
             if let Some(i) = pending.iter().position(|(n, _)| *n == name) {
                 let _ = pending.remove(i).1.send(holders);
             }
-        } else if let Ok(view) = serde_json::from_value::<DirectoryView>(value) {
-            directory(view);
+        } else if let Some(reply) = delta::parse(&value) {
+            let news = reply.from == 0 || !reply.changed.is_empty() || !reply.removed.is_empty();
+            if view.apply(reply) && news {
+                directory(view.directory.clone());
+            }
+        } else if let Ok(whole) = serde_json::from_value::<DirectoryView>(value) {
+            view.replace(whole.clone());
+            directory(whole);
         }
     }
     Ok(any)

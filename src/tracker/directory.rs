@@ -2,7 +2,7 @@
 //! wins (on equal mtimes the copy announced first stays), silent or departed peers drop out and
 //! their names fall back to the newest live copy. Time comes in as an argument.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -49,15 +49,48 @@ struct Peer {
     last_seen: Instant,
 }
 
+impl Peer {
+    fn names(&self) -> Vec<String> {
+        self.files.iter().map(|(f, _)| f.name.clone()).collect()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Directory {
     peers: HashMap<PeerId, Peer>,
     sequence: u64,
     /// Bumped whenever the directory response may have changed.
     pub version: u64,
+    /// The names each recent version may have changed, oldest first (at most `CHANGE_LOG`
+    /// versions): what a member holding an older version is sent (see `changed_since`).
+    changes: VecDeque<(u64, Vec<String>)>,
+    /// Versions kept in `changes` (0: `CHANGE_LOG`).
+    log_limit: usize,
+}
+
+/// Versions whose changed names are kept; a member further behind gets the whole directory.
+const CHANGE_LOG: usize = 4096;
+
+/// What a member holding one version of the directory needs to hold the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// Too far behind (or version 0: nothing held): the whole directory.
+    Full,
+    /// The names that may have changed: each is now the directory's entry, or gone.
+    Names(BTreeSet<String>),
 }
 
 impl Directory {
+    /// A directory that keeps the changed names of only `versions` versions (tests: members
+    /// falling behind the log).
+    #[cfg(test)]
+    pub fn with_change_log(versions: usize) -> Directory {
+        Directory {
+            log_limit: versions.max(1),
+            ..Directory::default()
+        }
+    }
+
     /// An initial message: `peer` (at `ip`, serving on `port`) has exactly `files`.
     pub fn announce(
         &mut self,
@@ -68,6 +101,8 @@ impl Directory {
         now: Instant,
     ) {
         let old = self.peers.remove(&peer);
+        let mut touched: Vec<String> = old.as_ref().map(Peer::names).unwrap_or_default();
+        touched.extend(files.iter().map(|f| f.name.clone()));
         let mut entries = Vec::with_capacity(files.len());
         for file in files {
             // A copy it already had (same name and mtime) keeps its place in the tie order.
@@ -94,7 +129,50 @@ impl Directory {
                 last_seen: now,
             },
         );
+        self.changed(touched);
+    }
+
+    /// A new version, in which `names` may have changed.
+    fn changed(&mut self, mut names: Vec<String>) {
         self.version += 1;
+        names.sort_unstable();
+        names.dedup();
+        self.changes.push_back((self.version, names));
+        let limit = if self.log_limit == 0 {
+            CHANGE_LOG
+        } else {
+            self.log_limit
+        };
+        while self.changes.len() > limit {
+            self.changes.pop_front();
+        }
+    }
+
+    /// What changed since `version`: the names to look up again, or the whole directory if
+    /// `version` is 0, newer than this directory's, or older than the change log reaches.
+    #[cfg(test)]
+    pub fn changed_since(&self, version: u64) -> Delta {
+        self.changed_between(version, self.version)
+    }
+
+    /// What changed after `version` up to and including `upto` (a snapshot's version, at most
+    /// the current one): as `changed_since`, for a member brought to `upto`.
+    pub fn changed_between(&self, version: u64, upto: u64) -> Delta {
+        let upto = upto.min(self.version);
+        let oldest_known = self.changes.front().map_or(self.version, |(v, _)| v - 1);
+        if version == 0 || version > upto || version < oldest_known {
+            return Delta::Full;
+        }
+        // Versions in the log are consecutive: skip straight to the first one after `version`.
+        let skip = usize::try_from(version - oldest_known).unwrap_or(usize::MAX);
+        let names = self
+            .changes
+            .iter()
+            .skip(skip)
+            .take_while(|(v, _)| *v <= upto)
+            .flat_map(|(_, names)| names.iter().cloned())
+            .collect();
+        Delta::Names(names)
     }
 
     /// A keep-alive; an unknown peer is registered with no files. Returns whether it was known.
@@ -103,7 +181,8 @@ impl Directory {
             p.last_seen = now;
             if p.port != port {
                 p.port = port;
-                self.version += 1;
+                let names = p.names();
+                self.changed(names);
             }
             return true;
         }
@@ -114,7 +193,7 @@ impl Directory {
     /// Drops `peer`; its address as the directory showed it (ip, serving port), if it was known.
     pub fn remove(&mut self, peer: PeerId) -> Option<(IpAddr, u16)> {
         let removed = self.peers.remove(&peer)?;
-        self.version += 1;
+        self.changed(removed.names());
         Some((removed.ip, removed.port))
     }
 

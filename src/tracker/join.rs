@@ -11,15 +11,13 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::info;
 
-use super::announce::{self, Member, Query, mtime_secs};
+use super::announce::{self, Ended, Member, Query, mtime_secs};
 use super::directory::{FileEntry, Holder};
+use super::reconnect::Reconnect;
 use crate::locks::LockExt;
 use crate::store::Store;
-
-/// Wait between attempts to reach the tracker.
-const RETRY: Duration = Duration::from_secs(3);
 
 /// What the peer knows through the tracker.
 #[derive(Debug, Default, Clone)]
@@ -75,23 +73,19 @@ pub fn start(
     let link = TrackerLink { view, queries };
     let task_link = link.clone();
     tasks.spawn(async move {
-        while !shutdown.is_cancelled() {
-            match TcpStream::connect(&tracker).await {
-                Ok(stream) => {
-                    info!("joined tracker {tracker}");
-                    task_link.lock().connected = true;
-                    let why = session(stream, port, &store, &task_link, &mut rx, &shutdown).await;
-                    task_link.lock().connected = false;
-                    if !shutdown.is_cancelled() {
-                        warn!("tracker {tracker}: {why}; retrying in {RETRY:?}");
-                    }
-                }
-                Err(e) => warn!("cannot reach tracker {tracker}: {e}; retrying in {RETRY:?}"),
+        let mut reconnect = Reconnect::new(&tracker);
+        let mut first = true;
+        while let Some(stream) = reconnect.connect(&shutdown).await {
+            if first {
+                info!("joined tracker {tracker}");
+            } else {
+                reconnect.say_reconnected();
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(RETRY) => {}
-            }
+            first = false;
+            task_link.lock().connected = true;
+            let ended = session(stream, port, &store, &task_link, &mut rx, &shutdown).await;
+            task_link.lock().connected = false;
+            reconnect.ended(&ended.why, ended.replied, &shutdown);
         }
     });
     link
@@ -116,7 +110,7 @@ fn served(store: &Store) -> Vec<FileEntry> {
     files
 }
 
-/// One connection to the tracker (see `announce::session`). Returns why it ended.
+/// One connection to the tracker (see `announce::session`). Returns how it ended.
 async fn session(
     stream: TcpStream,
     port: u16,
@@ -124,7 +118,7 @@ async fn session(
     link: &TrackerLink,
     queries: &mut mpsc::Receiver<Query>,
     shutdown: &CancellationToken,
-) -> String {
+) -> Ended {
     let files = || served(store);
     let mut directory = |view| link.lock().directory = view;
     let member = Member {
@@ -133,5 +127,5 @@ async fn session(
         directory: &mut directory,
         queries: Some(queries),
     };
-    announce::session(stream, member, shutdown).await.why
+    announce::session(stream, member, shutdown).await
 }

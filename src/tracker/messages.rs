@@ -29,30 +29,35 @@ impl From<&str> for TrackerError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrackerRequest {
-    /// `{"port": 8001, "files": [{"name": "a", "mtime": 1548878750}]}`
-    Initial { port: u16, files: Vec<FileEntry> },
-    /// `{"port": 8001}`
-    KeepAlive { port: u16 },
+    /// `{"port": 8001, "files": [{"name": "a", "mtime": 1548878750}]}`; `since`: a p2p-tui
+    /// member's directory version (see `delta`), `None` from a classroom peer.
+    Initial {
+        port: u16,
+        files: Vec<FileEntry>,
+        since: Option<u64>,
+    },
+    /// `{"port": 8001}` (a p2p-tui member's with `"since": N`)
+    KeepAlive { port: u16, since: Option<u64> },
     /// p2p-tui's extension: `{"holders": "a"}`, answered with every live copy of a name.
     Holders { name: String },
 }
 
-/// An initial message announcing `files`, serving on `port`, ready to send (with `\n`).
-pub fn initial(port: u16, files: &[FileEntry]) -> Vec<u8> {
+/// A p2p-tui member's initial message: the seed's, with the directory version it holds.
+pub fn initial_since(port: u16, files: &[FileEntry], since: u64) -> Vec<u8> {
     let files: Vec<Value> = files
         .iter()
         .map(|f| serde_json::json!({"name": f.name, "mtime": f.mtime}))
         .collect();
-    let mut bytes = serde_json::json!({"port": port, "files": files})
+    let mut bytes = serde_json::json!({"port": port, "files": files, "since": since})
         .to_string()
         .into_bytes();
     bytes.push(b'\n');
     bytes
 }
 
-/// A keep-alive message, ready to send.
-pub fn keep_alive(port: u16) -> Vec<u8> {
-    format!("{{\"port\": {port}}}\n").into_bytes()
+/// A p2p-tui member's keep-alive, with the directory version it holds.
+pub fn keep_alive_since(port: u16, since: u64) -> Vec<u8> {
+    format!("{{\"port\": {port}, \"since\": {since}}}\n").into_bytes()
 }
 
 /// p2p-tui's holders query for `name`, ready to send.
@@ -205,15 +210,19 @@ pub fn classify(value: &Value) -> Result<TrackerRequest, TrackerError> {
         .and_then(Value::as_u64)
         .filter(|p| (1..=65535).contains(p))
         .ok_or("\"port\" must be an integer from 1 to 65535")? as u16;
+    let since = match map.get("since") {
+        None => None,
+        Some(v) => Some(v.as_u64().ok_or("\"since\" must be a directory version")?),
+    };
     let Some(files) = map.get("files") else {
-        return Ok(TrackerRequest::KeepAlive { port });
+        return Ok(TrackerRequest::KeepAlive { port, since });
     };
     let files = files.as_array().ok_or("\"files\" must be a list")?;
     let files = files
         .iter()
         .map(file_entry)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(TrackerRequest::Initial { port, files })
+    Ok(TrackerRequest::Initial { port, files, since })
 }
 
 fn file_entry(value: &Value) -> Result<FileEntry, TrackerError> {
@@ -271,13 +280,17 @@ mod tests {
                 files: vec![FileEntry {
                     name: "fileA.txt".into(),
                     mtime: 1548878750
-                }]
+                }],
+                since: None
             })
         );
         let keep: Value = serde_json::from_str(r#"{"port": 8001}"#).unwrap();
         assert_eq!(
             classify(&keep),
-            Ok(TrackerRequest::KeepAlive { port: 8001 })
+            Ok(TrackerRequest::KeepAlive {
+                port: 8001,
+                since: None
+            })
         );
         let holders: Value = serde_json::from_str(r#"{"holders": "fileA.txt"}"#).unwrap();
         assert_eq!(

@@ -2,6 +2,7 @@
 //! serialized directory response cached until the directory changes (keep-alives from a
 //! thousand peers must not re-serialize it every time).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::directory::{Directory, PeerId};
+use super::delta;
+use super::directory::{Directory, Holder, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
 use crate::locks::LockExt;
 use crate::logging::Clip;
@@ -26,6 +28,9 @@ pub struct TrackerConfig {
     pub peer_timeout: Duration,
     /// Longest JSON value accepted.
     pub max_message: usize,
+    /// Connections at once (`--max-connections`); by default as many as the process's
+    /// descriptors allow (see `net::capacity`): a member between keep-alives is idle by design,
+    /// so the table must hold them all.
     pub max_connections: usize,
     /// Connections one client address may hold (`--max-per-address`); `None`: an eighth of
     /// `max_connections`, loopback exempt (see `net`).
@@ -38,11 +43,25 @@ impl Default for TrackerConfig {
         TrackerConfig {
             peer_timeout: Duration::from_secs(15),
             max_message: 4 << 20,
-            max_connections: 4096,
+            max_connections: crate::net::capacity::capacity().connections,
             max_per_address: None,
             summary_every: Duration::from_secs(30),
         }
     }
+}
+
+/// How stale the members' snapshot may get while the directory changes: a change reaches every
+/// member within one keep-alive period and this.
+const SNAPSHOT_AGE: Duration = Duration::from_millis(500);
+
+/// The directory at one version, for members: the map (to look changed names up in) and the
+/// whole-directory reply, serialized once.
+#[derive(Default)]
+struct Snapshot {
+    version: u64,
+    built: Option<Instant>,
+    map: Arc<BTreeMap<String, Holder>>,
+    full: Bytes,
 }
 
 /// The tracker's state, shared by its connection tasks (and by the web view).
@@ -51,6 +70,8 @@ pub struct Tracker {
     directory: Mutex<Directory>,
     /// (directory version, serialized response) of the last response built.
     cached: Mutex<(u64, Bytes)>,
+    /// The directory as members are brought to it (see `delta`).
+    snapshot: Mutex<Snapshot>,
     next_id: AtomicU64,
 }
 
@@ -71,6 +92,33 @@ impl Tracker {
         cached.1.clone()
     }
 
+    /// The reply to a p2p-tui member holding version `since` (see `delta`): it brings the
+    /// member to the latest snapshot of the directory, rebuilt at most every `SNAPSHOT_AGE`
+    /// (10,000 members joining at once would otherwise rebuild the whole directory, and send
+    /// it whole, once per join).
+    fn delta(&self, since: u64) -> Bytes {
+        let dir = self.directory();
+        let mut snapshot = self.snapshot.lock_unpoisoned();
+        let stale = snapshot.built.is_none_or(|at| at.elapsed() >= SNAPSHOT_AGE);
+        if snapshot.built.is_none() || (stale && snapshot.version != dir.version) {
+            let map = dir.response();
+            let full = delta::build(&map, 0, dir.version, super::directory::Delta::Full);
+            *snapshot = Snapshot {
+                version: dir.version,
+                built: Some(Instant::now()),
+                full: Bytes::from(delta::encode(&full)),
+                map: Arc::new(map),
+            };
+        }
+        match dir.changed_between(since, snapshot.version) {
+            super::directory::Delta::Full => snapshot.full.clone(),
+            names => {
+                let reply = delta::build(&snapshot.map, since, snapshot.version, names);
+                Bytes::from(delta::encode(&reply))
+            }
+        }
+    }
+
     fn holders(&self, name: &str) -> Bytes {
         let holders = self.directory().holders(name);
         Bytes::from(super::messages::holders_answer(name, &holders))
@@ -85,9 +133,15 @@ pub async fn serve(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let mut acceptor = Acceptor::new(listener, config.max_connections).with_address_cap(
-        AddressCap::chosen(config.max_per_address, config.max_connections),
+    let room = config
+        .max_connections
+        .min(crate::net::capacity::capacity().connections);
+    info!(
+        "tracker: room for {room} peers at once; a joined peer that keeps its keep-alives is \
+         never closed to make room"
     );
+    let mut acceptor = Acceptor::new(listener, room)
+        .with_address_cap(AddressCap::chosen(config.max_per_address, room));
     tasks.spawn(summaries(
         Arc::clone(&tracker),
         config.summary_every,
@@ -197,7 +251,7 @@ async fn peer_session(
 fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerRequest) -> Bytes {
     let now = Instant::now();
     match request {
-        TrackerRequest::Initial { port, files } => {
+        TrackerRequest::Initial { port, files, since } => {
             let count = files.len();
             let mut dir = tracker.directory();
             let known = dir.keep_alive(id, addr.ip(), port, now);
@@ -216,15 +270,24 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
                     crate::words::counted(count as u64, "file")
                 );
             }
-            tracker.response()
+            directory_reply(tracker, since)
         }
-        TrackerRequest::KeepAlive { port } => {
+        TrackerRequest::KeepAlive { port, since } => {
             if !tracker.directory().keep_alive(id, addr.ip(), port, now) {
                 info!("peer {}:{port} joined (keep-alive first)", addr.ip());
             }
-            tracker.response()
+            directory_reply(tracker, since)
         }
         TrackerRequest::Holders { name } => tracker.holders(&name),
+    }
+}
+
+/// The whole directory for a classroom peer; what changed since its version for a p2p-tui
+/// member.
+fn directory_reply(tracker: &Tracker, since: Option<u64>) -> Bytes {
+    match since {
+        Some(since) => tracker.delta(since),
+        None => tracker.response(),
     }
 }
 

@@ -40,6 +40,8 @@ use crate::net::{Acceptor, AddressCap};
 
 /// What a client over its address's connection cap reads before the close.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 39\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections from your address\n";
+/// What a client reads before the close when the process is at its connection capacity.
+const SERVER_BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nRetry-After: 1\r\nConnection: close\r\n\r\nServer busy: too many connections\n";
 use crate::tracker::Tracker;
 use cache::{CachedFs, FileCache};
 use slots::{Slots, Tenant};
@@ -131,7 +133,11 @@ pub async fn serve(
         .header_read_timeout(config.header_timeout)
         .max_buf_size(config.max_head_bytes.max(8192))
         .keep_alive(true);
-    let slots = Slots::new(config.max_connections);
+    // Room for the extra waiting client within the process's capacity (see `net::capacity`).
+    let room = crate::net::capacity::capacity()
+        .connections
+        .saturating_sub(1);
+    let slots = Slots::new(config.max_connections.min(room));
     // The connections, also tracked by `tasks`: to know when the last one is done.
     let connections = TaskTracker::new();
     let mut acceptor = Acceptor::new(listener, slots.accept_cap())
@@ -139,7 +145,8 @@ pub async fn serve(
             config.max_per_address,
             config.max_connections,
         ))
-        .with_refusal(TOO_MANY_CONNECTIONS);
+        .with_refusal(TOO_MANY_CONNECTIONS)
+        .with_busy_refusal(SERVER_BUSY);
     while let Some((stream, client, permit)) = acceptor.next(&shutdown).await {
         let _ = stream.set_nodelay(true);
         let tenant = Arc::new(slots.admit());

@@ -1,5 +1,6 @@
 //! One integration-test crate (one binary to link on two cores): real peers on loopback.
 
+mod capacity;
 mod check;
 mod check_html;
 mod check_reports;

@@ -356,3 +356,63 @@ fn a_lying_peer_does_not_stop_synchronizers() {
         let _ = c.wait();
     }
 }
+
+/// Issue 30: a p2p-tui member (its messages carry `"since"`) gets what changed since the
+/// version it holds, in a reply of its own shape; a classroom peer on the same tracker still
+/// gets the whole directory, as the seed's, on every keep-alive.
+#[test]
+fn members_get_deltas_and_classroom_peers_the_whole_directory() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut member = tracker.peer();
+    let full =
+        member.ask(json!({"port": 8001, "files": [{"name": "a.txt", "mtime": 1}], "since": 0}));
+    assert_eq!(full["delta"]["from"], 0);
+    assert_eq!(full["delta"]["changed"]["a.txt"]["port"], 8001);
+    let held = full["delta"]["to"].as_u64().unwrap();
+    let mut classroom = tracker.peer();
+    let r = classroom.initial(8002, &[("b.txt", 2)]);
+    assert_eq!(
+        r,
+        json!({"a.txt": {"ip": "127.0.0.1", "port": 8001, "mtime": 1}, "b.txt": {"ip": "127.0.0.1", "port": 8002, "mtime": 2}})
+    );
+    // The member's keep-alive: only b.txt, which joined since (within the tracker's snapshot
+    // age, half a second).
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let delta = loop {
+        let r = member.ask(json!({"port": 8001, "since": held}));
+        if r["delta"]["changed"] != json!({}) {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b.txt never sent: {r}"
+        );
+    };
+    assert_eq!(delta["delta"]["from"], held);
+    assert_eq!(
+        delta["delta"]["changed"],
+        json!({"b.txt": {"ip": "127.0.0.1", "port": 8002, "mtime": 2}})
+    );
+    let held = delta["delta"]["to"].as_u64().unwrap();
+    // Nothing changed: an empty delta. The classroom peer leaves: b.txt is removed.
+    let quiet = member.ask(json!({"port": 8001, "since": held}));
+    assert_eq!(quiet["delta"]["changed"], json!({}));
+    drop(classroom);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let r = member.ask(json!({"port": 8001, "since": held}));
+        if r["delta"]["removed"] == json!(["b.txt"]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b.txt never removed: {r}"
+        );
+    }
+    // A classroom keep-alive gets the whole directory, exactly as before.
+    let mut late = tracker.peer();
+    assert_eq!(
+        late.ask(json!({"port": 8003})),
+        json!({"a.txt": {"ip": "127.0.0.1", "port": 8001, "mtime": 1}})
+    );
+}

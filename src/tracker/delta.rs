@@ -1,0 +1,225 @@
+//! Directory deltas for p2p-tui members (issue 30), as pure functions.
+//!
+//! A classroom peer's keep-alive gets the seed's whole directory, byte for byte, every time. A
+//! p2p-tui member adds `"since": N` to its initial and keep-alive messages (N: the directory
+//! version it holds, 0 for none; a classroom tracker ignores the key and answers with its whole
+//! directory, which the member takes as such). The p2p-tui tracker answers such a message with
+//! a reply of its own shape, never with extra keys in a directory response (SPEC §4):
+//!
+//! `{"delta": {"from": N, "to": M, "changed": {name: holder, ...}, "removed": [name, ...]}}`
+//!
+//! `from` 0 means the whole directory (the member held none, fell behind the tracker's change
+//! log, or the tracker restarted): the member replaces its view. Otherwise the member applies
+//! the changes to the view it holds at version N and then holds M.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::directory::{Delta, Holder};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaReply {
+    pub from: u64,
+    pub to: u64,
+    pub changed: BTreeMap<String, Holder>,
+    pub removed: Vec<String>,
+}
+
+/// The reply to a member holding `since`, from the current directory `current` (at version
+/// `to`) and what changed since (`delta`).
+pub fn build(current: &BTreeMap<String, Holder>, since: u64, to: u64, delta: Delta) -> DeltaReply {
+    match delta {
+        Delta::Full => DeltaReply {
+            from: 0,
+            to,
+            changed: current.clone(),
+            removed: Vec::new(),
+        },
+        Delta::Names(names) => {
+            let mut changed = BTreeMap::new();
+            let mut removed = Vec::new();
+            for name in names {
+                match current.get(&name) {
+                    Some(holder) => {
+                        changed.insert(name, holder.clone());
+                    }
+                    None => removed.push(name),
+                }
+            }
+            DeltaReply {
+                from: since,
+                to,
+                changed,
+                removed,
+            }
+        }
+    }
+}
+
+/// The reply as sent: one JSON value and `\n`.
+pub fn encode(reply: &DeltaReply) -> Vec<u8> {
+    let mut json = serde_json::to_vec(&serde_json::json!({ "delta": reply })).unwrap_or_default();
+    json.push(b'\n');
+    json
+}
+
+/// Reads a delta reply; `None` if `value` is not one (a whole directory, even one listing a
+/// file named "delta": its entry has no "to").
+pub fn parse(value: &Value) -> Option<DeltaReply> {
+    let reply = value.get("delta").filter(|d| d.get("to").is_some())?;
+    serde_json::from_value(reply.clone()).ok()
+}
+
+/// What a member holds: the directory view and its version (0: none, or not known).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberView {
+    pub version: u64,
+    pub directory: BTreeMap<String, Holder>,
+}
+
+impl MemberView {
+    /// Takes a delta reply; false if it does not follow on from the version held (the view is
+    /// then dropped and the next message asks for the whole directory).
+    pub fn apply(&mut self, reply: DeltaReply) -> bool {
+        if reply.from == 0 {
+            self.directory = reply.changed;
+        } else if reply.from == self.version {
+            for name in reply.removed {
+                self.directory.remove(&name);
+            }
+            self.directory.extend(reply.changed);
+        } else {
+            *self = MemberView::default();
+            return false;
+        }
+        self.version = reply.to;
+        true
+    }
+
+    /// A whole directory from a classroom tracker: no version to ask from.
+    pub fn replace(&mut self, directory: BTreeMap<String, Holder>) {
+        self.version = 0;
+        self.directory = directory;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::directory::{Directory, FileEntry};
+    use proptest::prelude::*;
+    use std::net::IpAddr;
+    use std::time::{Duration, Instant};
+
+    /// One step of a tracker's life, and of one member watching it.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Peer `peer` announces these (name index, mtime) files (a join or a change).
+        Announce(u8, Vec<(u8, i64)>),
+        /// Peer `peer` keeps alive, possibly on another port.
+        KeepAlive(u8, u16),
+        Leave(u8),
+        /// Time passes; peers silent longer than the timeout are dropped.
+        Silence(u64),
+        /// The member sends a message and applies the reply.
+        Sync,
+        /// The member's connection is lost: it holds no version any more.
+        Reconnect,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u8..6, proptest::collection::vec((0u8..8, 0i64..4), 0..5))
+                .prop_map(|(p, f)| Step::Announce(p, f)),
+            (0u8..6, 8000u16..8003).prop_map(|(p, port)| Step::KeepAlive(p, port)),
+            (0u8..6).prop_map(Step::Leave),
+            (0u64..20).prop_map(Step::Silence),
+            Just(Step::Sync),
+            Just(Step::Sync),
+            Just(Step::Reconnect),
+        ]
+    }
+
+    fn ip(peer: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, peer + 1])
+    }
+
+    /// The tracker's side of a sync: the reply to a member holding `since`.
+    fn reply(dir: &Directory, since: u64) -> DeltaReply {
+        let current = dir.response();
+        let reply = build(&current, since, dir.version, dir.changed_since(since));
+        // Through the wire format and back.
+        let value: Value = serde_json::from_slice(&encode(&reply)).unwrap();
+        parse(&value).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn a_members_view_always_equals_the_whole_directory(
+            steps in proptest::collection::vec(step(), 1..80),
+            log in 1usize..6,
+        ) {
+            let start = Instant::now();
+            let mut now = start;
+            let mut dir = Directory::with_change_log(log);
+            let mut member = MemberView::default();
+            for step in steps {
+                match step {
+                    Step::Announce(p, files) => {
+                        let files = files
+                            .into_iter()
+                            .map(|(n, mtime)| FileEntry { name: format!("f{n}"), mtime })
+                            .collect();
+                        dir.announce(u64::from(p), ip(p), 8000, files, now);
+                    }
+                    Step::KeepAlive(p, port) => {
+                        dir.keep_alive(u64::from(p), ip(p), port, now);
+                    }
+                    Step::Leave(p) => {
+                        dir.remove(u64::from(p));
+                    }
+                    Step::Silence(secs) => {
+                        now += Duration::from_secs(secs);
+                        dir.expire(now, Duration::from_secs(15));
+                    }
+                    Step::Sync => {
+                        let r = reply(&dir, member.version);
+                        prop_assert!(member.apply(r));
+                        prop_assert_eq!(&member.directory, &dir.response());
+                        prop_assert_eq!(member.version, dir.version);
+                    }
+                    Step::Reconnect => member = MemberView::default(),
+                }
+            }
+            let r = reply(&dir, member.version);
+            prop_assert!(member.apply(r));
+            prop_assert_eq!(&member.directory, &dir.response());
+        }
+    }
+
+    #[test]
+    fn a_reply_that_does_not_follow_on_drops_the_view() {
+        let mut view = MemberView {
+            version: 5,
+            directory: BTreeMap::new(),
+        };
+        let gap = DeltaReply {
+            from: 3,
+            to: 9,
+            changed: BTreeMap::new(),
+            removed: vec![],
+        };
+        assert!(!view.apply(gap));
+        assert_eq!(view, MemberView::default());
+    }
+
+    #[test]
+    fn a_directory_listing_a_file_named_delta_is_not_a_delta() {
+        let value: Value =
+            serde_json::from_str(r#"{"delta": {"ip": "127.0.0.1", "port": 1, "mtime": 2}}"#)
+                .unwrap();
+        assert!(parse(&value).is_none());
+    }
+}
