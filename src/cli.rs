@@ -230,9 +230,9 @@ pub struct Cli {
     pub max_connections: Option<u32>,
 
     /// Connections one client address may hold at once, for the peer, tracker and web server
-    /// [default: an eighth of --max-connections, at least 8: 64 for a peer, 512 for the tracker,
-    /// 128 for the web server; loopback clients (127.0.0.0/8, ::1) are exempt unless this is
-    /// given]. A newcomer over it closes its own address's longest-idle connection, or is
+    /// [default: an eighth of --max-connections, at least 8: 64 for a peer, an eighth of its
+    /// capacity for the tracker, 128 for the web server; loopback clients (127.0.0.0/8, ::1) are
+    /// exempt unless this is given]. A newcomer over it closes its own address's longest-idle connection, or is
     /// refused if none is idle
     #[arg(help_heading = "Peer", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_per_address: Option<u32>,

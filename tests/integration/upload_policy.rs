@@ -213,7 +213,7 @@ fn sizes_in_flags_are_checked_and_the_help_names_the_defaults() {
         "--max-upload <SIZE>",
         "--quota <SIZE>",
         "--max-per-address <N>",
-        "64 for a peer, 512 for the tracker",
+        "64 for a peer, an eighth of its capacity for the tracker",
         "128 for the web server",
     ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
