@@ -1,10 +1,13 @@
-//! Command-line flags of every mode.
+//! The command line: flags of every mode, which mode they pick, usage errors, and (in docs) the
+//! man page and --help text. May import core; the modes read it, nothing below them does.
+
+pub(crate) mod docs;
 
 use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::uploads::{Uploads, parse_size};
+use crate::core::uploads::{Uploads, parse_size};
 
 /// Exit status of a run that failed at startup or later (one line on stderr says why).
 pub const EXIT_FAILURE: i32 = 1;
@@ -41,7 +44,7 @@ const fn p2p_tui_default_window() -> u16 {
     name = "p2p-tui",
     version,
     about = "Peer-to-peer file sharing over the seed-001 protocol",
-    after_help = crate::cli_docs::after_help()
+    after_help = crate::cli::docs::after_help()
 )]
 pub struct Cli {
     /// Run as the peer with this ID (from the settings file)

@@ -36,7 +36,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::net::{Acceptor, AddressCap};
+use crate::core::net::{Acceptor, AddressCap};
 
 /// What a client over its address's connection cap reads before the close.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 39\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections from your address\n";
@@ -134,7 +134,7 @@ pub async fn serve(
         .max_buf_size(config.max_head_bytes.max(8192))
         .keep_alive(true);
     // Room for the extra waiting client within the process's capacity (see `net::capacity`).
-    let room = crate::net::capacity::capacity()
+    let room = crate::core::net::capacity::capacity()
         .connections
         .saturating_sub(1);
     let slots = Slots::new(config.max_connections.min(room));

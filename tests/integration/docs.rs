@@ -310,7 +310,7 @@ fn links(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Paths in backticks under the repository's top-level folders, e.g. `src/tui/render_tests.rs`.
+/// Paths in backticks under the repository's top-level folders, e.g. `src/front/tui/render_tests.rs`.
 fn repository_paths(text: &str) -> Vec<String> {
     const TOP: &[&str] = &[
         "src/", "tests/", "scripts/", "demo/", "docs/", "assets/", "benches/", ".ci/",
