@@ -14,9 +14,9 @@ const BIN: &str = "p2p-tui";
 /// If the command line asks for a completion script or the man page, prints it on stdout and
 /// returns the exit status; else `None` (another mode runs).
 pub fn run_if_requested(cli: &Cli) -> Option<io::Result<i32>> {
-    let text = if let Some(shell) = cli.completions {
+    let text = if let Some(shell) = cli.docs.completions {
         completions(shell)
-    } else if cli.man {
+    } else if cli.docs.man {
         man_page()
     } else {
         return None;
@@ -48,7 +48,7 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
     section(out, |w| man.render_description_section(w))?;
     section(out, |w| man.render_options_section(w))?;
     writeln!(out, ".SH COMMANDS")?;
-    for command in crate::front::command::COMMANDS {
+    for command in crate::peer::command::COMMANDS {
         let usage = format!("{} {}", command.word, command.usage);
         writeln!(
             out,
@@ -94,7 +94,7 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
 fn description() -> String {
     format!(
         "{DESCRIPTION}\n\nA peer's console takes the commands {}.",
-        crate::front::command::word_list(", ", " and ")
+        crate::peer::command::word_list(", ", " and ")
     )
 }
 
@@ -270,7 +270,7 @@ mod tests {
             assert!(page.contains(&roff), "{flag} missing from the man page");
         }
         let commands = page.split(".SH COMMANDS").nth(1).unwrap_or_default();
-        for command in crate::front::command::COMMANDS {
+        for command in crate::peer::command::COMMANDS {
             assert!(commands.contains(command.word), "{}", command.word);
         }
         assert!(

@@ -6,6 +6,7 @@ pub(crate) mod logging;
 pub(crate) mod net;
 pub(crate) mod protocol;
 pub(crate) mod settings;
+pub(crate) mod shutdown;
 pub(crate) mod signals;
 pub(crate) mod store;
 pub(crate) mod uploads;

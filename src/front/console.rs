@@ -23,9 +23,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::protocol::lines::LineKind;
-use crate::front::command::{self, Command};
 use crate::front::line_editor::{self, EditKey};
 use crate::front::tui::input::{CommandBar, Completion};
+use crate::peer::command::{self, Command};
 use crate::peer::runtime::{PeerHandle, ServedView};
 use crate::peer::{Client, LineBatch, LineSink};
 

@@ -14,8 +14,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cli::{ChunkDelayFlag, DemoFlags};
 use crate::core::locks::LockExt;
 use crate::core::settings::Settings;
+use crate::core::shutdown;
 use crate::core::signals::Signals;
 use crate::front::console::ConsoleOut;
 use crate::front::tui::{PeerHandles, PeerSwitch};
@@ -25,6 +27,19 @@ use crate::peer::transfer::TransferOptions;
 use crate::peer::{Reporter, ServerConfig};
 
 const FRONT_PEER: &str = "p1";
+
+/// `--demo`: the whole network in one process, p1 in front.
+pub async fn start(flags: DemoFlags, chunk_delay: &ChunkDelayFlag, signals: Signals) -> Result<()> {
+    let source = locate(flags.demo_dir)?;
+    let front = if crate::front::tui::terminal_available() {
+        Front::Tui
+    } else {
+        // As with --peer: no terminal to draw on, so p1 gets the line console.
+        crate::core::logging::init_stderr("warn");
+        Front::Line
+    };
+    run(source, chunk_delay.or(20), front, signals).await
+}
 
 /// Finds demo/: in the current directory, else next to the crate's manifest.
 pub fn locate(dir: Option<PathBuf>) -> Result<PathBuf> {
@@ -114,9 +129,7 @@ pub async fn run(
         crate::front::console::run(client, out, shutdown.clone(), editing).await;
         Ok(())
     };
-    shutdown.cancel();
-    tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    shutdown::finish(&shutdown, &tasks).await;
     result
 }
 

@@ -10,9 +10,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cli::PeerMode;
+use crate::core::logging;
 use crate::core::settings::{PeerAddr, Settings};
+use crate::core::shutdown;
 use crate::core::signals::Signals;
-use crate::core::uploads::{KnownPeers, UploadRules, Uploads};
+use crate::core::uploads::{KnownPeers, UploadRules};
 use crate::front::console::{self, ConsoleOut};
 use crate::front::tui::PeerHandles;
 use crate::peer::runtime::{PeerHandle, PeerSpec};
@@ -27,44 +30,39 @@ pub enum Front {
     Tui,
 }
 
-#[derive(Debug, Clone)]
-pub struct PeerArgs {
-    pub id: String,
-    pub settings: PathBuf,
-    pub dir: Option<PathBuf>,
-    pub chunk_delay: Duration,
-    pub idle_timeout: Duration,
-    /// Connections the server serves at once (`--max-connections`).
-    pub max_connections: usize,
-    /// Connections one client address may hold (`--max-per-address`; `None`: the default).
-    pub max_per_address: Option<usize>,
-    /// Whose uploads are accepted (`--uploads`).
-    pub uploads: Uploads,
-    /// Largest file accepted by upload, in bytes (`--max-upload`).
-    pub max_upload: Option<u64>,
-    /// All bytes accepted by upload (`--quota`).
-    pub quota: Option<u64>,
-    /// Chunk requests in flight per pipelining peer.
-    pub window: usize,
-    /// A serving peer silent this long mid-transfer has left it.
-    pub stall_timeout: Duration,
-    /// The tracker to register with (`--join`).
-    pub join: Option<String>,
+/// `--peer ID`: a peer with the front end its flags and terminal allow, until a signal or quit.
+pub async fn start(mode: PeerMode, signals: Signals) -> Result<()> {
+    let front = if mode.flags.headless {
+        Front::Headless
+    } else if mode.flags.line || !crate::front::tui::terminal_available() {
+        // Without a terminal to draw on, the line console is the useful front end.
+        Front::Line
+    } else {
+        Front::Tui
+    };
+    match front {
+        Front::Headless => logging::init_stderr("info"),
+        Front::Line => logging::init_stderr("warn"),
+        // The TUI logs to a file in the peer directory, set up once the directory is known.
+        Front::Tui => {}
+    }
+    run(mode, front, signals).await
 }
 
-/// How long running tasks get to finish (and remove partial files) after Ctrl-C.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
-    let settings = Arc::new(Settings::load(&args.settings)?);
+async fn run(args: PeerMode, front: Front, signals: Signals) -> Result<()> {
+    let settings = Arc::new(Settings::load(&args.flags.settings)?);
     let me = settings.require(&args.id)?.clone();
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.id));
+    let dir = args
+        .dir
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.id));
     check_peer_dir(&dir)?;
     // Before listening and before any line says the peer is serving: a directory the peer
     // cannot write is said at once, with its path, not at the first download.
     crate::core::store::Store::prepare(&dir)?;
     let listener = bind(&me).await?;
-    let _log_guard = (front == Front::Tui).then(|| crate::core::logging::init_file(&dir));
+    let _log_guard = (front == Front::Tui).then(|| logging::init_file(&dir));
     tracing::info!(peer = %me.id, addr = %me.connect_addr(), dir = %dir.display(), "serving");
 
     let shutdown = CancellationToken::new();
@@ -72,10 +70,10 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
     let spec = peer_spec(&args, &me.id, &settings);
     let peer = PeerHandle::start(spec, &dir, listener, &shutdown, &tasks)?;
     peer.store.set_upload_rules(UploadRules {
-        policy: args.uploads,
+        policy: args.flags.uploads,
         known: known_peers(&settings, peer.tracker.as_ref()).await,
-        max_file: args.max_upload,
-        quota: args.quota,
+        max_file: args.flags.max_upload,
+        quota: args.flags.quota,
     });
     tracing::info!("{}", peer.store.upload_status());
     // Every front end ends the same way on SIGINT, SIGTERM or SIGHUP (the TUI also reads Ctrl-C
@@ -98,36 +96,34 @@ pub async fn run(args: PeerArgs, front: Front, signals: Signals) -> Result<()> {
             result?;
         }
     }
-    tasks.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not close in time");
-    }
+    shutdown::finish(&shutdown, &tasks).await;
     Ok(())
 }
 
 /// What the peer is started with, from the command line.
-fn peer_spec(args: &PeerArgs, me: &str, settings: &Arc<Settings>) -> PeerSpec {
+fn peer_spec(args: &PeerMode, me: &str, settings: &Arc<Settings>) -> PeerSpec {
+    let chunk_delay = args.chunk_delay.or(0);
     PeerSpec {
         me: me.to_string(),
         settings: Arc::clone(settings),
         server: ServerConfig {
-            chunk_delay: args.chunk_delay,
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections,
-            max_per_address: args.max_per_address,
+            chunk_delay,
+            idle_timeout: args.flags.idle_timeout(),
+            max_connections: args.limits.max_connections(DEFAULT_MAX_CONNECTIONS),
+            max_per_address: args.limits.max_per_address(),
         },
         transfers: TransferOptions {
-            chunk_delay: args.chunk_delay,
-            window: args.window,
-            stall_timeout: args.stall_timeout,
+            chunk_delay,
+            window: usize::from(args.flags.window),
+            stall_timeout: args.flags.stall_timeout(),
             ..TransferOptions::default()
         },
-        join: args.join.clone(),
+        join: args.flags.join.clone(),
     }
 }
+
+/// Connections a peer serves at once unless `--max-connections` says otherwise.
+const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// How long resolving one host name of the settings file may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);

@@ -4,14 +4,17 @@ use std::time::Duration;
 
 use color_eyre::eyre::Result;
 
-use crate::cli::Cli;
+use crate::cli::{LimitFlags, ServerFlags};
+use crate::core::logging;
 use crate::core::net;
+use crate::core::shutdown;
 use crate::core::signals::Signals;
 use crate::{tracker, web};
 
 /// `--tracker [ADDR]` and/or `--web [ADDR]`, in one process sharing the tracker's directory,
 /// headless until Ctrl-C or SIGTERM.
-pub async fn run(cli: &Cli, signals: Signals) -> Result<()> {
+pub async fn run(cli: &ServerFlags, limits: &LimitFlags, signals: Signals) -> Result<()> {
+    logging::init_stderr("info");
     use color_eyre::eyre::WrapErr;
     use std::sync::Arc;
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -25,12 +28,9 @@ pub async fn run(cli: &Cli, signals: Signals) -> Result<()> {
         let config = Arc::new(tracker::TrackerConfig {
             peer_timeout: Duration::from_secs(cli.peer_timeout.max(1)),
             max_message: cli.max_message.max(64),
-            max_connections: cli
-                .max_connections
-                .map_or(tracker::TrackerConfig::default().max_connections, |n| {
-                    n as usize
-                }),
-            max_per_address: cli.max_per_address.map(|n| n as usize),
+            max_connections: limits
+                .max_connections(tracker::TrackerConfig::default().max_connections),
+            max_per_address: limits.max_per_address(),
             ..tracker::TrackerConfig::default()
         });
         let state = Arc::new(tracker::server::Tracker::default());
@@ -60,7 +60,8 @@ pub async fn run(cli: &Cli, signals: Signals) -> Result<()> {
         );
         let mut config = web::WebConfig::new(root);
         config.header_timeout = Duration::from_secs(cli.header_timeout.max(1));
-        config.max_per_address = cli.max_per_address.map(|n| n as usize);
+        config.max_connections = limits.max_connections(config.max_connections);
+        config.max_per_address = limits.max_per_address();
         tasks.spawn(web::serve(
             listener,
             config,
@@ -70,8 +71,6 @@ pub async fn run(cli: &Cli, signals: Signals) -> Result<()> {
         ));
     }
     signals.cancel_on_signal(shutdown.clone()).await;
-    shutdown.cancel();
-    tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    shutdown::finish(&shutdown, &tasks).await;
     Ok(())
 }

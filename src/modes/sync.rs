@@ -19,8 +19,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::cli::DirFlag;
 use crate::core::net::Acceptor;
 use crate::core::protocol::validate_file_name;
+use crate::core::shutdown;
+use crate::core::signals::Signals;
 use crate::core::store::PARTIAL_DIR;
 use crate::peer::connection::Connection;
 use crate::peer::transfer::plain::{self, Answered};
@@ -34,6 +37,24 @@ pub struct SyncArgs {
     pub tracker: String,
     pub dir: PathBuf,
     pub port: u16,
+}
+
+/// `--sync ADDR`, until a signal.
+pub async fn start(
+    tracker: String,
+    port: Option<u16>,
+    dir: DirFlag,
+    signals: Signals,
+) -> Result<()> {
+    crate::core::logging::init_stderr("info");
+    let args = SyncArgs {
+        tracker,
+        dir: dir.dir.unwrap_or_else(|| ".".into()),
+        port: port.unwrap_or(0),
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals.cancel_on_signal(shutdown.clone()));
+    run(args, shutdown).await
 }
 
 pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
@@ -85,8 +106,7 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
     )
     .await;
     // Every task ends on the shutdown: the server, the fetcher, and each file being sent.
-    tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    shutdown::finish(&shutdown, &tasks).await;
     Ok(())
 }
 

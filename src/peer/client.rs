@@ -13,7 +13,7 @@ use crate::core::protocol::lines;
 use crate::core::settings::{PeerAddr, Settings};
 use crate::core::store::Store;
 use crate::core::words::count;
-use crate::front::command::{Command, HELP};
+use crate::peer::command::{Command, HELP};
 use crate::tracker::join::TrackerLink;
 
 /// Why a #FILELIST went nowhere: every peer named was this one or unknown (said just before).

@@ -1,5 +1,6 @@
 //! `--web`: a static file server on hyper and tower-http's `ServeDir`, with the tracker's
-//! directory at `/tracker` and `/tracker.json` when the tracker runs in the same process.
+//! directory at `/tracker` and `/tracker.json` when the tracker runs in the same process; `client`
+//! is the seed-004 web client. May import core and tracker (the directory it shows).
 //!
 //! hyper owns HTTP/1.1 (parsing, keep-alive, 400/431 on bad requests, the header timeout);
 //! `ServeDir` owns files (content types, Range, conditional requests, index.html, refusing paths

@@ -82,7 +82,7 @@ echo "shells: ${{COMPREPLY[*]}}"
     assert!(text.contains("p2p-tui\n"), "not registered: {text}");
     assert!(text.contains("comp: --completions\n"), "{text}");
     assert!(
-        text.contains("ma: --max-connections --max-per-address --max-upload --max-message --man\n"),
+        text.contains("ma: --max-upload --max-connections --max-per-address --max-message --man\n"),
         "{text}"
     );
     assert!(

@@ -24,7 +24,7 @@ use super::state::transfers::Transfers;
 use crate::core::protocol::lines::LineKind;
 use crate::core::settings::PeerAddr;
 use crate::core::store::ServedFile;
-use crate::front::command::{self, Command};
+use crate::peer::command::{self, Command};
 use crate::peer::transfer::progress::TransferProgress;
 
 /// Where keys go (besides the keys that work everywhere): Tab / Shift-Tab move it.

@@ -13,7 +13,7 @@ use super::state::command_bar::BarMode;
 use super::state::effect::TransferHandle;
 use crate::core::protocol::lines::LineKind;
 use crate::core::settings::PeerAddr;
-use crate::front::command::Command;
+use crate::peer::command::Command;
 use crate::peer::transfer::progress::{Direction, TransferProgress};
 
 /// Draws `app` on a `width` x `height` terminal and hands it the frame's areas, as the event

@@ -19,7 +19,7 @@ use super::log;
 use super::ring::LineRing;
 use super::state::effect::TransferHandle;
 use super::ui;
-use crate::front::command::Command;
+use crate::peer::command::Command;
 use crate::peer::runtime::PeerHandle;
 use crate::peer::transfer::progress::TransferRegistry;
 use crate::peer::{Client, Reporter};
@@ -236,9 +236,7 @@ impl Commands {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.tasks.close();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.tasks.wait()).await;
+        crate::core::shutdown::finish(&self.shutdown, &self.tasks).await;
     }
 }
 

@@ -4,7 +4,7 @@
 
 use tui_input::Input;
 
-use crate::front::command::{self, COMMANDS, Takes};
+use crate::peer::command::{self, COMMANDS, Takes};
 
 /// History entries kept (in memory and in the history file).
 pub use crate::front::history::KEPT as HISTORY_KEPT;

@@ -527,8 +527,8 @@ fn the_served_files_panel_says_which_names_are_not_servable() {
 #[test]
 fn network_files_of_a_peer_gone_offline_are_marked_and_skipped() {
     use super::app::{Action, Focus};
-    use crate::front::command::Command;
     use crate::peer::client::FilesListed;
+    use crate::peer::command::Command;
     let mut app = demo_app();
     for (peer, files) in [
         ("p2", vec!["river.txt"]),

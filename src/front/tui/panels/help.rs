@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::block;
-use crate::front::command::HELP;
+use crate::peer::command::HELP;
 
 pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "run the command in the bar (echoed into the log)"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ratatui::crossterm::event::KeyEvent;
 
 use crate::core::protocol::lines::LineKind;
-use crate::front::command::Command;
+use crate::peer::command::Command;
 use crate::peer::transfer::progress::TransferProgress;
 
 /// The echo of a typed command, as the seed's console shows it.

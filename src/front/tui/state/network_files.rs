@@ -9,8 +9,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use super::effect::{Action, BarMessage, ECHO, Effect};
 use super::peers::{Holder, Peers};
 use crate::core::protocol::lines::LineKind;
-use crate::front::command::Command;
 use crate::peer::client::FilesListed;
+use crate::peer::command::Command;
 use crate::tracker::join::NetworkView;
 
 /// A file some other peer offers, and who holds it (sorted by name).
