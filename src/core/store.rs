@@ -117,6 +117,61 @@ pub struct ServedFile {
     pub size: u64,
 }
 
+/// A regular file of a scanned folder whose name the protocols can carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderEntry {
+    pub name: String,
+    pub size: u64,
+    /// Modification time in whole seconds since the epoch (as trackers compare them).
+    pub mtime: i64,
+}
+
+/// A folder's regular files, sorted by name: those the protocols can name, and the others
+/// (sorted) with why not.
+#[derive(Debug, Default)]
+pub struct FolderScan {
+    pub files: Vec<FolderEntry>,
+    pub unservable: Vec<(String, String)>,
+}
+
+/// Scans `dir` once: the one folder scanner of the peers' served_files/ and of the
+/// synchronizer's folder. Entries that vanish or cannot be read while scanning are skipped.
+pub fn scan_folder(dir: &Path) -> io::Result<FolderScan> {
+    let mut scan = FolderScan::default();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        match entry.file_name().into_string() {
+            Ok(name) => match validate_file_name(&name) {
+                Ok(()) => scan.files.push(FolderEntry {
+                    name,
+                    size: meta.len(),
+                    mtime: mtime_secs(&meta),
+                }),
+                Err(why) => scan.unservable.push((name, why.to_string())),
+            },
+            Err(raw) => scan.unservable.push((
+                raw.to_string_lossy().into_owned(),
+                "file name is not UTF-8".to_string(),
+            )),
+        }
+    }
+    scan.files.sort_by(|a, b| a.name.cmp(&b.name));
+    scan.unservable.sort();
+    Ok(scan)
+}
+
+/// A file's modification time in whole seconds since the epoch (0 if unknown or earlier).
+pub fn mtime_secs(meta: &fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 #[derive(Debug)]
 pub struct Store {
     served_dir: PathBuf,
@@ -169,9 +224,8 @@ impl Store {
         });
         // Said at start, not only when someone first asks for the list.
         let served_dir = &store.served_dir;
-        store
-            .listing()
-            .map_err(DirError::read(served_dir, "listing it"))?;
+        let scan = scan_folder(served_dir).map_err(DirError::read(served_dir, "listing it"))?;
+        store.note_unservable(scan.unservable);
         Ok(store)
     }
 
@@ -254,36 +308,21 @@ impl Store {
     /// Served files (regular files with valid names), sorted by name. A file the protocol
     /// cannot name is left out, and said once (see [`Store::unservable`]).
     pub fn list(&self) -> io::Result<Vec<ServedFile>> {
-        self.listing().map_err(doing("listing", &self.served_dir))
+        Ok(self
+            .scan()?
+            .into_iter()
+            .map(|f| ServedFile {
+                name: f.name,
+                size: f.size,
+            })
+            .collect())
     }
 
-    fn listing(&self) -> io::Result<Vec<ServedFile>> {
-        let mut files = Vec::new();
-        let mut unservable = Vec::new();
-        for entry in fs::read_dir(&self.served_dir)? {
-            let entry = entry?;
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            match entry.file_name().into_string() {
-                Ok(name) => match validate_file_name(&name) {
-                    Ok(()) => files.push(ServedFile {
-                        name,
-                        size: meta.len(),
-                    }),
-                    Err(why) => unservable.push((name, why.to_string())),
-                },
-                Err(raw) => unservable.push((
-                    raw.to_string_lossy().into_owned(),
-                    "file name is not UTF-8".to_string(),
-                )),
-            }
-        }
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        unservable.sort();
-        self.note_unservable(unservable);
-        Ok(files)
+    /// [`Store::list`] with each file's modification time, as a tracker is told.
+    pub fn scan(&self) -> io::Result<Vec<FolderEntry>> {
+        let scan = scan_folder(&self.served_dir).map_err(doing("listing", &self.served_dir))?;
+        self.note_unservable(scan.unservable);
+        Ok(scan.files)
     }
 
     /// Files in served_files/ that are not served because the protocol cannot name them (as of
