@@ -3,6 +3,7 @@
 
 pub(crate) mod locks;
 pub(crate) mod logging;
+pub(crate) mod markup;
 pub(crate) mod net;
 pub(crate) mod protocol;
 pub(crate) mod settings;
