@@ -398,6 +398,12 @@ pub(super) async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> C
         return fail("the client had asked for every chunk before it could be killed");
     }
     drop(client);
+    nothing_partial_served(&ctx, &lab)
+}
+
+/// After the kill: the file's name must not be in served_files/; another file there is a
+/// deviation.
+fn nothing_partial_served(ctx: &Ctx, lab: &Lab) -> Checked {
     let left = lab.served_names();
     if left.iter().any(|n| n == "f3.txt") {
         let size = lab.served("f3.txt").map(|d| d.len()).unwrap_or(0);

@@ -113,7 +113,7 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
 /// The folder's files as announced: regular files with valid names that are not hidden, mtime
 /// in whole seconds.
 pub fn scan(dir: &Path) -> Vec<FileEntry> {
-    let scan = crate::core::store::scan_folder(dir).unwrap_or_default();
+    let scan = crate::core::folder::scan_folder(dir).unwrap_or_default();
     scan.files
         .into_iter()
         .filter(|f| !f.name.starts_with('.'))

@@ -9,7 +9,10 @@
 //! here per chunk: the snapshot asks the download's scheduler, which knows, once per frame
 //! (`read_awaited_from`).
 
-use std::collections::VecDeque;
+mod rates;
+
+use rates::{Rates, Samples};
+
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -89,18 +92,8 @@ impl std::fmt::Debug for AwaitedSource {
     }
 }
 
-/// Rates are measured over about this long.
-const RATE_WINDOW: Duration = Duration::from_secs(3);
 /// A peer with work that delivered nothing for this long is shown as stalled.
 const STALLED_AFTER: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Default)]
-struct Samples {
-    /// (when, total bytes, bytes per peer), oldest first.
-    seen: VecDeque<(Instant, u64, Vec<u64>)>,
-    /// When each peer's byte count last changed.
-    last_change: Vec<Option<Instant>>,
-}
 
 /// One serving peer (download) or target (upload), as the UI shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -570,56 +563,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock_unpoisoned()
 }
 
-/// How far back a sample may be to serve as a rate's base.
-const MIN_RATE_SPAN: Duration = Duration::from_millis(500);
-
-impl Samples {
-    /// Records the counts seen at `now`; returns the base for rates (the oldest sample within
-    /// the window, if old enough to measure over) and when each peer's count last changed.
-    #[allow(clippy::type_complexity)]
-    fn record(
-        &mut self,
-        now: Instant,
-        started: Instant,
-        total: u64,
-        per_peer: &[u64],
-    ) -> (Option<(Instant, u64, Vec<u64>)>, Vec<Option<Instant>>) {
-        self.last_change.resize(per_peer.len(), None);
-        let previous = self.seen.back().map(|(_, _, p)| p.clone());
-        for (k, &b) in per_peer.iter().enumerate() {
-            let before = previous
-                .as_ref()
-                .map_or(0, |p| p.get(k).copied().unwrap_or(0));
-            if b != before {
-                self.last_change[k] = Some(now);
-            } else if self.last_change[k].is_none() {
-                self.last_change[k] = Some(started);
-            }
-        }
-        let fresh = self.seen.back().is_none_or(|(at, _, _)| {
-            now.saturating_duration_since(*at) >= Duration::from_millis(200)
-        });
-        if fresh {
-            self.seen.push_back((now, total, per_peer.to_vec()));
-        }
-        // Keep one sample older than the window as the base.
-        while self.seen.len() > 2
-            && self
-                .seen
-                .get(1)
-                .is_some_and(|(at, _, _)| now.saturating_duration_since(*at) >= RATE_WINDOW)
-        {
-            self.seen.pop_front();
-        }
-        let base = self
-            .seen
-            .front()
-            .filter(|(at, _, _)| now.saturating_duration_since(*at) >= MIN_RATE_SPAN)
-            .cloned();
-        (base, self.last_change.clone())
-    }
-}
-
 /// The transfers a client has run, newest last; the UI reads it every frame.
 #[derive(Debug, Default)]
 pub struct TransferRegistry {
@@ -648,14 +591,6 @@ impl TransferRegistry {
     pub fn snapshot(&self) -> Vec<Arc<TransferProgress>> {
         self.transfers.lock_unpoisoned().clone()
     }
-}
-
-/// Rates as a snapshot shows them, in bytes per second.
-struct Rates {
-    per_peer: Vec<f64>,
-    total: f64,
-    /// When each peer's byte count last changed (`None` once the transfer has ended).
-    last_change: Vec<Option<Instant>>,
 }
 
 #[cfg(test)]
