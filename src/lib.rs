@@ -15,6 +15,7 @@ pub(crate) mod net;
 pub(crate) mod peer;
 pub(crate) mod peer_mode;
 pub(crate) mod protocol;
+pub mod relay;
 pub(crate) mod settings;
 pub(crate) mod signals;
 pub(crate) mod store;
