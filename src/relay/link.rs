@@ -72,7 +72,9 @@ impl Held<'_> {
     fn sub(&self, bytes: usize) {
         self.mine.fetch_sub(bytes, Ordering::Relaxed);
         self.stats.held.fetch_sub(bytes, Ordering::Relaxed);
-        self.stats.forwarded.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.stats
+            .forwarded
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }
 
@@ -167,9 +169,7 @@ impl Reader<'_> {
         self.random ^= self.random << 25;
         self.random ^= self.random >> 27;
         let draw = self.random.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-        self.link
-            .jitter
-            .mul_f64(draw as f64 / (1u64 << 53) as f64)
+        self.link.jitter.mul_f64(draw as f64 / (1u64 << 53) as f64)
     }
 }
 
@@ -198,7 +198,11 @@ async fn write_side(
     mut silent: watch::Receiver<bool>,
 ) -> io::Result<()> {
     while let Some(Timed { at, segment }) = untimed.recv().await {
-        tokio::time::sleep_until(at.into()).await;
+        // The timer rounds up to the next millisecond: a segment already due is not put
+        // through it (at full speed every segment is due, and would wait up to 1 ms each).
+        if at > Instant::now() {
+            tokio::time::sleep_until(at.into()).await;
+        }
         match segment {
             Segment::Data(bytes) => {
                 write_unless_silent(&mut to, &bytes, &mut silent).await?;

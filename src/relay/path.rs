@@ -87,12 +87,7 @@ impl Path {
     }
 
     /// Until both sides have closed, either fails, or a reset.
-    async fn relay(
-        &self,
-        mut client: TcpStream,
-        index: u64,
-        mut resets: watch::Receiver<u64>,
-    ) {
+    async fn relay(&self, mut client: TcpStream, index: u64, mut resets: watch::Receiver<u64>) {
         let connect = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(self.target));
         let connected = tokio::select! {
             connected = connect => connected,
@@ -125,7 +120,11 @@ impl Path {
 
     fn forward(&self, upstream: bool, index: u64) -> Forward<'_> {
         let (link, clock, stats) = if upstream {
-            (&self.config.upstream, &self.upstream, &self.control.upstream)
+            (
+                &self.config.upstream,
+                &self.upstream,
+                &self.control.upstream,
+            )
         } else {
             (
                 &self.config.downstream,
@@ -138,7 +137,9 @@ impl Path {
             clock,
             stats,
             silent: self.control.silent.subscribe(),
-            random: self.config.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(upstream),
+            random: self.config.seed
+                ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ u64::from(upstream),
         }
     }
 }

@@ -122,7 +122,10 @@ fn jitter_delays_unevenly_and_never_reorders() {
         longest = longest.max(round_trip);
     }
     // The draws are seeded: 20 round trips of two uniform draws in [0, 30 ms] each.
-    assert!(longest >= ms(25), "no jitter: longest round trip {longest:?}");
+    assert!(
+        longest >= ms(25),
+        "no jitter: longest round trip {longest:?}"
+    );
     // Many small writes, each a separate read with its own draw: the stream stays in order.
     let count = 3_000u64;
     let mut reader = client.try_clone().unwrap();
@@ -317,7 +320,11 @@ fn a_close_arrives_after_the_last_bytes_and_no_target_is_a_reset() {
     let mut got = Vec::new();
     client.read_to_end(&mut got).unwrap();
     assert!(started.elapsed() >= ms(30));
-    assert!(got == sent, "{} bytes of 100,000 before the close", got.len());
+    assert!(
+        got == sent,
+        "{} bytes of 100,000 before the close",
+        got.len()
+    );
     // A target that is gone: the relay resets the client.
     drop(accepted);
     // Bound and never listening (the port stays ours): connecting to it is refused.
