@@ -2,7 +2,8 @@
 //! (`p2p_tui::relay`), and a slow peer among fast ones. Each case's target is printed beside
 //! its figure; the downloader's flags are each binary's defaults unless a case names one.
 
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ const PATH_RATE: u64 = 12_500_000;
 
 pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
     println!(
-        "  issue 29: p2 p3 p4 each behind a relay of its own (one-way delay = half the round trip)"
+        "  at a distance: p2 p3 p4 each behind a relay of its own (one-way delay = half the round trip)"
     );
     let capped = |round_trip_ms: u64| Link {
         delay: Duration::from_millis(round_trip_ms / 2),
@@ -65,6 +66,11 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
             "",
         ),
     ];
+    for round_trip_ms in [50, 100] {
+        let rate = raw_through_relays(capped(round_trip_ms), 3, 25_000_000);
+        let what = format!("raw TCP, the 3 paths at once, {round_trip_ms} ms");
+        println!("    {what:<38} {:>7.1} MB/s  (ceiling: 37.5)", rate);
+    }
     let mut peak_kib = 0;
     for (what, link, size, extra, target) in cases {
         let run = through(bin, peers, link, size, extra, limit);
@@ -81,9 +87,40 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
     }
     let ceiling = MEMORY_CAP_MIB + MEMORY_MARGIN_MIB;
     println!(
-        "    downloader's peak RSS in the cases above: {:.1} MiB (target < cap {MEMORY_CAP_MIB} + {MEMORY_MARGIN_MIB} = {ceiling} MiB)",
+        "    downloader's peak RSS, largest of the five cases: {:.1} MiB (target < cap {MEMORY_CAP_MIB} + {MEMORY_MARGIN_MIB} = {ceiling} MiB)",
         peak_kib as f64 / 1024.0
     );
+}
+
+/// `bytes` through each of `paths` relays with `link` at once, one TCP stream each, 256 KiB
+/// writes; MB/s in all: what the paths carry.
+fn raw_through_relays(link: Link, paths: usize, bytes: u64) -> f64 {
+    let started = std::time::Instant::now();
+    let streams: Vec<_> = (0..paths)
+        .map(|_| {
+            let sink = TcpListener::bind("127.0.0.1:0").unwrap();
+            let target = sink.local_addr().unwrap();
+            let relay = Relay::start(target, RelayConfig::symmetric(link.clone())).unwrap();
+            std::thread::spawn(move || {
+                let mut client = TcpStream::connect(relay.addr()).unwrap();
+                let (mut server, _) = sink.accept().unwrap();
+                let reader =
+                    std::thread::spawn(move || std::io::copy(&mut server, &mut std::io::sink()));
+                let block = vec![0x5au8; 256 << 10];
+                let mut sent = 0;
+                while sent < bytes {
+                    client.write_all(&block).unwrap();
+                    sent += block.len() as u64;
+                }
+                drop(client);
+                assert_eq!(reader.join().unwrap().unwrap(), sent);
+                drop(relay);
+                sent
+            })
+        })
+        .collect();
+    let total: u64 = streams.into_iter().map(|s| s.join().unwrap()).sum();
+    total as f64 / 1e6 / started.elapsed().as_secs_f64()
 }
 
 /// A download of `size` bytes from p2, p3 and p4, each through a relay with `link` both ways
