@@ -11,7 +11,7 @@
 //!
 //! The relay runs on a thread of its own with its own runtime, so a plain `#[test]`, a
 //! benchmark's `main` or async code can all use it; dropping the [`Relay`] stops it and closes
-//! its connections. It imports only std and tokio, and talks only to the addresses it is given.
+//! its connections (blocking until its thread has ended, a few milliseconds). It imports only std and tokio, and talks only to the addresses it is given.
 
 mod link;
 mod path;
