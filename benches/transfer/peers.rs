@@ -151,13 +151,12 @@ impl Run {
         }
     }
 
-    /// MB/s, or the most it can have been when stopped.
+    /// MB/s; "-" when stopped (the bytes it got by then are not counted).
     pub fn rate(&self, bytes: u64) -> String {
-        let rate = bytes as f64 / 1e6 / self.secs;
         if self.finished {
-            format!("{rate:.1} MB/s")
+            format!("{:.1} MB/s", bytes as f64 / 1e6 / self.secs)
         } else {
-            format!("< {rate:.1} MB/s")
+            "-".to_owned()
         }
     }
 }
@@ -188,8 +187,13 @@ pub fn command(
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{line}").unwrap();
     drop(stdin);
+    wait_sampling_rss(child, started, limit)
+}
+
+/// Waits for p1 (killed at `limit`), sampling its peak RSS every 10 ms; the exit is timed by a
+/// thread waiting for it.
+fn wait_sampling_rss(mut child: std::process::Child, started: Instant, limit: Duration) -> Run {
     let pid = child.id();
-    // The exit is timed by a thread waiting for it, while this one samples the peak RSS.
     let (exited, exit) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let status = child.wait().unwrap();
@@ -198,29 +202,30 @@ pub fn command(
     let (mut peak_kib, mut killed) = (0, false);
     loop {
         peak_kib = peak_kib.max(vm_hwm_kib(pid));
-        match exit.recv_timeout(Duration::from_millis(10)) {
-            Ok((_, _)) if killed => {
-                let secs = limit.as_secs_f64();
-                return Run {
-                    secs,
-                    finished: false,
-                    peak_kib,
-                };
+        let (status, secs) = match exit.recv_timeout(Duration::from_millis(10)) {
+            Ok(exit) => exit,
+            Err(_) => {
+                if !killed && started.elapsed() >= limit {
+                    let p1 = nix::unistd::Pid::from_raw(pid as i32);
+                    let _ = nix::sys::signal::kill(p1, nix::sys::signal::Signal::SIGKILL);
+                    killed = true;
+                }
+                continue;
             }
-            Ok((status, secs)) => {
-                assert!(status.success(), "p1 exited with {status}");
-                return Run {
-                    secs,
-                    finished: true,
-                    peak_kib,
-                };
-            }
-            Err(_) if !killed && started.elapsed() >= limit => {
-                let p1 = nix::unistd::Pid::from_raw(pid as i32);
-                let _ = nix::sys::signal::kill(p1, nix::sys::signal::Signal::SIGKILL);
-                killed = true;
-            }
-            Err(_) => {}
+        };
+        if killed {
+            let secs = limit.as_secs_f64();
+            return Run {
+                secs,
+                finished: false,
+                peak_kib,
+            };
         }
+        assert!(status.success(), "p1 exited with {status}");
+        return Run {
+            secs,
+            finished: true,
+            peak_kib,
+        };
     }
 }

@@ -20,23 +20,35 @@ const MEMORY_MARGIN_MIB: f64 = 32.0;
 /// 100 Mbit/s.
 const PATH_RATE: u64 = 12_500_000;
 
-pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
-    println!(
-        "  at a distance: p2 p3 p4 each behind a relay of its own (one-way delay = half the round trip)"
-    );
-    let capped = |round_trip_ms: u64| Link {
+/// 50 or 100 ms round trips at 12.5 MB/s per path.
+fn capped(round_trip_ms: u64) -> Link {
+    Link {
         delay: Duration::from_millis(round_trip_ms / 2),
         rate: Some(PATH_RATE),
         ..Link::default()
-    };
+    }
+}
+
+/// What, the paths' link (`None`: no relay), bytes, p1's extra flags, the target.
+type Case = (
+    &'static str,
+    Option<Link>,
+    u64,
+    &'static [&'static str],
+    &'static str,
+);
+
+fn cases() -> [Case; 5] {
     let uncapped = Link {
         delay: Duration::from_millis(25),
         // Holds what any window could have in flight: the delay is the only bound.
         queue: 256 << 20,
         ..Link::default()
     };
-    let cases = [
-        ("loopback, no relay, 100 MB", None, 100_000_000, &[][..], ""),
+    let mb100 = 100_000_000;
+    let target = ">= 30 MB/s";
+    [
+        ("loopback, no relay, 100 MB", None, mb100, &[], ""),
         (
             "relay, no delay, no cap, 48 MiB",
             Some(Link::default()),
@@ -47,16 +59,16 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
         (
             "50 ms, 12.5 MB/s per path, 100 MB",
             Some(capped(50)),
-            100_000_000,
+            mb100,
             &[],
-            ">= 30 MB/s",
+            target,
         ),
         (
             "100 ms, 12.5 MB/s per path, 100 MB",
             Some(capped(100)),
-            100_000_000,
+            mb100,
             &[],
-            ">= 30 MB/s",
+            target,
         ),
         (
             "50 ms, no cap, 60 MB, --window 4096",
@@ -65,14 +77,20 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
             &["--window", "4096"],
             "",
         ),
-    ];
+    ]
+}
+
+pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
+    println!(
+        "  at a distance: p2 p3 p4 each behind a relay of its own (one-way delay = half the round trip)"
+    );
     for round_trip_ms in [50, 100] {
         let rate = raw_through_relays(capped(round_trip_ms), 3, 25_000_000);
         let what = format!("raw TCP, the 3 paths at once, {round_trip_ms} ms");
-        println!("    {what:<38} {:>7.1} MB/s  (ceiling: 37.5)", rate);
+        println!("    {what:<38} {rate:>7.1} MB/s  (ceiling: 37.5)");
     }
     let mut peak_kib = 0;
-    for (what, link, size, extra, target) in cases {
+    for (what, link, size, extra, target) in cases() {
         let run = through(bin, peers, link, size, extra, limit);
         peak_kib = peak_kib.max(run.peak_kib);
         println!(
