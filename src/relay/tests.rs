@@ -188,7 +188,10 @@ fn the_rate_cap_paces_every_connection_on_one_wire() {
 }
 
 /// Writes `total` pattern bytes through `relay` to a server that reads nothing until the
-/// relay holds its whole capacity; then reads it all. The relay never held more.
+/// relay holds its whole capacity; then reads it all. The relay never held more. `total` must
+/// exceed what the kernel's socket buffers take on the way (`tcp_wmem` and `tcp_rmem`'s
+/// maximums: 4 and 6 MiB by default, 32 MiB for reading on some machines), so that the sender
+/// is still held back.
 fn fill_a_link_whose_receiver_does_not_read(link: Link, total: u64) {
     let capacity = link.capacity();
     let (target, accepted) = handing_server(Some(4096));
@@ -222,20 +225,20 @@ fn a_receiver_that_does_not_read_holds_the_relay_to_its_queue() {
         ..Link::default()
     };
     assert_eq!(link.capacity(), 256 * 1024);
-    fill_a_link_whose_receiver_does_not_read(link, 32 << 20);
+    fill_a_link_whose_receiver_does_not_read(link, 64 << 20);
 }
 
 #[test]
 fn a_capped_link_holds_its_queue_and_what_is_on_the_wire() {
     let link = Link {
         delay: ms(20),
-        rate: Some(8_000_000),
+        rate: Some(64_000_000),
         queue: 64 * 1024,
         ..Link::default()
     };
-    // 64 KiB waiting, 8 MB/s × 20 ms = 160,000 bytes on the wire.
-    assert_eq!(link.capacity(), 65_536 + 160_000);
-    fill_a_link_whose_receiver_does_not_read(link, 12 << 20);
+    // 64 KiB waiting, 64 MB/s × 20 ms = 1,280,000 bytes on the wire.
+    assert_eq!(link.capacity(), 65_536 + 1_280_000);
+    fill_a_link_whose_receiver_does_not_read(link, 64 << 20);
 }
 
 #[test]
