@@ -18,6 +18,7 @@ mod line_editing;
 mod messages;
 mod naive;
 mod refusal_order;
+mod relay_faults;
 mod robustness;
 mod seed_cases;
 mod seed_session;

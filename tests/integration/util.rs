@@ -561,3 +561,51 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg("-l").arg(&self.0).output();
     }
 }
+
+impl Net {
+    /// A `--line` console for `id` reading `settings` instead of the network's own (e.g. one
+    /// naming relays in place of some peers' ports).
+    pub fn console_with_settings(
+        &self,
+        id: &str,
+        settings: &std::path::Path,
+        extra: &[&str],
+    ) -> Console {
+        let child = Command::new(bin())
+            .args(["--peer", id, "--line", "--settings"])
+            .arg(settings)
+            .arg("--dir")
+            .arg(self.dir(id))
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn console");
+        Console::new(child)
+    }
+}
+
+/// The seed for a test's random moments: `FAULT_SEED` if set, else fresh; printed, so that a
+/// failure can be replayed.
+pub fn fault_seed(test: &str) -> u64 {
+    let seed = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!("{test}: FAULT_SEED={seed}");
+    seed
+}
+
+/// A number in `range` drawn from `seed` (SplitMix64 step).
+pub fn pick_seeded(seed: u64, range: std::ops::Range<usize>) -> usize {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    range.start + (z ^ (z >> 31)) as usize % (range.end - range.start)
+}
