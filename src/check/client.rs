@@ -5,16 +5,31 @@
 //! killed mid-download.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::causes;
-use super::client_cases::Env;
 use super::flows::text;
 use super::lab::{Lab, ME};
 use super::lines;
 use super::play::{Behaviour, Fault};
 use super::wire::{Checked, Ctx, fail};
 use crate::core::protocol::chunk_count;
+
+/// What every client case needs: the client's command line and how long a case may take.
+#[derive(Clone)]
+pub struct Env {
+    pub command: Arc<Vec<String>>,
+    pub case_timeout: Duration,
+}
+
+impl Env {
+    /// How long the client has to print what a case of `budget` case timeouts waits for (the
+    /// rest of the case timeout is for starting, judging and stopping).
+    pub(super) fn deadline(&self, budget: u32) -> Duration {
+        self.case_timeout.mul_f64(0.7 * f64::from(budget))
+    }
+}
 
 fn serving(files: &[(&str, &[u8])]) -> Option<Behaviour> {
     Some(Behaviour {

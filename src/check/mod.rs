@@ -143,7 +143,7 @@ fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
 pub async fn run_client(check: ClientCheck) -> Result<i32> {
     let grace =
         (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
-    let env = client_cases::Env {
+    let env = client::Env {
         command: std::sync::Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,
     };
