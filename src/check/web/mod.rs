@@ -1,0 +1,72 @@
+//! `--check-web HOST:PORT`: a conformance checker for a seed-000 Part I / seed-004 web server
+//! (a classroom `WebServer.py`, p2p-tui's own `--web`). It puts files of its own in the
+//! directory the server serves (`--web-root DIR`, default the current directory: where a
+//! classroom server is started), one of each type the seeds name, asks for them as a browser
+//! and as the classroom clients do, and removes them when done. Same cases, verdicts, deadlines
+//! and reports as `--check-server`.
+
+pub mod cases;
+pub mod causes;
+pub mod http;
+pub mod site;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use super::report::Report;
+use super::wire::Ctx;
+use super::{ReportFile, attribute_deviations, finish, run_case, run_prefix};
+
+/// `--check-web HOST:PORT [--web-root DIR]`.
+#[derive(Debug, Clone)]
+pub struct WebCheck {
+    pub addr: String,
+    /// The directory the server serves its files from.
+    pub root: PathBuf,
+    pub case_timeout: Duration,
+    pub reports: Vec<ReportFile>,
+}
+
+impl WebCheck {
+    pub fn from_cli(cli: &crate::cli::Cli, addr: String) -> Result<WebCheck> {
+        let limits = super::ServerCheck::from_cli(cli, addr.clone())?;
+        Ok(WebCheck {
+            addr,
+            root: cli.web_root.clone().unwrap_or_else(|| PathBuf::from(".")),
+            case_timeout: limits.case_timeout,
+            reports: limits.reports,
+        })
+    }
+}
+
+/// Runs every web case, prints the table, writes the reports; 0 only when every case passed.
+pub async fn run_web(check: WebCheck) -> Result<i32> {
+    if !check.root.is_dir() {
+        return Err(eyre!(
+            "--web-root {}: not a directory (give the directory the server serves its files from)",
+            check.root.display()
+        ));
+    }
+    tokio::time::timeout(
+        check.case_timeout,
+        tokio::net::TcpStream::connect(&check.addr),
+    )
+    .await
+    .map_err(|_| eyre!("no answer from {} within the case timeout", check.addr))?
+    .wrap_err_with(|| format!("cannot connect to {}", check.addr))?;
+    let prefix = run_prefix();
+    let site = Arc::new(site::Site::create(&check.root, &prefix)?);
+    let grace = (check.case_timeout / 5).min(Duration::from_secs(1));
+    let mut results = Vec::new();
+    for case in cases::web_cases(&site, check.case_timeout) {
+        let ctx = Ctx::new(&check.addr, grace, &prefix);
+        results.push(run_case(&case, ctx, check.case_timeout).await);
+    }
+    drop(site);
+    let results = attribute_deviations(results, cases::DEVIATION_HOMES);
+    let report = Report::new("web", &check.addr, results);
+    finish(&report, &check.reports)
+}
