@@ -77,8 +77,9 @@ pub struct Cli {
     pub header_timeout: u64,
 
     /// Fetch one file over HTTP and print it as the seed-004 client does (text printed, other
-    /// types saved here): HOST PORT FILE, or one http://HOST:PORT/FILE URL
-    #[arg(help_heading = "Web client (--get)", long, value_name = "HOST PORT FILE", num_args = 1..=3, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
+    /// types saved here): HOST PORT FILE [TIMEOUT] (the seed's syntax; TIMEOUT as --timeout), or
+    /// one http://HOST:PORT/FILE URL
+    #[arg(help_heading = "Web client (--get)", long, value_name = "HOST PORT FILE [TIMEOUT]", num_args = 1..=4, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
     pub get: Option<Vec<String>>,
 
     /// --get: give up after this many seconds without progress (connecting, waiting, reading)
@@ -187,7 +188,27 @@ pub struct Cli {
     #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server"])]
     pub check_client: bool,
 
-    /// --check-client: the client's command line
+    /// Check a running seed-000/004 web server at HOST:PORT: it writes test files (html, txt,
+    /// jpg, png, mp3, mp4, a 5 MiB binary) into --web-root, asks for them and removes them;
+    /// exit status 0 only if every case passes
+    #[arg(help_heading = "Checking an implementation", long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client"])]
+    pub check_web: Option<String>,
+
+    /// --check-web: the directory the server serves its files from [default: the current directory]
+    #[arg(
+        help_heading = "Checking an implementation",
+        long,
+        value_name = "DIR",
+        requires = "check_web"
+    )]
+    pub web_root: Option<PathBuf>,
+
+    /// Check a seed-004 web client: run the COMMAND given after `--` as `COMMAND HOST PORT FILE
+    /// [TIMEOUT]` against a web server p2p-tui plays; exit status 0 only if every case passes
+    #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client", "check_web"])]
+    pub check_get: bool,
+
+    /// --check-client, --check-get: the client's command line
     #[arg(
         help_heading = "Checking an implementation",
         last = true,
@@ -280,6 +301,10 @@ pub enum Mode {
     CheckClient,
     /// `--check-server HOST:PORT`
     CheckServer(String),
+    /// `--check-web HOST:PORT`
+    CheckWeb(String),
+    /// `--check-get -- COMMAND...`
+    CheckGet,
     /// `--get HOST PORT FILE` or `--get URL`
     Get(Vec<String>),
     /// `--tracker` and/or `--web`, in one process.
@@ -300,6 +325,8 @@ impl Mode {
         match self {
             Mode::CheckClient => "--check-client",
             Mode::CheckServer(_) => "--check-server",
+            Mode::CheckWeb(_) => "--check-web",
+            Mode::CheckGet => "--check-get",
             Mode::Get(_) => "--get",
             Mode::Servers => "--tracker/--web",
             Mode::Sync(_) => "--sync",
@@ -314,6 +341,8 @@ impl Mode {
         match self {
             Mode::CheckClient => &["check_client", "command", "case_timeout", "report"],
             Mode::CheckServer(_) => &["check_server", "check_file", "case_timeout", "report"],
+            Mode::CheckWeb(_) => &["check_web", "web_root", "case_timeout", "report"],
+            Mode::CheckGet => &["check_get", "command", "case_timeout", "report"],
             Mode::Get(_) => &["get", "timeout"],
             Mode::Servers => &[
                 "tracker",
@@ -389,6 +418,10 @@ impl Cli {
             Mode::CheckClient
         } else if let Some(addr) = &self.check_server {
             Mode::CheckServer(addr.clone())
+        } else if let Some(addr) = &self.check_web {
+            Mode::CheckWeb(addr.clone())
+        } else if self.check_get {
+            Mode::CheckGet
         } else if let Some(args) = &self.get {
             Mode::Get(args.clone())
         } else if self.tracker.is_some() || self.web.is_some() {
@@ -578,7 +611,7 @@ mod tests {
                 "--peer <ID> can be given only once; see p2p-tui --help",
             ),
             (
-                &["--get", "h", "1", "f", "g"],
+                &["--get", "h", "1", "f", "5", "g"],
                 "unexpected argument g (a value follows its flag); see p2p-tui --help",
             ),
         ];

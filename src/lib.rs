@@ -54,6 +54,8 @@ pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
         Mode::CheckServer(addr) => {
             check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await
         }
+        Mode::CheckWeb(addr) => check::web::run_web(check::web::WebCheck::from_cli(&cli, addr)?).await,
+        Mode::CheckGet => check::get::run_get(check::get::GetCheck::from_cli(&cli)?).await,
         Mode::Get(args) => run_get(&args, cli.timeout, signals).await,
         Mode::Servers => {
             logging::init_stderr("info");
@@ -143,6 +145,7 @@ async fn run_peer(cli: Cli, id: String, signals: Signals) -> Result<()> {
 /// no answer (refused, timed out, broken), 128 + the signal's number after SIGINT, SIGTERM or
 /// SIGHUP.
 async fn run_get(args: &[String], timeout_secs: f64, mut signals: Signals) -> Result<i32> {
+    let (args, timeout_secs) = web::client::seed_timeout(args, timeout_secs).map_err(|e| eyre!(e))?;
     let target = web::client::Target::parse(args).map_err(|e| eyre!(e))?;
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
         return Err(eyre!(

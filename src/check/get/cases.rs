@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::run::{Ran, files_under, run};
 use super::serve::{self, Behaviour, Seen};
-use super::{NEVER_CONNECTS, NO_END, OTHER_LINES};
+use super::{EXITS_WITH_ERROR, NEVER_CONNECTS, NO_END, OTHER_LINES};
 use crate::check::cases::Case;
 use crate::check::web::cases::{bounded, differ};
 use crate::check::wire::{Checked, Ctx, fail};
@@ -101,6 +101,15 @@ async fn fetch(ctx: &Ctx, env: &Env, behaviour: Behaviour, file: &str, timeout: 
     Ok(Fetched { ran, seen, dir })
 }
 
+/// `judged`, with the client's error exit as its cause when it failed after one (an exit
+/// status other than 0 and something on stderr).
+fn blame_exit(ctx: &Ctx, ran: &Ran, judged: Checked) -> Checked {
+    if judged.is_err() && !ran.success && ran.stderr_lines > 0 {
+        ctx.cause(EXITS_WITH_ERROR, format!("the client {} (its stderr below)", ran.status));
+    }
+    judged
+}
+
 fn serving(name: &str, media_type: &'static str, bytes: Vec<u8>) -> Behaviour {
     Behaviour::Serve {
         name: name.to_string(),
@@ -182,6 +191,10 @@ fn in_order(ctx: &Ctx, ran: &Ran, wants: &[Want]) -> Checked {
 async fn lines(ctx: Ctx, env: Env) -> Checked {
     let page = serving("index.html", "text/html", PAGE.as_bytes().to_vec());
     let got = fetch(&ctx, &env, page, "index.html", Some(DEFAULT)).await?;
+    blame_exit(&ctx, &got.ran, judge_lines(&ctx, &got))
+}
+
+fn judge_lines(ctx: &Ctx, got: &Fetched) -> Checked {
     let asked = got.seen.requests.iter().any(|r| {
         let mut words = r.split_whitespace();
         words.next() == Some("GET")
@@ -201,12 +214,16 @@ async fn lines(ctx: Ctx, env: Env) -> Checked {
         Want { shown: "Success!!!", accepts: |l| l == "Success!!!" },
         Want { shown: "Socket closed.", accepts: socket_closed },
     ];
-    in_order(&ctx, &got.ran, &wants)
+    in_order(ctx, &got.ran, &wants)
 }
 
 async fn text(ctx: Ctx, env: Env) -> Checked {
     let file = serving("text.txt", "text/plain", TEXT.as_bytes().to_vec());
     let got = fetch(&ctx, &env, file, "text.txt", Some(DEFAULT)).await?;
+    blame_exit(&ctx, &got.ran, judge_text(&got))
+}
+
+fn judge_text(got: &Fetched) -> Checked {
     let want: Vec<&str> = TEXT.lines().collect();
     let printed: Vec<&str> = got.ran.lines.iter().map(|l| l.trim_end()).collect();
     if printed.windows(want.len()).any(|w| w == want.as_slice()) {
@@ -225,13 +242,17 @@ async fn binary(ctx: Ctx, env: Env) -> Checked {
     let bytes = image();
     let file = serving("photo.jpg", "image/jpeg", bytes.clone());
     let got = fetch(&ctx, &env, file, "photo.jpg", Some(DEFAULT)).await?;
+    blame_exit(&ctx, &got.ran, judge_binary(&ctx, &got, &bytes))
+}
+
+fn judge_binary(ctx: &Ctx, got: &Fetched, bytes: &[u8]) -> Checked {
     let files = files_under(got.dir.path());
-    let saved = |p: &PathBuf| std::fs::read(p).is_ok_and(|b| b == bytes);
+    let saved = |p: &PathBuf| std::fs::read(p).is_ok_and(|b| b == *bytes);
     if let Some(path) = files.iter().find(|p| saved(p)) {
-        ctx.note(format!("client saved {}: the image, byte-exact", shown(&got, path)));
+        ctx.note(format!("client saved {}: the image, byte-exact", shown(got, path)));
         return Ok(());
     }
-    if got.ran.stdout.windows(bytes.len()).any(|w| w == bytes.as_slice()) {
+    if got.ran.stdout.windows(bytes.len()).any(|w| w == bytes) {
         ctx.deviation(
             "binary printed",
             format!("the image's {} bytes were printed on the terminal, not saved to a file", bytes.len()),
@@ -241,8 +262,8 @@ async fn binary(ctx: Ctx, env: Env) -> Checked {
     let found: Vec<String> = files
         .iter()
         .map(|p| match std::fs::read(p) {
-            Ok(b) => format!("{}: {}", shown(&got, p), differ(&b, &bytes)),
-            Err(e) => format!("{}: {e}", shown(&got, p)),
+            Ok(b) => format!("{}: {}", shown(got, p), differ(&b, bytes)),
+            Err(e) => format!("{}: {e}", shown(got, p)),
         })
         .collect();
     fail(format!(
@@ -274,11 +295,15 @@ fn image() -> Vec<u8> {
 
 async fn not_found(ctx: Ctx, env: Env) -> Checked {
     let got = fetch(&ctx, &env, Behaviour::NotFound, "missing.html", Some(DEFAULT)).await?;
+    blame_exit(&ctx, &got.ran, judge_not_found(&ctx, &got))
+}
+
+fn judge_not_found(ctx: &Ctx, got: &Fetched) -> Checked {
     let wants = [
         Want { shown: "Server HTTP Response: HTTP/1.1 404 Not Found", accepts: status_404 },
         Want { shown: "404 Not Found", accepts: not_found_line },
     ];
-    in_order(&ctx, &got.ran, &wants)
+    in_order(ctx, &got.ran, &wants)
 }
 
 async fn timeout_given(ctx: Ctx, env: Env) -> Checked {
@@ -304,10 +329,11 @@ async fn ends_at(ctx: Ctx, env: Env, given: Option<f64>) -> Checked {
         None => format!("no TIMEOUT (the seed's default is {DEFAULT} s)"),
     };
     if took < seconds / 2.0 {
-        return fail(format!(
+        let early = fail(format!(
             "with {what} the client ended {took:.2} s after it connected, before waiting its timeout (it {})",
             got.ran.status
         ));
+        return blame_exit(&ctx, &got.ran, early);
     }
     if took > seconds + LATE {
         return fail(format!(

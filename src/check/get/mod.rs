@@ -26,6 +26,9 @@ pub const NO_END: &str = "does not end: still running at the case's deadline (se
 /// The client exits without connecting to the HOST and PORT it was given.
 pub const NEVER_CONNECTS: &str = "never connects to the HOST and PORT on its command line (seed 004 3.1: \"python client.py [-host] [-port] [-filename] [-timeout]\"; \"host (required)\", \"port (required) the port number where the connection will be established\")";
 
+/// The client exits with an error, saying why on its stderr (a traceback, say).
+pub const EXITS_WITH_ERROR: &str = "exits with an error before doing what the case asks (its stderr says why; seed 004 3.2: \"Finally, do not forget to close the sockets before exiting and printing a confirmation message that the sockets have been closed.\")";
+
 /// `--check-get -- COMMAND...`.
 #[derive(Debug, Clone)]
 pub struct GetCheck {

@@ -30,6 +30,10 @@ pub struct Ran {
     pub exited_at: Instant,
     /// "exited with status 0", "was killed by SIGSEGV".
     pub status: String,
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// How many lines it wrote on stderr.
+    pub stderr_lines: usize,
 }
 
 /// A running client; dropping it kills its process group.
@@ -82,8 +86,10 @@ pub async fn run(ctx: &Ctx, command: &[String], args: &[String], dir: &Path) -> 
         }
         bytes
     };
-    let (stdout, (), status) = tokio::join!(read_out, keep_stderr(ctx, stderr), running.child.wait());
+    let (stdout, stderr_lines, status) =
+        tokio::join!(read_out, keep_stderr(ctx, stderr), running.child.wait());
     let exited_at = Instant::now();
+    let success = status.as_ref().is_ok_and(|s| s.success());
     let status = match status {
         Ok(status) => describe_exit(status),
         Err(e) => format!("could not be waited for ({e})"),
@@ -93,19 +99,29 @@ pub async fn run(ctx: &Ctx, command: &[String], args: &[String], dir: &Path) -> 
         ctx.note(format!("client | {}", escape_line(line.as_bytes())));
     }
     ctx.note(format!("client | (its output ends: it {status})"));
-    Ok(Ran { lines, stdout, exited_at, status })
+    Ok(Ran {
+        lines,
+        stdout,
+        exited_at,
+        status,
+        success,
+        stderr_lines,
+    })
 }
 
-/// Its stderr lines into the case's journal (the last ones are kept).
-async fn keep_stderr(ctx: &Ctx, stderr: Option<tokio::process::ChildStderr>) {
-    let Some(stderr) = stderr else { return };
+/// Its stderr lines into the case's journal (the last ones are kept); how many there were.
+async fn keep_stderr(ctx: &Ctx, stderr: Option<tokio::process::ChildStderr>) -> usize {
+    let Some(stderr) = stderr else { return 0 };
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
     let keep = async {
+        let mut count = 0;
         while let Some(line) = rx.recv().await {
             ctx.stderr_line(&line);
+            count += 1;
         }
+        count
     };
-    tokio::join!(bounded_lines(stderr, STDERR_LINE, tx), keep);
+    tokio::join!(bounded_lines(stderr, STDERR_LINE, tx), keep).1
 }
 
 fn lines_of(stdout: &[u8]) -> Vec<String> {

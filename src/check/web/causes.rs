@@ -24,3 +24,6 @@ pub const NOT_THE_FILE: &str = "sends other bytes than the file's (seed 000 I (v
 
 /// A status other than the one the request calls for.
 pub const WRONG_STATUS: &str = "answers with another status than the seed's (seed 000 I (vi): \"the HTTP response code ... should be set properly\"; (vii): \"404 Not Found\" for a file not present)";
+
+/// A request reaches a file outside the web root.
+pub const LEAVES_ROOT: &str = "serves files outside its web root (seed 000 I (v): \"get the requested file from the server's file system\": the files it serves; SPEC 5: \"paths that escape the root ... never reach a file outside it\")";
