@@ -54,18 +54,20 @@ impl ClassroomWeb {
         let root = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_web_server.py");
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .arg(script)
             .arg(port.to_string())
             .arg(root.path())
             .arg(fault)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("python3");
-        wait_until("the fixture web server listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        // It says when it listens (a probe connection would kill the dies-on-empty fault).
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read");
+        assert_eq!(line, "listening\n", "the fixture web server did not start");
         ClassroomWeb { child, port, root }
     }
 
@@ -141,6 +143,16 @@ fn the_classroom_web_server_passes_and_each_planted_fault_fails_exactly_its_case
             });
         }
     });
+}
+
+/// The checker's probe for a server that is not running is a whole request: a classroom server
+/// that dies on a connection closed without one (as one course implementation does) is judged
+/// on its cases, not killed by the probe.
+#[test]
+fn the_checker_does_not_kill_a_server_that_dies_on_an_empty_connection() {
+    let server = ClassroomWeb::start("dies-on-empty");
+    let run = server.check("10");
+    run.exactly(&[]);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, eyre};
 
 use super::report::Report;
 use super::wire::Ctx;
@@ -42,6 +42,33 @@ impl WebCheck {
     }
 }
 
+/// A server that is not there at all is one clear sentence, not twelve failures. The probe is
+/// a whole request (for a file that is not there), never a bare connection: a classroom server
+/// that reads one request per connection dies on a connection closed without one (found
+/// against a course implementation), and that must be a case's finding, not the probe's.
+async fn reachable(check: &WebCheck, prefix: &str) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(&check.addr).await?;
+        let request = format!(
+            "GET /{prefix}-probe.html HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            check.addr
+        );
+        stream.write_all(request.as_bytes()).await?;
+        // Its answer, whatever it is, until it closes (bounded by the timeout below).
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        std::io::Result::Ok(())
+    };
+    match tokio::time::timeout(check.case_timeout, probe).await {
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(eyre!("cannot connect to {}: {e}", check.addr))
+        }
+        // Refused is the only answer that says nobody is there; the rest is for the cases.
+        _ => Ok(()),
+    }
+}
+
 /// Runs every web case, prints the table, writes the reports; 0 only when every case passed.
 pub async fn run_web(check: WebCheck) -> Result<i32> {
     if !check.root.is_dir() {
@@ -50,14 +77,8 @@ pub async fn run_web(check: WebCheck) -> Result<i32> {
             check.root.display()
         ));
     }
-    tokio::time::timeout(
-        check.case_timeout,
-        tokio::net::TcpStream::connect(&check.addr),
-    )
-    .await
-    .map_err(|_| eyre!("no answer from {} within the case timeout", check.addr))?
-    .wrap_err_with(|| format!("cannot connect to {}", check.addr))?;
     let prefix = run_prefix();
+    reachable(&check, &prefix).await?;
     let site = Arc::new(site::Site::create(&check.root, &prefix)?);
     let grace = (check.case_timeout / 5).min(Duration::from_secs(1));
     let mut results = Vec::new();
