@@ -68,7 +68,7 @@ where
 
 pub fn get_cases(env: &Env) -> Vec<Case> {
     vec![
-        case(env, "lines", "3.2", "GET index.html: the seed's lines, in order", r##"seed 004 3.2: "The first lines should summarize that a connection between the client and the server has been established and the query that has been sent. Then print out the server HTTP message and the content type of the message as well as outputting the actual file content ... Finally, do not forget to close the sockets before exiting and printing a confirmation message that the sockets have been closed." (Connection: OK / Request message sent. / Server HTTP Response: HTTP/1.1 200 OK / Content-Type: text/html / Success!!! / Socket closed.)"##, 0.0, lines),
+        case(env, "lines", "3.2", "GET test.txt: the seed's lines, in order", r##"seed 004 3.2: "The first lines should summarize that a connection between the client and the server has been established and the query that has been sent. Then print out the server HTTP message and the content type of the message as well as outputting the actual file content ... Finally, do not forget to close the sockets before exiting and printing a confirmation message that the sockets have been closed." (Connection: OK / Request message sent. / Server HTTP Response: HTTP/1.1 200 OK / Content-Type: text/plain (the type the server sent) / Success!!! / Socket closed.)"##, 0.0, lines),
         case(env, "text", "3.1", "GET a .txt file: its text shown, line by line", r##"seed 004 3.1: "python client.py 127.0.0.1 12345 text.txt which will result in the contents of text.txt being printed on the terminal.""##, 0.0, text),
         case(env, "binary", "3.2", "GET a 200 KB .jpg: saved byte-exact", r##"seed 004 3.2: "You should be able to handle text and image data."; 4.2: "for large messages you will not be able to download all of them in one go" (SPEC 5: binary content saved to a file named after FILE)"##, 0.0, binary),
         case(env, "not-found", "3.2", "a 404 answer: the status line and 404 Not Found", r##"seed 004 3.2: "If no record is found then you should return a 404 error instead of printing the content of the file." (Server HTTP Response: HTTP/1.1 404 not found / 404 Not Found)"##, 0.0, not_found),
@@ -154,8 +154,8 @@ fn response_line(l: &str, status: &str) -> bool {
         .is_some_and(|rest| rest.eq_ignore_ascii_case(status))
 }
 
-fn content_type_html(l: &str) -> bool {
-    l == "Content-Type: text/html"
+fn content_type_text(l: &str) -> bool {
+    l == "Content-Type: text/plain"
 }
 
 fn socket_closed(l: &str) -> bool {
@@ -189,8 +189,10 @@ fn in_order(ctx: &Ctx, ran: &Ran, wants: &[Want]) -> Checked {
 }
 
 async fn lines(ctx: Ctx, env: Env) -> Checked {
-    let page = serving("index.html", "text/html", PAGE.as_bytes().to_vec());
-    let got = fetch(&ctx, &env, page, "index.html", Some(DEFAULT)).await?;
+    // A .txt file: the seed's own example, and a type every seed-004 client handles (.html is
+    // not required: a course client that refuses it failed every case it was asked for).
+    let page = serving("test.txt", "text/plain", PAGE.as_bytes().to_vec());
+    let got = fetch(&ctx, &env, page, "test.txt", Some(DEFAULT)).await?;
     blame_exit(&ctx, &got.ran, judge_lines(&ctx, &got))
 }
 
@@ -198,11 +200,11 @@ fn judge_lines(ctx: &Ctx, got: &Fetched) -> Checked {
     let asked = got.seen.requests.iter().any(|r| {
         let mut words = r.split_whitespace();
         words.next() == Some("GET")
-            && words.next().is_some_and(|t| t.trim_start_matches('/') == "index.html")
+            && words.next().is_some_and(|t| t.trim_start_matches('/') == "test.txt")
     });
     if !asked {
         return fail(format!(
-            "the played server received no GET /index.html request (it received {:?})",
+            "the played server received no GET /test.txt request (it received {:?})",
             got.seen.requests
         ));
     }
@@ -210,7 +212,7 @@ fn judge_lines(ctx: &Ctx, got: &Fetched) -> Checked {
         Want { shown: "Connection: OK", accepts: connection },
         Want { shown: "Request message sent.", accepts: request_sent },
         Want { shown: "Server HTTP Response: HTTP/1.1 200 OK", accepts: status_200 },
-        Want { shown: "Content-Type: text/html", accepts: content_type_html },
+        Want { shown: "Content-Type: text/plain", accepts: content_type_text },
         Want { shown: "Success!!!", accepts: |l| l == "Success!!!" },
         Want { shown: "Socket closed.", accepts: socket_closed },
     ];
@@ -294,7 +296,7 @@ fn image() -> Vec<u8> {
 }
 
 async fn not_found(ctx: Ctx, env: Env) -> Checked {
-    let got = fetch(&ctx, &env, Behaviour::NotFound, "missing.html", Some(DEFAULT)).await?;
+    let got = fetch(&ctx, &env, Behaviour::NotFound, "missing.txt", Some(DEFAULT)).await?;
     blame_exit(&ctx, &got.ran, judge_not_found(&ctx, &got))
 }
 
@@ -318,7 +320,7 @@ async fn timeout_default(ctx: Ctx, env: Env) -> Checked {
 /// it, counted from its connection.
 async fn ends_at(ctx: Ctx, env: Env, given: Option<f64>) -> Checked {
     let seconds = given.unwrap_or(DEFAULT);
-    let got = fetch(&ctx, &env, Behaviour::Silent, "slow.html", given).await?;
+    let got = fetch(&ctx, &env, Behaviour::Silent, "test.txt", given).await?;
     let Some(connected) = got.seen.first_connection else {
         return fail("the client never connected");
     };

@@ -155,10 +155,14 @@ fn status(ctx: &Ctx, r: &Response, want: u16, name: &str) -> Checked {
     if r.status == want {
         return Ok(());
     }
-    let hint = if r.status == 404 {
-        " (is --web-root the directory the server serves its files from?)"
-    } else {
-        ""
+    let hint = match r.cut {
+        Some((sent, of)) => format!(
+            " (it answered when {sent} of the request's {of} bytes had arrived: it took the first piece for the whole request)"
+        ),
+        None if r.status == 404 => {
+            " (is --web-root the directory the server serves its files from?)".to_string()
+        }
+        None => String::new(),
     };
     let why = format!(
         "GET /{name} was answered \"{}\", not {want}{hint}",

@@ -29,6 +29,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The server closed the connection after the response (within the grace period).
     pub closed: bool,
+    /// When the server answered (or closed) before the whole request was sent: the bytes
+    /// sent, of how many.
+    pub cut: Option<(usize, usize)>,
 }
 
 impl Response {
@@ -66,8 +69,10 @@ pub enum Pace {
 /// response.
 pub async fn exchange(ctx: &Ctx, label: &str, request: &[u8], pace: Pace) -> Checked<Response> {
     let mut stream = connect(ctx, label).await?;
-    send(ctx, label, &mut stream, request, pace).await?;
-    read_response(ctx, label, &mut stream).await
+    let sent = send(ctx, label, &mut stream, request, pace).await;
+    let mut response = read_response(ctx, label, &mut stream).await?;
+    response.cut = (sent < request.len()).then_some((sent, request.len()));
+    Ok(response)
 }
 
 async fn connect(ctx: &Ctx, label: &str) -> Checked<TcpStream> {
@@ -85,15 +90,10 @@ async fn connect(ctx: &Ctx, label: &str) -> Checked<TcpStream> {
     }
 }
 
-/// Writes `request` at `pace`. A server that answers (or closes) before the whole request
-/// has arrived is noted, and the rest is not sent: its answer is what the case judges.
-async fn send(
-    ctx: &Ctx,
-    label: &str,
-    stream: &mut TcpStream,
-    request: &[u8],
-    pace: Pace,
-) -> Checked {
+/// Writes `request` at `pace`; returns how many bytes were sent. A server that answers (or
+/// closes) before the whole request has arrived is noted, and the rest is not sent: its answer
+/// is what the case judges.
+async fn send(ctx: &Ctx, label: &str, stream: &mut TcpStream, request: &[u8], pace: Pace) -> usize {
     let (pieces, gap) = match pace {
         Pace::Whole => (1, Duration::ZERO),
         Pace::Drip(pieces, gap) => (pieces.max(1), gap),
@@ -106,16 +106,16 @@ async fn send(
                 "{label} < (the server answered or closed after {sent} of the request's {} bytes)",
                 request.len()
             ));
-            return Ok(());
+            return sent;
         }
         ctx.note(format!("{label} > {}", show(piece, 200)));
         if let Err(e) = stream.write_all(piece).await {
             ctx.note(format!("{label}: the rest of the request could not be sent: {e}"));
-            return Ok(());
+            return sent;
         }
         sent += piece.len();
     }
-    Ok(())
+    sent
 }
 
 /// Reads a response head and its body.
