@@ -32,8 +32,12 @@ fn checker(args: &[&str]) -> Checked {
         .output()
         .expect("run the checker");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|_| panic!("no JSON report: {stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     Checked {
         code: output.status.code(),
         json: serde_json::from_str(&text).expect("JSON report"),
@@ -53,7 +57,8 @@ impl ClassroomWeb {
     fn start(fault: &str) -> ClassroomWeb {
         let root = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_web_server.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_web_server.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg(port.to_string())
@@ -74,7 +79,14 @@ impl ClassroomWeb {
     fn check(&self, case_timeout: &str) -> Checked {
         let addr = format!("127.0.0.1:{}", self.port);
         let root = self.root.path().to_string_lossy().into_owned();
-        checker(&["--check-web", &addr, "--web-root", &root, "--case-timeout", case_timeout])
+        checker(&[
+            "--check-web",
+            &addr,
+            "--web-root",
+            &root,
+            "--case-timeout",
+            case_timeout,
+        ])
     }
 }
 
@@ -95,14 +107,29 @@ fn check_web_passes_every_case_against_p2p_tui_web_and_leaves_the_root_as_it_was
     let root_arg = root.path().to_string_lossy().into_owned();
     let page_arg = page.to_string_lossy().into_owned();
     let run = checker(&[
-        "--check-web", &addr, "--web-root", &root_arg, "--case-timeout", "10", "--report", "html", &page_arg,
+        "--check-web",
+        &addr,
+        "--web-root",
+        &root_arg,
+        "--case-timeout",
+        "10",
+        "--report",
+        "html",
+        &page_arg,
     ]);
     assert_eq!(run.not_passed(), vec![], "{}", run.stdout);
     assert_eq!(run.code, Some(0));
     assert_eq!(run.cases().len(), 12, "{}", run.stdout);
-    assert!(run.junit.contains("classname=\"seed-000.I.vi\""), "{}", run.junit);
+    assert!(
+        run.junit.contains("classname=\"seed-000.I.vi\""),
+        "{}",
+        run.junit
+    );
     for case in run.cases() {
-        assert!(case["seed"].as_str().unwrap().starts_with("seed 00"), "{case}");
+        assert!(
+            case["seed"].as_str().unwrap().starts_with("seed 00"),
+            "{case}"
+        );
     }
     // Its own files are gone; the server's are untouched.
     let mut names: Vec<String> = std::fs::read_dir(root.path())
@@ -111,25 +138,83 @@ fn check_web_passes_every_case_against_p2p_tui_web_and_leaves_the_root_as_it_was
         .collect();
     names.sort();
     assert_eq!(names, ["check.html", "index.html"]);
-    assert!(std::fs::read_to_string(&page).unwrap().contains("Every case passed."));
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("Every case passed.")
+    );
 }
 
 #[test]
 fn the_classroom_web_server_passes_and_each_planted_fault_fails_exactly_its_case() {
     let faults: &[(&str, &[(&str, &str, &str)])] = &[
         ("none", &[]),
-        ("html-type", &[("html", "fail", "Content-Type: text/plain; the file is text/html")]),
-        ("txt-type", &[("txt", "fail", "Content-Type: text/html; the file is text/plain")]),
-        ("jpg-type", &[("jpg", "fail", "Content-Type: application/octet-stream")]),
-        ("png-type", &[("png", "fail", "Content-Type: image/jpeg; the file is image/png")]),
-        ("mp3-type", &[("mp3", "deviation", "the file is audio/mpeg")]),
+        (
+            "html-type",
+            &[(
+                "html",
+                "fail",
+                "Content-Type: text/plain; the file is text/html",
+            )],
+        ),
+        (
+            "txt-type",
+            &[(
+                "txt",
+                "fail",
+                "Content-Type: text/html; the file is text/plain",
+            )],
+        ),
+        (
+            "jpg-type",
+            &[("jpg", "fail", "Content-Type: application/octet-stream")],
+        ),
+        (
+            "png-type",
+            &[(
+                "png",
+                "fail",
+                "Content-Type: image/jpeg; the file is image/png",
+            )],
+        ),
+        (
+            "mp3-type",
+            &[("mp3", "deviation", "the file is audio/mpeg")],
+        ),
         ("mp4-type", &[("mp4", "deviation", "the file is video/mp4")]),
-        ("no-404", &[("missing", "fail", "answered \\\"HTTP/1.1 200 OK\\\", not 404")]),
-        ("needs-host", &[("no-host", "fail", "closed the connection without a response")]),
-        ("http11-only", &[("http10", "fail", "505 HTTP Version Not Supported")]),
-        ("one-read", &[("large", "fail", "Content-Length: 1048576; the file has 5242887 bytes")]),
+        (
+            "no-404",
+            &[(
+                "missing",
+                "fail",
+                "answered \\\"HTTP/1.1 200 OK\\\", not 404",
+            )],
+        ),
+        (
+            "needs-host",
+            &[(
+                "no-host",
+                "fail",
+                "closed the connection without a response",
+            )],
+        ),
+        (
+            "http11-only",
+            &[("http10", "fail", "505 HTTP Version Not Supported")],
+        ),
+        (
+            "one-read",
+            &[(
+                "large",
+                "fail",
+                "Content-Length: 1048576; the file has 5242887 bytes",
+            )],
+        ),
         ("one-recv", &[("slow", "fail", "400 Bad Request")]),
-        ("escape", &[("escape", "fail", "3 of 3 requests got the bytes of")]),
+        (
+            "escape",
+            &[("escape", "fail", "3 of 3 requests got the bytes of")],
+        ),
     ];
     std::thread::scope(|scope| {
         for (fault, expected) in faults {
@@ -139,7 +224,11 @@ fn the_classroom_web_server_passes_and_each_planted_fault_fails_exactly_its_case
                 eprintln!("--check-web against the fixture with fault {fault}");
                 run.exactly(expected);
                 // Whatever the fault, the checker's files are removed.
-                assert_eq!(std::fs::read_dir(server.root.path()).unwrap().count(), 0, "{fault}");
+                assert_eq!(
+                    std::fs::read_dir(server.root.path()).unwrap().count(),
+                    0,
+                    "{fault}"
+                );
             });
         }
     });
@@ -164,12 +253,24 @@ fn a_web_server_that_never_answers_fails_every_case_at_its_deadline() {
     assert_eq!(run.json["failed"], 12, "{}", run.stdout);
     let groups = run.json["by_cause"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "{}", run.stdout);
-    assert!(groups[0]["cause"].as_str().unwrap().starts_with("stops answering"), "{}", run.stdout);
+    assert!(
+        groups[0]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("stops answering"),
+        "{}",
+        run.stdout
+    );
 }
 
 fn fixture_client(fault: &str) -> Vec<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_web_client.py");
-    vec!["python3".into(), script.to_string_lossy().into_owned(), fault.into()]
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/classroom_web_client.py");
+    vec![
+        "python3".into(),
+        script.to_string_lossy().into_owned(),
+        fault.into(),
+    ]
 }
 
 fn check_get(client: &[String], case_timeout: &str) -> Checked {
@@ -184,19 +285,53 @@ fn check_get_passes_every_case_against_p2p_tui_get() {
     assert_eq!(run.not_passed(), vec![], "{}", run.stdout);
     assert_eq!(run.code, Some(0));
     assert_eq!(run.cases().len(), 6, "{}", run.stdout);
-    assert!(run.junit.contains("classname=\"seed-004.3.1\""), "{}", run.junit);
+    assert!(
+        run.junit.contains("classname=\"seed-004.3.1\""),
+        "{}",
+        run.junit
+    );
 }
 
 #[test]
 fn the_classroom_web_client_passes_and_each_planted_fault_fails_exactly_its_case() {
     let faults: &[(&str, &[(&str, &str, &str)])] = &[
         ("none", &[]),
-        ("wrong-lines", &[("lines", "fail", "the seed's line \\\"Connection: OK\\\" is missing")]),
-        ("first-line", &[("text", "fail", "the file's 3 lines are not shown")]),
-        ("text-mode", &[("binary", "fail", "no file in the client's directory holds the image's 200000 bytes")]),
-        ("no-404-line", &[("not-found", "fail", "the seed's line \\\"404 Not Found\\\" is missing")]),
-        ("ignores-timeout", &[("timeout", "fail", "with TIMEOUT 2 the client ended")]),
-        ("no-default-timeout", &[("timeout-default", "fail", "the client did not end")]),
+        (
+            "wrong-lines",
+            &[(
+                "lines",
+                "fail",
+                "the seed's line \\\"Connection: OK\\\" is missing",
+            )],
+        ),
+        (
+            "first-line",
+            &[("text", "fail", "the file's 3 lines are not shown")],
+        ),
+        (
+            "text-mode",
+            &[(
+                "binary",
+                "fail",
+                "no file in the client's directory holds the image's 200000 bytes",
+            )],
+        ),
+        (
+            "no-404-line",
+            &[(
+                "not-found",
+                "fail",
+                "the seed's line \\\"404 Not Found\\\" is missing",
+            )],
+        ),
+        (
+            "ignores-timeout",
+            &[("timeout", "fail", "with TIMEOUT 2 the client ended")],
+        ),
+        (
+            "no-default-timeout",
+            &[("timeout-default", "fail", "the client did not end")],
+        ),
     ];
     std::thread::scope(|scope| {
         for (fault, expected) in faults {
@@ -217,12 +352,28 @@ fn a_crashing_web_client_shows_its_traceback_under_one_cause() {
     assert_eq!(run.json["failed"], 6, "{}", run.stdout);
     let groups = run.json["by_cause"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "{}", run.stdout);
-    assert!(groups[0]["cause"].as_str().unwrap().starts_with("exits with an error"), "{}", run.stdout);
+    assert!(
+        groups[0]["cause"]
+            .as_str()
+            .unwrap()
+            .starts_with("exits with an error"),
+        "{}",
+        run.stdout
+    );
     for case in run.cases() {
         let stderr = case["stderr"].to_string();
-        assert!(stderr.contains("Traceback (most recent call last):"), "{}: {stderr}", case["id"]);
+        assert!(
+            stderr.contains("Traceback (most recent call last):"),
+            "{}: {stderr}",
+            case["id"]
+        );
     }
-    assert!(run.stdout.contains("client stderr | Traceback (most recent call last):"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("client stderr | Traceback (most recent call last):"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// A client started through a shell that starts a helper and never ends: each case fails at
@@ -236,7 +387,10 @@ fn a_web_client_that_never_ends_is_killed_with_its_helpers() {
     assert!(started.elapsed() < TIMEOUT * 2, "{:?}", started.elapsed());
     assert_eq!(run.json["failed"], 6, "{}", run.stdout);
     wait_until("the client and its helper gone", || {
-        let left = Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
+        let left = Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .expect("pgrep");
         left.stdout.is_empty()
     });
 }

@@ -50,7 +50,9 @@ where
     F: Future<Output = Checked> + Send + 'static,
 {
     // Enough case timeouts for what the case must wait (a client's own timeout).
-    let budget = (needs / (0.9 * env.case_timeout.as_secs_f64())).ceil().max(1.0) as u32;
+    let budget = (needs / (0.9 * env.case_timeout.as_secs_f64()))
+        .ceil()
+        .max(1.0) as u32;
     let deadline = env.case_timeout.mul_f64(0.9 * f64::from(budget));
     let env = env.clone();
     Case {
@@ -68,12 +70,60 @@ where
 
 pub fn get_cases(env: &Env) -> Vec<Case> {
     vec![
-        case(env, "lines", "3.2", "GET test.txt: the seed's lines, in order", r##"seed 004 3.2: "The first lines should summarize that a connection between the client and the server has been established and the query that has been sent. Then print out the server HTTP message and the content type of the message as well as outputting the actual file content ... Finally, do not forget to close the sockets before exiting and printing a confirmation message that the sockets have been closed." (Connection: OK / Request message sent. / Server HTTP Response: HTTP/1.1 200 OK / Content-Type: text/plain (the type the server sent) / Success!!! / Socket closed.)"##, 0.0, lines),
-        case(env, "text", "3.1", "GET a .txt file: its text shown, line by line", r##"seed 004 3.1: "python client.py 127.0.0.1 12345 text.txt which will result in the contents of text.txt being printed on the terminal.""##, 0.0, text),
-        case(env, "binary", "3.2", "GET a 200 KB .jpg: saved byte-exact", r##"seed 004 3.2: "You should be able to handle text and image data."; 4.2: "for large messages you will not be able to download all of them in one go" (SPEC 5: binary content saved to a file named after FILE)"##, 0.0, binary),
-        case(env, "not-found", "3.2", "a 404 answer: the status line and 404 Not Found", r##"seed 004 3.2: "If no record is found then you should return a 404 error instead of printing the content of the file." (Server HTTP Response: HTTP/1.1 404 not found / 404 Not Found)"##, 0.0, not_found),
-        case(env, "timeout", "3.1", "a server that never answers, TIMEOUT 2: ends after about 2 s", r##"seed 004 3.1: "timeout (optional) the amount of time the client will wait for a response for before exiting.""##, GIVEN + LATE + 1.0, timeout_given),
-        case(env, "timeout-default", "3.1", "a server that never answers, no TIMEOUT: ends after about 5 s", r##"seed 004 3.1: "timeout (optional) ... (Default: 5 seconds)"; 3.2: "Include a time-out for the client set at 5 seconds.""##, DEFAULT + LATE + 1.0, timeout_default),
+        case(
+            env,
+            "lines",
+            "3.2",
+            "GET test.txt: the seed's lines, in order",
+            r##"seed 004 3.2: "The first lines should summarize that a connection between the client and the server has been established and the query that has been sent. Then print out the server HTTP message and the content type of the message as well as outputting the actual file content ... Finally, do not forget to close the sockets before exiting and printing a confirmation message that the sockets have been closed." (Connection: OK / Request message sent. / Server HTTP Response: HTTP/1.1 200 OK / Content-Type: text/plain (the type the server sent) / Success!!! / Socket closed.)"##,
+            0.0,
+            lines,
+        ),
+        case(
+            env,
+            "text",
+            "3.1",
+            "GET a .txt file: its text shown, line by line",
+            r##"seed 004 3.1: "python client.py 127.0.0.1 12345 text.txt which will result in the contents of text.txt being printed on the terminal.""##,
+            0.0,
+            text,
+        ),
+        case(
+            env,
+            "binary",
+            "3.2",
+            "GET a 200 KB .jpg: saved byte-exact",
+            r##"seed 004 3.2: "You should be able to handle text and image data."; 4.2: "for large messages you will not be able to download all of them in one go" (SPEC 5: binary content saved to a file named after FILE)"##,
+            0.0,
+            binary,
+        ),
+        case(
+            env,
+            "not-found",
+            "3.2",
+            "a 404 answer: the status line and 404 Not Found",
+            r##"seed 004 3.2: "If no record is found then you should return a 404 error instead of printing the content of the file." (Server HTTP Response: HTTP/1.1 404 not found / 404 Not Found)"##,
+            0.0,
+            not_found,
+        ),
+        case(
+            env,
+            "timeout",
+            "3.1",
+            "a server that never answers, TIMEOUT 2: ends after about 2 s",
+            r##"seed 004 3.1: "timeout (optional) the amount of time the client will wait for a response for before exiting.""##,
+            GIVEN + LATE + 1.0,
+            timeout_given,
+        ),
+        case(
+            env,
+            "timeout-default",
+            "3.1",
+            "a server that never answers, no TIMEOUT: ends after about 5 s",
+            r##"seed 004 3.1: "timeout (optional) ... (Default: 5 seconds)"; 3.2: "Include a time-out for the client set at 5 seconds.""##,
+            DEFAULT + LATE + 1.0,
+            timeout_default,
+        ),
     ]
 }
 
@@ -84,17 +134,35 @@ struct Fetched {
     dir: tempfile::TempDir,
 }
 
-async fn fetch(ctx: &Ctx, env: &Env, behaviour: Behaviour, file: &str, timeout: Option<f64>) -> Checked<Fetched> {
+async fn fetch(
+    ctx: &Ctx,
+    env: &Env,
+    behaviour: Behaviour,
+    file: &str,
+    timeout: Option<f64>,
+) -> Checked<Fetched> {
     let played = serve::start(ctx, behaviour)
         .await
         .or_else(|e| fail(format!("cannot play the web server: {e}")))?;
     let dir = tempfile::tempdir().or_else(|e| fail(format!("temporary directory: {e}")))?;
-    let mut args = vec!["127.0.0.1".to_string(), played.port.to_string(), file.to_string()];
+    let mut args = vec![
+        "127.0.0.1".to_string(),
+        played.port.to_string(),
+        file.to_string(),
+    ];
     args.extend(timeout.map(|t| format!("{t}")));
     let ran = run(ctx, &env.command, &args, dir.path()).await?;
-    let seen = std::mem::take(&mut *played.seen.lock().or_else(|_| fail("the played server's record"))?);
+    let seen = std::mem::take(
+        &mut *played
+            .seen
+            .lock()
+            .or_else(|_| fail("the played server's record"))?,
+    );
     if seen.first_connection.is_none() {
-        let why = format!("the client {} without connecting to 127.0.0.1 port {}", ran.status, played.port);
+        let why = format!(
+            "the client {} without connecting to 127.0.0.1 port {}",
+            ran.status, played.port
+        );
         ctx.cause(NEVER_CONNECTS, why.clone());
         return fail(why);
     }
@@ -105,7 +173,10 @@ async fn fetch(ctx: &Ctx, env: &Env, behaviour: Behaviour, file: &str, timeout: 
 /// status other than 0 and something on stderr).
 fn blame_exit(ctx: &Ctx, ran: &Ran, judged: Checked) -> Checked {
     if judged.is_err() && !ran.success && ran.stderr_lines > 0 {
-        ctx.cause(EXITS_WITH_ERROR, format!("the client {} (its stderr below)", ran.status));
+        ctx.cause(
+            EXITS_WITH_ERROR,
+            format!("the client {} (its stderr below)", ran.status),
+        );
     }
     judged
 }
@@ -177,7 +248,11 @@ fn in_order(ctx: &Ctx, ran: &Ran, wants: &[Want]) -> Checked {
                 let why = format!(
                     "the seed's line \"{}\" is missing{} (the client {})",
                     want.shown,
-                    if from > 0 { " after the lines before it" } else { "" },
+                    if from > 0 {
+                        " after the lines before it"
+                    } else {
+                        ""
+                    },
                     ran.status
                 );
                 ctx.failure_kind(OTHER_LINES);
@@ -200,7 +275,9 @@ fn judge_lines(ctx: &Ctx, got: &Fetched) -> Checked {
     let asked = got.seen.requests.iter().any(|r| {
         let mut words = r.split_whitespace();
         words.next() == Some("GET")
-            && words.next().is_some_and(|t| t.trim_start_matches('/') == "test.txt")
+            && words
+                .next()
+                .is_some_and(|t| t.trim_start_matches('/') == "test.txt")
     });
     if !asked {
         return fail(format!(
@@ -209,12 +286,30 @@ fn judge_lines(ctx: &Ctx, got: &Fetched) -> Checked {
         ));
     }
     let wants = [
-        Want { shown: "Connection: OK", accepts: connection },
-        Want { shown: "Request message sent.", accepts: request_sent },
-        Want { shown: "Server HTTP Response: HTTP/1.1 200 OK", accepts: status_200 },
-        Want { shown: "Content-Type: text/plain", accepts: content_type_text },
-        Want { shown: "Success!!!", accepts: |l| l == "Success!!!" },
-        Want { shown: "Socket closed.", accepts: socket_closed },
+        Want {
+            shown: "Connection: OK",
+            accepts: connection,
+        },
+        Want {
+            shown: "Request message sent.",
+            accepts: request_sent,
+        },
+        Want {
+            shown: "Server HTTP Response: HTTP/1.1 200 OK",
+            accepts: status_200,
+        },
+        Want {
+            shown: "Content-Type: text/plain",
+            accepts: content_type_text,
+        },
+        Want {
+            shown: "Success!!!",
+            accepts: |l| l == "Success!!!",
+        },
+        Want {
+            shown: "Socket closed.",
+            accepts: socket_closed,
+        },
     ];
     in_order(ctx, &got.ran, &wants)
 }
@@ -231,11 +326,18 @@ fn judge_text(got: &Fetched) -> Checked {
     if printed.windows(want.len()).any(|w| w == want.as_slice()) {
         return Ok(());
     }
-    let first_missing = want.iter().find(|w| !printed.contains(w)).unwrap_or(&want[0]);
+    let first_missing = want
+        .iter()
+        .find(|w| !printed.contains(w))
+        .unwrap_or(&want[0]);
     fail(format!(
         "the file's {} lines are not shown one after another (\"{first_missing}\" is {}; the client {})",
         want.len(),
-        if printed.contains(first_missing) { "not where it belongs" } else { "missing" },
+        if printed.contains(first_missing) {
+            "not where it belongs"
+        } else {
+            "missing"
+        },
         got.ran.status
     ))
 }
@@ -251,13 +353,19 @@ fn judge_binary(ctx: &Ctx, got: &Fetched, bytes: &[u8]) -> Checked {
     let files = files_under(got.dir.path());
     let saved = |p: &PathBuf| std::fs::read(p).is_ok_and(|b| b == *bytes);
     if let Some(path) = files.iter().find(|p| saved(p)) {
-        ctx.note(format!("client saved {}: the image, byte-exact", shown(got, path)));
+        ctx.note(format!(
+            "client saved {}: the image, byte-exact",
+            shown(got, path)
+        ));
         return Ok(());
     }
     if got.ran.stdout.windows(bytes.len()).any(|w| w == bytes) {
         ctx.deviation(
             "binary printed",
-            format!("the image's {} bytes were printed on the terminal, not saved to a file", bytes.len()),
+            format!(
+                "the image's {} bytes were printed on the terminal, not saved to a file",
+                bytes.len()
+            ),
         );
         return Ok(());
     }
@@ -271,13 +379,20 @@ fn judge_binary(ctx: &Ctx, got: &Fetched, bytes: &[u8]) -> Checked {
     fail(format!(
         "no file in the client's directory holds the image's {} bytes ({}; the client {})",
         bytes.len(),
-        if found.is_empty() { "it saved nothing".to_string() } else { found.join("; ") },
+        if found.is_empty() {
+            "it saved nothing".to_string()
+        } else {
+            found.join("; ")
+        },
         got.ran.status
     ))
 }
 
 fn shown(got: &Fetched, path: &std::path::Path) -> String {
-    path.strip_prefix(got.dir.path()).unwrap_or(path).display().to_string()
+    path.strip_prefix(got.dir.path())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// 200 KB that look like a JPEG: its magic, then every byte value, NUL, CR, LF and invalid
@@ -296,14 +411,27 @@ fn image() -> Vec<u8> {
 }
 
 async fn not_found(ctx: Ctx, env: Env) -> Checked {
-    let got = fetch(&ctx, &env, Behaviour::NotFound, "missing.txt", Some(DEFAULT)).await?;
+    let got = fetch(
+        &ctx,
+        &env,
+        Behaviour::NotFound,
+        "missing.txt",
+        Some(DEFAULT),
+    )
+    .await?;
     blame_exit(&ctx, &got.ran, judge_not_found(&ctx, &got))
 }
 
 fn judge_not_found(ctx: &Ctx, got: &Fetched) -> Checked {
     let wants = [
-        Want { shown: "Server HTTP Response: HTTP/1.1 404 Not Found", accepts: status_404 },
-        Want { shown: "404 Not Found", accepts: not_found_line },
+        Want {
+            shown: "Server HTTP Response: HTTP/1.1 404 Not Found",
+            accepts: status_404,
+        },
+        Want {
+            shown: "404 Not Found",
+            accepts: not_found_line,
+        },
     ];
     in_order(ctx, &got.ran, &wants)
 }
@@ -353,7 +481,10 @@ mod tests {
     #[test]
     fn the_seeds_own_spellings_of_its_lines_are_accepted() {
         assert!(connection("Connection: OK") && connection("Connection OK."));
-        assert!(response_line(&normal("Server HTTP Response:  \\HTTP/1.1 404 not found"), "HTTP/1.1 404 Not Found"));
+        assert!(response_line(
+            &normal("Server HTTP Response:  \\HTTP/1.1 404 not found"),
+            "HTTP/1.1 404 Not Found"
+        ));
         assert!(!status_200("Server HTTP Response: HTTP/1.1 404 Not Found"));
         assert!(!socket_closed("Socket closed"));
     }

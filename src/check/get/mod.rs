@@ -38,14 +38,13 @@ pub struct GetCheck {
 }
 
 impl GetCheck {
-    pub fn from_cli(cli: &crate::cli::Cli) -> Result<GetCheck> {
-        let limits = super::ServerCheck::from_cli(cli, String::new())?;
-        GetCheck::new(&cli.command, limits.case_timeout, limits.reports)
-    }
-
     /// `command` as given after `--`: relative paths to existing files are made absolute (the
     /// client runs in a directory of its own).
-    pub fn new(command: &[String], case_timeout: Duration, reports: Vec<ReportFile>) -> Result<GetCheck> {
+    pub fn new(
+        command: &[String],
+        case_timeout: Duration,
+        reports: Vec<ReportFile>,
+    ) -> Result<GetCheck> {
         if command.is_empty() {
             return Err(eyre!(
                 "--check-get needs the client's command after --, e.g. p2p-tui --check-get -- python3 client.py"
@@ -62,7 +61,8 @@ impl GetCheck {
 
 /// Runs every case against the client, prints the table, writes the reports.
 pub async fn run_get(check: GetCheck) -> Result<i32> {
-    let grace = (check.case_timeout / 10).clamp(Duration::from_millis(200), Duration::from_millis(500));
+    let grace =
+        (check.case_timeout / 10).clamp(Duration::from_millis(200), Duration::from_millis(500));
     let env = cases::Env {
         command: Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,

@@ -68,7 +68,10 @@ pub async fn run(ctx: &Ctx, command: &[String], args: &[String], dir: &Path) -> 
         .kill_on_drop(true)
         .spawn()
         .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
-    let group = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let mut running = Running { child, group };
@@ -141,7 +144,9 @@ fn lines_of(stdout: &[u8]) -> Vec<String> {
 /// Every regular file under `dir` (three levels deep at most), with its path.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             match entry.file_type() {

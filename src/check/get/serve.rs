@@ -49,8 +49,7 @@ pub struct Played {
 const HEAD_LIMIT: usize = 16 * 1024;
 
 /// The body of the 404 answer.
-pub const NOT_FOUND_PAGE: &str =
-    "<!DOCTYPE html>\n<html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>\n";
+pub const NOT_FOUND_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>\n";
 
 pub async fn start(ctx: &Ctx, behaviour: Behaviour) -> std::io::Result<Played> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -68,7 +67,12 @@ pub async fn start(ctx: &Ctx, behaviour: Behaviour) -> std::io::Result<Played> {
             if let Ok(mut s) = seen2.lock() {
                 s.first_connection.get_or_insert_with(Instant::now);
             }
-            let (ctx, seen, b, token) = (ctx.clone(), Arc::clone(&seen2), behaviour.clone(), token.clone());
+            let (ctx, seen, b, token) = (
+                ctx.clone(),
+                Arc::clone(&seen2),
+                behaviour.clone(),
+                token.clone(),
+            );
             tokio::spawn(async move {
                 tokio::select! {
                     _ = token.cancelled() => {}
@@ -101,9 +105,14 @@ async fn answer(ctx: &Ctx, mut stream: TcpStream, behaviour: &Behaviour, seen: &
             std::future::pending::<()>().await;
             return;
         }
-        Behaviour::Serve { name, media_type, bytes } if target.trim_start_matches('/') == name => {
-            (response_head("200 OK", media_type, bytes.len()), bytes.to_vec())
-        }
+        Behaviour::Serve {
+            name,
+            media_type,
+            bytes,
+        } if target.trim_start_matches('/') == name => (
+            response_head("200 OK", media_type, bytes.len()),
+            bytes.to_vec(),
+        ),
         _ => (
             response_head("404 Not Found", "text/html", NOT_FOUND_PAGE.len()),
             NOT_FOUND_PAGE.as_bytes().to_vec(),
@@ -145,7 +154,9 @@ async fn read_head(ctx: &Ctx, stream: &mut TcpStream) -> Vec<u8> {
             Some(end) => match tokio::time::timeout_at(end, stream.read(&mut chunk)).await {
                 Ok(read) => read,
                 Err(_) => {
-                    ctx.note("server: (the request has no empty line; answered as it is)".to_string());
+                    ctx.note(
+                        "server: (the request has no empty line; answered as it is)".to_string(),
+                    );
                     return head;
                 }
             },
@@ -155,7 +166,9 @@ async fn read_head(ctx: &Ctx, stream: &mut TcpStream) -> Vec<u8> {
             Ok(0) | Err(_) => return head,
             Ok(n) => {
                 head.extend_from_slice(&chunk[..n]);
-                end.get_or_insert_with(|| Instant::now() + ctx.grace.max(Duration::from_millis(500)));
+                end.get_or_insert_with(|| {
+                    Instant::now() + ctx.grace.max(Duration::from_millis(500))
+                });
                 if head.len() > HEAD_LIMIT {
                     return head;
                 }

@@ -83,18 +83,114 @@ pub fn web_cases(site: &Arc<Site>, case_timeout: Duration) -> Vec<Case> {
     // The slow client takes 1 s to send its request: enough case timeouts for that and more.
     let slow_budget = (2.5 / (0.9 * case_timeout.as_secs_f64())).ceil().max(1.0) as u32;
     vec![
-        case(site, d, "html", "I.vi", "GET a .html file: 200, text/html, its length and bytes", SEED_TYPES, html),
-        case(site, d, "txt", "I.vi", "GET a .txt file: 200, text/plain, its length and bytes", SEED_TYPES, txt),
-        case(site, d, "jpg", "I.vi", "GET a .jpg file: 200, image/jpeg, its length and bytes", r##"seed 000 Part I: "index.html and hello_world.jpg files for testing"; (vi): "the HTTP response code, Content-size Content-type fields should be set properly.""##, jpg),
-        case(site, d, "png", "I.vi", "GET a .png file: 200, image/png, its length and bytes", r##"seed 000 Part I: "retrieving static HTML files that contains links to images"; (vi): "the HTTP response code, Content-size Content-type fields should be set properly.""##, png),
-        case(site, d, "mp3", "I.vi", "GET a .mp3 file: 200, audio/mpeg, its length and bytes", SEED_MEDIA, mp3),
-        case(site, d, "mp4", "I.vi", "GET a .mp4 file: 200, video/mp4, its length and bytes", SEED_MEDIA, mp4),
-        case(site, d, "missing", "I.vii", "GET a file not there: 404 Not Found", r##"seed 000 Part I (vii): "If a browser requests a file that is not present in your server, your server should return a "404 Not Found" error message.""##, missing),
-        case(site, d, "no-host", "I.iii", "a request without Host (as the seed-004 clients send it): served", r##"seed 000 Part I (iii): "receive the HTTP request from this connection"; seed 004 3.1: "python client.py 127.0.0.1 12345 text.txt which will result in the contents of text.txt being printed" (the classroom client's request line has no Host header)"##, no_host),
-        case(site, d, "http10", "I.iii", "an HTTP/1.0 request: served, then the connection closed", r##"seed 000 Part I (iii): "receive the HTTP request from this connection" (an HTTP/1.0 client, which knows no keep-alive, reads until the server closes)"##, http10),
-        case(site, d, "large", "I.vii", "GET a 5 MiB binary: its length, byte-exact", r##"seed 000 Part I (vi)-(vii): "an HTTP response message consisting of the requested file ... send the response over the TCP connection"; seed 004 4.2: "for large messages you will not be able to download all of them in one go""##, large),
-        case(site, (case_timeout, slow_budget), "slow", "I.iii", "a request sent in pieces, 150 ms apart: served", r##"seed 000 Part I (iii): "receive the HTTP request from this connection" (TCP delivers a request in as many pieces as it likes; a slow client sends it so)"##, slow),
-        case(site, d, "escape", "I.v", "paths that try to leave the web root: refused, the server serves on", r##"seed 000 Part I (v): "get the requested file from the server's file system" (the files it serves, not any file: SPEC 5, "paths that escape the root ... never reach a file outside it")"##, escape),
+        case(
+            site,
+            d,
+            "html",
+            "I.vi",
+            "GET a .html file: 200, text/html, its length and bytes",
+            SEED_TYPES,
+            html,
+        ),
+        case(
+            site,
+            d,
+            "txt",
+            "I.vi",
+            "GET a .txt file: 200, text/plain, its length and bytes",
+            SEED_TYPES,
+            txt,
+        ),
+        case(
+            site,
+            d,
+            "jpg",
+            "I.vi",
+            "GET a .jpg file: 200, image/jpeg, its length and bytes",
+            r##"seed 000 Part I: "index.html and hello_world.jpg files for testing"; (vi): "the HTTP response code, Content-size Content-type fields should be set properly.""##,
+            jpg,
+        ),
+        case(
+            site,
+            d,
+            "png",
+            "I.vi",
+            "GET a .png file: 200, image/png, its length and bytes",
+            r##"seed 000 Part I: "retrieving static HTML files that contains links to images"; (vi): "the HTTP response code, Content-size Content-type fields should be set properly.""##,
+            png,
+        ),
+        case(
+            site,
+            d,
+            "mp3",
+            "I.vi",
+            "GET a .mp3 file: 200, audio/mpeg, its length and bytes",
+            SEED_MEDIA,
+            mp3,
+        ),
+        case(
+            site,
+            d,
+            "mp4",
+            "I.vi",
+            "GET a .mp4 file: 200, video/mp4, its length and bytes",
+            SEED_MEDIA,
+            mp4,
+        ),
+        case(
+            site,
+            d,
+            "missing",
+            "I.vii",
+            "GET a file not there: 404 Not Found",
+            r##"seed 000 Part I (vii): "If a browser requests a file that is not present in your server, your server should return a "404 Not Found" error message.""##,
+            missing,
+        ),
+        case(
+            site,
+            d,
+            "no-host",
+            "I.iii",
+            "a request without Host (as the seed-004 clients send it): served",
+            r##"seed 000 Part I (iii): "receive the HTTP request from this connection"; seed 004 3.1: "python client.py 127.0.0.1 12345 text.txt which will result in the contents of text.txt being printed" (the classroom client's request line has no Host header)"##,
+            no_host,
+        ),
+        case(
+            site,
+            d,
+            "http10",
+            "I.iii",
+            "an HTTP/1.0 request: served, then the connection closed",
+            r##"seed 000 Part I (iii): "receive the HTTP request from this connection" (an HTTP/1.0 client, which knows no keep-alive, reads until the server closes)"##,
+            http10,
+        ),
+        case(
+            site,
+            d,
+            "large",
+            "I.vii",
+            "GET a 5 MiB binary: its length, byte-exact",
+            r##"seed 000 Part I (vi)-(vii): "an HTTP response message consisting of the requested file ... send the response over the TCP connection"; seed 004 4.2: "for large messages you will not be able to download all of them in one go""##,
+            large,
+        ),
+        case(
+            site,
+            (case_timeout, slow_budget),
+            "slow",
+            "I.iii",
+            "a request sent in pieces, 150 ms apart: served",
+            r##"seed 000 Part I (iii): "receive the HTTP request from this connection" (TCP delivers a request in as many pieces as it likes; a slow client sends it so)"##,
+            slow,
+        ),
+        case(
+            site,
+            d,
+            "escape",
+            "I.v",
+            "paths that try to leave the web root: refused, the server serves on",
+            r##"seed 000 Part I (v): "get the requested file from the server's file system" (the files it serves, not any file: SPEC 5, "paths that escape the root ... never reach a file outside it")"##,
+            escape,
+        ),
     ]
 }
 
@@ -179,10 +275,7 @@ fn media_type(ctx: &Ctx, r: &Response, file: &File, optional: bool) -> Option<St
     if got.as_deref() == Some(file.media_type) {
         return None;
     }
-    let what = format!(
-        "Content-Type: {shown}; the file is {}",
-        file.media_type
-    );
+    let what = format!("Content-Type: {shown}; the file is {}", file.media_type);
     let kind = match file.media_type {
         "audio/mpeg" => Some("mp3 type"),
         "video/mp4" => Some("mp4 type"),
@@ -236,7 +329,11 @@ pub fn differ(got: &[u8], want: &[u8]) -> String {
         );
     }
     if got.len() < want.len() && want.starts_with(got) {
-        return format!("only the first {} of the file's {} bytes", got.len(), want.len());
+        return format!(
+            "only the first {} of the file's {} bytes",
+            got.len(),
+            want.len()
+        );
     }
     let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
     format!(
@@ -256,7 +353,13 @@ fn same_bytes(ctx: &Ctx, r: &Response, file: &File) -> Checked {
 }
 
 async fn missing(ctx: Ctx, site: Arc<Site>) -> Checked {
-    let r = exchange(&ctx, "c1", &browser_request(&ctx, &site.missing), Pace::Whole).await?;
+    let r = exchange(
+        &ctx,
+        "c1",
+        &browser_request(&ctx, &site.missing),
+        Pace::Whole,
+    )
+    .await?;
     status(&ctx, &r, 404, &site.missing)
 }
 
@@ -327,11 +430,18 @@ async fn escape(ctx: Ctx, site: Arc<Site>) -> Checked {
     ];
     let mut leaks = Vec::new();
     for (i, target) in targets.iter().enumerate() {
-        let request = format!("GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", ctx.addr);
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            ctx.addr
+        );
         let label = format!("c{}", i + 1);
         if let Ok(r) = exchange(&ctx, &label, request.as_bytes(), Pace::Whole).await {
             if r.body.windows(secret.len()).any(|w| w == secret.as_slice()) {
-                leaks.push(format!("GET {} (\"{}\")", show(target.as_bytes(), 40), r.status_line));
+                leaks.push(format!(
+                    "GET {} (\"{}\")",
+                    show(target.as_bytes(), 40),
+                    r.status_line
+                ));
             }
         }
     }

@@ -110,7 +110,9 @@ async fn send(ctx: &Ctx, label: &str, stream: &mut TcpStream, request: &[u8], pa
         }
         ctx.note(format!("{label} > {}", show(piece, 200)));
         if let Err(e) = stream.write_all(piece).await {
-            ctx.note(format!("{label}: the rest of the request could not be sent: {e}"));
+            ctx.note(format!(
+                "{label}: the rest of the request could not be sent: {e}"
+            ));
             return sent;
         }
         sent += piece.len();
@@ -177,7 +179,8 @@ async fn read_head(
             Err(e) => {
                 ctx.note(format!("{label} < connection reset ({e})"));
                 if buf.is_empty() {
-                    let why = format!("{label}: the server reset the connection instead of responding");
+                    let why =
+                        format!("{label}: the server reset the connection instead of responding");
                     ctx.cause(causes::CLOSES_WITHOUT_RESPONSE, why.clone());
                     return fail(why);
                 }
@@ -207,7 +210,10 @@ fn head_at_close(ctx: &Ctx, label: &str, buf: Vec<u8>) -> Checked<(Vec<u8>, bool
 
 /// Where the head ends: (index of the empty line's start, its length).
 fn head_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    let crlf = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4));
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
     match (crlf, lf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
@@ -253,7 +259,12 @@ fn parse_head(ctx: &Ctx, label: &str, head: &[u8]) -> Checked<Response> {
 }
 
 /// Reads until `body` holds `length` bytes or the server closes (`closed` set).
-async fn read_exactly(stream: &mut TcpStream, body: &mut Vec<u8>, length: usize, closed: &mut bool) {
+async fn read_exactly(
+    stream: &mut TcpStream,
+    body: &mut Vec<u8>,
+    length: usize,
+    closed: &mut bool,
+) {
     let mut chunk = vec![0u8; 256 * 1024];
     while body.len() < length {
         let want = (length - body.len()).min(chunk.len());

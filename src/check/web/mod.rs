@@ -30,18 +30,6 @@ pub struct WebCheck {
     pub reports: Vec<ReportFile>,
 }
 
-impl WebCheck {
-    pub fn from_cli(cli: &crate::cli::Cli, addr: String) -> Result<WebCheck> {
-        let limits = super::ServerCheck::from_cli(cli, addr.clone())?;
-        Ok(WebCheck {
-            addr,
-            root: cli.web_root.clone().unwrap_or_else(|| PathBuf::from(".")),
-            case_timeout: limits.case_timeout,
-            reports: limits.reports,
-        })
-    }
-}
-
 /// A server that is not there at all is one clear sentence, not twelve failures. The probe is
 /// a whole request (for a file that is not there), never a bare connection: a classroom server
 /// that reads one request per connection dies on a connection closed without one (found

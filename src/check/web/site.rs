@@ -79,7 +79,12 @@ impl Site {
     }
 
     pub fn file(&self, kind: Kind) -> &File {
-        &self.files.iter().find(|(k, _)| *k == kind).expect("every kind is written").1
+        &self
+            .files
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .expect("every kind is written")
+            .1
     }
 }
 
@@ -95,11 +100,26 @@ fn make(kind: Kind, prefix: &str) -> File {
     let (what, media_type, also, bytes): (&str, _, &[&str], Vec<u8>) = match kind {
         Kind::Html => ("page.html", "text/html", &[], HTML.as_bytes().to_vec()),
         Kind::Txt => ("notes.txt", "text/plain", &[], TXT.as_bytes().to_vec()),
-        Kind::Jpg => ("photo.jpg", "image/jpeg", &["image/jpg", "image/pjpeg"], binary(JPEG, 40_000, 1)),
+        Kind::Jpg => (
+            "photo.jpg",
+            "image/jpeg",
+            &["image/jpg", "image/pjpeg"],
+            binary(JPEG, 40_000, 1),
+        ),
         Kind::Png => ("diagram.png", "image/png", &[], binary(PNG, 30_000, 2)),
-        Kind::Mp3 => ("chime.mp3", "audio/mpeg", &["audio/mp3", "audio/mpeg3"], binary(MP3, 50_000, 3)),
+        Kind::Mp3 => (
+            "chime.mp3",
+            "audio/mpeg",
+            &["audio/mp3", "audio/mpeg3"],
+            binary(MP3, 50_000, 3),
+        ),
         Kind::Mp4 => ("clip.mp4", "video/mp4", &[], binary(MP4, 80_000, 4)),
-        Kind::Large => ("large.jpg", "image/jpeg", &["image/jpg"], binary(JPEG, LARGE, 5)),
+        Kind::Large => (
+            "large.jpg",
+            "image/jpeg",
+            &["image/jpg"],
+            binary(JPEG, LARGE, 5),
+        ),
     };
     File {
         name: format!("{prefix}-{what}"),
@@ -144,7 +164,10 @@ mod tests {
         let site = Site::create(root.path(), "chk1").unwrap();
         let large = site.file(Kind::Large);
         assert_eq!(large.bytes.len(), LARGE);
-        assert_eq!(std::fs::read(root.path().join(&large.name)).unwrap(), large.bytes);
+        assert_eq!(
+            std::fs::read(root.path().join(&large.name)).unwrap(),
+            large.bytes
+        );
         assert!(site.file(Kind::Png).bytes.starts_with(b"\x89PNG"));
         assert!(!site.secret.0.starts_with(root.path()));
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 7);
