@@ -11,6 +11,9 @@ use crate::check::Checked;
 use crate::util::{TIMEOUT, bin, free_port, wait_until};
 use crate::web::Web;
 
+/// The cases a fault fails: (id, verdict, a phrase of its detail).
+type Expected = &'static [(&'static str, &'static str, &'static str)];
+
 /// Runs a checker with `args`, with JSON and JUnit reports.
 fn checker(args: &[&str]) -> Checked {
     let out = tempfile::tempdir().expect("tempdir");
@@ -147,7 +150,7 @@ fn check_web_passes_every_case_against_p2p_tui_web_and_leaves_the_root_as_it_was
 
 #[test]
 fn the_classroom_web_server_passes_and_each_planted_fault_fails_exactly_its_case() {
-    let faults: &[(&str, &[(&str, &str, &str)])] = &[
+    let faults: &[(&str, Expected)] = &[
         ("none", &[]),
         (
             "html-type",
@@ -294,7 +297,7 @@ fn check_get_passes_every_case_against_p2p_tui_get() {
 
 #[test]
 fn the_classroom_web_client_passes_and_each_planted_fault_fails_exactly_its_case() {
-    let faults: &[(&str, &[(&str, &str, &str)])] = &[
+    let faults: &[(&str, Expected)] = &[
         ("none", &[]),
         (
             "wrong-lines",
