@@ -79,9 +79,13 @@ pub async fn bounded(
 }
 
 pub fn web_cases(site: &Arc<Site>, case_timeout: Duration) -> Vec<Case> {
-    let d = (case_timeout, 1);
-    // The slow client takes 1 s to send its request: enough case timeouts for that and more.
-    let slow_budget = (2.5 / (0.9 * case_timeout.as_secs_f64())).ceil().max(1.0) as u32;
+    let mut cases = type_cases(site, (case_timeout, 1));
+    cases.extend(request_cases(site, case_timeout));
+    cases
+}
+
+/// One case per file type the seeds name.
+fn type_cases(site: &Arc<Site>, d: (Duration, u32)) -> Vec<Case> {
     vec![
         case(
             site,
@@ -137,6 +141,16 @@ pub fn web_cases(site: &Arc<Site>, case_timeout: Duration) -> Vec<Case> {
             SEED_MEDIA,
             mp4,
         ),
+    ]
+}
+
+/// A missing file, the requests the classroom clients send, a large file, a slow client and
+/// ways out of the root.
+fn request_cases(site: &Arc<Site>, case_timeout: Duration) -> Vec<Case> {
+    let d = (case_timeout, 1);
+    // The slow client takes 1 s to send its request: enough case timeouts for that and more.
+    let slow_budget = (2.5 / (0.9 * case_timeout.as_secs_f64())).ceil().max(1.0) as u32;
+    vec![
         case(
             site,
             d,
