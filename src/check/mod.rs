@@ -9,11 +9,13 @@ pub mod causes;
 pub mod client;
 pub mod client_cases;
 pub mod flows;
+pub mod get;
 pub mod html;
 pub mod lab;
 pub mod lines;
 pub mod play;
 pub mod report;
+pub mod web;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -159,13 +161,13 @@ pub async fn run_client(check: ClientCheck) -> Result<i32> {
 
 /// A case's result, with the kind of each deviation it saw (parallel to the deviations at the
 /// end of `result.detail`) and the kinds of the causes it saw (first first).
-struct Ran {
+pub(crate) struct Ran {
     result: CaseResult,
     kinds: Vec<String>,
     causes: Vec<&'static str>,
 }
 
-async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
+pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
     let started = Instant::now();
     let deadline = case_timeout * case.budget.max(1);
     let outcome = tokio::time::timeout(deadline, (case.run)(ctx.clone())).await;
@@ -248,7 +250,7 @@ fn first_cause(result: &CaseResult, causes: &[&'static str]) -> String {
 /// id) saw is reported there only; other cases that saw it too, and nothing else, pass (they
 /// tolerate it, as a classroom peer would). A kind its home case did not see stays wherever it
 /// was seen, so nothing is hidden.
-fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
+pub(crate) fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
     let seen_at_home = |kind: &str| {
         homes.iter().any(|(k, home)| {
             *k == kind
@@ -295,7 +297,7 @@ const EVIDENCE_LINES: usize = 12;
 /// A case's whole exchange, for the HTML report, is cut to its last this many messages.
 const EXCHANGE_LINES: usize = 200;
 
-fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
+pub(crate) fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
     let terminal = std::io::stdout().is_terminal();
     let style = report::Style {
@@ -320,7 +322,7 @@ fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
 
 /// Names uploaded by this run start with this (unique per run), so running the checker twice
 /// against one server does not meet "Already serving" from the run before.
-fn run_prefix() -> String {
+pub(crate) fn run_prefix() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())

@@ -211,7 +211,10 @@ pub fn table(report: &Report, style: Style) -> String {
         if !c.stderr.is_empty() {
             out.push_str("      the client's last stderr lines:\n");
             for line in &c.stderr {
-                out.push_str(&format!("        {ME} stderr | {line}\n"));
+                out.push_str(&format!(
+                    "        {} stderr | {line}\n",
+                    stderr_label(&report.mode)
+                ));
             }
         }
     }
@@ -250,7 +253,7 @@ pub fn junit(report: &Report) -> String {
     for c in &report.cases {
         out.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&format!("seed-001.{}", c.section)),
+            xml(&format!("seed-{}.{}", seed_number(&report.mode), c.section)),
             xml(&format!("{} ({})", c.id, c.title)),
             c.seconds
         ));
@@ -282,6 +285,24 @@ pub fn junit(report: &Report) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// The seed whose protocol a checker mode checks (a JUnit testcase's class is
+/// `seed-NNN.SECTION`).
+fn seed_number(mode: &str) -> &'static str {
+    match mode {
+        "web" => "000",
+        "get" => "004",
+        _ => "001",
+    }
+}
+
+/// Whose stderr lines a report shows: the peer under test, or (`--check-get`) the web client.
+fn stderr_label(mode: &str) -> &'static str {
+    match mode {
+        "get" => "client",
+        _ => ME,
+    }
 }
 
 #[cfg(test)]

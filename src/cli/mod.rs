@@ -63,6 +63,10 @@ pub struct Cli {
     #[command(flatten)]
     pub check_client: CheckClientFlags,
     #[command(flatten)]
+    pub check_web: CheckWebFlags,
+    #[command(flatten)]
+    pub check_get: CheckGetFlags,
+    #[command(flatten)]
     pub command: CommandFlag,
     #[command(flatten)]
     pub check: CheckFlags,
@@ -82,6 +86,17 @@ pub enum Mode {
     CheckServer {
         addr: String,
         file: Option<String>,
+        check: CheckFlags,
+    },
+    /// `--check-web HOST:PORT [--web-root DIR]`
+    CheckWeb {
+        addr: String,
+        root: Option<std::path::PathBuf>,
+        check: CheckFlags,
+    },
+    /// `--check-get -- COMMAND...`
+    CheckGet {
+        command: Vec<String>,
         check: CheckFlags,
     },
     /// `--get HOST PORT FILE` or `--get URL`
@@ -124,6 +139,8 @@ impl Mode {
         match self {
             Mode::CheckClient { .. } => "--check-client",
             Mode::CheckServer { .. } => "--check-server",
+            Mode::CheckWeb { .. } => "--check-web",
+            Mode::CheckGet { .. } => "--check-get",
             Mode::Get { .. } => "--get",
             Mode::Servers { .. } => "--tracker/--web",
             Mode::Sync { .. } => "--sync",
@@ -145,6 +162,12 @@ impl Mode {
                 id::<CheckFlags>(),
             ],
             Mode::CheckServer { .. } => vec![id::<CheckServerFlags>(), id::<CheckFlags>()],
+            Mode::CheckWeb { .. } => vec![id::<CheckWebFlags>(), id::<CheckFlags>()],
+            Mode::CheckGet { .. } => vec![
+                id::<CheckGetFlags>(),
+                id::<CommandFlag>(),
+                id::<CheckFlags>(),
+            ],
             Mode::Get { .. } => vec![id::<GetFlags>()],
             Mode::Servers { .. } => vec![id::<ServerFlags>(), id::<LimitFlags>()],
             Mode::Sync { .. } => vec![id::<SyncFlags>(), id::<DirFlag>()],
@@ -231,6 +254,17 @@ impl Cli {
             Mode::CheckServer {
                 addr,
                 file: self.check_server.check_file,
+                check,
+            }
+        } else if let Some(addr) = self.check_web.check_web {
+            Mode::CheckWeb {
+                addr,
+                root: self.check_web.web_root,
+                check,
+            }
+        } else if self.check_get.check_get {
+            Mode::CheckGet {
+                command: self.command.command,
                 check,
             }
         } else if let Some(args) = get.get {
@@ -434,7 +468,7 @@ mod tests {
                 "--peer <ID> can be given only once; see p2p-tui --help",
             ),
             (
-                &["--get", "h", "1", "f", "g"],
+                &["--get", "h", "1", "f", "5", "g"],
                 "unexpected argument g (a value follows its flag); see p2p-tui --help",
             ),
         ];
