@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -517,5 +517,47 @@ impl Net {
         self.ids.push(id.to_string());
         self.ports.insert(id.to_string(), port);
         self.write_settings();
+    }
+}
+
+/// A mount (needs root) that is undone (lazily, so a busy file cannot keep it) when dropped. Where
+/// mounting is not allowed, the constructors say so on stderr and return `None`: the test skips.
+pub struct Mount(PathBuf);
+
+impl Mount {
+    fn run(args: &[&str], at: &Path) -> bool {
+        match Command::new("mount").args(args).arg(at).output() {
+            Ok(out) if out.status.success() => true,
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                eprintln!("skipped: cannot mount {args:?} here: {}", why.trim());
+                false
+            }
+            Err(e) => {
+                eprintln!("skipped: cannot run mount: {e}");
+                false
+            }
+        }
+    }
+
+    /// A small tmpfs over `at` (which then starts empty).
+    pub fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+        let options = format!("size={size}");
+        Mount::run(&["-t", "tmpfs", "-o", &options, "tmpfs"], at).then(|| Mount(at.into()))
+    }
+
+    /// `at` bound onto itself, read-only from now on.
+    pub fn read_only(at: &Path) -> Option<Mount> {
+        if !Mount::run(&["--bind", &at.display().to_string()], at) {
+            return None;
+        }
+        let mount = Mount(at.into());
+        Mount::run(&["-o", "remount,bind,ro"], at).then_some(mount)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
     }
 }

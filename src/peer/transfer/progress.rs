@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::Stripe;
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
 
 const MAX_CELLS: u64 = 4096;
 
@@ -172,7 +172,7 @@ impl TransferProgress {
         size: u64,
         peers: Vec<String>,
     ) -> TransferProgress {
-        let chunks = crate::protocol::chunk_count(size);
+        let chunks = crate::core::protocol::chunk_count(size);
         let per_cell = chunks.div_ceil(MAX_CELLS).max(1);
         let cells = chunks.div_ceil(per_cell) as usize;
         let n = peers.len() as u64;
@@ -411,8 +411,9 @@ impl TransferProgress {
     pub fn snapshot(&self, now: Instant) -> TransferSnapshot {
         let outcome = self.outcome();
         let finished = *lock(&self.finished_at);
-        let end = finished.unwrap_or(now);
-        let elapsed = end.saturating_duration_since(self.started);
+        let elapsed = finished
+            .unwrap_or(now)
+            .saturating_duration_since(self.started);
         let per_peer_bytes: Vec<u64> = self
             .per_peer
             .iter()
@@ -423,61 +424,15 @@ impl TransferProgress {
             // An upload is as far as its furthest target.
             Direction::Upload => per_peer_bytes.iter().copied().max().unwrap_or(0),
         };
-        let average = |b: u64| b as f64 / elapsed.as_secs_f64().max(0.001);
-        let (rates, rate, last_change) = if outcome == Outcome::Running {
-            let mut samples = lock(&self.samples);
-            let (base, last_change) = samples.record(now, self.started, bytes, &per_peer_bytes);
-            match base {
-                Some((at, total, peers)) => {
-                    let span = now.saturating_duration_since(at).as_secs_f64();
-                    let rates: Vec<f64> = per_peer_bytes
-                        .iter()
-                        .zip(&peers)
-                        .map(|(now_b, then_b)| now_b.saturating_sub(*then_b) as f64 / span)
-                        .collect();
-                    (
-                        rates,
-                        bytes.saturating_sub(total) as f64 / span,
-                        last_change,
-                    )
-                }
-                None => (
-                    per_peer_bytes.iter().map(|&b| average(b)).collect(),
-                    average(bytes),
-                    last_change,
-                ),
-            }
-        } else {
-            let rates: Vec<f64> = per_peer_bytes.iter().map(|&b| average(b)).collect();
-            (rates, average(bytes), vec![None; self.per_peer.len()])
-        };
+        let rates = self.rates(now, outcome, elapsed, bytes, &per_peer_bytes);
         let peers = self
             .peers
             .iter()
             .zip(&self.per_peer)
-            .zip(rates)
-            .zip(last_change)
+            .zip(rates.per_peer)
+            .zip(rates.last_change)
             .map(|(((id, p), rate), changed)| {
-                let done = p.done.load(Ordering::Relaxed);
-                let assigned = p.assigned.load(Ordering::Relaxed);
-                let in_flight = p.in_flight.load(Ordering::Relaxed);
-                let left = p.left.load(Ordering::Relaxed);
-                let has_work = in_flight > 0 || done < assigned;
-                let quiet = changed.unwrap_or(self.started);
-                PeerSnapshot {
-                    id: id.clone(),
-                    assigned,
-                    done,
-                    in_flight,
-                    window: p.window.load(Ordering::Relaxed),
-                    bytes: p.bytes.load(Ordering::Relaxed),
-                    left,
-                    rate,
-                    stalled: outcome == Outcome::Running
-                        && !left
-                        && has_work
-                        && now.saturating_duration_since(quiet) >= STALLED_AFTER,
-                }
+                self.peer_snapshot(id, p, rate, changed, outcome, now)
             })
             .collect();
         TransferSnapshot {
@@ -488,10 +443,81 @@ impl TransferProgress {
             outcome,
             peers,
             bytes,
-            rate,
+            rate: rates.total,
             elapsed,
             cells: self.cells_with_in_flight(outcome),
             notes: self.notes(),
+        }
+    }
+
+    /// Rates over the recent window while running (the average since the start until the
+    /// window has a base, and once the transfer has ended).
+    fn rates(
+        &self,
+        now: Instant,
+        outcome: Outcome,
+        elapsed: Duration,
+        bytes: u64,
+        per_peer_bytes: &[u64],
+    ) -> Rates {
+        let average = |b: u64| b as f64 / elapsed.as_secs_f64().max(0.001);
+        let averages = || Rates {
+            per_peer: per_peer_bytes.iter().map(|&b| average(b)).collect(),
+            total: average(bytes),
+            last_change: vec![None; self.per_peer.len()],
+        };
+        if outcome != Outcome::Running {
+            return averages();
+        }
+        let mut samples = lock(&self.samples);
+        let (base, last_change) = samples.record(now, self.started, bytes, per_peer_bytes);
+        let Some((at, total, peers)) = base else {
+            return Rates {
+                last_change,
+                ..averages()
+            };
+        };
+        let span = now.saturating_duration_since(at).as_secs_f64();
+        Rates {
+            per_peer: per_peer_bytes
+                .iter()
+                .zip(&peers)
+                .map(|(now_b, then_b)| now_b.saturating_sub(*then_b) as f64 / span)
+                .collect(),
+            total: bytes.saturating_sub(total) as f64 / span,
+            last_change,
+        }
+    }
+
+    /// One peer's row: its counts, its rate, and whether it has gone quiet with work to do.
+    fn peer_snapshot(
+        &self,
+        id: &str,
+        p: &PeerProgress,
+        rate: f64,
+        changed: Option<Instant>,
+        outcome: Outcome,
+        now: Instant,
+    ) -> PeerSnapshot {
+        let done = p.done.load(Ordering::Relaxed);
+        let assigned = p.assigned.load(Ordering::Relaxed);
+        let in_flight = p.in_flight.load(Ordering::Relaxed);
+        let left = p.left.load(Ordering::Relaxed);
+        let has_work = in_flight > 0 || done < assigned;
+        let quiet = changed.unwrap_or(self.started);
+        PeerSnapshot {
+            id: id.to_string(),
+            assigned,
+            done,
+            in_flight,
+            window: p.window.load(Ordering::Relaxed),
+            bytes: p.bytes.load(Ordering::Relaxed),
+            left,
+            rate,
+            stalled: outcome == Outcome::Running
+                && !left
+                && has_work
+                && now.saturating_duration_since(quiet) >= STALLED_AFTER,
         }
     }
 
@@ -622,6 +648,14 @@ impl TransferRegistry {
     pub fn snapshot(&self) -> Vec<Arc<TransferProgress>> {
         self.transfers.lock_unpoisoned().clone()
     }
+}
+
+/// Rates as a snapshot shows them, in bytes per second.
+struct Rates {
+    per_peer: Vec<f64>,
+    total: f64,
+    /// When each peer's byte count last changed (`None` once the transfer has ended).
+    last_change: Vec<Option<Instant>>,
 }
 
 #[cfg(test)]

@@ -1,0 +1,22 @@
+//! `--check-server` and `--check-client`: the checkers of check/, started from their flags.
+
+use color_eyre::eyre::Result;
+
+use crate::check::{self, ClientCheck, ServerCheck};
+use crate::cli::CheckFlags;
+
+pub async fn server(addr: String, file: Option<String>, flags: &CheckFlags) -> Result<i32> {
+    let check = ServerCheck {
+        addr,
+        file,
+        case_timeout: check::case_timeout(flags.case_timeout)?,
+        reports: check::parse_reports(&flags.report)?,
+    };
+    check::run_server(check).await
+}
+
+pub async fn client(command: Vec<String>, flags: &CheckFlags) -> Result<i32> {
+    let timeout = check::case_timeout(flags.case_timeout)?;
+    let reports = check::parse_reports(&flags.report)?;
+    check::run_client(ClientCheck::new(&command, timeout, reports)?).await
+}
