@@ -25,7 +25,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use cases::Case;
 use report::{CaseResult, Report, Verdict};
-use wire::Ctx;
+use wire::{Cause, Ctx, Journal};
 
 /// A report to write when the run ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +181,7 @@ pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> R
         );
     }
     let journal = ctx.take_journal();
-    let (verdict, mut detail) = match outcome {
+    let (verdict, detail) = match outcome {
         // The timeout is the case's cause, and its only reason.
         Err(_) => (Verdict::Fail, vec![]),
         Ok(Err(failure)) => (Verdict::Fail, vec![failure.0]),
@@ -193,20 +193,8 @@ pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> R
     } else {
         Vec::new()
     };
-    // Cause first, then its consequence.
-    let mut reasons: Vec<String> = causes.iter().map(|c| c.what.clone()).collect();
-    // A failure that is its own cause is said once.
-    detail.retain(|d| !reasons.contains(d));
-    reasons.append(&mut detail);
-    reasons.extend(journal.deviations.iter().cloned());
-    let evidence = match verdict {
-        Verdict::Pass => Vec::new(),
-        Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
-        Verdict::Deviation => evidence(
-            &journal.lines,
-            journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
-        ),
-    };
+    let reasons = reasons(&causes, detail, &journal);
+    let evidence = case_evidence(&journal, verdict);
     let stderr = if verdict == Verdict::Pass {
         Vec::new()
     } else {
@@ -233,6 +221,29 @@ pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> R
             .map(|c| c.kind)
             .chain(journal.failure_kind.filter(|_| verdict == Verdict::Fail))
             .collect(),
+    }
+}
+
+/// A case's reasons: its causes first, then their consequences (a failure that is its own
+/// cause said once), then its deviations.
+fn reasons(causes: &[Cause], mut detail: Vec<String>, journal: &Journal) -> Vec<String> {
+    let mut reasons: Vec<String> = causes.iter().map(|c| c.what.clone()).collect();
+    detail.retain(|d| !reasons.contains(d));
+    reasons.append(&mut detail);
+    reasons.extend(journal.deviations.iter().cloned());
+    reasons
+}
+
+/// The lines of the exchange a verdict points at: none for a pass, up to the failure, or up to
+/// just past the first deviation.
+fn case_evidence(journal: &Journal, verdict: Verdict) -> Vec<String> {
+    match verdict {
+        Verdict::Pass => Vec::new(),
+        Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
+        Verdict::Deviation => evidence(
+            &journal.lines,
+            journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
+        ),
     }
 }
 
