@@ -97,8 +97,7 @@ pub struct Cli {
         help_heading = "Tracker and web server",
         long,
         value_name = "SECS",
-        default_value_t = 15,
-        requires = "tracker"
+        default_value_t = 15
     )]
     pub peer_timeout: u64,
 
@@ -186,6 +185,17 @@ pub struct Cli {
     /// a prepared peer directory against servers p2p-tui plays; exit status 0 only if every case passes
     #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server"])]
     pub check_client: bool,
+
+    /// Check a running seed-002 tracker at HOST:PORT (tell it the tracker's --peer-timeout);
+    /// exit status 0 only if every case passes
+    #[arg(help_heading = "Checking an implementation", long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client"])]
+    pub check_tracker: Option<String>,
+
+    /// Check a seed-002 synchronizer: run the COMMAND given after `--` in a temporary folder
+    /// against a tracker and file servers p2p-tui plays (`{host}`, `{port}`, `{addr}` in COMMAND
+    /// name the tracker; without them its host and port are appended)
+    #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client", "check_tracker"])]
+    pub check_sync: bool,
 
     /// --check-client: the client's command line
     #[arg(
@@ -280,6 +290,10 @@ pub enum Mode {
     CheckClient,
     /// `--check-server HOST:PORT`
     CheckServer(String),
+    /// `--check-tracker HOST:PORT`
+    CheckTracker(String),
+    /// `--check-sync -- COMMAND...`
+    CheckSync,
     /// `--get HOST PORT FILE` or `--get URL`
     Get(Vec<String>),
     /// `--tracker` and/or `--web`, in one process.
@@ -300,6 +314,8 @@ impl Mode {
         match self {
             Mode::CheckClient => "--check-client",
             Mode::CheckServer(_) => "--check-server",
+            Mode::CheckTracker(_) => "--check-tracker",
+            Mode::CheckSync => "--check-sync",
             Mode::Get(_) => "--get",
             Mode::Servers => "--tracker/--web",
             Mode::Sync(_) => "--sync",
@@ -314,6 +330,8 @@ impl Mode {
         match self {
             Mode::CheckClient => &["check_client", "command", "case_timeout", "report"],
             Mode::CheckServer(_) => &["check_server", "check_file", "case_timeout", "report"],
+            Mode::CheckTracker(_) => &["check_tracker", "peer_timeout", "case_timeout", "report"],
+            Mode::CheckSync => &["check_sync", "command", "case_timeout", "report"],
             Mode::Get(_) => &["get", "timeout"],
             Mode::Servers => &[
                 "tracker",
@@ -389,6 +407,10 @@ impl Cli {
             Mode::CheckClient
         } else if let Some(addr) = &self.check_server {
             Mode::CheckServer(addr.clone())
+        } else if let Some(addr) = &self.check_tracker {
+            Mode::CheckTracker(addr.clone())
+        } else if self.check_sync {
+            Mode::CheckSync
         } else if let Some(args) = &self.get {
             Mode::Get(args.clone())
         } else if self.tracker.is_some() || self.web.is_some() {

@@ -54,6 +54,19 @@ pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
         Mode::CheckServer(addr) => {
             check::run_server(check::ServerCheck::from_cli(&cli, addr)?).await
         }
+        Mode::CheckTracker(addr) => {
+            let check = check::tracker::TrackerCheck::new(
+                addr,
+                cli.peer_timeout,
+                cli.case_timeout,
+                &cli.report,
+            )?;
+            check::tracker::run(check).await
+        }
+        Mode::CheckSync => {
+            let check = check::sync::SyncCheck::new(&cli.command, cli.case_timeout, &cli.report)?;
+            check::sync::run(check).await
+        }
         Mode::Get(args) => run_get(&args, cli.timeout, signals).await,
         Mode::Servers => {
             logging::init_stderr("info");

@@ -13,6 +13,8 @@ pub mod lab;
 pub mod lines;
 pub mod play;
 pub mod report;
+pub mod sync;
+pub mod tracker;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -122,7 +124,7 @@ impl ClientCheck {
 /// The client runs in a prepared peer directory, not where the checker was started: relative
 /// paths in its command that name existing files there (`client.py`, `./client`) are made
 /// absolute. A bare program name (`python3`) is left to the search path.
-fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
+pub(crate) fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
     command
         .iter()
         .enumerate()
@@ -161,13 +163,13 @@ pub async fn run_client(check: ClientCheck) -> Result<i32> {
 
 /// A case's result, with the kind of each deviation it saw (parallel to the deviations at the
 /// end of `result.detail`) and the kinds of the causes it saw (first first).
-struct Ran {
+pub(crate) struct Ran {
     result: CaseResult,
     kinds: Vec<String>,
     causes: Vec<&'static str>,
 }
 
-async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
+pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
     let started = Instant::now();
     let deadline = case_timeout * case.budget.max(1);
     let outcome = tokio::time::timeout(deadline, (case.run)(ctx.clone())).await;
@@ -250,7 +252,7 @@ fn first_cause(result: &CaseResult, causes: &[&'static str]) -> String {
 /// id) saw is reported there only; other cases that saw it too, and nothing else, pass (they
 /// tolerate it, as a classroom peer would). A kind its home case did not see stays wherever it
 /// was seen, so nothing is hidden.
-fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
+pub(crate) fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
     let seen_at_home = |kind: &str| {
         homes.iter().any(|(k, home)| {
             *k == kind
@@ -285,6 +287,22 @@ fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult
         .collect()
 }
 
+/// Runs `cases` at the same time (cases that share nothing, each a connection or a process of
+/// its own, so a run costs its slowest case, not their sum), each with a fresh `Ctx` from
+/// `ctx_for` and its own deadline from `timeout_for`; results in the cases' order.
+pub(crate) async fn run_at_once(
+    cases: &[Case],
+    ctx_for: impl Fn() -> Ctx,
+    timeout_for: impl Fn(&Case) -> Duration,
+) -> Vec<Ran> {
+    futures::future::join_all(
+        cases
+            .iter()
+            .map(|case| run_case(case, ctx_for(), timeout_for(case))),
+    )
+    .await
+}
+
 /// Messages shown under a case that did not pass: the last ones before `end`, where it went
 /// wrong.
 fn evidence(lines: &[String], end: usize) -> Vec<String> {
@@ -297,7 +315,7 @@ const EVIDENCE_LINES: usize = 12;
 /// A case's whole exchange, for the HTML report, is cut to its last this many messages.
 const EXCHANGE_LINES: usize = 200;
 
-fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
+pub(crate) fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
     let terminal = std::io::stdout().is_terminal();
     let style = report::Style {
@@ -322,7 +340,7 @@ fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
 
 /// Names uploaded by this run start with this (unique per run), so running the checker twice
 /// against one server does not meet "Already serving" from the run before.
-fn run_prefix() -> String {
+pub(crate) fn run_prefix() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())

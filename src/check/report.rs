@@ -249,7 +249,7 @@ pub fn junit(report: &Report) -> String {
     for c in &report.cases {
         out.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&format!("seed-001.{}", c.section)),
+            xml(&format!("seed-{}.{}", seed_number(&report.mode), c.section)),
             xml(&format!("{} ({})", c.id, c.title)),
             c.seconds
         ));
@@ -281,6 +281,15 @@ pub fn junit(report: &Report) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// The seed whose protocol a checker mode checks (a JUnit testcase's class is
+/// `seed-NNN.SECTION`).
+fn seed_number(mode: &str) -> &'static str {
+    match mode {
+        "tracker" | "sync" => "002",
+        _ => "001",
+    }
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
