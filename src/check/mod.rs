@@ -290,17 +290,29 @@ pub(crate) fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec
 /// Runs `cases` at the same time (cases that share nothing, each a connection or a process of
 /// its own, so a run costs its slowest case, not their sum), each with a fresh `Ctx` from
 /// `ctx_for` and its own deadline from `timeout_for`; results in the cases' order.
+/// A case that reached its deadline is grouped under `stops` (the checked protocol's words)
+/// rather than seed 001's.
 pub(crate) async fn run_at_once(
     cases: &[Case],
     ctx_for: impl Fn() -> Ctx,
-    timeout_for: impl Fn(&Case) -> Duration,
+    timeout_for: impl Fn(usize, &Case) -> Duration,
+    stops: &'static str,
 ) -> Vec<Ran> {
-    futures::future::join_all(
+    let mut ran = futures::future::join_all(
         cases
             .iter()
-            .map(|case| run_case(case, ctx_for(), timeout_for(case))),
+            .enumerate()
+            .map(|(i, case)| run_case(case, ctx_for(), timeout_for(i, case))),
     )
-    .await
+    .await;
+    for r in &mut ran {
+        for kind in &mut r.causes {
+            if *kind == causes::STOPS_ANSWERING {
+                *kind = stops;
+            }
+        }
+    }
+    ran
 }
 
 /// Messages shown under a case that did not pass: the last ones before `end`, where it went

@@ -208,9 +208,10 @@ pub fn table(report: &Report, style: Style) -> String {
             out.push_str(&format!("        {line}\n"));
         }
         if !c.stderr.is_empty() {
-            out.push_str("      the client's last stderr lines:\n");
+            let (program, tag) = program_of(&report.mode);
+            out.push_str(&format!("      the {program}'s last stderr lines:\n"));
             for line in &c.stderr {
-                out.push_str(&format!("        {ME} stderr | {line}\n"));
+                out.push_str(&format!("        {tag} stderr | {line}\n"));
             }
         }
     }
@@ -281,6 +282,14 @@ pub fn junit(report: &Report) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// The program whose stderr a report shows, and its tag in the exchange.
+pub fn program_of(mode: &str) -> (&'static str, &'static str) {
+    match mode {
+        "sync" => ("synchronizer", super::sync::lab::SYNC),
+        _ => ("client", ME),
+    }
 }
 
 /// The seed whose protocol a checker mode checks (a JUnit testcase's class is

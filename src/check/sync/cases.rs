@@ -34,7 +34,8 @@ async fn started(
     lab: &mut SyncLab,
     directory: Value,
 ) -> Checked<Option<u16>> {
-    lab.start(ctx, &env.command, directory).await?;
+    lab.start(ctx, &env.command, directory, &env.start_gate)
+        .await?;
     if !lab
         .wait_until(ctx, env.deadline(1), |l| !l.messages().is_empty())
         .await
@@ -75,6 +76,15 @@ async fn fetched(
         .lock()
         .map(|a| a.iter().map(|r| show(r, 60)).collect())
         .unwrap_or_default();
+    if !asked.is_empty() {
+        ctx.cause(
+            causes::NOT_SAVED,
+            format!(
+                "{name} was asked for and sent, but not saved (its server was asked {})",
+                asked.join(", ")
+            ),
+        );
+    }
     let there = match lab.file(name) {
         None => "no such file in the folder".to_string(),
         Some(got) => format!(
@@ -353,8 +363,9 @@ pub async fn serves_case(ctx: Ctx, env: Env) -> Checked {
             .position(|(a, b)| a != b)
             .unwrap_or(got.len().min(bytes.len()));
         return fail(format!(
-            "the answer is {} bytes, not the file's {} raw bytes (first difference at byte {at})",
+            "the answer is {} bytes, {}, not the file's {} raw bytes (first difference at byte {at})",
             got.len(),
+            show(&got, 40),
             bytes.len()
         ));
     }

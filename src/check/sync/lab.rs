@@ -21,6 +21,10 @@ use crate::check::wire::{Checked, Ctx, STDERR_LINE, escape_line, fail};
 /// How the synchronizer is named in the journal (`s | its stdout line`).
 pub const SYNC: &str = "s";
 
+/// Synchronizers are started at least this far apart, unless the one before has sent its
+/// first message sooner (see `SyncLab::start`).
+pub const START_GAP: Duration = Duration::from_secs(1);
+
 /// A local file: name, bytes, mtime in seconds and nanoseconds.
 pub type Local<'a> = (&'a str, &'a [u8], i64, u32);
 
@@ -55,12 +59,25 @@ impl SyncLab {
         play::file_server(ctx, name, serve, self.token.clone()).await
     }
 
-    /// Starts the played tracker answering with `directory`, then the synchronizer.
-    pub async fn start(&mut self, ctx: &Ctx, command: &[String], directory: Value) -> Checked {
+    /// Starts the played tracker answering with `directory`, then the synchronizer: one at a
+    /// time (`gate`), the next once this one has sent its first message or `START_GAP` has
+    /// passed. Classroom synchronizers pick their serving port by trying ports from 8000 up and
+    /// binding later; nine started in the same instant would take the same port, a failure of
+    /// the checker's own making.
+    pub async fn start(
+        &mut self,
+        ctx: &Ctx,
+        command: &[String],
+        directory: Value,
+        gate: &tokio::sync::Mutex<()>,
+    ) -> Checked {
         let tracker = play::tracker(ctx, directory, self.token.clone()).await?;
         let command = with_tracker(command, tracker.port);
         self.tracker = Some(tracker);
+        let _turn = gate.lock().await;
         self.process = Some(Running::start(ctx, &command, self.dir.path())?);
+        self.wait_until(ctx, START_GAP, |l| !l.messages().is_empty())
+            .await;
         Ok(())
     }
 
@@ -232,8 +249,8 @@ where
     tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
             if stderr {
+                // Shown under the case, not in its exchange.
                 ctx.stderr_line(&line);
-                ctx.note(format!("{SYNC} stderr | {}", escape_line(&line)));
             } else {
                 ctx.note(format!("{SYNC} | {}", escape_line(&line)));
             }

@@ -53,6 +53,8 @@ impl SyncCheck {
 pub struct Env {
     pub command: Arc<Vec<String>>,
     pub case_timeout: Duration,
+    /// Synchronizers are started one at a time (see `lab::START_GAP`).
+    pub start_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Env {
@@ -95,7 +97,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "initial",
             "initial message: serving port, the folder's files, mtimes rounded down",
             r#"seed 002: "send an Initial message containing names and the last modified time (round down to integer if it is a float) of its local files as well as file serving port (Port B) when it first starts.""#,
-            1,
+            2,
             cases::initial_case,
         ),
         case(
@@ -103,7 +105,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "fetch-new",
             "a new file in the directory is fetched byte-exact",
             r#"seed 002: "identifies files that are either new or more up-to-date than its own copy ... it connects the corresponding peer ... it sends a File Request message with the name of the requested file to the said peer. The file from the peer shall be stored in the same directory that the synchronizer runs.""#,
-            1,
+            2,
             cases::fetch_new_case,
         ),
         case(
@@ -111,7 +113,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "fetch-newer",
             "a newer copy replaces the local one",
             r#"seed 002: "identifies files that are either new or more up-to-date than its own copy by comparing with the modified time of its local files.""#,
-            1,
+            2,
             cases::fetch_newer_case,
         ),
         case(
@@ -119,7 +121,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "older-kept",
             "older and equally old copies are not fetched",
             r#"seed 002: "identifies files that are either new or more up-to-date than its own copy by comparing with the modified time of its local files. If such a file is found, it connects the corresponding peer""#,
-            1,
+            2,
             cases::older_kept_case,
         ),
         case(
@@ -127,7 +129,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "mtime",
             "the saved file's mtime is the directory's",
             r#"seed 002: "Make sure to set the modified time for the newly retrieved file to the modified time of the file in the directory response message.""#,
-            1,
+            2,
             cases::mtime_case,
         ),
         case(
@@ -135,7 +137,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "server-silent",
             "a server that never answers: the next file is fetched",
             r#"seed 002: "In case that connection to a peer times out (e.g., using socket.settimeout) or there is no response to the File Request message, the synchronizer should proceed to the next file if any in the Directory Response message.""#,
-            2,
+            3,
             cases::server_silent_case,
         ),
         case(
@@ -143,7 +145,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "server-refused",
             "a server that is not there: the next file is fetched",
             r#"seed 002: "In case that connection to a peer times out ... the synchronizer should proceed to the next file if any in the Directory Response message.""#,
-            2,
+            3,
             cases::server_refused_case,
         ),
         case(
@@ -151,7 +153,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             KEEP_ALIVE,
             "keep-alives every 5 s with the serving port",
             r#"seed 002: "send keepalive messages containing the file serving port every 5 seconds to the tracker"; Table 1: {'port':int}; "the initial message that contains local file information is sent only once""#,
-            1,
+            2,
             cases::keep_alive_case,
         ),
         case(
@@ -159,7 +161,7 @@ pub fn sync_cases(env: &Env) -> Vec<Case> {
             "serves",
             "a file request by plain name: the file's raw bytes",
             r#"seed 002: "Upon receiving a File Request message from a peer, the synchronizer responds with the content of the file." Table 2: File Request: "Plain text of the file name"; File Response: "Content of the file, it can be binary or text""#,
-            1,
+            2,
             cases::serves_case,
         ),
     ]
@@ -171,18 +173,26 @@ pub async fn run(check: SyncCheck) -> Result<i32> {
     let env = Env {
         command: Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,
+        start_gate: Arc::default(),
     };
     let grace =
         (check.case_timeout / 10).clamp(Duration::from_millis(200), Duration::from_millis(1000));
-    let timeout_for = |case: &Case| {
-        let extra = if case.id == KEEP_ALIVE {
-            Duration::from_secs(16)
-        } else {
-            Duration::ZERO
-        };
-        check.case_timeout + extra
+    // (run_case multiplies this by the case's budget.) Case i may first wait for i
+    // synchronizers to start (see `lab::START_GAP`); the keep-alive case waits 16 s more.
+    let timeout_for = |i: usize, case: &Case| {
+        let keep_alive = if case.id == KEEP_ALIVE { 16 } else { 0 };
+        let extra =
+            Duration::from_secs(keep_alive) + lab::START_GAP * u32::try_from(i).unwrap_or(0);
+        check.case_timeout + extra / case.budget.max(1)
     };
-    let ran = run_at_once(&sync_cases(&env), || Ctx::new("", grace, ""), timeout_for).await;
+    let ctx_for = || Ctx::new("", grace, "");
+    let ran = run_at_once(
+        &sync_cases(&env),
+        ctx_for,
+        timeout_for,
+        causes::STOPS_ANSWERING,
+    )
+    .await;
     let report = Report::new(
         "sync",
         &check.command.join(" "),

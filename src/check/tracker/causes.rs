@@ -15,3 +15,6 @@ pub const NOT_DIRECTORY: &str = "answers with JSON that is not the seed's direct
 
 /// The tracker cannot be reached (it is not running, or no longer is).
 pub const CANNOT_CONNECT: &str = "cannot be connected to (seed 002: the synchronizer \"communicates with the tracker through a single TCP socket\"; the tracker must keep accepting peers)";
+
+/// A case reached its deadline.
+pub const STOPS_ANSWERING: &str = "stops answering: no result within the case's deadline (seed 000 Part II: the tracker \"traces the live peer nodes\" and serves every peer's requests)";

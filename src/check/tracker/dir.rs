@@ -74,42 +74,33 @@ pub async fn reply(
     after: &str,
 ) -> Checked<Directory> {
     let who = conn.name.clone();
-    let value = match conn.next(wait).await {
-        Ok(value) => value,
-        Err(Ended::Closed) => {
-            ctx.cause(
-                causes::CLOSES,
-                format!(
-                    "{who}: the tracker closed the connection instead of answering the {after}"
-                ),
-            );
-            return fail(format!("{who}: no directory response to the {after}"));
-        }
-        Err(Ended::TimedOut) => {
-            ctx.cause(
-                causes::NO_REPLY,
-                format!(
-                    "{who}: no directory response within {:.1} s to the {after}",
-                    wait.as_secs_f64()
-                ),
-            );
-            return fail(format!("{who}: no directory response to the {after}"));
-        }
-        Err(Ended::NotJson(why)) => {
-            ctx.cause(
-                causes::NOT_JSON,
-                format!("{who}: the answer to the {after} is not JSON: {why}"),
-            );
-            return fail(format!("{who}: no directory response to the {after}"));
-        }
+    let (kind, what) = match conn.next(wait).await {
+        Ok(value) => match parse_directory(&value) {
+            Ok(dir) => return Ok(dir),
+            Err(why) => (
+                causes::NOT_DIRECTORY,
+                format!("{who}: the answer to the {after} is not a directory response: {why}"),
+            ),
+        },
+        Err(Ended::Closed) => (
+            causes::CLOSES,
+            format!("{who}: the tracker closed the connection instead of answering the {after}"),
+        ),
+        Err(Ended::TimedOut) => (
+            causes::NO_REPLY,
+            format!(
+                "{who}: no directory response within {:.1} s to the {after}",
+                wait.as_secs_f64()
+            ),
+        ),
+        Err(Ended::NotJson(why)) => (
+            causes::NOT_JSON,
+            format!("{who}: the answer to the {after} is not JSON: {why}"),
+        ),
     };
-    parse_directory(&value).or_else(|why| {
-        ctx.cause(
-            causes::NOT_DIRECTORY,
-            format!("{who}: the answer to the {after} is not a directory response: {why}"),
-        );
-        fail(format!("{who}: no directory response to the {after}"))
-    })
+    // The cause and the failure are one sentence: the report says it once.
+    ctx.cause(kind, what.clone());
+    fail(what)
 }
 
 /// Sends `message` and reads the directory response to it.

@@ -194,7 +194,7 @@ pub async fn run(check: TrackerCheck) -> Result<i32> {
     let prefix = run_prefix();
     let grace = (check.case_timeout / 5).min(Duration::from_secs(1));
     let ctx_for = || Ctx::new(&check.addr, grace, &prefix);
-    let timeout_for = |case: &Case| {
+    let timeout_for = |_: usize, case: &Case| {
         let timed = TIMED.contains(&case.id);
         check.case_timeout
             + if timed {
@@ -205,8 +205,9 @@ pub async fn run(check: TrackerCheck) -> Result<i32> {
     };
     let (first, last): (Vec<Case>, Vec<Case>) =
         tracker_cases(&env).into_iter().partition(|c| c.id != LAST);
-    let mut ran = run_at_once(&first, ctx_for, timeout_for).await;
-    ran.extend(run_at_once(&last, ctx_for, timeout_for).await);
+    let stops = causes::STOPS_ANSWERING;
+    let mut ran = run_at_once(&first, ctx_for, timeout_for, stops).await;
+    ran.extend(run_at_once(&last, ctx_for, timeout_for, stops).await);
     let report = Report::new("tracker", &check.addr, attribute_deviations(ran, &[]));
     finish(&report, &check.reports)
 }
