@@ -2,6 +2,7 @@
 //! runs the seed's testing scheme (section IV) and the edge cases the seed implies against a
 //! running server, speaking like the classroom clients (one message per write, each reply
 //! awaited), and reports pass, fail or deviation per case.
+//! May import core only: a checker speaks the protocols itself, to test any implementation.
 
 pub mod cases;
 pub mod causes;
@@ -59,18 +60,12 @@ pub struct ServerCheck {
     pub reports: Vec<ReportFile>,
 }
 
-impl ServerCheck {
-    pub fn from_cli(cli: &crate::cli::Cli, addr: String) -> Result<ServerCheck> {
-        if !(cli.case_timeout.is_finite() && cli.case_timeout > 0.0 && cli.case_timeout < 3600.0) {
-            return Err(eyre!("--case-timeout must be between 0 and 3600 seconds"));
-        }
-        Ok(ServerCheck {
-            addr,
-            file: cli.check_file.clone(),
-            case_timeout: Duration::from_secs_f64(cli.case_timeout),
-            reports: parse_reports(&cli.report)?,
-        })
+/// `--case-timeout` as a duration, if it is one a checker can use.
+pub fn case_timeout(secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0 && secs < 3600.0) {
+        return Err(eyre!("--case-timeout must be between 0 and 3600 seconds"));
     }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Runs every server case, prints the table, writes the reports; the exit status is 0 only
@@ -105,18 +100,21 @@ pub struct ClientCheck {
 }
 
 impl ClientCheck {
-    pub fn from_cli(cli: &crate::cli::Cli) -> Result<ClientCheck> {
-        let server = ServerCheck::from_cli(cli, String::new())?;
-        if cli.command.is_empty() {
+    pub fn new(
+        command: &[String],
+        case_timeout: Duration,
+        reports: Vec<ReportFile>,
+    ) -> Result<ClientCheck> {
+        if command.is_empty() {
             return Err(eyre!(
                 "--check-client needs the client's command after --, e.g. p2p-tui --check-client -- python3 client.py"
             ));
         }
         let cwd = std::env::current_dir().wrap_err("the current directory")?;
         Ok(ClientCheck {
-            command: absolute_paths(&cli.command, &cwd),
-            case_timeout: server.case_timeout,
-            reports: server.reports,
+            command: absolute_paths(command, &cwd),
+            case_timeout,
+            reports,
         })
     }
 }

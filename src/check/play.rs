@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::wire::{Ctx, escape_line};
-use crate::protocol::{
+use crate::core::protocol::{
     Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, decode_request,
 };
 

@@ -9,12 +9,12 @@ use super::events::Reporter;
 use super::file_list::{self, NotListed};
 use super::transfer::progress::TransferRegistry;
 use super::transfer::{TransferContext, TransferOptions, connect, describe, download, upload};
-use crate::command::{Command, HELP};
-use crate::protocol::lines;
-use crate::settings::{PeerAddr, Settings};
-use crate::store::Store;
+use crate::core::protocol::lines;
+use crate::core::settings::{PeerAddr, Settings};
+use crate::core::store::Store;
+use crate::core::words::count;
+use crate::peer::command::{Command, HELP};
 use crate::tracker::join::TrackerLink;
-use crate::words::count;
 
 /// Why a #FILELIST went nowhere: every peer named was this one or unknown (said just before).
 fn no_peer_to_ask(settings: &Settings) -> String {

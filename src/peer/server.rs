@@ -14,12 +14,12 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::connection::{ConnError, Connection};
-use crate::logging::Clip;
-use crate::net::{Acceptor, AddressCap};
-use crate::protocol::{
+use crate::core::logging::Clip;
+use crate::core::net::{Acceptor, AddressCap};
+use crate::core::protocol::{
     Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, extensions, fast,
 };
-use crate::store::{Partial, Store, StoreError};
+use crate::core::store::{Partial, Store, StoreError};
 
 use super::transfer::plain::{self, Answered};
 

@@ -101,7 +101,7 @@ pub async fn session(
                 if now != announced {
                     info!(
                         "files changed: announcing {}",
-                        crate::words::counted(now.len() as u64, "file")
+                        crate::core::words::counted(now.len() as u64, "file")
                     );
                     announced = now;
                     outbox.announce_due();

@@ -16,8 +16,8 @@ use tracing::info;
 use super::announce::{self, Ended, Member, Query, mtime_secs};
 use super::directory::{FileEntry, Holder};
 use super::reconnect::Reconnect;
-use crate::locks::LockExt;
-use crate::store::Store;
+use crate::core::locks::LockExt;
+use crate::core::store::Store;
 
 /// What the peer knows through the tracker.
 #[derive(Debug, Default, Clone)]

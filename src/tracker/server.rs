@@ -18,9 +18,9 @@ use tracing::{info, warn};
 use super::delta;
 use super::directory::{Directory, Holder, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
-use crate::locks::LockExt;
-use crate::logging::Clip;
-use crate::net::{Acceptor, AddressCap, Admitted, IdleSlot};
+use crate::core::locks::LockExt;
+use crate::core::logging::Clip;
+use crate::core::net::{Acceptor, AddressCap, Admitted, IdleSlot};
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -43,7 +43,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             peer_timeout: Duration::from_secs(15),
             max_message: 4 << 20,
-            max_connections: crate::net::capacity::capacity().connections,
+            max_connections: crate::core::net::capacity::capacity().connections,
             max_per_address: None,
             summary_every: Duration::from_secs(30),
         }
@@ -135,7 +135,7 @@ pub async fn serve(
 ) {
     let room = config
         .max_connections
-        .min(crate::net::capacity::capacity().connections);
+        .min(crate::core::net::capacity::capacity().connections);
     info!(
         "tracker: room for {room} peers at once; a joined peer that keeps its keep-alives is \
          never closed to make room"
@@ -261,13 +261,13 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
                 info!(
                     "peer {}:{port} re-announced {}",
                     addr.ip(),
-                    crate::words::counted(count as u64, "file")
+                    crate::core::words::counted(count as u64, "file")
                 );
             } else {
                 info!(
                     "peer {}:{port} joined with {}",
                     addr.ip(),
-                    crate::words::counted(count as u64, "file")
+                    crate::core::words::counted(count as u64, "file")
                 );
             }
             directory_reply(tracker, since)
@@ -304,7 +304,7 @@ async fn expire_silent(tracker: Arc<Tracker>, timeout: Duration, shutdown: Cance
         if !gone.is_empty() {
             info!(
                 "{} silent for {}s dropped",
-                crate::words::counted(gone.len() as u64, "peer"),
+                crate::core::words::counted(gone.len() as u64, "peer"),
                 timeout.as_secs()
             );
         }
@@ -327,8 +327,8 @@ async fn summaries(tracker: Arc<Tracker>, every: Duration, shutdown: Cancellatio
         if now != last {
             info!(
                 "tracker: {}, {}",
-                crate::words::counted(now.0 as u64, "peer"),
-                crate::words::counted(now.1 as u64, "file")
+                crate::core::words::counted(now.0 as u64, "peer"),
+                crate::core::words::counted(now.1 as u64, "file")
             );
             last = now;
         }

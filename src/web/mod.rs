@@ -1,5 +1,6 @@
 //! `--web`: a static file server on hyper and tower-http's `ServeDir`, with the tracker's
-//! directory at `/tracker` and `/tracker.json` when the tracker runs in the same process.
+//! directory at `/tracker` and `/tracker.json` when the tracker runs in the same process; `client`
+//! is the seed-004 web client. May import core and tracker (the directory it shows).
 //!
 //! hyper owns HTTP/1.1 (parsing, keep-alive, 400/431 on bad requests, the header timeout);
 //! `ServeDir` owns files (content types, Range, conditional requests, index.html, refusing paths
@@ -36,7 +37,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::net::{Acceptor, AddressCap};
+use crate::core::net::{Acceptor, AddressCap};
 
 /// What a client over its address's connection cap reads before the close.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 39\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections from your address\n";
@@ -134,7 +135,7 @@ pub async fn serve(
         .max_buf_size(config.max_head_bytes.max(8192))
         .keep_alive(true);
     // Room for the extra waiting client within the process's capacity (see `net::capacity`).
-    let room = crate::net::capacity::capacity()
+    let room = crate::core::net::capacity::capacity()
         .connections
         .saturating_sub(1);
     let slots = Slots::new(config.max_connections.min(room));

@@ -135,8 +135,8 @@ pub fn directory_html(view: &DirectoryView) -> String {
     let _ = write!(
         body,
         "<p>{}, {}.</p>",
-        crate::words::counted(view.peers.len() as u64, "peer"),
-        crate::words::counted(view.files.len() as u64, "file name"),
+        crate::core::words::counted(view.peers.len() as u64, "peer"),
+        crate::core::words::counted(view.files.len() as u64, "file name"),
     );
     body.push_str("<h2>Peers</h2>");
     if view.peers.is_empty() {

@@ -31,9 +31,6 @@ pub struct SyncCheck {
 
 impl SyncCheck {
     pub fn new(command: &[String], case_timeout: f64, reports: &[String]) -> Result<SyncCheck> {
-        if !(case_timeout.is_finite() && case_timeout > 0.0 && case_timeout < 3600.0) {
-            return Err(eyre!("--case-timeout must be between 0 and 3600 seconds"));
-        }
         if command.is_empty() {
             return Err(eyre!(
                 "--check-sync needs the synchronizer's command after --, e.g. p2p-tui --check-sync -- python3 fileSynchronizer.py"
@@ -42,7 +39,7 @@ impl SyncCheck {
         let cwd = std::env::current_dir().wrap_err("the current directory")?;
         Ok(SyncCheck {
             command: absolute_paths(command, &cwd),
-            case_timeout: Duration::from_secs_f64(case_timeout),
+            case_timeout: super::case_timeout(case_timeout)?,
             reports: parse_reports(reports)?,
         })
     }

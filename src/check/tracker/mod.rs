@@ -38,16 +38,13 @@ impl TrackerCheck {
         case_timeout: f64,
         reports: &[String],
     ) -> Result<TrackerCheck> {
-        if !(case_timeout.is_finite() && case_timeout > 0.0 && case_timeout < 3600.0) {
-            return Err(eyre!("--case-timeout must be between 0 and 3600 seconds"));
-        }
         if !(1..=3600).contains(&peer_timeout_secs) {
             return Err(eyre!("--peer-timeout must be between 1 and 3600 seconds"));
         }
         Ok(TrackerCheck {
             addr,
             peer_timeout: Duration::from_secs(peer_timeout_secs),
-            case_timeout: Duration::from_secs_f64(case_timeout),
+            case_timeout: super::case_timeout(case_timeout)?,
             reports: parse_reports(reports)?,
         })
     }

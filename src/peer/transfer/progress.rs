@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::Stripe;
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
 
 const MAX_CELLS: u64 = 4096;
 
@@ -172,7 +172,7 @@ impl TransferProgress {
         size: u64,
         peers: Vec<String>,
     ) -> TransferProgress {
-        let chunks = crate::protocol::chunk_count(size);
+        let chunks = crate::core::protocol::chunk_count(size);
         let per_cell = chunks.div_ceil(MAX_CELLS).max(1);
         let cells = chunks.div_ceil(per_cell) as usize;
         let n = peers.len() as u64;

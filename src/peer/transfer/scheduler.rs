@@ -29,8 +29,8 @@ use std::collections::VecDeque;
 use std::io;
 
 use super::allocation::{Allocation, Stripe, Takeover};
-use crate::protocol::digest::ContentDigest;
-use crate::protocol::{CHUNK_SIZE, chunk_count};
+use crate::core::protocol::digest::ContentDigest;
+use crate::core::protocol::{CHUNK_SIZE, chunk_count};
 
 /// Where a transfer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,7 +538,7 @@ impl Ring {
         for index in from..to {
             let slot = (index % self.slots) as usize;
             let start = slot * CHUNK_SIZE as usize;
-            let len = crate::protocol::chunk_len(self.size, index).unwrap_or(0);
+            let len = crate::core::protocol::chunk_len(self.size, index).unwrap_or(0);
             bytes.extend_from_slice(&self.buf[start..start + len]);
             owners.push(self.owner[slot]);
         }
@@ -623,7 +623,7 @@ mod tests {
     use super::*;
 
     fn payload(index: u64, size: u64) -> Vec<u8> {
-        let len = crate::protocol::chunk_len(size, index).unwrap_or(0);
+        let len = crate::core::protocol::chunk_len(size, index).unwrap_or(0);
         vec![(index % 251) as u8; len]
     }
 

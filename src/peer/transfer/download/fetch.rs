@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use super::shared::{Arrival, Shared};
 use super::writer::DiskWriter;
+use crate::core::protocol::lines;
 use crate::peer::transfer::allocation::Takeover;
 use crate::peer::transfer::exchange::{
     self, Batch, Chunks, Ended, Link, PeerFailure, Sent, Side, Way,
 };
 use crate::peer::transfer::scheduler::Dropped;
 use crate::peer::transfer::{TransferContext, bounded_window};
-use crate::protocol::lines;
 
 /// One serving peer's task: the exchange until the download is over or the peer leaves.
 pub async fn fetch(

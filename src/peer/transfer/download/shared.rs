@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use super::writer::Run;
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
+use crate::core::protocol::lines;
 use crate::peer::transfer::allocation::Takeover;
 use crate::peer::transfer::progress::TransferProgress;
 use crate::peer::transfer::scheduler::{Dropped, Scheduler, State, Unexpected};
 use crate::peer::transfer::versions::Version;
-use crate::protocol::lines;
 
 /// Chunks held in memory for reassembly per download (100 bytes each): the scheduler never lets
 /// requests run further ahead of the first missing chunk than this.

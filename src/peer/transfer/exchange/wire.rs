@@ -7,9 +7,9 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::link::PeerFailure;
+use crate::core::protocol::{Expect, Framing, Reply, Request, fast};
 use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
-use crate::protocol::{Expect, Framing, Reply, Request, fast};
 
 /// Messages delimited by `\n` once more than one request may be in flight; the seed's bare
 /// messages in lockstep.
