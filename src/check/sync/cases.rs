@@ -328,28 +328,19 @@ pub async fn serves_case(ctx: Ctx, env: Env) -> Checked {
     let Some(port) = started(&ctx, &env, &mut lab, json!({})).await? else {
         return fail("the initial message names no serving port");
     };
-    let ask = async {
-        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        ctx.note(format!("p connected to {port}"));
-        ctx.note("p > \"shared.bin\", then ends its output".to_string());
-        conn.write_all(b"shared.bin").await?;
-        conn.shutdown().await?;
-        let mut got = Vec::new();
-        (&mut conn)
-            .take(2 * bytes.len() as u64)
-            .read_to_end(&mut got)
-            .await?;
-        Ok::<_, std::io::Error>(got)
-    };
-    let got = match tokio::time::timeout(env.deadline(1), ask).await {
-        Err(_) => {
+    let got = match ask_file(&ctx, port, 2 * bytes.len(), env.deadline(1)).await {
+        Ok(got) => got,
+        Err(Unanswered::Failed(e)) => {
+            return fail(format!("the file request to port {port} failed: {e}"));
+        }
+        Err(Unanswered::NotClosed(got)) => {
             return fail(format!(
-                "no whole answer (bytes, then close) within {:.1} s",
-                env.deadline(1).as_secs_f64()
+                "no whole answer (bytes, then close) within {:.1} s: {} bytes came back, {}, and the connection stayed open",
+                env.deadline(1).as_secs_f64(),
+                got.len(),
+                show(&got, 40)
             ));
         }
-        Ok(Err(e)) => return fail(format!("the file request to port {port} failed: {e}")),
-        Ok(Ok(got)) => got,
     };
     ctx.note(format!(
         "p < {} ({} bytes), then closed",
@@ -370,4 +361,46 @@ pub async fn serves_case(ctx: Ctx, env: Env) -> Checked {
         ));
     }
     Ok(())
+}
+
+/// Why a file request got no whole answer.
+enum Unanswered {
+    Failed(std::io::Error),
+    /// What came back before the deadline, the connection still open.
+    NotClosed(Vec<u8>),
+}
+
+/// Asks the synchronizer at `port` for shared.bin by its bare name, then ends the output; what
+/// comes back until the connection closes (at most `max` bytes), within `deadline`.
+async fn ask_file(
+    ctx: &Ctx,
+    port: u16,
+    max: usize,
+    deadline: Duration,
+) -> Result<Vec<u8>, Unanswered> {
+    let end = tokio::time::Instant::now() + deadline;
+    let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+    let mut conn = match tokio::time::timeout_at(end, connect).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return Err(Unanswered::Failed(e)),
+        Err(_) => return Err(Unanswered::NotClosed(Vec::new())),
+    };
+    ctx.note(format!("p connected to {port}"));
+    ctx.note("p > \"shared.bin\", then ends its output".to_string());
+    let sent = async {
+        conn.write_all(b"shared.bin").await?;
+        conn.shutdown().await
+    };
+    sent.await.map_err(Unanswered::Failed)?;
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout_at(end, conn.read(&mut chunk)).await {
+            Err(_) => return Err(Unanswered::NotClosed(got)),
+            Ok(Err(e)) => return Err(Unanswered::Failed(e)),
+            Ok(Ok(0)) => return Ok(got),
+            Ok(Ok(n)) if got.len() + n > max => return Ok(got),
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
