@@ -1,5 +1,5 @@
 //! JSON over TCP, the checker's side: seed 002's tracker messages written one per write (each a
-//! JSON value and a `\n`, as SPEC section 4 allows and newline-reading classroom trackers need),
+//! JSON value and a `\n`, which newline-reading classroom trackers need and stream readers skip),
 //! and the replies read as a stream of JSON values, so a reply split across reads or two in one
 //! read are both read right. Every message goes into the case's journal. The played tracker of
 //! `--check-sync` reads its peer's messages the same way.
