@@ -5,16 +5,31 @@
 //! killed mid-download.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::causes;
-use super::client_cases::Env;
 use super::flows::text;
 use super::lab::{Lab, ME};
 use super::lines;
 use super::play::{Behaviour, Fault};
 use super::wire::{Checked, Ctx, fail};
 use crate::core::protocol::chunk_count;
+
+/// What every client case needs: the client's command line and how long a case may take.
+#[derive(Clone)]
+pub struct Env {
+    pub command: Arc<Vec<String>>,
+    pub case_timeout: Duration,
+}
+
+impl Env {
+    /// How long the client has to print what a case of `budget` case timeouts waits for (the
+    /// rest of the case timeout is for starting, judging and stopping).
+    pub(super) fn deadline(&self, budget: u32) -> Duration {
+        self.case_timeout.mul_f64(0.7 * f64::from(budget))
+    }
+}
 
 fn serving(files: &[(&str, &[u8])]) -> Option<Behaviour> {
     Some(Behaviour {
@@ -398,6 +413,12 @@ pub(super) async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> C
         return fail("the client had asked for every chunk before it could be killed");
     }
     drop(client);
+    nothing_partial_served(&ctx, &lab)
+}
+
+/// After the kill: the file's name must not be in served_files/; another file there is a
+/// deviation.
+fn nothing_partial_served(ctx: &Ctx, lab: &Lab) -> Checked {
     let left = lab.served_names();
     if left.iter().any(|n| n == "f3.txt") {
         let size = lab.served("f3.txt").map(|d| d.len()).unwrap_or(0);

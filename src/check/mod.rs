@@ -9,6 +9,7 @@ pub mod causes;
 pub mod client;
 pub mod client_cases;
 pub mod flows;
+pub mod get;
 pub mod html;
 pub mod lab;
 pub mod lines;
@@ -16,6 +17,7 @@ pub mod play;
 pub mod report;
 pub mod sync;
 pub mod tracker;
+pub mod web;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -145,7 +147,7 @@ pub(crate) fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<S
 pub async fn run_client(check: ClientCheck) -> Result<i32> {
     let grace =
         (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
-    let env = client_cases::Env {
+    let env = client::Env {
         command: std::sync::Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,
     };

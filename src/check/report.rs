@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::lab::ME;
+use crate::core::markup::escape_for_xml as xml;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -288,6 +289,7 @@ pub fn junit(report: &Report) -> String {
 pub fn program_of(mode: &str) -> (&'static str, &'static str) {
     match mode {
         "sync" => ("synchronizer", super::sync::lab::SYNC),
+        "get" => ("client", "client"),
         _ => ("client", ME),
     }
 }
@@ -297,26 +299,10 @@ pub fn program_of(mode: &str) -> (&'static str, &'static str) {
 fn seed_number(mode: &str) -> &'static str {
     match mode {
         "tracker" | "sync" => "002",
+        "web" => "000",
+        "get" => "004",
         _ => "001",
     }
-}
-
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' => out.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

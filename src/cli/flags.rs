@@ -201,8 +201,9 @@ pub struct ServerFlags {
 #[derive(Debug, Clone, Args)]
 pub struct GetFlags {
     /// Fetch one file over HTTP and print it as the seed-004 client does (text printed, other
-    /// types saved here): HOST PORT FILE, or one http://HOST:PORT/FILE URL
-    #[arg(help_heading = "Web client (--get)", long, value_name = "HOST PORT FILE", num_args = 1..=3, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
+    /// types saved here): HOST PORT FILE [TIMEOUT] (the seed's syntax; TIMEOUT as --timeout), or
+    /// one http://HOST:PORT/FILE URL
+    #[arg(help_heading = "Web client (--get)", long, value_name = "HOST PORT FILE [TIMEOUT]", num_args = 1..=4, allow_hyphen_values = false, conflicts_with_all = ["peer", "demo", "sync", "tracker", "web"])]
     pub get: Option<Vec<String>>,
 
     /// --get: give up after this many seconds without progress (connecting, waiting, reading)
@@ -304,10 +305,38 @@ pub struct CheckSyncFlags {
     pub check_sync: bool,
 }
 
+/// `--check-web HOST:PORT` and what only it takes.
+#[derive(Debug, Clone, Args)]
+pub struct CheckWebFlags {
+    /// Check a running seed-000/004 web server at HOST:PORT: it writes test files (html, txt,
+    /// jpg, png, mp3, mp4, a 5 MiB binary) into --web-root, asks for them and removes them;
+    /// exit status 0 only if every case passes
+    #[arg(help_heading = "Checking an implementation", long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client"])]
+    pub check_web: Option<String>,
+
+    /// --check-web: the directory the server serves its files from [default: the current directory]
+    #[arg(
+        help_heading = "Checking an implementation",
+        long,
+        value_name = "DIR",
+        requires = "check_web"
+    )]
+    pub web_root: Option<PathBuf>,
+}
+
+/// `--check-get -- COMMAND...`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckGetFlags {
+    /// Check a seed-004 web client: run the COMMAND given after `--` as `COMMAND HOST PORT FILE
+    /// [TIMEOUT]` against a web server p2p-tui plays; exit status 0 only if every case passes
+    #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client", "check_web"])]
+    pub check_get: bool,
+}
+
 /// `-- COMMAND...`: the program a checker runs.
 #[derive(Debug, Clone, Args)]
 pub struct CommandFlag {
-    /// --check-client: the client's command line
+    /// --check-client, --check-get: the client's command line
     #[arg(
         help_heading = "Checking an implementation",
         last = true,

@@ -67,6 +67,10 @@ pub struct Cli {
     #[command(flatten)]
     pub check_sync: CheckSyncFlags,
     #[command(flatten)]
+    pub check_web: CheckWebFlags,
+    #[command(flatten)]
+    pub check_get: CheckGetFlags,
+    #[command(flatten)]
     pub command: CommandFlag,
     #[command(flatten)]
     pub check: CheckFlags,
@@ -96,6 +100,17 @@ pub enum Mode {
     },
     /// `--check-sync -- COMMAND...`
     CheckSync {
+        command: Vec<String>,
+        check: CheckFlags,
+    },
+    /// `--check-web HOST:PORT [--web-root DIR]`
+    CheckWeb {
+        addr: String,
+        root: Option<std::path::PathBuf>,
+        check: CheckFlags,
+    },
+    /// `--check-get -- COMMAND...`
+    CheckGet {
         command: Vec<String>,
         check: CheckFlags,
     },
@@ -141,6 +156,8 @@ impl Mode {
             Mode::CheckServer { .. } => "--check-server",
             Mode::CheckTracker { .. } => "--check-tracker",
             Mode::CheckSync { .. } => "--check-sync",
+            Mode::CheckWeb { .. } => "--check-web",
+            Mode::CheckGet { .. } => "--check-get",
             Mode::Get { .. } => "--get",
             Mode::Servers { .. } => "--tracker/--web",
             Mode::Sync { .. } => "--sync",
@@ -165,6 +182,12 @@ impl Mode {
             Mode::CheckTracker { .. } => vec![id::<CheckTrackerFlags>(), id::<CheckFlags>()],
             Mode::CheckSync { .. } => vec![
                 id::<CheckSyncFlags>(),
+                id::<CommandFlag>(),
+                id::<CheckFlags>(),
+            ],
+            Mode::CheckWeb { .. } => vec![id::<CheckWebFlags>(), id::<CheckFlags>()],
+            Mode::CheckGet { .. } => vec![
+                id::<CheckGetFlags>(),
                 id::<CommandFlag>(),
                 id::<CheckFlags>(),
             ],
@@ -264,6 +287,17 @@ impl Cli {
             }
         } else if self.check_sync.check_sync {
             Mode::CheckSync {
+                command: self.command.command,
+                check,
+            }
+        } else if let Some(addr) = self.check_web.check_web {
+            Mode::CheckWeb {
+                addr,
+                root: self.check_web.web_root,
+                check,
+            }
+        } else if self.check_get.check_get {
+            Mode::CheckGet {
                 command: self.command.command,
                 check,
             }
@@ -468,7 +502,7 @@ mod tests {
                 "--peer <ID> can be given only once; see p2p-tui --help",
             ),
             (
-                &["--get", "h", "1", "f", "g"],
+                &["--get", "h", "1", "f", "5", "g"],
                 "unexpected argument g (a value follows its flag); see p2p-tui --help",
             ),
         ];

@@ -12,6 +12,16 @@ pub struct PeerAddr {
 }
 
 impl PeerAddr {
+    /// Whether this peer is the one at `ip`:`port` (an address a tracker lists): the one place
+    /// an address is matched to a settings peer.
+    pub fn is_at(&self, ip: &str, port: u16) -> bool {
+        self.port == port
+            && self
+                .connect_addr()
+                .rsplit_once(':')
+                .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == ip)
+    }
+
     /// `host:port` for connecting; `localhost` is pinned to IPv4 loopback, as the seed's peers bind.
     pub fn connect_addr(&self) -> String {
         let host = if self.host.eq_ignore_ascii_case("localhost") {
@@ -128,6 +138,11 @@ impl Settings {
             path: path.to_path_buf(),
             peers,
         })
+    }
+
+    /// The settings peer at `ip`:`port`, if any.
+    pub fn peer_at(&self, ip: &str, port: u16) -> Option<&PeerAddr> {
+        self.peers.iter().find(|p| p.is_at(ip, port))
     }
 
     pub fn get(&self, id: &str) -> Option<&PeerAddr> {

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use thiserror::Error;
 
+use crate::core::folder::{FolderEntry, scan_folder};
 use crate::core::protocol::validate_file_name;
 use crate::core::uploads::{Refusal, UploadRules, UploadStatus};
 
@@ -169,9 +170,8 @@ impl Store {
         });
         // Said at start, not only when someone first asks for the list.
         let served_dir = &store.served_dir;
-        store
-            .listing()
-            .map_err(DirError::read(served_dir, "listing it"))?;
+        let scan = scan_folder(served_dir).map_err(DirError::read(served_dir, "listing it"))?;
+        store.note_unservable(scan.unservable);
         Ok(store)
     }
 
@@ -254,36 +254,21 @@ impl Store {
     /// Served files (regular files with valid names), sorted by name. A file the protocol
     /// cannot name is left out, and said once (see [`Store::unservable`]).
     pub fn list(&self) -> io::Result<Vec<ServedFile>> {
-        self.listing().map_err(doing("listing", &self.served_dir))
+        Ok(self
+            .scan()?
+            .into_iter()
+            .map(|f| ServedFile {
+                name: f.name,
+                size: f.size,
+            })
+            .collect())
     }
 
-    fn listing(&self) -> io::Result<Vec<ServedFile>> {
-        let mut files = Vec::new();
-        let mut unservable = Vec::new();
-        for entry in fs::read_dir(&self.served_dir)? {
-            let entry = entry?;
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            match entry.file_name().into_string() {
-                Ok(name) => match validate_file_name(&name) {
-                    Ok(()) => files.push(ServedFile {
-                        name,
-                        size: meta.len(),
-                    }),
-                    Err(why) => unservable.push((name, why.to_string())),
-                },
-                Err(raw) => unservable.push((
-                    raw.to_string_lossy().into_owned(),
-                    "file name is not UTF-8".to_string(),
-                )),
-            }
-        }
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        unservable.sort();
-        self.note_unservable(unservable);
-        Ok(files)
+    /// [`Store::list`] with each file's modification time, as a tracker is told.
+    pub fn scan(&self) -> io::Result<Vec<FolderEntry>> {
+        let scan = scan_folder(&self.served_dir).map_err(doing("listing", &self.served_dir))?;
+        self.note_unservable(scan.unservable);
+        Ok(scan.files)
     }
 
     /// Files in served_files/ that are not served because the protocol cannot name them (as of

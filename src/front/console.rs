@@ -274,63 +274,11 @@ async fn run_editing(
     // One stream for the whole session: keys typed while a command runs wait in it.
     let mut events = EventStream::new();
     loop {
-        let draw = |bar: &CommandBar| line_editor::edit_line(PROMPT, &bar.input, width());
-        if out.begin_edit(draw(&bar)).is_err() {
+        if out.begin_edit(edited_line(&bar)).is_err() {
             break;
         }
         let session = EditSession(&out);
-        let mut listed_last_tab = false;
-        let line = loop {
-            let event = tokio::select! {
-                event = events.next() => event,
-                _ = shutdown.cancelled() => None,
-            };
-            // The end (a signal, the terminal gone): the line stays as it was, the cursor below.
-            let Some(Ok(event)) = event else {
-                out.end_edit(&line_editor::committed_line(PROMPT, bar.value()));
-                break None;
-            };
-            let key = line_editor::edit_key(&event, bar.value().is_empty());
-            if key != EditKey::Complete {
-                bar.end_cycle();
-                listed_last_tab = false;
-            }
-            let mut before = "";
-            match key {
-                EditKey::Submit => break Some(submit(&mut bar, &editing)),
-                EditKey::EndOfInput => {
-                    out.end_edit(&line_editor::committed_line(PROMPT, bar.value()));
-                    break None;
-                }
-                EditKey::ClearLine => bar.clear(),
-                EditKey::HistoryUp => bar.history_up(),
-                EditKey::HistoryDown => bar.history_down(),
-                EditKey::Complete => {
-                    let files: Vec<String> = editing
-                        .served
-                        .borrow()
-                        .served
-                        .iter()
-                        .map(|f| f.name.clone())
-                        .collect();
-                    // Several candidates: listed above the line once, then Tab cycles.
-                    if let Completion::Several(listed) = bar.complete(&editing.peers, &files) {
-                        if !listed_last_tab {
-                            out.write(&format!("{}\n", listed.join("  ")));
-                            out.flush();
-                        }
-                        listed_last_tab = true;
-                    }
-                }
-                EditKey::ClearScreen => before = line_editor::CLEAR_SCREEN,
-                EditKey::Edit(request) => {
-                    bar.input.handle(request);
-                }
-                EditKey::Ignore => {}
-            }
-            out.redraw(before, draw(&bar));
-        };
-        let Some(line) = line else {
+        let Some(line) = read_line(&mut bar, &mut events, &out, &shutdown, &editing).await else {
             break;
         };
         out.end_edit(&line_editor::committed_line(PROMPT, &line));
@@ -340,6 +288,77 @@ async fn run_editing(
         }
     }
     out.flush();
+}
+
+/// The prompt and the line being edited, as drawn.
+fn edited_line(bar: &CommandBar) -> String {
+    line_editor::edit_line(PROMPT, &bar.input, width())
+}
+
+/// Edits a line key by key until it is submitted; `None` at the end of input or on shutdown.
+async fn read_line(
+    bar: &mut CommandBar,
+    events: &mut EventStream,
+    out: &ConsoleOut,
+    shutdown: &CancellationToken,
+    editing: &LineEditing,
+) -> Option<String> {
+    let mut listed_last_tab = false;
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event,
+            _ = shutdown.cancelled() => None,
+        };
+        // The end (a signal, the terminal gone): the line stays as it was, the cursor below.
+        let Some(Ok(event)) = event else {
+            out.end_edit(&line_editor::committed_line(PROMPT, bar.value()));
+            return None;
+        };
+        let key = line_editor::edit_key(&event, bar.value().is_empty());
+        if key != EditKey::Complete {
+            bar.end_cycle();
+            listed_last_tab = false;
+        }
+        let mut before = "";
+        match key {
+            EditKey::Submit => return Some(submit(bar, editing)),
+            EditKey::EndOfInput => {
+                out.end_edit(&line_editor::committed_line(PROMPT, bar.value()));
+                return None;
+            }
+            EditKey::ClearLine => bar.clear(),
+            EditKey::HistoryUp => bar.history_up(),
+            EditKey::HistoryDown => bar.history_down(),
+            EditKey::Complete => listed_last_tab |= complete(bar, editing, out, listed_last_tab),
+            EditKey::ClearScreen => before = line_editor::CLEAR_SCREEN,
+            EditKey::Edit(request) => {
+                bar.input.handle(request);
+            }
+            EditKey::Ignore => {}
+        }
+        out.redraw(before, edited_line(bar));
+    }
+}
+
+/// Tab: completes the word under the cursor from the peers and the served files. Several
+/// candidates are listed above the line once (unless `listed` already), then Tab cycles; returns
+/// whether there were several.
+fn complete(bar: &mut CommandBar, editing: &LineEditing, out: &ConsoleOut, listed: bool) -> bool {
+    let files: Vec<String> = editing
+        .served
+        .borrow()
+        .served
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let Completion::Several(candidates) = bar.complete(&editing.peers, &files) else {
+        return false;
+    };
+    if !listed {
+        out.write(&format!("{}\n", candidates.join("  ")));
+        out.flush();
+    }
+    true
 }
 
 /// Takes the edited line, saving it in the history file if it went into the history.

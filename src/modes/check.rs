@@ -1,4 +1,4 @@
-//! `--check-server`, `--check-client`, `--check-tracker` and `--check-sync`: the checkers of check/, started from their flags.
+//! `--check-server`, `--check-client`, `--check-tracker`, `--check-sync`, `--check-web` and `--check-get`: the checkers of check/, started from their flags.
 
 use color_eyre::eyre::Result;
 
@@ -30,4 +30,24 @@ pub async fn tracker(addr: String, peer_timeout: u64, flags: &CheckFlags) -> Res
 pub async fn sync(command: Vec<String>, flags: &CheckFlags) -> Result<i32> {
     let check = check::sync::SyncCheck::new(&command, flags.case_timeout, &flags.report)?;
     check::sync::run(check).await
+}
+
+pub async fn web(
+    addr: String,
+    root: Option<std::path::PathBuf>,
+    flags: &CheckFlags,
+) -> Result<i32> {
+    let check = check::web::WebCheck {
+        addr,
+        root: root.unwrap_or_else(|| ".".into()),
+        case_timeout: check::case_timeout(flags.case_timeout)?,
+        reports: check::parse_reports(&flags.report)?,
+    };
+    check::web::run_web(check).await
+}
+
+pub async fn get(command: Vec<String>, flags: &CheckFlags) -> Result<i32> {
+    let timeout = check::case_timeout(flags.case_timeout)?;
+    let reports = check::parse_reports(&flags.report)?;
+    check::get::run_get(check::get::GetCheck::new(&command, timeout, reports)?).await
 }

@@ -67,11 +67,36 @@ pub async fn run(
     signals: Signals,
 ) -> Result<()> {
     let work = tempfile::Builder::new().prefix("p2p-tui-demo.").tempdir()?;
+    let (settings, listeners) = copy_network(&source, work.path()).await?;
+    let _log = (front == Front::Tui).then(|| crate::core::logging::init_file(work.path()));
+
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
+    let peers = Arc::new(DemoPeers::new(
+        work.path(),
+        settings,
+        chunk_delay,
+        &shutdown,
+        &tasks,
+    ));
+    let peer = start_all(&peers, listeners)?;
+    let result = run_front(front, peer, &peers, &shutdown).await;
+    shutdown::finish(&shutdown, &tasks).await;
+    result
+}
+
+/// Copies each demo peer's directory into `work` and gives it a listener on a free loopback
+/// port; the settings file in `work` names those ports.
+async fn copy_network(
+    source: &Path,
+    work: &Path,
+) -> Result<(Arc<Settings>, HashMap<String, TcpListener>)> {
     let mut listeners = HashMap::new();
     let template = Settings::load(&source.join("peer_settings.txt"))?;
     let mut text = String::new();
     for peer in &template.peers {
-        copy_dir(&source.join(&peer.id), &work.path().join(&peer.id))
+        copy_dir(&source.join(&peer.id), &work.join(&peer.id))
             .wrap_err_with(|| format!("cannot copy the demo directory of {}", peer.id))?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         text.push_str(&format!(
@@ -81,33 +106,15 @@ pub async fn run(
         ));
         listeners.insert(peer.id.clone(), listener);
     }
-    let settings_path = work.path().join("peer_settings.txt");
+    let settings_path = work.join("peer_settings.txt");
     std::fs::write(&settings_path, &text)?;
     let settings = Arc::new(Settings::parse(&settings_path, &text)?);
     settings.require(FRONT_PEER)?;
-    let _log = (front == Front::Tui).then(|| crate::core::logging::init_file(work.path()));
+    Ok((settings, listeners))
+}
 
-    let shutdown = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    tasks.spawn(signals.cancel_on_signal(shutdown.clone()));
-    let peers = Arc::new(DemoPeers {
-        work: work.path().to_path_buf(),
-        settings: Arc::clone(&settings),
-        chunk_delay,
-        shutdown: shutdown.clone(),
-        tasks: tasks.clone(),
-        running: Mutex::new(HashMap::new()),
-        order: settings
-            .ids()
-            .into_iter()
-            .filter(|id| id != FRONT_PEER)
-            .collect(),
-        ports: settings
-            .peers
-            .iter()
-            .map(|p| (p.id.clone(), p.port))
-            .collect(),
-    });
+/// Starts every demo peer on its listener; returns p1's handle.
+fn start_all(peers: &DemoPeers, listeners: HashMap<String, TcpListener>) -> Result<PeerHandle> {
     let mut front_peer = None;
     for (id, listener) in listeners {
         let peer = peers.start(&id, listener)?;
@@ -115,8 +122,18 @@ pub async fn run(
             front_peer = Some(peer);
         }
     }
-    let peer = front_peer.ok_or_else(|| eyre!("demo has no peer {FRONT_PEER}"))?;
-    let result = if front == Front::Tui {
+    front_peer.ok_or_else(|| eyre!("demo has no peer {FRONT_PEER}"))
+}
+
+/// p1's front end, until it ends: the full-screen UI (with F2..F4 switching the others) or the
+/// line console.
+async fn run_front(
+    front: Front,
+    peer: PeerHandle,
+    peers: &Arc<DemoPeers>,
+    shutdown: &CancellationToken,
+) -> Result<()> {
+    if front == Front::Tui {
         let handles = PeerHandles {
             peer,
             switch: Some(peers.clone()),
@@ -128,9 +145,7 @@ pub async fn run(
         let editing = crate::front::console::LineEditing::for_peer(&peer);
         crate::front::console::run(client, out, shutdown.clone(), editing).await;
         Ok(())
-    };
-    shutdown::finish(&shutdown, &tasks).await;
-    result
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -160,6 +175,33 @@ struct DemoPeers {
 }
 
 impl DemoPeers {
+    fn new(
+        work: &Path,
+        settings: Arc<Settings>,
+        chunk_delay: Duration,
+        shutdown: &CancellationToken,
+        tasks: &TaskTracker,
+    ) -> DemoPeers {
+        DemoPeers {
+            work: work.to_path_buf(),
+            chunk_delay,
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+            running: Mutex::new(HashMap::new()),
+            order: settings
+                .ids()
+                .into_iter()
+                .filter(|id| id != FRONT_PEER)
+                .collect(),
+            ports: settings
+                .peers
+                .iter()
+                .map(|p| (p.id.clone(), p.port))
+                .collect(),
+            settings,
+        }
+    }
+
     /// Starts demo peer `id` on `listener`, with a shutdown of its own (F2.. cancel it).
     fn start(&self, id: &str, listener: TcpListener) -> Result<PeerHandle> {
         let spec = PeerSpec {

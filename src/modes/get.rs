@@ -11,6 +11,8 @@ use crate::web;
 /// no answer (refused, timed out, broken), 128 + the signal's number after SIGINT, SIGTERM or
 /// SIGHUP.
 pub async fn run(args: &[String], timeout_secs: f64, mut signals: Signals) -> Result<i32> {
+    let (args, timeout_secs) =
+        web::client::seed_timeout(args, timeout_secs).map_err(|e| eyre!(e))?;
     let target = web::client::Target::parse(args).map_err(|e| eyre!(e))?;
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs < 86_400.0) {
         return Err(eyre!(

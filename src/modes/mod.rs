@@ -39,6 +39,8 @@ pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
             check,
         } => check::tracker(addr, peer_timeout, &check).await,
         Mode::CheckSync { command, check } => check::sync(command, &check).await,
+        Mode::CheckWeb { addr, root, check } => check::web(addr, root, &check).await,
+        Mode::CheckGet { command, check } => check::get(command, &check).await,
         Mode::Get { args, timeout } => get::run(&args, timeout, signals).await,
         Mode::Servers { servers, limits } => {
             servers::run(&servers, &limits, signals).await.map(done)

@@ -27,7 +27,7 @@ use crate::core::signals::Signals;
 use crate::core::store::PARTIAL_DIR;
 use crate::peer::connection::Connection;
 use crate::peer::transfer::plain::{self, Answered};
-use crate::tracker::announce::{self, DirectoryView, Member, mtime_secs};
+use crate::tracker::announce::{self, DirectoryView, Member};
 use crate::tracker::reconnect::Reconnect;
 use crate::tracker::{FileEntry, Holder};
 
@@ -110,26 +110,18 @@ pub async fn run(args: SyncArgs, shutdown: CancellationToken) -> Result<()> {
     Ok(())
 }
 
-/// The folder's files as announced: regular files with valid names, mtime in whole seconds.
+/// The folder's files as announced: regular files with valid names that are not hidden, mtime
+/// in whole seconds.
 pub fn scan(dir: &Path) -> Vec<FileEntry> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<FileEntry> = entries
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let name = e.file_name().into_string().ok()?;
-            let meta = e.metadata().ok()?;
-            (meta.is_file() && validate_file_name(&name).is_ok() && !name.starts_with('.')).then(
-                || FileEntry {
-                    name,
-                    mtime: mtime_secs(&meta),
-                },
-            )
+    let scan = crate::core::folder::scan_folder(dir).unwrap_or_default();
+    scan.files
+        .into_iter()
+        .filter(|f| !f.name.starts_with('.'))
+        .map(|f| FileEntry {
+            name: f.name,
+            mtime: f.mtime,
         })
-        .collect();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    files
+        .collect()
 }
 
 /// Stays registered with the tracker until shutdown: a lost connection (a tracker restart) is
@@ -164,13 +156,14 @@ async fn session(
     directory: &watch::Sender<DirectoryView>,
     shutdown: &CancellationToken,
 ) -> announce::Ended {
-    let files = || scan(dir);
+    let dir = dir.to_path_buf();
+    let files: announce::FolderScanner = Arc::new(move || scan(&dir));
     let mut fetch_from = |view| {
         directory.send_replace(view);
     };
     let member = Member {
         port,
-        files: &files,
+        files,
         directory: &mut fetch_from,
         queries: None,
     };

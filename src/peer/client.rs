@@ -217,12 +217,7 @@ impl Client {
         self.ctx.out.note(note);
         let mut targets: Vec<PeerAddr> = Vec::new();
         for h in holders {
-            let known = self.settings.peers.iter().find(|p| {
-                p.port == h.port
-                    && p.connect_addr()
-                        .rsplit_once(':')
-                        .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == h.ip)
-            });
+            let known = self.settings.peer_at(&h.ip, h.port);
             let peer = known.cloned().unwrap_or_else(|| PeerAddr {
                 id: format!("{}:{}", h.ip, h.port),
                 host: h.ip.clone(),

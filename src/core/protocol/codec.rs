@@ -376,103 +376,121 @@ pub fn decode_reply(
 
 fn parse_reply(cur: &mut Cursor<'_>, expect: Expect) -> Step<Parsed<Reply>> {
     if cur.opt_lit("250 ")? {
-        let (reason, framing) = cur.rest_of_line()?;
-        let text_end = cur.pos - usize::from(framing == Framing::Line);
+        let (reason, text_end, framing) = line_rest(cur)?;
         return Parsed::new(refusal(reason), text_end, framing);
     }
     match expect {
-        Expect::FileList => {
-            cur.lit("200 Files served:")?;
-            let (names, framing) = cur.rest_of_line()?;
-            let text_end = cur.pos - usize::from(framing == Framing::Line);
-            let names = names.split_whitespace().map(str::to_string).collect();
-            Parsed::new(Reply::FilesServed(names), text_end, framing)
-        }
-        Expect::Extensions => {
-            cur.lit("200 Extensions:")?;
-            let (names, framing) = cur.rest_of_line()?;
-            let text_end = cur.pos - usize::from(framing == Framing::Line);
-            let names = names.split_whitespace().map(str::to_string).collect();
-            Parsed::new(Reply::Extensions(names), text_end, framing)
-        }
-        Expect::Digest => {
-            cur.lit("200 Digest ")?;
-            let file = cur.token()?.to_string();
-            let (words, framing) = cur.rest_of_line()?;
-            let text_end = cur.pos - usize::from(framing == Framing::Line);
-            let Some(digest) = ContentDigest::parse_words(words) else {
-                return mismatch(format!("Invalid digest of file {file}"));
-            };
-            let digest = Box::new(digest);
-            Parsed::new(Reply::Digest { file, digest }, text_end, framing)
-        }
-        Expect::UploadStart => {
-            cur.lit("330 Ready to receive file ")?;
-            let mut file = cur.token()?.to_string();
-            // A 0-byte upload is answered `330 ...` then at once `200 File f received`; a
-            // seed-style server's two writes may arrive as one read: "f200 File f received".
-            if cur.peek_lit(" File ")?
-                && let Some(name) = file.strip_suffix("200").filter(|n| !n.is_empty())
-            {
-                file = name.to_string();
-                cur.pos -= 3;
-            }
-            let text_end = cur.pos;
-            Parsed::new(Reply::ReadyToReceive { file }, text_end, cur.end()?)
-        }
-        Expect::UploadChunkAck => {
-            cur.lit("200 File ")?;
-            let file = cur.token()?.to_string();
-            cur.lit(" chunk ")?;
-            let index = cur.number()?;
-            cur.lit(" received")?;
-            let text_end = cur.pos;
-            Parsed::new(Reply::ChunkReceived { file, index }, text_end, cur.end()?)
-        }
-        Expect::UploadDone => {
-            cur.lit("200 File ")?;
-            let file = cur.token()?.to_string();
-            cur.lit(" received")?;
-            let text_end = cur.pos;
-            Parsed::new(Reply::FileReceived { file }, text_end, cur.end()?)
-        }
-        Expect::DownloadStart => {
-            cur.lit("330 Ready to send ")?;
-            // Classroom servers sometimes drop the word "file"; a name is never "file" followed
-            // by " bytes", so both forms read unambiguously.
-            let mut file = cur.token()?.to_string();
-            if file == "file" && !cur.peek_lit(" bytes ")? {
-                cur.lit(" ")?;
-                file = cur.token()?.to_string();
-            }
-            cur.lit(" bytes ")?;
-            let size = cur.number()?;
-            let text_end = cur.pos;
-            Parsed::new(Reply::ReadyToSend { file, size }, text_end, cur.end()?)
-        }
-        Expect::DownloadChunk { size, index: asked } => {
-            cur.lit("200 File ")?;
-            let file = cur.token()?.to_string();
-            cur.lit(" chunk ")?;
-            let index = cur.number()?;
-            let text_end = cur.pos;
-            if index != asked {
-                return mismatch(format!("chunk {index} received, chunk {asked} asked for"));
-            }
-            let Some(len) = chunk_len(size, index) else {
-                return mismatch(format!("chunk {index} is out of range"));
-            };
-            cur.lit(" ")?;
-            let payload = cur.take(len)?;
-            let framing = cur.end()?;
-            let message = Reply::Chunk {
-                file,
-                index,
-                payload: Bytes::new(),
-            };
-            Parsed::carrying(message, payload, text_end, framing)
-        }
+        Expect::FileList => parse_names(cur, "200 Files served:", Reply::FilesServed),
+        Expect::Extensions => parse_names(cur, "200 Extensions:", Reply::Extensions),
+        Expect::Digest => parse_digest(cur),
+        Expect::UploadStart => parse_ready_to_receive(cur),
+        Expect::UploadChunkAck => parse_chunk_received(cur),
+        Expect::UploadDone => parse_file_received(cur),
+        Expect::DownloadStart => parse_ready_to_send(cur),
+        Expect::DownloadChunk { size, index } => parse_chunk(cur, size, index),
     }
+}
+
+/// The rest of the line, where its text ends (before a line's `\n`) and its framing.
+fn line_rest<'a>(cur: &mut Cursor<'a>) -> Step<(&'a str, usize, Framing)> {
+    let (text, framing) = cur.rest_of_line()?;
+    let text_end = cur.pos - usize::from(framing == Framing::Line);
+    Ok((text, text_end, framing))
+}
+
+/// `head` and then a space-separated list of names to the end of the line.
+fn parse_names(
+    cur: &mut Cursor<'_>,
+    head: &str,
+    reply: fn(Vec<String>) -> Reply,
+) -> Step<Parsed<Reply>> {
+    cur.lit(head)?;
+    let (names, text_end, framing) = line_rest(cur)?;
+    let names = names.split_whitespace().map(str::to_string).collect();
+    Parsed::new(reply(names), text_end, framing)
+}
+
+fn parse_digest(cur: &mut Cursor<'_>) -> Step<Parsed<Reply>> {
+    cur.lit("200 Digest ")?;
+    let file = cur.token()?.to_string();
+    let (words, text_end, framing) = line_rest(cur)?;
+    let Some(digest) = ContentDigest::parse_words(words) else {
+        return mismatch(format!("Invalid digest of file {file}"));
+    };
+    let digest = Box::new(digest);
+    Parsed::new(Reply::Digest { file, digest }, text_end, framing)
+}
+
+fn parse_ready_to_receive(cur: &mut Cursor<'_>) -> Step<Parsed<Reply>> {
+    cur.lit("330 Ready to receive file ")?;
+    let mut file = cur.token()?.to_string();
+    // A 0-byte upload is answered `330 ...` then at once `200 File f received`; a
+    // seed-style server's two writes may arrive as one read: "f200 File f received".
+    if cur.peek_lit(" File ")?
+        && let Some(name) = file.strip_suffix("200").filter(|n| !n.is_empty())
+    {
+        file = name.to_string();
+        cur.pos -= 3;
+    }
+    let text_end = cur.pos;
+    Parsed::new(Reply::ReadyToReceive { file }, text_end, cur.end()?)
+}
+
+fn parse_chunk_received(cur: &mut Cursor<'_>) -> Step<Parsed<Reply>> {
+    cur.lit("200 File ")?;
+    let file = cur.token()?.to_string();
+    cur.lit(" chunk ")?;
+    let index = cur.number()?;
+    cur.lit(" received")?;
+    let text_end = cur.pos;
+    Parsed::new(Reply::ChunkReceived { file, index }, text_end, cur.end()?)
+}
+
+fn parse_file_received(cur: &mut Cursor<'_>) -> Step<Parsed<Reply>> {
+    cur.lit("200 File ")?;
+    let file = cur.token()?.to_string();
+    cur.lit(" received")?;
+    let text_end = cur.pos;
+    Parsed::new(Reply::FileReceived { file }, text_end, cur.end()?)
+}
+
+fn parse_ready_to_send(cur: &mut Cursor<'_>) -> Step<Parsed<Reply>> {
+    cur.lit("330 Ready to send ")?;
+    // Classroom servers sometimes drop the word "file"; a name is never "file" followed
+    // by " bytes", so both forms read unambiguously.
+    let mut file = cur.token()?.to_string();
+    if file == "file" && !cur.peek_lit(" bytes ")? {
+        cur.lit(" ")?;
+        file = cur.token()?.to_string();
+    }
+    cur.lit(" bytes ")?;
+    let size = cur.number()?;
+    let text_end = cur.pos;
+    Parsed::new(Reply::ReadyToSend { file, size }, text_end, cur.end()?)
+}
+
+/// Chunk `asked` of a file of `size` bytes: its header, then exactly the chunk's bytes.
+fn parse_chunk(cur: &mut Cursor<'_>, size: u64, asked: u64) -> Step<Parsed<Reply>> {
+    cur.lit("200 File ")?;
+    let file = cur.token()?.to_string();
+    cur.lit(" chunk ")?;
+    let index = cur.number()?;
+    let text_end = cur.pos;
+    if index != asked {
+        return mismatch(format!("chunk {index} received, chunk {asked} asked for"));
+    }
+    let Some(len) = chunk_len(size, index) else {
+        return mismatch(format!("chunk {index} is out of range"));
+    };
+    cur.lit(" ")?;
+    let payload = cur.take(len)?;
+    let framing = cur.end()?;
+    let message = Reply::Chunk {
+        file,
+        index,
+        payload: Bytes::new(),
+    };
+    Parsed::carrying(message, payload, text_end, framing)
 }
 
 fn refusal(reason: &str) -> Reply {

@@ -24,6 +24,7 @@ use super::state::transfers::Transfers;
 use crate::core::protocol::lines::LineKind;
 use crate::core::settings::PeerAddr;
 use crate::core::store::ServedFile;
+use crate::core::uploads::UploadStatus;
 use crate::peer::command::{self, Command};
 use crate::peer::transfer::progress::TransferProgress;
 
@@ -63,7 +64,7 @@ pub enum Msg {
         now: Instant,
     },
     /// Who may upload to this peer, and the limits and quota used (`UploadStatus`'s words).
-    Uploads(String),
+    Uploads(UploadStatus),
     Reachable {
         peer: String,
         online: bool,

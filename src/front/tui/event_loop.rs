@@ -176,8 +176,7 @@ impl<'a> Pulls<'a> {
         }
         if self.last_files.elapsed() >= FILES_EVERY {
             self.last_files = Instant::now();
-            let status = self.peer.peer.store.upload_status().to_string();
-            app.update(Msg::Uploads(status));
+            app.update(Msg::Uploads(self.peer.peer.store.upload_status()));
             if let Some(tracker) = &self.peer.peer.tracker {
                 app.update(Msg::Network(tracker.view()));
             }

@@ -10,6 +10,7 @@ use super::app::{App, Msg};
 use super::ui;
 use crate::core::protocol::lines::LineKind;
 use crate::core::store::ServedFile;
+use crate::core::uploads::{UploadStatus, Uploads};
 
 fn demo_app() -> App {
     let mut app = super::app_tests::app();
@@ -463,9 +464,13 @@ fn filtered_log_with_a_search_hit_and_a_selected_transfer_at_100x30() {
 #[test]
 fn the_served_files_panel_says_who_may_upload_and_the_limits() {
     let mut app = demo_app();
-    app.update(Msg::Uploads(
-        "uploads: known peers · max 10M a file · quota 1.5M of 2G used".into(),
-    ));
+    app.update(Msg::Uploads(UploadStatus {
+        policy: Uploads::Known,
+        max_file: Some(10 << 20),
+        quota: Some(2 << 30),
+        received: 1 << 20,
+        in_progress: 512 << 10,
+    }));
     for (width, height) in [(80, 24), (200, 50)] {
         let shown = screen(&app, width, height);
         assert!(shown.contains("uploads: known peers"), "{shown}");
@@ -495,7 +500,11 @@ fn the_served_files_panel_says_which_names_are_not_servable() {
         now: Instant::now(),
     });
     assert_eq!(app.served.unservable, ["my file.txt", "tab\there"]);
-    app.update(Msg::Uploads("uploads: known peers · max 10M a file".into()));
+    app.update(Msg::Uploads(UploadStatus {
+        policy: Uploads::Known,
+        max_file: Some(10 << 20),
+        ..UploadStatus::default()
+    }));
     insta::assert_snapshot!(screen(&app, 80, 24));
     let wide = screen(&app, 200, 50);
     assert!(

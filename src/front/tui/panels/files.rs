@@ -105,10 +105,10 @@ fn notes(served: &ServedFiles, width: usize, room: usize) -> (Vec<String>, Vec<S
     let mut warning = not_served
         .as_ref()
         .map_or_else(Vec::new, |(full, _)| fold(full, width));
-    let mut status =
-        (served.uploads.as_ref()).map_or_else(Vec::new, |uploads| fold(uploads, width));
+    let uploads = served.uploads.as_ref().map(ToString::to_string);
+    let mut status = (uploads.as_ref()).map_or_else(Vec::new, |uploads| fold(uploads, width));
     if warning.len() + status.len() > room
-        && let Some(uploads) = &served.uploads
+        && let Some(uploads) = &uploads
     {
         status = vec![shorten(uploads, width)];
     }

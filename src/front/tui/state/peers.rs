@@ -113,13 +113,7 @@ impl Peers {
     pub fn holder_at(&self, ip: &str, port: u16) -> Holder {
         self.rows
             .iter()
-            .find(|p| {
-                p.addr.port == port
-                    && p.addr
-                        .connect_addr()
-                        .rsplit_once(':')
-                        .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == ip)
-            })
+            .find(|p| p.addr.is_at(ip, port))
             .map_or_else(
                 || Holder::Address(format!("{ip}:{port}")),
                 |p| Holder::Peer(p.addr.id.clone()),

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::core::store::ServedFile;
+use crate::core::uploads::UploadStatus;
 
 /// How long a newly arrived file stays highlighted.
 const NEW_FILE_HIGHLIGHT: Duration = Duration::from_secs(5);
@@ -23,7 +24,7 @@ pub struct ServedFiles {
     /// Files in served_files/ not served because the protocol cannot name them, sorted.
     pub unservable: Vec<String>,
     /// Who may upload to this peer and the limits (`UploadStatus`'s words).
-    pub uploads: Option<String>,
+    pub uploads: Option<UploadStatus>,
     /// Whether a listing came before (files in the first one are not new).
     listed_before: bool,
 }
