@@ -15,6 +15,8 @@ pub mod lab;
 pub mod lines;
 pub mod play;
 pub mod report;
+pub mod sync;
+pub mod tracker;
 pub mod web;
 pub mod wire;
 
@@ -122,7 +124,7 @@ impl ClientCheck {
 /// The client runs in a prepared peer directory, not where the checker was started: relative
 /// paths in its command that name existing files there (`client.py`, `./client`) are made
 /// absolute. A bare program name (`python3`) is left to the search path.
-fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
+pub(crate) fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
     command
         .iter()
         .enumerate()
@@ -294,6 +296,34 @@ pub(crate) fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec
             result
         })
         .collect()
+}
+
+/// Runs `cases` at the same time (cases that share nothing, each a connection or a process of
+/// its own, so a run costs its slowest case, not their sum), each with a fresh `Ctx` from
+/// `ctx_for` and its own deadline from `timeout_for`; results in the cases' order.
+/// A case that reached its deadline is grouped under `stops` (the checked protocol's words)
+/// rather than seed 001's.
+pub(crate) async fn run_at_once(
+    cases: &[Case],
+    ctx_for: impl Fn() -> Ctx,
+    timeout_for: impl Fn(usize, &Case) -> Duration,
+    stops: &'static str,
+) -> Vec<Ran> {
+    let mut ran = futures::future::join_all(
+        cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| run_case(case, ctx_for(), timeout_for(i, case))),
+    )
+    .await;
+    for r in &mut ran {
+        for kind in &mut r.causes {
+            if *kind == causes::STOPS_ANSWERING {
+                *kind = stops;
+            }
+        }
+    }
+    ran
 }
 
 /// Messages shown under a case that did not pass: the last ones before `end`, where it went

@@ -63,6 +63,10 @@ pub struct Cli {
     #[command(flatten)]
     pub check_client: CheckClientFlags,
     #[command(flatten)]
+    pub check_tracker: CheckTrackerFlags,
+    #[command(flatten)]
+    pub check_sync: CheckSyncFlags,
+    #[command(flatten)]
     pub check_web: CheckWebFlags,
     #[command(flatten)]
     pub check_get: CheckGetFlags,
@@ -86,6 +90,17 @@ pub enum Mode {
     CheckServer {
         addr: String,
         file: Option<String>,
+        check: CheckFlags,
+    },
+    /// `--check-tracker HOST:PORT`
+    CheckTracker {
+        addr: String,
+        peer_timeout: u64,
+        check: CheckFlags,
+    },
+    /// `--check-sync -- COMMAND...`
+    CheckSync {
+        command: Vec<String>,
         check: CheckFlags,
     },
     /// `--check-web HOST:PORT [--web-root DIR]`
@@ -139,6 +154,8 @@ impl Mode {
         match self {
             Mode::CheckClient { .. } => "--check-client",
             Mode::CheckServer { .. } => "--check-server",
+            Mode::CheckTracker { .. } => "--check-tracker",
+            Mode::CheckSync { .. } => "--check-sync",
             Mode::CheckWeb { .. } => "--check-web",
             Mode::CheckGet { .. } => "--check-get",
             Mode::Get { .. } => "--get",
@@ -162,6 +179,12 @@ impl Mode {
                 id::<CheckFlags>(),
             ],
             Mode::CheckServer { .. } => vec![id::<CheckServerFlags>(), id::<CheckFlags>()],
+            Mode::CheckTracker { .. } => vec![id::<CheckTrackerFlags>(), id::<CheckFlags>()],
+            Mode::CheckSync { .. } => vec![
+                id::<CheckSyncFlags>(),
+                id::<CommandFlag>(),
+                id::<CheckFlags>(),
+            ],
             Mode::CheckWeb { .. } => vec![id::<CheckWebFlags>(), id::<CheckFlags>()],
             Mode::CheckGet { .. } => vec![
                 id::<CheckGetFlags>(),
@@ -254,6 +277,17 @@ impl Cli {
             Mode::CheckServer {
                 addr,
                 file: self.check_server.check_file,
+                check,
+            }
+        } else if let Some(addr) = self.check_tracker.check_tracker {
+            Mode::CheckTracker {
+                addr,
+                peer_timeout: self.check_tracker.tracker_timeout,
+                check,
+            }
+        } else if self.check_sync.check_sync {
+            Mode::CheckSync {
+                command: self.command.command,
                 check,
             }
         } else if let Some(addr) = self.check_web.check_web {
