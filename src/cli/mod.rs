@@ -256,6 +256,9 @@ impl Cli {
     }
 
     fn pick_mode(self) -> Mode {
+        if let Some(check) = self.checker_mode() {
+            return check;
+        }
         let Cli {
             peer,
             servers,
@@ -264,44 +267,10 @@ impl Cli {
             dir,
             chunk_delay,
             demo,
-            check,
             limits,
             ..
         } = self;
-        if self.check_client.check_client {
-            Mode::CheckClient {
-                command: self.command.command,
-                check,
-            }
-        } else if let Some(addr) = self.check_server.check_server {
-            Mode::CheckServer {
-                addr,
-                file: self.check_server.check_file,
-                check,
-            }
-        } else if let Some(addr) = self.check_tracker.check_tracker {
-            Mode::CheckTracker {
-                addr,
-                peer_timeout: self.check_tracker.tracker_timeout,
-                check,
-            }
-        } else if self.check_sync.check_sync {
-            Mode::CheckSync {
-                command: self.command.command,
-                check,
-            }
-        } else if let Some(addr) = self.check_web.check_web {
-            Mode::CheckWeb {
-                addr,
-                root: self.check_web.web_root,
-                check,
-            }
-        } else if self.check_get.check_get {
-            Mode::CheckGet {
-                command: self.command.command,
-                check,
-            }
-        } else if let Some(args) = get.get {
+        if let Some(args) = get.get {
             Mode::Get {
                 args,
                 timeout: get.timeout,
@@ -327,6 +296,49 @@ impl Cli {
         } else {
             Mode::Help
         }
+    }
+
+    /// A `--check-*` mode, if one is asked for (they come first: each excludes the others).
+    fn checker_mode(&self) -> Option<Mode> {
+        let check = self.check.clone();
+        let command = || self.command.command.clone();
+        let mode = if self.check_client.check_client {
+            Mode::CheckClient {
+                command: command(),
+                check,
+            }
+        } else if let Some(addr) = self.check_server.check_server.clone() {
+            Mode::CheckServer {
+                addr,
+                file: self.check_server.check_file.clone(),
+                check,
+            }
+        } else if let Some(addr) = self.check_tracker.check_tracker.clone() {
+            Mode::CheckTracker {
+                addr,
+                peer_timeout: self.check_tracker.tracker_timeout,
+                check,
+            }
+        } else if self.check_sync.check_sync {
+            Mode::CheckSync {
+                command: command(),
+                check,
+            }
+        } else if let Some(addr) = self.check_web.check_web.clone() {
+            Mode::CheckWeb {
+                addr,
+                root: self.check_web.web_root.clone(),
+                check,
+            }
+        } else if self.check_get.check_get {
+            Mode::CheckGet {
+                command: command(),
+                check,
+            }
+        } else {
+            return None;
+        };
+        Some(mode)
     }
 }
 
