@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::causes;
 use super::play::{self, PlayedServer, PlayedTracker, Serve};
-use crate::check::lab::{bounded_lines, describe_exit};
+use crate::check::lab::{bounded_lines, describe_exit, spawn_program};
 use crate::check::wire::{Checked, Ctx, STDERR_LINE, escape_line, fail};
 
 /// How the synchronizer is named in the journal (`s | its stdout line`).
@@ -182,25 +182,11 @@ struct Running {
 
 impl Running {
     fn start(ctx: &Ctx, command: &[String], dir: &Path) -> Checked<Running> {
-        let Some((program, args)) = command.split_first() else {
+        if command.is_empty() {
             return fail("no synchronizer command given");
-        };
+        }
         ctx.note(format!("{SYNC} started: {}", command.join(" ")));
-        let mut child = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
-        let group = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw);
+        let (mut child, group) = spawn_program(command, &[], dir, Stdio::null(), "synchronizer")?;
         if let Some(stdout) = child.stdout.take() {
             spawn_lines(stdout, ctx.clone(), false);
         }
