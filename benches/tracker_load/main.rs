@@ -136,7 +136,7 @@ async fn restart(plan: &Plan, tracker: &mut TrackerGuard, live: usize) -> String
         .clone();
     let failed: usize = failures.values().sum();
     format!(
-        "  restart: {} of {live} members back on the new tracker (their first whole reply) {:.1} s after the old one was killed; {failed} rejoin attempts reset or failed on the new tracker {failures:?}; its RSS then {:.1} MiB",
+        "  restart: {} of {live} members back on the new tracker (their first whole reply) {:.1} s after the old one was killed; {failed} rejoin attempts reset or failed {failures:?}; its RSS then {:.1} MiB",
         plan.back.load(Ordering::SeqCst),
         down.elapsed().as_secs_f64(),
         procfs::status_mib(tracker.pid(), "VmRSS:")

@@ -45,8 +45,8 @@ pub struct Plan {
     pub killed_at: OnceLock<Instant>,
     pub epoch: AtomicU32,
     pub back: AtomicUsize,
-    /// Rejoin attempts to the restarted tracker that failed other than by a refused connect,
-    /// by why (the error's kind and text).
+    /// Rejoin attempts that failed other than by a refused connect, by why (the tracker
+    /// reached, old or new, and the error's kind and text).
     pub rejoin_failures: Mutex<BTreeMap<String, usize>>,
     /// Peers that gave up (their join or a keep-alive failed).
     pub gone: AtomicUsize,
@@ -370,6 +370,9 @@ async fn rejoin(plan: &Plan, index: usize, report: &mut PeerReport) -> Session {
         let random = (seed >> 11) as f64 / (1u64 << 53) as f64;
         tokio::time::sleep(ceiling.mul_f64(random)).await;
         ceiling = (ceiling * 2).min(Duration::from_secs(30));
+        // The tracker the attempt may reach: the old one (dying: its listener may still queue a
+        // connect for a moment after its first connections closed) or the new one.
+        let new_tracker = plan.epoch.load(Ordering::SeqCst) > 0;
         match join(plan, index).await {
             Ok(session) => {
                 if let Some(&at) = plan.killed_at.get() {
@@ -382,7 +385,8 @@ async fn rejoin(plan: &Plan, index: usize, report: &mut PeerReport) -> Session {
             }
             // Refused while the tracker is down is expected; a reset by a running one is not.
             Err(e) if e.kind() != io::ErrorKind::ConnectionRefused => {
-                let why = format!("{:?}: {e}", e.kind());
+                let which = if new_tracker { "new" } else { "old, dying" };
+                let why = format!("{which} tracker: {:?}: {e}", e.kind());
                 let mut failures = plan
                     .rejoin_failures
                     .lock()
