@@ -129,11 +129,16 @@ async fn restart(plan: &Plan, tracker: &mut TrackerGuard, live: usize) -> String
     while plan.back.load(Ordering::SeqCst) < live && Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let failures = plan
+        .rejoin_failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let failed: usize = failures.values().sum();
     format!(
-        "  restart: {} of {live} members back on the new tracker (their first whole reply) {:.1} s after the old one was killed; {} rejoin attempts reset or failed on the new tracker; its RSS then {:.1} MiB",
+        "  restart: {} of {live} members back on the new tracker (their first whole reply) {:.1} s after the old one was killed; {failed} rejoin attempts reset or failed {failures:?}; its RSS then {:.1} MiB",
         plan.back.load(Ordering::SeqCst),
         down.elapsed().as_secs_f64(),
-        plan.rejoin_resets.load(Ordering::Relaxed),
         procfs::status_mib(tracker.pid(), "VmRSS:")
     )
 }

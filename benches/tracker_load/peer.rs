@@ -1,9 +1,10 @@
 //! One simulated peer: joins, keeps alive every 5 s, and notes what it sees.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -44,8 +45,9 @@ pub struct Plan {
     pub killed_at: OnceLock<Instant>,
     pub epoch: AtomicU32,
     pub back: AtomicUsize,
-    /// Rejoin attempts to the restarted tracker that failed other than by a refused connect.
-    pub rejoin_resets: AtomicUsize,
+    /// Rejoin attempts that failed other than by a refused connect, by why (the tracker
+    /// reached, old or new, and the error's kind and text).
+    pub rejoin_failures: Mutex<BTreeMap<String, usize>>,
     /// Peers that gave up (their join or a keep-alive failed).
     pub gone: AtomicUsize,
     pub views: ViewCache,
@@ -70,7 +72,7 @@ impl Plan {
             killed_at: OnceLock::new(),
             epoch: AtomicU32::new(0),
             back: AtomicUsize::new(0),
-            rejoin_resets: AtomicUsize::new(0),
+            rejoin_failures: Mutex::default(),
             gone: AtomicUsize::new(0),
             views: ViewCache::default(),
             check_every: peers.div_ceil(200).max(1),
@@ -368,6 +370,9 @@ async fn rejoin(plan: &Plan, index: usize, report: &mut PeerReport) -> Session {
         let random = (seed >> 11) as f64 / (1u64 << 53) as f64;
         tokio::time::sleep(ceiling.mul_f64(random)).await;
         ceiling = (ceiling * 2).min(Duration::from_secs(30));
+        // The tracker the attempt may reach: the old one (dying: its listener may still queue a
+        // connect for a moment after its first connections closed) or the new one.
+        let new_tracker = plan.epoch.load(Ordering::SeqCst) > 0;
         match join(plan, index).await {
             Ok(session) => {
                 if let Some(&at) = plan.killed_at.get() {
@@ -380,7 +385,13 @@ async fn rejoin(plan: &Plan, index: usize, report: &mut PeerReport) -> Session {
             }
             // Refused while the tracker is down is expected; a reset by a running one is not.
             Err(e) if e.kind() != io::ErrorKind::ConnectionRefused => {
-                plan.rejoin_resets.fetch_add(1, Ordering::Relaxed);
+                let which = if new_tracker { "new" } else { "old, dying" };
+                let why = format!("{which} tracker: {:?}: {e}", e.kind());
+                let mut failures = plan
+                    .rejoin_failures
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                *failures.entry(why).or_default() += 1;
             }
             Err(_) => {}
         }

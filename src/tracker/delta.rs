@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::directory::{Delta, Holder};
+#[cfg(test)]
+use super::directory::Delta;
+use super::directory::Holder;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeltaReply {
@@ -29,6 +31,7 @@ pub struct DeltaReply {
 
 /// The reply to a member holding `since`, from the current directory `current` (at version
 /// `to`) and what changed since (`delta`).
+#[cfg(test)]
 pub fn build(current: &BTreeMap<String, Holder>, since: u64, to: u64, delta: Delta) -> DeltaReply {
     match delta {
         Delta::Full => DeltaReply {
@@ -59,10 +62,90 @@ pub fn build(current: &BTreeMap<String, Holder>, since: u64, to: u64, delta: Del
 }
 
 /// The reply as sent: one JSON value and `\n`.
+#[cfg(test)]
 pub fn encode(reply: &DeltaReply) -> Vec<u8> {
     let mut json = serde_json::to_vec(&serde_json::json!({ "delta": reply })).unwrap_or_default();
     json.push(b'\n');
     json
+}
+
+/// A reply on the wire, borrowed from the directory (no copy of it is made to send it): keys
+/// in the order `encode` writes them (a JSON value's: sorted, a holder's too).
+#[derive(Serialize)]
+struct Wire<'a> {
+    delta: WireDelta<'a>,
+}
+
+#[derive(Serialize)]
+struct WireDelta<'a> {
+    changed: Changed<'a>,
+    from: u64,
+    removed: &'a [&'a str],
+    to: u64,
+}
+
+/// Names and their holders, in order.
+struct Changed<'a>(Vec<(&'a str, &'a Holder)>);
+
+impl Serialize for Changed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.0
+                .iter()
+                .map(|(name, holder)| (name, SortedKeys(holder))),
+        )
+    }
+}
+
+/// A holder with its keys sorted.
+struct SortedKeys<'a>(&'a Holder);
+
+impl Serialize for SortedKeys<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut holder = s.serialize_struct("Holder", 3)?;
+        holder.serialize_field("ip", &self.0.ip)?;
+        holder.serialize_field("mtime", &self.0.mtime)?;
+        holder.serialize_field("port", &self.0.port)?;
+        holder.end()
+    }
+}
+
+fn to_wire(changed: Changed<'_>, from: u64, removed: &[&str], to: u64) -> Vec<u8> {
+    let delta = WireDelta {
+        changed,
+        from,
+        removed,
+        to,
+    };
+    let mut json = serde_json::to_vec(&Wire { delta }).unwrap_or_default();
+    json.push(b'\n');
+    json
+}
+
+/// The whole directory `current` at version `to`, as sent (`encode` of the `Full` reply).
+pub fn encode_whole(current: &BTreeMap<String, Holder>, to: u64) -> Vec<u8> {
+    let changed = current.iter().map(|(n, h)| (n.as_str(), h)).collect();
+    to_wire(Changed(changed), 0, &[], to)
+}
+
+/// The reply bringing a member from `since` to `to`: each of `names` (sorted, no repeats: a
+/// JSON object's keys are written in order) as
+/// `current` has it, or removed (`encode` of the `Names` reply).
+pub fn encode_changes<'a>(
+    current: &'a BTreeMap<String, Holder>,
+    since: u64,
+    to: u64,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<u8> {
+    let (mut changed, mut removed) = (Vec::new(), Vec::new());
+    for name in names {
+        match current.get_key_value(name) {
+            Some((name, holder)) => changed.push((name.as_str(), holder)),
+            None => removed.push(name),
+        }
+    }
+    to_wire(Changed(changed), since, &removed, to)
 }
 
 /// Reads a delta reply; `None` if `value` is not one (a whole directory, even one listing a
@@ -221,5 +304,34 @@ mod tests {
             serde_json::from_str(r#"{"delta": {"ip": "127.0.0.1", "port": 1, "mtime": 2}}"#)
                 .unwrap();
         assert!(parse(&value).is_none());
+    }
+
+    /// The replies written from the directory as it is (no copy) are byte for byte the ones
+    /// `encode` writes.
+    #[test]
+    fn replies_written_in_place_equal_the_encoded_replies() {
+        let holder = |port| Holder {
+            ip: "127.0.0.1".into(),
+            port,
+            mtime: 7,
+        };
+        let current: BTreeMap<String, Holder> = [("a\"b", 1), ("c", 2), ("é", 3)]
+            .into_iter()
+            .map(|(n, p)| (n.to_string(), holder(p)))
+            .collect();
+        assert_eq!(
+            encode_whole(&current, 9),
+            encode(&build(&current, 0, 9, Delta::Full))
+        );
+        let names = ["c", "gone", "é"];
+        let set = names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            encode_changes(&current, 4, 9, names),
+            encode(&build(&current, 4, 9, Delta::Names(set)))
+        );
+        assert_eq!(
+            encode_changes(&current, 9, 9, []),
+            encode(&build(&current, 9, 9, Delta::Names(Default::default())))
+        );
     }
 }

@@ -4,11 +4,13 @@
 pub mod announce;
 pub mod delta;
 pub mod directory;
+pub mod index;
 pub mod join;
 pub mod messages;
 pub mod outbox;
 pub mod reconnect;
 pub mod server;
+pub mod snapshot;
 
 pub use directory::{FileEntry, Holder};
 pub use server::{Tracker, TrackerConfig, serve};

@@ -2,7 +2,6 @@
 //! serialized directory response cached until the directory changes (keep-alives from a
 //! thousand peers must not re-serialize it every time).
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::delta;
-use super::directory::{Directory, Holder, PeerId};
+use super::directory::{Directory, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
+use super::snapshot::Snapshots;
 use crate::core::locks::LockExt;
 use crate::core::logging::Clip;
 use crate::core::net::{Acceptor, AddressCap, Admitted, IdleSlot};
@@ -50,28 +49,9 @@ impl Default for TrackerConfig {
     }
 }
 
-/// How stale the members' snapshot may get while the directory changes: a change reaches every
-/// member within one keep-alive period and this.
-const SNAPSHOT_AGE: Duration = Duration::from_millis(500);
-
-/// The directory at one version, for members: the map (to look changed names up in) and the
-/// whole-directory reply, serialized once.
-#[derive(Default)]
-struct Snapshot {
-    version: u64,
-    built: Option<Instant>,
-    map: Arc<BTreeMap<String, Holder>>,
-    full: Bytes,
-    /// Deltas to this snapshot, by the version they start from: the members that joined on
-    /// one snapshot all ask from it, and get the same bytes.
-    deltas: HashMap<u64, Bytes>,
-}
-
-/// Deltas kept per snapshot (a snapshot lives half a second while the directory changes).
-const DELTAS_KEPT: usize = 64;
-/// A delta of more names than this, and than half the directory, is not worth building for
-/// one member: the whole directory, serialized once per snapshot, is sent instead.
-const DELTA_WORTH_BUILDING: usize = 64;
+/// Bytes the kernel queues for one member (it doubles the figure for its bookkeeping): see
+/// `small_send_buffer`.
+const SEND_BUFFER: usize = 256 << 10;
 
 /// The tracker's state, shared by its connection tasks (and by the web view).
 #[derive(Default)]
@@ -79,8 +59,8 @@ pub struct Tracker {
     directory: Mutex<Directory>,
     /// (directory version, serialized response) of the last response built.
     cached: Mutex<(u64, Bytes)>,
-    /// The directory as members are brought to it (see `delta`).
-    snapshot: Mutex<Snapshot>,
+    /// The directory as members are brought to it (see `snapshot`).
+    snapshots: Snapshots,
     next_id: AtomicU64,
 }
 
@@ -89,66 +69,32 @@ impl Tracker {
         self.directory.lock_unpoisoned()
     }
 
-    /// The directory response as sent: JSON plus `\n`, rebuilt only when the directory changed.
+    /// The directory response as sent: JSON plus `\n`, rebuilt only when the directory changed,
+    /// outside the directory's lock (it holds the chosen copies without copying them).
     fn response(&self) -> Bytes {
-        let dir = self.directory();
-        let mut cached = self.cached.lock_unpoisoned();
-        if cached.1.is_empty() || cached.0 != dir.version {
-            let mut json = serde_json::to_vec(&dir.response()).unwrap_or_else(|_| b"{}".to_vec());
-            json.push(b'\n');
-            *cached = (dir.version, Bytes::from(json));
-        }
-        cached.1.clone()
-    }
-
-    /// The reply to a p2p-tui member holding version `since` (see `delta`): it brings the
-    /// member to the latest snapshot of the directory, rebuilt at most every `SNAPSHOT_AGE`
-    /// (10,000 members joining at once would otherwise rebuild the whole directory, and send
-    /// it whole, once per join). A delta is built outside the directory's lock, once per
-    /// snapshot and starting version; one nearly as large as the directory is not built at
-    /// all (issue 30: 2,000 members joined at once each had a 20,000-name delta built under
-    /// the lock, 0.1 s apiece, and the tracker stalled for minutes).
-    fn delta(&self, since: u64) -> Bytes {
-        let (names, map, version) = {
+        let (version, map) = {
             let dir = self.directory();
-            let mut snapshot = self.snapshot.lock_unpoisoned();
-            let stale = snapshot.built.is_none_or(|at| at.elapsed() >= SNAPSHOT_AGE);
-            if snapshot.built.is_none() || (stale && snapshot.version != dir.version) {
-                *snapshot = Self::snapshot(&dir);
-            }
-            if let Some(reply) = snapshot.deltas.get(&since) {
-                return reply.clone();
-            }
-            match dir.changed_between(since, snapshot.version) {
-                super::directory::Delta::Names(names)
-                    if names.len() <= DELTA_WORTH_BUILDING
-                        || names.len() * 2 <= snapshot.map.len() =>
-                {
-                    (names, Arc::clone(&snapshot.map), snapshot.version)
-                }
-                _ => return snapshot.full.clone(),
-            }
+            (dir.version, dir.chosen())
         };
-        let names = super::directory::Delta::Names(names);
-        let reply = Bytes::from(delta::encode(&delta::build(&map, since, version, names)));
-        let mut snapshot = self.snapshot.lock_unpoisoned();
-        if snapshot.version == version && snapshot.deltas.len() < DELTAS_KEPT {
-            snapshot.deltas.insert(since, reply.clone());
+        {
+            let cached = self.cached.lock_unpoisoned();
+            if !cached.1.is_empty() && cached.0 == version {
+                return cached.1.clone();
+            }
         }
-        reply
+        let mut json = serde_json::to_vec(&*map).unwrap_or_else(|_| b"{}".to_vec());
+        json.push(b'\n');
+        let json = Bytes::from(json);
+        let mut cached = self.cached.lock_unpoisoned();
+        if cached.1.is_empty() || cached.0 < version {
+            *cached = (version, json.clone());
+        }
+        json
     }
 
-    /// The directory as it is now, for members.
-    fn snapshot(dir: &Directory) -> Snapshot {
-        let map = dir.response();
-        let full = delta::build(&map, 0, dir.version, super::directory::Delta::Full);
-        Snapshot {
-            version: dir.version,
-            built: Some(Instant::now()),
-            full: Bytes::from(delta::encode(&full)),
-            map: Arc::new(map),
-            deltas: HashMap::new(),
-        }
+    /// The reply to a p2p-tui member holding `since` (see `snapshot`).
+    fn delta(&self, since: u64) -> Bytes {
+        self.snapshots.reply(self.directory(), since)
     }
 
     fn holders(&self, name: &str) -> Bytes {
@@ -234,6 +180,7 @@ async fn peer_session(
     mut first_message: IdleSlot,
 ) -> String {
     let mut json = JsonStream::new(config.max_message);
+    let mut buffer_set = false;
     // A message must be whole within the timeout: a byte is not progress (no dripping).
     let mut deadline = tokio::time::Instant::now() + config.peer_timeout;
     loop {
@@ -258,15 +205,10 @@ async fn peer_session(
                     return Clip(&e).to_string();
                 }
             };
+            small_send_buffer(&stream, &request, &mut buffer_set);
             let reply = handle(tracker, id, addr, request);
-            // A peer that stops reading is dropped like a silent one: the write has a deadline.
-            match tokio::time::timeout(config.peer_timeout, stream.write_all(&reply)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return format!("send failed: {e}"),
-                Err(_) => {
-                    let secs = config.peer_timeout.as_secs();
-                    return format!("not reading its replies for {secs}s");
-                }
+            if let Err(why) = send(&mut stream, &reply, tracker, id, config.peer_timeout).await {
+                return why;
             }
             deadline = tokio::time::Instant::now() + config.peer_timeout;
         }
@@ -280,13 +222,68 @@ async fn peer_session(
     }
 }
 
+/// A p2p-tui member's connection gets a small send buffer at its first message: a write then
+/// returns as the member reads, so a member reading its whole directory slowly is seen to
+/// progress (the kernel wakes a writer when a third of the buffer is free: a third of 4 MB, the
+/// autotuned size, took a slow member longer than the timeout). A classroom peer keeps the
+/// autotuned one: its whole directory, distinct for each version, goes into the kernel at once
+/// and is not held in the tracker while the peer reads it (a small buffer took 1,000 joining
+/// classroom peers from 20 to 116 MiB).
+fn small_send_buffer(stream: &TcpStream, request: &TrackerRequest, set: &mut bool) {
+    let member = matches!(
+        request,
+        TrackerRequest::Initial { since: Some(_), .. }
+            | TrackerRequest::KeepAlive { since: Some(_), .. }
+    );
+    if member && !*set {
+        *set = true;
+        let _ =
+            nix::sys::socket::setsockopt(stream, nix::sys::socket::sockopt::SndBuf, &SEND_BUFFER);
+    }
+}
+
+/// Writes `reply` whole. A peer reading a large reply (the whole directory to 10,000 members
+/// joining at once: 72 GB in all, a minute of loopback) is not silent: the writes that progress
+/// note it as heard from, and only a write that makes no progress for `timeout` (a peer that
+/// stopped reading) ends the connection (issue 30: a deadline for the whole reply closed 57
+/// members that were reading).
+async fn send(
+    stream: &mut TcpStream,
+    reply: &[u8],
+    tracker: &Tracker,
+    id: PeerId,
+    timeout: Duration,
+) -> Result<(), String> {
+    let note_every = (timeout / 4).min(Duration::from_secs(1));
+    let (mut sent, mut writes, mut noted) = (0, 0, Instant::now());
+    while sent < reply.len() {
+        match tokio::time::timeout(timeout, stream.write(&reply[sent..])).await {
+            Ok(Ok(0)) => return Err("send failed: connection closed".into()),
+            Ok(Ok(n)) => (sent, writes) = (sent + n, writes + 1),
+            Ok(Err(e)) => return Err(format!("send failed: {e}")),
+            Err(_) => {
+                let secs = timeout.as_secs_f64();
+                return Err(format!("not reading its replies for {secs}s"));
+            }
+        }
+        // Its silence counts from the end of the reply (a reply sent in one write: from the
+        // message, already noted).
+        let done = sent == reply.len() && writes > 1;
+        if done || noted.elapsed() >= note_every {
+            noted = Instant::now();
+            tracker.directory().replying(id, noted);
+        }
+    }
+    Ok(())
+}
+
 fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerRequest) -> Bytes {
     let now = Instant::now();
     match request {
         TrackerRequest::Initial { port, files, since } => {
             let count = files.len();
             let mut dir = tracker.directory();
-            let known = dir.keep_alive(id, addr.ip(), port, now);
+            let known = dir.knows(id);
             dir.announce(id, addr.ip(), port, files, now);
             drop(dir);
             if known {
@@ -363,6 +360,69 @@ async fn summaries(tracker: Arc<Tracker>, every: Duration, shutdown: Cancellatio
                 crate::core::words::counted(now.1 as u64, "file")
             );
             last = now;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::FileEntry;
+    use crate::tracker::delta::{self, MemberView};
+    use std::net::IpAddr;
+
+    fn files(peer: u64, count: u64) -> Vec<FileEntry> {
+        (0..count)
+            .map(|i| FileEntry {
+                name: format!("peer{peer}_file{i}"),
+                mtime: 1,
+            })
+            .collect()
+    }
+
+    fn sync(tracker: &Tracker, member: &mut MemberView) {
+        let reply = tracker.delta(member.version);
+        let value: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+        assert!(member.apply(delta::parse(&value).unwrap()));
+    }
+
+    /// Issue 30: members that hold the directory are brought to a change with a delta; the
+    /// whole directory is serialized only for a member that needs it, never on a change (it
+    /// was, 7 MB under the directory's lock, and every keep-alive waited behind it).
+    #[test]
+    fn a_change_serializes_no_whole_directory_for_members_that_hold_it() {
+        let tracker = Tracker::default();
+        let (ip, t) = (IpAddr::from([127, 0, 0, 1]), Instant::now());
+        let mut members = vec![MemberView::default(); 20];
+        for (peer, member) in (0u64..).zip(&mut members) {
+            let port = 8000 + peer as u16;
+            tracker
+                .directory()
+                .announce(peer, ip, port, files(peer, 50), t);
+            sync(&tracker, member);
+        }
+        // Every member brought to the latest snapshot (the joins shared an older one).
+        std::thread::sleep(crate::tracker::snapshot::SNAPSHOT_AGE);
+        for member in &mut members {
+            sync(&tracker, member);
+            assert_eq!(member.directory, tracker.directory().response());
+        }
+        for round in 0..3u64 {
+            // The snapshot is due again (its age is a lower bound: nothing to wait for).
+            std::thread::sleep(crate::tracker::snapshot::SNAPSHOT_AGE);
+            let built = tracker.snapshots.wholes_built();
+            let mut changed = files(0, 50);
+            changed.push(FileEntry {
+                name: format!("new{round}"),
+                mtime: 2,
+            });
+            tracker.directory().announce(0, ip, 8000, changed, t);
+            for member in &mut members {
+                sync(&tracker, member);
+                sync(&tracker, member);
+                assert_eq!(member.directory, tracker.directory().response());
+            }
+            assert_eq!(tracker.snapshots.wholes_built(), built, "round {round}");
         }
     }
 }

@@ -453,3 +453,138 @@ fn a_member_far_behind_gets_the_whole_directory_not_a_delta_as_large() {
         Some(101)
     );
 }
+
+/// A file list of 8,000 long names for `peer` (with the two others, a 7 MB directory: more
+/// than the kernel buffers between the tracker and a member).
+fn long_names(peer: char) -> Vec<Value> {
+    (0..8000)
+        .map(|i| json!({"name": long_name(peer, i), "mtime": 1}))
+        .collect()
+}
+
+fn long_name(peer: char, i: usize) -> String {
+    format!("{peer}{i:04}{}", "x".repeat(235))
+}
+
+/// A connection with a small receive window, set before connecting (set after, the window
+/// already offered shrinks: the kernel drops what it had allowed and the sender backs off): a
+/// reply waits in the tracker, not in this socket.
+fn connect_with_small_window(port: u16) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(8192).unwrap();
+        socket.connect(([127, 0, 0, 1], port).into()).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// A member that joins with `long_names(name)`, says so on `joined`, then keeps alive every
+/// 200 ms (five times a `--peer-timeout` of 2 s) until `stop`.
+fn keep_member_alive(
+    mut peer: Peer,
+    name: char,
+    port: u16,
+    joined: std::sync::mpsc::Sender<()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let reply = peer.ask(json!({"port": port, "files": long_names(name), "since": 0}));
+    let mut holds = reply["delta"]["to"].as_u64().unwrap();
+    joined.send(()).unwrap();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let reply = peer.ask(json!({"port": port, "since": holds}));
+        holds = reply["delta"]["to"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Issue 30: a member reading a reply for longer than `--peer-timeout` (the whole directory
+/// during a join burst of 10,000) is neither closed for "not reading" nor dropped as silent: it
+/// could not speak while the tracker was still sending. Only a write that makes no progress for
+/// the timeout ends a connection.
+#[test]
+fn a_member_reading_a_long_reply_slowly_is_neither_closed_nor_dropped() {
+    use std::io::Read;
+    use std::sync::{Arc, atomic::AtomicBool, atomic::Ordering};
+    let tracker = TrackerProcess::start(&["--peer-timeout", "2"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (joined, others_joined) = std::sync::mpsc::channel();
+    let others: Vec<_> = [('b', 8002), ('c', 8003)]
+        .into_iter()
+        .map(|(name, port)| {
+            let (peer, joined, stop) = (tracker.peer(), joined.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || keep_member_alive(peer, name, port, joined, stop))
+        })
+        .collect();
+    for _ in 0..2 {
+        others_joined.recv_timeout(TIMEOUT).unwrap();
+    }
+    let stream = connect_with_small_window(tracker.port);
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let initial = json!({"port": 8001, "files": long_names('a'), "since": 0}).to_string();
+    writer.write_all(initial.as_bytes()).unwrap();
+    // Read it slowly, 64 kB every 150 ms (the pace of this reader, not a wait for the tracker):
+    // the reply (at least one other peer's 8,000 names, 2.3 MB) takes more than twice the
+    // timeout.
+    let started = Instant::now();
+    let (mut reply, mut chunk) = (Vec::new(), vec![0u8; 64 * 1024]);
+    let mut reader = stream.try_clone().unwrap();
+    while reply.last() != Some(&b'\n') {
+        let goal = reply.len() + chunk.len();
+        while reply.len() < goal && reply.last() != Some(&b'\n') {
+            let n = reader
+                .read(&mut chunk[..goal - reply.len()])
+                .unwrap_or_else(|e| panic!("{e} after {} bytes", reply.len()));
+            assert!(n > 0, "closed after {} bytes", reply.len());
+            reply.extend_from_slice(&chunk[..n]);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(
+        started.elapsed() > Duration::from_secs(4),
+        "read too fast to test: {:?}",
+        started.elapsed()
+    );
+    let full: Value = serde_json::from_slice(&reply).unwrap();
+    let mut view: Vec<String> = full["delta"]["changed"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let held = full["delta"]["to"].as_u64().unwrap();
+    // Still a member, its files still listed (the whole directory may have been taken just
+    // before its own files were added: the keep-alive brings them).
+    writer
+        .write_all(json!({"port": 8001, "since": held}).to_string().as_bytes())
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(reader).read_line(&mut line).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for other in others {
+        other.join().unwrap();
+    }
+    let next: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:.200}"));
+    assert_eq!(
+        next["delta"]["removed"],
+        json!([]),
+        "dropped as silent: {line:.200}"
+    );
+    view.extend(
+        next["delta"]["changed"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned(),
+    );
+    view.sort();
+    view.dedup();
+    assert_eq!(view.len(), 24_000, "dropped as silent: {line:.200}");
+    assert!(view.contains(&long_name('a', 7999)));
+}
