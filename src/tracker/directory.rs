@@ -8,21 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::index::{FileCopy, Index};
-
-/// A connection's identity inside the tracker.
-pub type PeerId = u64;
+pub use super::index::{Holder, PeerId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     pub name: String,
-    pub mtime: i64,
-}
-
-/// Where the chosen copy of a name lives.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Holder {
-    pub ip: String,
-    pub port: u16,
     pub mtime: i64,
 }
 

@@ -10,7 +10,16 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::directory::{Holder, PeerId};
+/// A connection's identity inside the tracker.
+pub type PeerId = u64;
+
+/// Where the chosen copy of a name lives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Holder {
+    pub ip: String,
+    pub port: u16,
+    pub mtime: i64,
+}
 
 /// One peer's copy of a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
