@@ -13,7 +13,7 @@ use super::flows::{
     upload, upload_accepted, upload_chunk, upload_rest, upload_start,
 };
 use super::wire::{Checked, Ctx, Session, fail};
-use crate::protocol::{Expect, Reply, Request};
+use crate::core::protocol::{Expect, Reply, Request};
 
 pub type CaseFuture = Pin<Box<dyn Future<Output = Checked> + Send>>;
 

@@ -5,16 +5,31 @@
 //! killed mid-download.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::causes;
-use super::client_cases::Env;
 use super::flows::text;
 use super::lab::{Lab, ME};
 use super::lines;
 use super::play::{Behaviour, Fault};
 use super::wire::{Checked, Ctx, fail};
-use crate::protocol::chunk_count;
+use crate::core::protocol::chunk_count;
+
+/// What every client case needs: the client's command line and how long a case may take.
+#[derive(Clone)]
+pub struct Env {
+    pub command: Arc<Vec<String>>,
+    pub case_timeout: Duration,
+}
+
+impl Env {
+    /// How long the client has to print what a case of `budget` case timeouts waits for (the
+    /// rest of the case timeout is for starting, judging and stopping).
+    pub(super) fn deadline(&self, budget: u32) -> Duration {
+        self.case_timeout.mul_f64(0.7 * f64::from(budget))
+    }
+}
 
 fn serving(files: &[(&str, &[u8])]) -> Option<Behaviour> {
     Some(Behaviour {
@@ -57,7 +72,7 @@ async fn run_download(
     expected: &[String],
     deadline: Duration,
 ) -> Checked<Vec<String>> {
-    let results = [true, false].map(|ok| crate::protocol::lines::download_result(file, ok));
+    let results = [true, false].map(|ok| crate::core::protocol::lines::download_result(file, ok));
     let mut client = lab.start(ctx, input).await?;
     let done = |got: &[String]| {
         lines::missing(expected, got).is_empty() || results.iter().any(|r| got.contains(r))
@@ -147,7 +162,7 @@ pub(super) async fn upload_offline(ctx: Ctx, env: Env, deadline: Duration) -> Ch
     let servers = vec![("p2", serving(&[])), ("p5", None)];
     let lab = Lab::new(&ctx, &env.command, servers, &[("up.txt", &data)]).await?;
     let mut expected = lines::upload("up.txt", data.len() as u64, &["p2"]);
-    expected.push(crate::protocol::lines::connection_failed("p5"));
+    expected.push(crate::core::protocol::lines::connection_failed("p5"));
     judge(&ctx, &lab, "#UPLOAD up.txt p2 p5", &expected, deadline).await?;
     received_exact(&lab, "p2", "up.txt", &data)
 }
@@ -184,7 +199,7 @@ async fn upload_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) -> C
     expected.extend(lines::upload_cut("up.txt", size, "p3", 2));
     let optional = lines::upload_unanswered("up.txt", size, "p3", 2);
     let input = "#UPLOAD up.txt p2 p3";
-    let failed = crate::protocol::lines::upload_result("up.txt", false);
+    let failed = crate::core::protocol::lines::upload_result("up.txt", false);
     let mut client = lab.start(ctx, input).await?;
     let given_up = |got: &[String]| got.contains(&failed);
     if fault == Fault::Silent && !client.wait_for(ctx, given_up, deadline).await {
@@ -215,7 +230,7 @@ pub(super) async fn upload_silent(ctx: Ctx, env: Env, deadline: Duration) -> Che
 
 pub(super) async fn upload_missing(ctx: Ctx, env: Env, deadline: Duration) -> Checked {
     let lab = Lab::new(&ctx, &env.command, vec![("p2", serving(&[]))], &[]).await?;
-    let expected = vec![crate::protocol::lines::not_serving_locally(
+    let expected = vec![crate::core::protocol::lines::not_serving_locally(
         ME,
         "nothere.txt",
     )];
@@ -260,7 +275,7 @@ pub(super) async fn download_offline(ctx: Ctx, env: Env, deadline: Duration) -> 
     let servers = vec![("p5", None), ("p2", serving(&[("f4.txt", &data)]))];
     let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut expected = lines::download("f4.txt", data.len() as u64, &["p2"]);
-    expected.push(crate::protocol::lines::connection_failed("p5"));
+    expected.push(crate::core::protocol::lines::connection_failed("p5"));
     let input = "#DOWNLOAD f4.txt p5 p2";
     let got = run_download(&ctx, &lab, input, "f4.txt", &expected, deadline).await?;
     compare(&ctx, input, &got, &expected, &[])?;
@@ -288,7 +303,7 @@ pub(super) async fn download_none(ctx: Ctx, env: Env, deadline: Duration) -> Che
     let servers = vec![("p2", serving(&[])), ("p3", serving(&[]))];
     let lab = Lab::new(&ctx, &env.command, servers, &[]).await?;
     let mut expected = lines::download_round("gone.txt", 0, &[], &["p2", "p3"]);
-    expected.push(crate::protocol::lines::nobody_serves(
+    expected.push(crate::core::protocol::lines::nobody_serves(
         "gone.txt",
         &["p2".into(), "p3".into()],
     ));
@@ -309,8 +324,8 @@ async fn download_cut(ctx: &Ctx, env: &Env, fault: Fault, deadline: Duration) ->
     let servers = vec![("p2", serving(file)), ("p3", faulty(file, 2, fault))];
     let lab = Lab::new(ctx, &env.command, servers, &[]).await?;
     let input = "#DOWNLOAD f2.txt p2 p3";
-    let success = crate::protocol::lines::download_result("f2.txt", true);
-    let failure = crate::protocol::lines::download_result("f2.txt", false);
+    let success = crate::core::protocol::lines::download_result("f2.txt", true);
+    let failure = crate::core::protocol::lines::download_result("f2.txt", false);
     let mut client = lab.start(ctx, input).await?;
     let ended = |got: &[String]| got.contains(&success) || got.contains(&failure);
     if !client.wait_for(ctx, ended, deadline).await {
@@ -398,6 +413,12 @@ pub(super) async fn download_killed(ctx: Ctx, env: Env, deadline: Duration) -> C
         return fail("the client had asked for every chunk before it could be killed");
     }
     drop(client);
+    nothing_partial_served(&ctx, &lab)
+}
+
+/// After the kill: the file's name must not be in served_files/; another file there is a
+/// deviation.
+fn nothing_partial_served(ctx: &Ctx, lab: &Lab) -> Checked {
     let left = lab.served_names();
     if left.iter().any(|n| n == "f3.txt") {
         let size = lab.served("f3.txt").map(|d| d.len()).unwrap_or(0);
@@ -420,7 +441,7 @@ pub(super) async fn download_exists(ctx: Ctx, env: Env, deadline: Duration) -> C
     let data = text(120, 4);
     let servers = vec![("p2", serving(&[("mine.txt", &data)]))];
     let lab = Lab::new(&ctx, &env.command, servers, &[("mine.txt", &data)]).await?;
-    let expected = vec![crate::protocol::lines::already_exists("mine.txt")];
+    let expected = vec![crate::core::protocol::lines::already_exists("mine.txt")];
     judge(&ctx, &lab, "#DOWNLOAD mine.txt p2", &expected, deadline).await?;
     let asked = lab.seen["p2"].lock().map(|s| s.requests).unwrap_or(0);
     if asked > 0 {

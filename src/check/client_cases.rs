@@ -2,31 +2,15 @@
 //! timeouts it may take. The cases themselves are in `client.rs`.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::cases::Case;
 use super::client::{
-    download, download_exists, download_killed, download_left, download_none, download_offline,
-    download_silent, filelist, offline, upload, upload_left, upload_missing, upload_offline,
-    upload_refused, upload_silent,
+    Env, download, download_exists, download_killed, download_left, download_none,
+    download_offline, download_silent, filelist, offline, upload, upload_left, upload_missing,
+    upload_offline, upload_refused, upload_silent,
 };
 use super::wire::{Checked, Ctx};
-
-/// What every client case needs: the client's command line and how long a case may take.
-#[derive(Clone)]
-pub struct Env {
-    pub command: Arc<Vec<String>>,
-    pub case_timeout: Duration,
-}
-
-impl Env {
-    /// How long the client has to print what a case of `budget` case timeouts waits for (the
-    /// rest of the case timeout is for starting, judging and stopping).
-    fn deadline(&self, budget: u32) -> Duration {
-        self.case_timeout.mul_f64(0.7 * f64::from(budget))
-    }
-}
 
 /// A case of `budget` case timeouts.
 fn case<F>(

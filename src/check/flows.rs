@@ -4,7 +4,7 @@
 use futures::future::try_join_all;
 
 use super::wire::{Checked, Ctx, Session, fail};
-use crate::protocol::{CHUNK_SIZE, Expect, Reply, Request, chunk_count};
+use crate::core::protocol::{CHUNK_SIZE, Expect, Reply, Request, chunk_count};
 
 /// `#FILELIST` on a connection of its own: the names served.
 pub async fn filelist(ctx: &Ctx) -> Checked<Vec<String>> {

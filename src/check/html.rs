@@ -4,6 +4,7 @@
 //! wire and the client's last stderr lines, all escaped. Pure: a report in, a string out.
 
 use super::report::{CaseResult, Report, Verdict};
+use crate::core::markup::escape_showing_controls as esc;
 
 const STYLE: &str = "
 body { font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; color: #1f2328;
@@ -165,26 +166,6 @@ fn class(v: Verdict) -> &'static str {
         Verdict::Fail => "fail",
         Verdict::Deviation => "deviation",
     }
-}
-
-/// Escapes text for HTML content and attribute values. Control characters other than line
-/// ends and tabs are shown as `\u{..}` (the report's lines are already escaped; this is a
-/// second guard so nothing reaches the page raw).
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(ch),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -325,7 +325,7 @@ impl Drop for Client {
 const STDOUT_LINE: usize = 64 * 1024;
 
 /// How a process ended, for a sentence: "exited with status 1", "was killed by SIGSEGV".
-fn describe_exit(status: std::process::ExitStatus) -> String {
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
@@ -340,7 +340,7 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 /// Reads `reader` line by line, each line cut after `max` bytes (the rest of it is dropped, so
 /// a line without an end cannot fill memory), a trailing `\r` removed, and sends each to `tx`
 /// until the output ends or nobody receives.
-async fn bounded_lines<R>(reader: R, max: usize, tx: mpsc::Sender<Vec<u8>>)
+pub(crate) async fn bounded_lines<R>(reader: R, max: usize, tx: mpsc::Sender<Vec<u8>>)
 where
     R: tokio::io::AsyncRead + Unpin,
 {

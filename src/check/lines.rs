@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::protocol::{chunk_count, lines};
+use crate::core::protocol::{chunk_count, lines};
 
 const PROMPT: &str = "Input your command: ";
 

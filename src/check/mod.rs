@@ -2,17 +2,20 @@
 //! runs the seed's testing scheme (section IV) and the edge cases the seed implies against a
 //! running server, speaking like the classroom clients (one message per write, each reply
 //! awaited), and reports pass, fail or deviation per case.
+//! May import core only: a checker speaks the protocols itself, to test any implementation.
 
 pub mod cases;
 pub mod causes;
 pub mod client;
 pub mod client_cases;
 pub mod flows;
+pub mod get;
 pub mod html;
 pub mod lab;
 pub mod lines;
 pub mod play;
 pub mod report;
+pub mod web;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -57,18 +60,12 @@ pub struct ServerCheck {
     pub reports: Vec<ReportFile>,
 }
 
-impl ServerCheck {
-    pub fn from_cli(cli: &crate::cli::Cli, addr: String) -> Result<ServerCheck> {
-        if !(cli.case_timeout.is_finite() && cli.case_timeout > 0.0 && cli.case_timeout < 3600.0) {
-            return Err(eyre!("--case-timeout must be between 0 and 3600 seconds"));
-        }
-        Ok(ServerCheck {
-            addr,
-            file: cli.check_file.clone(),
-            case_timeout: Duration::from_secs_f64(cli.case_timeout),
-            reports: parse_reports(&cli.report)?,
-        })
+/// `--case-timeout` as a duration, if it is one a checker can use.
+pub fn case_timeout(secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0 && secs < 3600.0) {
+        return Err(eyre!("--case-timeout must be between 0 and 3600 seconds"));
     }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Runs every server case, prints the table, writes the reports; the exit status is 0 only
@@ -103,18 +100,21 @@ pub struct ClientCheck {
 }
 
 impl ClientCheck {
-    pub fn from_cli(cli: &crate::cli::Cli) -> Result<ClientCheck> {
-        let server = ServerCheck::from_cli(cli, String::new())?;
-        if cli.command.is_empty() {
+    pub fn new(
+        command: &[String],
+        case_timeout: Duration,
+        reports: Vec<ReportFile>,
+    ) -> Result<ClientCheck> {
+        if command.is_empty() {
             return Err(eyre!(
                 "--check-client needs the client's command after --, e.g. p2p-tui --check-client -- python3 client.py"
             ));
         }
         let cwd = std::env::current_dir().wrap_err("the current directory")?;
         Ok(ClientCheck {
-            command: absolute_paths(&cli.command, &cwd),
-            case_timeout: server.case_timeout,
-            reports: server.reports,
+            command: absolute_paths(command, &cwd),
+            case_timeout,
+            reports,
         })
     }
 }
@@ -145,7 +145,7 @@ fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
 pub async fn run_client(check: ClientCheck) -> Result<i32> {
     let grace =
         (check.case_timeout / 10).clamp(Duration::from_millis(100), Duration::from_millis(500));
-    let env = client_cases::Env {
+    let env = client::Env {
         command: std::sync::Arc::new(check.command.clone()),
         case_timeout: check.case_timeout,
     };
@@ -161,13 +161,13 @@ pub async fn run_client(check: ClientCheck) -> Result<i32> {
 
 /// A case's result, with the kind of each deviation it saw (parallel to the deviations at the
 /// end of `result.detail`) and the kinds of the causes it saw (first first).
-struct Ran {
+pub(crate) struct Ran {
     result: CaseResult,
     kinds: Vec<String>,
     causes: Vec<&'static str>,
 }
 
-async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
+pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> Ran {
     let started = Instant::now();
     let deadline = case_timeout * case.budget.max(1);
     let outcome = tokio::time::timeout(deadline, (case.run)(ctx.clone())).await;
@@ -250,7 +250,7 @@ fn first_cause(result: &CaseResult, causes: &[&'static str]) -> String {
 /// id) saw is reported there only; other cases that saw it too, and nothing else, pass (they
 /// tolerate it, as a classroom peer would). A kind its home case did not see stays wherever it
 /// was seen, so nothing is hidden.
-fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
+pub(crate) fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec<CaseResult> {
     let seen_at_home = |kind: &str| {
         homes.iter().any(|(k, home)| {
             *k == kind
@@ -297,7 +297,7 @@ const EVIDENCE_LINES: usize = 12;
 /// A case's whole exchange, for the HTML report, is cut to its last this many messages.
 const EXCHANGE_LINES: usize = 200;
 
-fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
+pub(crate) fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
     use std::io::IsTerminal;
     let terminal = std::io::stdout().is_terminal();
     let style = report::Style {
@@ -322,7 +322,7 @@ fn finish(report: &Report, files: &[ReportFile]) -> Result<i32> {
 
 /// Names uploaded by this run start with this (unique per run), so running the checker twice
 /// against one server does not meet "Already serving" from the run before.
-fn run_prefix() -> String {
+pub(crate) fn run_prefix() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())

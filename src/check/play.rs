@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::wire::{Ctx, escape_line};
-use crate::protocol::{
+use crate::core::protocol::{
     Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, decode_request,
 };
 
@@ -217,99 +217,116 @@ async fn answer(
     request: Request,
     upload: &mut Option<Upload>,
 ) -> bool {
-    let files = &state.behaviour.files;
     if !matches!(request, Request::Extensions | Request::Digest { .. }) {
         if let Ok(mut seen) = state.seen.lock() {
             seen.requests += 1;
         }
     }
-    let reply = match request {
+    let next = match request {
         Request::FileList => {
-            let mut names: Vec<String> = files.keys().cloned().collect();
+            let mut names: Vec<String> = state.behaviour.files.keys().cloned().collect();
             names.sort();
-            Reply::FilesServed(names)
+            Next::Reply(Reply::FilesServed(names))
         }
-        Request::Extensions | Request::Digest { .. } | Request::EndMarker(_) => return false,
-        Request::UploadStart { file, size } => {
-            if state.behaviour.receiving.contains(&file) {
-                Reply::CurrentlyReceiving { file }
-            } else if files.contains_key(&file) {
-                Reply::AlreadyServing { file }
-            } else {
-                *upload = Some(Upload {
-                    file: file.clone(),
-                    size,
-                    data: Vec::new(),
-                });
-                Reply::ReadyToReceive { file }
-            }
-        }
+        Request::Extensions | Request::Digest { .. } | Request::EndMarker(_) => Next::End,
+        Request::UploadStart { file, size } => Next::Reply(upload_start(state, file, size, upload)),
         Request::UploadChunk {
             file,
             index,
             payload,
-        } => {
-            let Some(u) = upload.as_mut().filter(|u| u.file == file) else {
-                return false;
-            };
-            if !chunk_goes_on(state).await {
-                return false;
-            }
-            u.data.extend_from_slice(&payload);
-            let done = index + 1 == chunk_count(u.size);
-            if send(
-                stream,
-                state,
-                &Reply::ChunkReceived {
-                    file: file.clone(),
-                    index,
-                },
-            )
-            .await
-            .is_err()
-            {
-                return false;
-            }
-            if !done {
-                return true;
-            }
-            if let (Some(u), Ok(mut seen)) = (upload.take(), state.seen.lock()) {
-                seen.uploaded.insert(u.file, u.data);
-            }
-            // A separate write a moment later, so a client reading one message per recv()
-            // sees the two replies apart.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            Reply::FileReceived { file }
-        }
-        Request::DownloadStart { file } => match files.get(&file) {
+        } => upload_chunk(stream, state, (file, index, &payload), upload).await,
+        Request::DownloadStart { file } => Next::Reply(match state.behaviour.files.get(&file) {
             Some(data) => Reply::ReadyToSend {
                 size: data.len() as u64,
                 file,
             },
             None => Reply::NotServing { file },
-        },
-        Request::DownloadChunk { file, index } => {
-            let Some(data) = files.get(&file) else {
-                return false;
-            };
-            if let Ok(mut seen) = state.seen.lock() {
-                seen.chunks_asked.push(index);
-            }
-            if !chunk_goes_on(state).await {
-                return false;
-            }
-            let Some(len) = chunk_len(data.len() as u64, index) else {
-                return false;
-            };
-            let start = chunk_offset(index) as usize;
-            Reply::Chunk {
-                file,
-                index,
-                payload: bytes::Bytes::copy_from_slice(&data[start..start + len]),
-            }
-        }
+        }),
+        Request::DownloadChunk { file, index } => download_chunk(state, file, index).await,
     };
-    send(stream, state, &reply).await.is_ok()
+    match next {
+        Next::Reply(reply) => send(stream, state, &reply).await.is_ok(),
+        Next::Continue => true,
+        Next::End => false,
+    }
+}
+
+/// What follows a request: a reply, nothing yet (an upload goes on), or the end of the
+/// connection.
+enum Next {
+    Reply(Reply),
+    Continue,
+    End,
+}
+
+fn upload_start(state: &State, file: String, size: u64, upload: &mut Option<Upload>) -> Reply {
+    if state.behaviour.receiving.contains(&file) {
+        Reply::CurrentlyReceiving { file }
+    } else if state.behaviour.files.contains_key(&file) {
+        Reply::AlreadyServing { file }
+    } else {
+        *upload = Some(Upload {
+            file: file.clone(),
+            size,
+            data: Vec::new(),
+        });
+        Reply::ReadyToReceive { file }
+    }
+}
+
+/// One uploaded chunk: acknowledged; after the last, the upload is kept and its end said.
+async fn upload_chunk(
+    stream: &mut TcpStream,
+    state: &State,
+    (file, index, payload): (String, u64, &[u8]),
+    upload: &mut Option<Upload>,
+) -> Next {
+    let Some(u) = upload.as_mut().filter(|u| u.file == file) else {
+        return Next::End;
+    };
+    if !chunk_goes_on(state).await {
+        return Next::End;
+    }
+    u.data.extend_from_slice(payload);
+    let done = index + 1 == chunk_count(u.size);
+    let ack = Reply::ChunkReceived {
+        file: file.clone(),
+        index,
+    };
+    if send(stream, state, &ack).await.is_err() {
+        return Next::End;
+    }
+    if !done {
+        return Next::Continue;
+    }
+    if let (Some(u), Ok(mut seen)) = (upload.take(), state.seen.lock()) {
+        seen.uploaded.insert(u.file, u.data);
+    }
+    // A separate write a moment later, so a client reading one message per recv()
+    // sees the two replies apart.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Next::Reply(Reply::FileReceived { file })
+}
+
+async fn download_chunk(state: &State, file: String, index: u64) -> Next {
+    let Some(data) = state.behaviour.files.get(&file) else {
+        return Next::End;
+    };
+    if let Ok(mut seen) = state.seen.lock() {
+        seen.chunks_asked.push(index);
+    }
+    if !chunk_goes_on(state).await {
+        return Next::End;
+    }
+    let Some(len) = chunk_len(data.len() as u64, index) else {
+        return Next::End;
+    };
+    let start = chunk_offset(index) as usize;
+    Next::Reply(Reply::Chunk {
+        file,
+        index,
+        payload: bytes::Bytes::copy_from_slice(&data[start..start + len]),
+    })
 }
 
 /// Before answering a chunk request: waits the chunk delay, then `false` if this request is the

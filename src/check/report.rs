@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::lab::ME;
+use crate::core::markup::escape_for_xml as xml;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -210,7 +211,10 @@ pub fn table(report: &Report, style: Style) -> String {
         if !c.stderr.is_empty() {
             out.push_str("      the client's last stderr lines:\n");
             for line in &c.stderr {
-                out.push_str(&format!("        {ME} stderr | {line}\n"));
+                out.push_str(&format!(
+                    "        {} stderr | {line}\n",
+                    stderr_label(&report.mode)
+                ));
             }
         }
     }
@@ -249,7 +253,7 @@ pub fn junit(report: &Report) -> String {
     for c in &report.cases {
         out.push_str(&format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&format!("seed-001.{}", c.section)),
+            xml(&format!("seed-{}.{}", seed_number(&report.mode), c.section)),
             xml(&format!("{} ({})", c.id, c.title)),
             c.seconds
         ));
@@ -283,22 +287,22 @@ pub fn junit(report: &Report) -> String {
     out
 }
 
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' => out.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
+/// The seed whose protocol a checker mode checks (a JUnit testcase's class is
+/// `seed-NNN.SECTION`).
+fn seed_number(mode: &str) -> &'static str {
+    match mode {
+        "web" => "000",
+        "get" => "004",
+        _ => "001",
     }
-    out
+}
+
+/// Whose stderr lines a report shows: the peer under test, or (`--check-get`) the web client.
+fn stderr_label(mode: &str) -> &'static str {
+    match mode {
+        "get" => "client",
+        _ => ME,
+    }
 }
 
 #[cfg(test)]

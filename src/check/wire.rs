@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::causes;
-use crate::protocol::{Expect, Framing, Reply, Request, decode_reply};
+use crate::core::protocol::{Expect, Framing, Reply, Request, decode_reply};
 
 /// Why a case failed, in one sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]

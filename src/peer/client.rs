@@ -9,12 +9,12 @@ use super::events::Reporter;
 use super::file_list::{self, NotListed};
 use super::transfer::progress::TransferRegistry;
 use super::transfer::{TransferContext, TransferOptions, connect, describe, download, upload};
-use crate::command::{Command, HELP};
-use crate::protocol::lines;
-use crate::settings::{PeerAddr, Settings};
-use crate::store::Store;
+use crate::core::protocol::lines;
+use crate::core::settings::{PeerAddr, Settings};
+use crate::core::store::Store;
+use crate::core::words::count;
+use crate::peer::command::{Command, HELP};
 use crate::tracker::join::TrackerLink;
-use crate::words::count;
 
 /// Why a #FILELIST went nowhere: every peer named was this one or unknown (said just before).
 fn no_peer_to_ask(settings: &Settings) -> String {
@@ -217,12 +217,7 @@ impl Client {
         self.ctx.out.note(note);
         let mut targets: Vec<PeerAddr> = Vec::new();
         for h in holders {
-            let known = self.settings.peers.iter().find(|p| {
-                p.port == h.port
-                    && p.connect_addr()
-                        .rsplit_once(':')
-                        .is_some_and(|(host, _)| host.trim_matches(['[', ']']) == h.ip)
-            });
+            let known = self.settings.peer_at(&h.ip, h.port);
             let peer = known.cloned().unwrap_or_else(|| PeerAddr {
                 id: format!("{}:{}", h.ip, h.port),
                 host: h.ip.clone(),

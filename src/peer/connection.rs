@@ -17,8 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use crate::net::IdleSlot;
-use crate::protocol::{
+use crate::core::net::IdleSlot;
+use crate::core::protocol::{
     Decoded, Expect, Framing, ProtocolError, Reply, Request, decode_reply, decode_request,
 };
 

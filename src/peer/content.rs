@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use crate::locks::LockExt;
-use crate::protocol::digest::{ContentDigest, DigestBuilder, group_chunks_for};
-use crate::store::Store;
+use crate::core::locks::LockExt;
+use crate::core::protocol::digest::{ContentDigest, DigestBuilder, group_chunks_for};
+use crate::core::store::Store;
 
 /// Digests kept; past this the cache starts over (a bound, not a policy worth more).
 const CACHED: usize = 256;

@@ -6,7 +6,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use crate::protocol::lines::{self, LineKind};
+use crate::core::protocol::lines::{self, LineKind};
 
 /// Receives the lines a command prints. Implementations must be cheap: called per chunk.
 pub trait LineSink: Send + Sync {
@@ -47,14 +47,14 @@ impl LineBatch {
     /// frequent line of all).
     pub fn sent_chunk_request(&mut self, peer: &str, file: &str, index: u64) {
         self.chunk_line("Client (", peer, "): #DOWNLOAD ", file);
-        crate::protocol::fast::push_number(&mut self.text, index);
+        crate::core::protocol::fast::push_number(&mut self.text, index);
         self.end(LineKind::Request);
     }
 
     /// `Client (pX): #UPLOAD f chunk i`, as `sent` writes it (payload left out), without `fmt`.
     pub fn sent_upload_chunk(&mut self, peer: &str, file: &str, index: u64) {
         self.chunk_line("Client (", peer, "): #UPLOAD ", file);
-        crate::protocol::fast::push_number(&mut self.text, index);
+        crate::core::protocol::fast::push_number(&mut self.text, index);
         self.end(LineKind::Request);
     }
 
@@ -179,7 +179,7 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Request;
+    use crate::core::protocol::Request;
 
     #[test]
     fn the_fast_chunk_lines_are_the_general_ones() {

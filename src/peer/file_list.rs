@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::connection::{ConnError, Connection};
 use super::events::Reporter;
-use crate::protocol::{Expect, Framing, Reply, Request};
+use crate::core::protocol::{Expect, Framing, Reply, Request};
 
 /// How long a file list may pause before it is taken as complete (servers may keep the
 /// connection open after `200 Files served: ...`).

@@ -1,7 +1,8 @@
-//! A peer: its server (serves served_files/), its client (runs commands against other peers) and
-//! the transfer engine they share.
+//! A peer: its server (serves served_files/), its client (runs the user's commands, whose table is
+//! here too, against other peers) and the transfer engine they share. May import core and tracker.
 
 pub mod client;
+pub mod command;
 pub mod connection;
 pub mod content;
 pub mod events;

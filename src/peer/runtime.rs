@@ -14,8 +14,8 @@ use tokio_util::task::TaskTracker;
 
 use super::transfer::TransferOptions;
 use super::{Client, Reporter, ServerConfig, serve};
-use crate::settings::Settings;
-use crate::store::{ServedFile, Store};
+use crate::core::settings::Settings;
+use crate::core::store::{ServedFile, Store};
 use crate::tracker::join::TrackerLink;
 
 /// How often served_files/ is listed for the `watch` of served files.

@@ -14,12 +14,12 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::connection::{ConnError, Connection};
-use crate::logging::Clip;
-use crate::net::{Acceptor, AddressCap};
-use crate::protocol::{
+use crate::core::logging::Clip;
+use crate::core::net::{Acceptor, AddressCap};
+use crate::core::protocol::{
     Framing, Reply, Request, chunk_count, chunk_len, chunk_offset, extensions, fast,
 };
-use crate::store::{Partial, Store, StoreError};
+use crate::core::store::{Partial, Store, StoreError};
 
 use super::transfer::plain::{self, Answered};
 
@@ -450,7 +450,10 @@ impl Session {
             .await?;
             return Ok(Next::Continue);
         };
-        let payload = match self.read_chunk(&handle, size, chunk_offset(index), len) {
+        let payload = match self
+            .read_chunk(&handle, size, chunk_offset(index), len)
+            .await
+        {
             Ok(payload) => payload,
             Err(e) => {
                 warn!(%file, error = %e, "cannot read served file");
@@ -477,14 +480,14 @@ impl Session {
 
     /// `len` bytes at `offset`, from the read-ahead buffer, refilled by one large read when the
     /// chunk is not in it (chunks are mostly asked for in order).
-    fn read_chunk(
+    async fn read_chunk(
         &mut self,
-        handle: &File,
+        handle: &Arc<File>,
         size: u64,
         offset: u64,
         len: usize,
     ) -> std::io::Result<bytes::Bytes> {
-        let at = self.read_ahead.load(handle, size, offset, len)?;
+        let at = self.read_ahead.load(handle, size, offset, len).await?;
         Ok(self.read_ahead.data.slice(at..at + len))
     }
 
@@ -550,6 +553,7 @@ impl Session {
             let Ok(at) = self
                 .read_ahead
                 .load(&handle, size, chunk_offset(index), len)
+                .await
             else {
                 break;
             };

@@ -4,7 +4,8 @@
 //! tracker never reads two; every whole JSON value is the reply to that message.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -28,6 +29,9 @@ const MAX_REPLY: usize = 64 << 20;
 /// The directory as a member receives it: each name with its newest live copy.
 pub type DirectoryView = BTreeMap<String, Holder>;
 
+/// How a member lists its files now: a folder scan, run off the async workers.
+pub type FolderScanner = Arc<dyn Fn() -> Vec<FileEntry> + Send + Sync>;
+
 /// A holders query: the name, and where its answer goes.
 pub type Query = (String, oneshot::Sender<Vec<Holder>>);
 
@@ -35,8 +39,8 @@ pub type Query = (String, oneshot::Sender<Vec<Holder>>);
 pub struct Member<'a> {
     /// The port the member serves files on.
     pub port: u16,
-    /// The member's files now (scanned at the start and every `RESCAN`).
-    pub files: &'a (dyn Fn() -> Vec<FileEntry> + Sync),
+    /// Scans the member's files (at the start and every `RESCAN`, on a blocking thread).
+    pub files: FolderScanner,
     /// Takes every directory the tracker sends.
     pub directory: &'a mut (dyn FnMut(DirectoryView) + Send),
     /// Holders queries to ask (a peer's; a synchronizer asks none).
@@ -51,40 +55,23 @@ pub struct Ended {
 }
 
 /// Runs one connection until it fails or `shutdown`.
-pub async fn session(
-    mut stream: TcpStream,
-    member: Member<'_>,
-    shutdown: &CancellationToken,
-) -> Ended {
+pub async fn session(stream: TcpStream, member: Member<'_>, shutdown: &CancellationToken) -> Ended {
     let Member {
         port,
         files,
         directory,
         mut queries,
     } = member;
-    let mut announced = files();
-    // A new connection holds no version: its first reply is the whole directory.
-    let mut view = MemberView::default();
-    let mut outbox = Outbox::new();
-    let mut pending: Vec<Query> = Vec::new();
-    let mut json = JsonStream::new(MAX_REPLY);
+    let mut link = Link::new(stream, port, scan(&files).await);
     let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
     let mut rescan = tokio::time::interval(RESCAN);
     keep_alive.tick().await;
-    let mut replied = false;
-    let ended = |why: String, replied: bool| Ended { why, replied };
     loop {
-        if let Some(message) = outbox.next(Instant::now()) {
-            let bytes = match message {
-                Outgoing::Announce => messages::initial_since(port, &announced, view.version),
-                Outgoing::KeepAlive => messages::keep_alive_since(port, view.version),
-                Outgoing::Holders(name) => messages::holders_request(&name),
-            };
-            if let Err(e) = stream.write_all(&bytes).await {
-                return ended(e.to_string(), replied);
-            }
+        if let Err(why) = link.send_next().await {
+            return link.ended(why);
         }
-        let wake = outbox
+        let wake = link
+            .outbox
             .wake_at()
             .unwrap_or_else(|| Instant::now() + KEEP_ALIVE);
         let query = async {
@@ -94,32 +81,120 @@ pub async fn session(
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => return ended("shutting down".into(), replied),
-            _ = keep_alive.tick() => outbox.keep_alive_due(),
-            _ = rescan.tick() => {
-                let now = files();
-                if now != announced {
-                    info!(
-                        "files changed: announcing {}",
-                        crate::words::counted(now.len() as u64, "file")
-                    );
-                    announced = now;
-                    outbox.announce_due();
+            _ = shutdown.cancelled() => return link.ended("shutting down".into()),
+            _ = keep_alive.tick() => link.outbox.keep_alive_due(),
+            _ = rescan.tick() => link.files_now(scan(&files).await),
+            Some((name, reply)) = query => link.ask_holders(name, reply),
+            _ = tokio::time::sleep_until(wake) => {}
+            read = link.stream.read_buf(link.json.buffer()) => {
+                if let Err(why) = link.took(read, directory) {
+                    return link.ended(why);
                 }
             }
-            Some((name, reply)) = query => {
-                outbox.ask_holders(name.clone());
-                pending.push((name, reply));
+        }
+    }
+}
+
+/// The member's files now, scanned on a blocking thread (a folder of many files takes a while).
+async fn scan(files: &FolderScanner) -> Vec<FileEntry> {
+    let files = Arc::clone(files);
+    tokio::task::spawn_blocking(move || files())
+        .await
+        .unwrap_or_default()
+}
+
+/// One connection's state: what was announced, the directory version held, the message in
+/// flight and the queries waiting for their answers.
+struct Link {
+    stream: TcpStream,
+    port: u16,
+    announced: Vec<FileEntry>,
+    // A new connection holds no version: its first reply is the whole directory.
+    view: MemberView,
+    outbox: Outbox,
+    pending: Vec<Query>,
+    json: JsonStream,
+    /// Whether the tracker answered at least once.
+    replied: bool,
+}
+
+impl Link {
+    fn new(stream: TcpStream, port: u16, announced: Vec<FileEntry>) -> Link {
+        Link {
+            stream,
+            port,
+            announced,
+            view: MemberView::default(),
+            outbox: Outbox::new(),
+            pending: Vec::new(),
+            json: JsonStream::new(MAX_REPLY),
+            replied: false,
+        }
+    }
+
+    fn ended(&self, why: String) -> Ended {
+        Ended {
+            why,
+            replied: self.replied,
+        }
+    }
+
+    /// Writes the next message the outbox lets go, if any.
+    async fn send_next(&mut self) -> Result<(), String> {
+        let Some(message) = self.outbox.next(Instant::now()) else {
+            return Ok(());
+        };
+        let bytes = match message {
+            Outgoing::Announce => {
+                messages::initial_since(self.port, &self.announced, self.view.version)
             }
-            _ = tokio::time::sleep_until(wake) => {}
-            read = stream.read_buf(json.buffer()) => match read {
-                Ok(0) => return ended("the tracker closed the connection".into(), replied),
-                Ok(_) => match absorb(&mut json, &mut outbox, &mut pending, &mut view, directory) {
-                    Ok(any) => replied |= any,
-                    Err(e) => return ended(format!("the tracker sent {e}"), replied),
-                },
-                Err(e) => return ended(e.to_string(), replied),
-            },
+            Outgoing::KeepAlive => messages::keep_alive_since(self.port, self.view.version),
+            Outgoing::Holders(name) => messages::holders_request(&name),
+        };
+        self.stream
+            .write_all(&bytes)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// A rescan: files that changed are announced again.
+    fn files_now(&mut self, now: Vec<FileEntry>) {
+        if now != self.announced {
+            info!(
+                "files changed: announcing {}",
+                crate::core::words::counted(now.len() as u64, "file")
+            );
+            self.announced = now;
+            self.outbox.announce_due();
+        }
+    }
+
+    fn ask_holders(&mut self, name: String, reply: oneshot::Sender<Vec<Holder>>) {
+        self.outbox.ask_holders(name.clone());
+        self.pending.push((name, reply));
+    }
+
+    /// What a read brought: the replies in it are sorted out; an end or an error ends the link.
+    fn took(
+        &mut self,
+        read: std::io::Result<usize>,
+        directory: &mut (dyn FnMut(DirectoryView) + Send),
+    ) -> Result<(), String> {
+        match read {
+            Ok(0) => Err("the tracker closed the connection".into()),
+            Ok(_) => {
+                let any = absorb(
+                    &mut self.json,
+                    &mut self.outbox,
+                    &mut self.pending,
+                    &mut self.view,
+                    directory,
+                )
+                .map_err(|e| format!("the tracker sent {e}"))?;
+                self.replied |= any;
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
         }
     }
 }
@@ -154,12 +229,4 @@ fn absorb(
         }
     }
     Ok(any)
-}
-
-/// A file's mtime in whole seconds since the epoch (seed 002 rounds down); 0 if unknown.
-pub fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
-use super::announce::{self, Ended, Member, Query, mtime_secs};
+use super::announce::{self, Ended, FolderScanner, Member, Query};
 use super::directory::{FileEntry, Holder};
 use super::reconnect::Reconnect;
-use crate::locks::LockExt;
-use crate::store::Store;
+use crate::core::locks::LockExt;
+use crate::core::store::Store;
 
 /// What the peer knows through the tracker.
 #[derive(Debug, Default, Clone)]
@@ -93,37 +93,31 @@ pub fn start(
 
 /// served_files as announced: each name with its mtime in whole seconds.
 fn served(store: &Store) -> Vec<FileEntry> {
-    let mut files: Vec<FileEntry> = store
-        .list()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| {
-            let mtime = std::fs::metadata(store.served_dir().join(&f.name))
-                .map_or(0, |meta| mtime_secs(&meta));
-            FileEntry {
-                name: f.name,
-                mtime,
-            }
-        })
-        .collect();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let files = store.scan().unwrap_or_default();
     files
+        .into_iter()
+        .map(|f| FileEntry {
+            name: f.name,
+            mtime: f.mtime,
+        })
+        .collect()
 }
 
 /// One connection to the tracker (see `announce::session`). Returns how it ended.
 async fn session(
     stream: TcpStream,
     port: u16,
-    store: &Store,
+    store: &Arc<Store>,
     link: &TrackerLink,
     queries: &mut mpsc::Receiver<Query>,
     shutdown: &CancellationToken,
 ) -> Ended {
-    let files = || served(store);
+    let store = Arc::clone(store);
+    let files: FolderScanner = Arc::new(move || served(&store));
     let mut directory = |view| link.lock().directory = view;
     let member = Member {
         port,
-        files: &files,
+        files,
         directory: &mut directory,
         queries: Some(queries),
     };

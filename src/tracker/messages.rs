@@ -230,7 +230,7 @@ fn file_entry(value: &Value) -> Result<FileEntry, TrackerError> {
         .get("name")
         .and_then(Value::as_str)
         .ok_or("a file needs a \"name\" string")?;
-    crate::protocol::validate_file_name(name)
+    crate::core::protocol::validate_file_name(name)
         .map_err(|e| TrackerError::Invalid(format!("file {name:?}: {e}")))?;
     let mtime = value.get("mtime").ok_or("a file needs an \"mtime\"")?;
     // Seconds, rounded down when a float is sent.

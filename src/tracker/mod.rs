@@ -1,4 +1,5 @@
-//! The tracker of seeds 002 / 000 part II / 003: which live peer holds which file (SPEC §4).
+//! The tracker of seeds 002 / 000 part II / 003: which live peer holds which file (SPEC §4), and
+//! how a peer or synchronizer joins it. May import core only.
 
 pub mod announce;
 pub mod delta;

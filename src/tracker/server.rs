@@ -2,7 +2,7 @@
 //! serialized directory response cached until the directory changes (keep-alives from a
 //! thousand peers must not re-serialize it every time).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,9 +18,9 @@ use tracing::{info, warn};
 use super::delta;
 use super::directory::{Directory, Holder, PeerId};
 use super::messages::{JsonStream, TrackerRequest, classify};
-use crate::locks::LockExt;
-use crate::logging::Clip;
-use crate::net::{Acceptor, AddressCap, Admitted, IdleSlot};
+use crate::core::locks::LockExt;
+use crate::core::logging::Clip;
+use crate::core::net::{Acceptor, AddressCap, Admitted, IdleSlot};
 
 #[derive(Debug, Clone)]
 pub struct TrackerConfig {
@@ -43,7 +43,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             peer_timeout: Duration::from_secs(15),
             max_message: 4 << 20,
-            max_connections: crate::net::capacity::capacity().connections,
+            max_connections: crate::core::net::capacity::capacity().connections,
             max_per_address: None,
             summary_every: Duration::from_secs(30),
         }
@@ -62,7 +62,16 @@ struct Snapshot {
     built: Option<Instant>,
     map: Arc<BTreeMap<String, Holder>>,
     full: Bytes,
+    /// Deltas to this snapshot, by the version they start from: the members that joined on
+    /// one snapshot all ask from it, and get the same bytes.
+    deltas: HashMap<u64, Bytes>,
 }
+
+/// Deltas kept per snapshot (a snapshot lives half a second while the directory changes).
+const DELTAS_KEPT: usize = 64;
+/// A delta of more names than this, and than half the directory, is not worth building for
+/// one member: the whole directory, serialized once per snapshot, is sent instead.
+const DELTA_WORTH_BUILDING: usize = 64;
 
 /// The tracker's state, shared by its connection tasks (and by the web view).
 #[derive(Default)]
@@ -95,27 +104,50 @@ impl Tracker {
     /// The reply to a p2p-tui member holding version `since` (see `delta`): it brings the
     /// member to the latest snapshot of the directory, rebuilt at most every `SNAPSHOT_AGE`
     /// (10,000 members joining at once would otherwise rebuild the whole directory, and send
-    /// it whole, once per join).
+    /// it whole, once per join). A delta is built outside the directory's lock, once per
+    /// snapshot and starting version; one nearly as large as the directory is not built at
+    /// all (issue 30: 2,000 members joined at once each had a 20,000-name delta built under
+    /// the lock, 0.1 s apiece, and the tracker stalled for minutes).
     fn delta(&self, since: u64) -> Bytes {
-        let dir = self.directory();
-        let mut snapshot = self.snapshot.lock_unpoisoned();
-        let stale = snapshot.built.is_none_or(|at| at.elapsed() >= SNAPSHOT_AGE);
-        if snapshot.built.is_none() || (stale && snapshot.version != dir.version) {
-            let map = dir.response();
-            let full = delta::build(&map, 0, dir.version, super::directory::Delta::Full);
-            *snapshot = Snapshot {
-                version: dir.version,
-                built: Some(Instant::now()),
-                full: Bytes::from(delta::encode(&full)),
-                map: Arc::new(map),
-            };
-        }
-        match dir.changed_between(since, snapshot.version) {
-            super::directory::Delta::Full => snapshot.full.clone(),
-            names => {
-                let reply = delta::build(&snapshot.map, since, snapshot.version, names);
-                Bytes::from(delta::encode(&reply))
+        let (names, map, version) = {
+            let dir = self.directory();
+            let mut snapshot = self.snapshot.lock_unpoisoned();
+            let stale = snapshot.built.is_none_or(|at| at.elapsed() >= SNAPSHOT_AGE);
+            if snapshot.built.is_none() || (stale && snapshot.version != dir.version) {
+                *snapshot = Self::snapshot(&dir);
             }
+            if let Some(reply) = snapshot.deltas.get(&since) {
+                return reply.clone();
+            }
+            match dir.changed_between(since, snapshot.version) {
+                super::directory::Delta::Names(names)
+                    if names.len() <= DELTA_WORTH_BUILDING
+                        || names.len() * 2 <= snapshot.map.len() =>
+                {
+                    (names, Arc::clone(&snapshot.map), snapshot.version)
+                }
+                _ => return snapshot.full.clone(),
+            }
+        };
+        let names = super::directory::Delta::Names(names);
+        let reply = Bytes::from(delta::encode(&delta::build(&map, since, version, names)));
+        let mut snapshot = self.snapshot.lock_unpoisoned();
+        if snapshot.version == version && snapshot.deltas.len() < DELTAS_KEPT {
+            snapshot.deltas.insert(since, reply.clone());
+        }
+        reply
+    }
+
+    /// The directory as it is now, for members.
+    fn snapshot(dir: &Directory) -> Snapshot {
+        let map = dir.response();
+        let full = delta::build(&map, 0, dir.version, super::directory::Delta::Full);
+        Snapshot {
+            version: dir.version,
+            built: Some(Instant::now()),
+            full: Bytes::from(delta::encode(&full)),
+            map: Arc::new(map),
+            deltas: HashMap::new(),
         }
     }
 
@@ -135,7 +167,7 @@ pub async fn serve(
 ) {
     let room = config
         .max_connections
-        .min(crate::net::capacity::capacity().connections);
+        .min(crate::core::net::capacity::capacity().connections);
     info!(
         "tracker: room for {room} peers at once; a joined peer that keeps its keep-alives is \
          never closed to make room"
@@ -261,13 +293,13 @@ fn handle(tracker: &Tracker, id: PeerId, addr: SocketAddr, request: TrackerReque
                 info!(
                     "peer {}:{port} re-announced {}",
                     addr.ip(),
-                    crate::words::counted(count as u64, "file")
+                    crate::core::words::counted(count as u64, "file")
                 );
             } else {
                 info!(
                     "peer {}:{port} joined with {}",
                     addr.ip(),
-                    crate::words::counted(count as u64, "file")
+                    crate::core::words::counted(count as u64, "file")
                 );
             }
             directory_reply(tracker, since)
@@ -304,7 +336,7 @@ async fn expire_silent(tracker: Arc<Tracker>, timeout: Duration, shutdown: Cance
         if !gone.is_empty() {
             info!(
                 "{} silent for {}s dropped",
-                crate::words::counted(gone.len() as u64, "peer"),
+                crate::core::words::counted(gone.len() as u64, "peer"),
                 timeout.as_secs()
             );
         }
@@ -327,8 +359,8 @@ async fn summaries(tracker: Arc<Tracker>, every: Duration, shutdown: Cancellatio
         if now != last {
             info!(
                 "tracker: {}, {}",
-                crate::words::counted(now.0 as u64, "peer"),
-                crate::words::counted(now.1 as u64, "file")
+                crate::core::words::counted(now.0 as u64, "peer"),
+                crate::core::words::counted(now.1 as u64, "file")
             );
             last = now;
         }

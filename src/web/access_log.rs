@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::sync::{Condvar, Mutex, OnceLock};
 
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
 use std::time::{Duration, SystemTime};
 
 /// The most bytes waiting for stderr.

@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::zero_copy::{self, Sealed};
-use crate::locks::RwLockExt;
+use crate::core::locks::RwLockExt;
 use bytes::Bytes;
 use futures::future::{BoxFuture, Either};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};

@@ -28,6 +28,18 @@ pub struct Target {
     pub path: String,
 }
 
+/// The seed's calling syntax `HOST PORT FILE [TIMEOUT]`: a fourth argument is the timeout in
+/// seconds (in place of `--timeout`). Returns the target's arguments and the timeout.
+pub fn seed_timeout(args: &[String], timeout: f64) -> Result<(&[String], f64), String> {
+    match args {
+        [target @ .., seconds] if args.len() == 4 => seconds
+            .parse::<f64>()
+            .map(|t| (target, t))
+            .map_err(|_| format!("invalid TIMEOUT {seconds:?} (expected seconds, e.g. 5)")),
+        _ => Ok((args, timeout)),
+    }
+}
+
 impl Target {
     /// `HOST PORT FILE`, or one `http://host[:port]/path` URL.
     pub fn parse(args: &[String]) -> Result<Target, String> {

@@ -3,23 +3,8 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::core::markup::escape;
 use crate::tracker::directory::DirectoryView;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The one stylesheet of every page the web server shows: the front page (assets/www/index.html)
 /// links this file, and the pages generated here embed it, so they work whatever `--www` serves.
@@ -135,8 +120,8 @@ pub fn directory_html(view: &DirectoryView) -> String {
     let _ = write!(
         body,
         "<p>{}, {}.</p>",
-        crate::words::counted(view.peers.len() as u64, "peer"),
-        crate::words::counted(view.files.len() as u64, "file name"),
+        crate::core::words::counted(view.peers.len() as u64, "peer"),
+        crate::core::words::counted(view.files.len() as u64, "file name"),
     );
     body.push_str("<h2>Peers</h2>");
     if view.peers.is_empty() {

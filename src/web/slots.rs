@@ -1,6 +1,6 @@
 //! The web server's connection slots, and who gives theirs up when they run out.
 //!
-//! The shared [`Acceptor`](crate::net::Acceptor) caps open connections with a semaphore: at the
+//! The shared [`Acceptor`](crate::core::net::Acceptor) caps open connections with a semaphore: at the
 //! cap it stops accepting until one closes. For a web server that is not enough, since idle
 //! connections (a browser's keep-alive, a client that connected and sent nothing or half a
 //! request head) would hold every slot while a well-behaved client waits in the backlog. So, as
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
 use tokio_util::sync::CancellationToken;
 
 pub struct Slots {

@@ -27,7 +27,7 @@ use nix::sys::socket::{MsgFlags, SockaddrStorage, sendmsg};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
 
 /// Files smaller than this are copied as before: for them one copy costs less than the extra
 /// system call, and the bound keeps the number of `memfd`s (one file descriptor each) at most

@@ -87,7 +87,7 @@ impl Checked {
 
     /// The complete verdict set: exactly the cases `expected` (id, verdict, a phrase of its
     /// detail) did not pass, each with its evidence, and every other case passed.
-    fn exactly(&self, expected: &[(&str, &str, &str)]) {
+    pub fn exactly(&self, expected: &[(&str, &str, &str)]) {
         let want: Vec<(String, String)> = expected
             .iter()
             .map(|(id, verdict, _)| (id.to_string(), verdict.to_string()))

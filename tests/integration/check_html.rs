@@ -102,3 +102,44 @@ fn the_html_report_opens_in_a_headless_browser() {
     assert!(summary < dom.find("id=\"case-filelist\"").expect("the filelist case"));
     assert!(!dom.contains("<script"));
 }
+
+/// The same page for `--check-get` (seed 004): its cause, its seed words, the client's traceback.
+#[test]
+fn the_check_get_html_report_opens_in_a_headless_browser() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium is not installed, and CI must run this test: apt-get install -y chromium"
+        );
+        eprintln!(
+            "SKIPPED the_check_get_html_report_opens_in_a_headless_browser: no chromium on PATH"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("get.html");
+    let output = Command::new(bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--check-get", "--case-timeout", "10", "--report", "html"])
+        .arg(&page)
+        .args([
+            "--",
+            "python3",
+            "tests/fixtures/classroom_web_client.py",
+            "crash",
+        ])
+        .output()
+        .expect("run --check-get");
+    assert_eq!(output.status.code(), Some(1));
+    let dom = dump_dom(&chromium, &page, dir.path());
+    for needle in [
+        "p2p-tui --check-get",
+        "exits with an error before doing what the case asks",
+        "6 cases: 0 passed, 6 failed, 0 deviations",
+        "Include a time-out for the client set at 5 seconds.",
+        "Traceback (most recent call last):",
+    ] {
+        assert!(dom.contains(needle), "{needle:?} is not in the DOM:\n{dom}");
+    }
+    assert!(!dom.contains("<script"));
+}

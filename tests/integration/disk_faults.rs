@@ -6,51 +6,10 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Net, Raw, TIMEOUT, random_bytes, sha256, wait_until};
-
-/// A mount that is undone (lazily, so a busy file cannot keep it) when dropped.
-struct Mount(PathBuf);
-
-impl Mount {
-    fn run(args: &[&str], at: &Path) -> bool {
-        match Command::new("mount").args(args).arg(at).output() {
-            Ok(out) if out.status.success() => true,
-            Ok(out) => {
-                let why = String::from_utf8_lossy(&out.stderr);
-                eprintln!("skipped: cannot mount {args:?} here: {}", why.trim());
-                false
-            }
-            Err(e) => {
-                eprintln!("skipped: cannot run mount: {e}");
-                false
-            }
-        }
-    }
-
-    /// A small tmpfs over `at` (which then starts empty).
-    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
-        let options = format!("size={size}");
-        Mount::run(&["-t", "tmpfs", "-o", &options, "tmpfs"], at).then(|| Mount(at.into()))
-    }
-
-    /// `at` bound onto itself, read-only from now on.
-    fn read_only(at: &Path) -> Option<Mount> {
-        if !Mount::run(&["--bind", &at.display().to_string()], at) {
-            return None;
-        }
-        let mount = Mount(at.into());
-        Mount::run(&["-o", "remount,bind,ro"], at).then_some(mount)
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
-    }
-}
+use crate::util::{Mount, Net, Raw, TIMEOUT, random_bytes, sha256, wait_until};
 
 /// Writes into `dir` until the disk is full; returns the filler's path.
 fn fill_disk(dir: &Path) -> PathBuf {

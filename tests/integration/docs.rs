@@ -82,7 +82,7 @@ echo "shells: ${{COMPREPLY[*]}}"
     assert!(text.contains("p2p-tui\n"), "not registered: {text}");
     assert!(text.contains("comp: --completions\n"), "{text}");
     assert!(
-        text.contains("ma: --max-connections --max-per-address --max-upload --max-message --man\n"),
+        text.contains("ma: --max-upload --max-connections --max-per-address --max-message --man\n"),
         "{text}"
     );
     assert!(
@@ -310,7 +310,7 @@ fn links(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Paths in backticks under the repository's top-level folders, e.g. `src/tui/render_tests.rs`.
+/// Paths in backticks under the repository's top-level folders, e.g. `src/front/tui/render_tests.rs`.
 fn repository_paths(text: &str) -> Vec<String> {
     const TOP: &[&str] = &[
         "src/", "tests/", "scripts/", "demo/", "docs/", "assets/", "benches/", ".ci/",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Net, TIMEOUT, bin};
+use crate::util::{Mount, Net, TIMEOUT, bin};
 
 /// `nobody`, for the permission case when the tests run as root.
 const NOBODY: u32 = 65534;
@@ -123,47 +123,13 @@ fn a_served_files_that_is_a_regular_file_is_named() {
     );
 }
 
-/// A bind mount of a directory onto itself, read-only; undone (lazily) when dropped.
-struct ReadOnly(PathBuf);
-
-impl ReadOnly {
-    fn mount(at: &Path) -> Option<ReadOnly> {
-        let run = |args: &[&str]| {
-            let out = Command::new("mount").args(args).arg(at).output();
-            match out {
-                Ok(out) if out.status.success() => true,
-                Ok(out) => {
-                    let why = String::from_utf8_lossy(&out.stderr);
-                    eprintln!("skipped: cannot mount {args:?}: {}", why.trim());
-                    false
-                }
-                Err(e) => {
-                    eprintln!("skipped: cannot run mount: {e}");
-                    false
-                }
-            }
-        };
-        if !run(&["--bind", &at.display().to_string()]) {
-            return None;
-        }
-        let mounted = ReadOnly(at.to_path_buf());
-        run(&["-o", "remount,bind,ro"]).then_some(mounted)
-    }
-}
-
-impl Drop for ReadOnly {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
-    }
-}
-
 #[test]
 fn a_read_only_served_files_is_named_before_listening() {
     let net = Net::new(&["p1"]);
     let served = root(&net).join("p1/served_files");
     // Root writes through permission bits: a read-only mount stops it too.
     let (_mount, why) = if is_root() {
-        let Some(mount) = ReadOnly::mount(&served) else {
+        let Some(mount) = Mount::read_only(&served) else {
             return;
         };
         (Some(mount), "Read-only file system")

@@ -416,3 +416,40 @@ fn members_get_deltas_and_classroom_peers_the_whole_directory() {
         json!({"a.txt": {"ip": "127.0.0.1", "port": 8001, "mtime": 1}})
     );
 }
+
+/// Issue 30: a member far behind gets the whole directory (built once per snapshot), not a
+/// delta nearly as large built for it alone (2,000 members joined at once each had one built,
+/// and the tracker stalled).
+#[test]
+fn a_member_far_behind_gets_the_whole_directory_not_a_delta_as_large() {
+    let tracker = TrackerProcess::start(&[]);
+    let mut member = tracker.peer();
+    let joined =
+        member.ask(json!({"port": 8001, "files": [{"name": "a.txt", "mtime": 1}], "since": 0}));
+    let held = joined["delta"]["to"].as_u64().unwrap();
+    let files: Vec<(String, i64)> = (0..100).map(|i| (format!("f{i}.txt"), 1)).collect();
+    let files: Vec<(&str, i64)> = files.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+    let mut classroom = tracker.peer();
+    classroom.initial(8002, &files);
+    // The member's keep-alives until the tracker's snapshot (half a second old at most) has
+    // the 100 new files.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let reply = loop {
+        let r = member.ask(json!({"port": 8001, "since": held}));
+        if r["delta"]["to"].as_u64() != Some(held) {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the files never came: {r}"
+        );
+    };
+    assert_eq!(
+        reply["delta"]["from"], 0,
+        "a delta of 100 of 101 names was built"
+    );
+    assert_eq!(
+        reply["delta"]["changed"].as_object().map(|m| m.len()),
+        Some(101)
+    );
+}

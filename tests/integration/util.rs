@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -518,4 +518,94 @@ impl Net {
         self.ports.insert(id.to_string(), port);
         self.write_settings();
     }
+}
+
+/// A mount (needs root) that is undone (lazily, so a busy file cannot keep it) when dropped. Where
+/// mounting is not allowed, the constructors say so on stderr and return `None`: the test skips.
+pub struct Mount(PathBuf);
+
+impl Mount {
+    fn run(args: &[&str], at: &Path) -> bool {
+        match Command::new("mount").args(args).arg(at).output() {
+            Ok(out) if out.status.success() => true,
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                eprintln!("skipped: cannot mount {args:?} here: {}", why.trim());
+                false
+            }
+            Err(e) => {
+                eprintln!("skipped: cannot run mount: {e}");
+                false
+            }
+        }
+    }
+
+    /// A small tmpfs over `at` (which then starts empty).
+    pub fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
+        let options = format!("size={size}");
+        Mount::run(&["-t", "tmpfs", "-o", &options, "tmpfs"], at).then(|| Mount(at.into()))
+    }
+
+    /// `at` bound onto itself, read-only from now on.
+    pub fn read_only(at: &Path) -> Option<Mount> {
+        if !Mount::run(&["--bind", &at.display().to_string()], at) {
+            return None;
+        }
+        let mount = Mount(at.into());
+        Mount::run(&["-o", "remount,bind,ro"], at).then_some(mount)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+    }
+}
+
+impl Net {
+    /// A `--line` console for `id` reading `settings` instead of the network's own (e.g. one
+    /// naming relays in place of some peers' ports).
+    pub fn console_with_settings(
+        &self,
+        id: &str,
+        settings: &std::path::Path,
+        extra: &[&str],
+    ) -> Console {
+        let child = Command::new(bin())
+            .args(["--peer", id, "--line", "--settings"])
+            .arg(settings)
+            .arg("--dir")
+            .arg(self.dir(id))
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn console");
+        Console::new(child)
+    }
+}
+
+/// The seed for a test's random moments: `FAULT_SEED` if set, else fresh; printed, so that a
+/// failure can be replayed.
+pub fn fault_seed(test: &str) -> u64 {
+    let seed = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!("{test}: FAULT_SEED={seed}");
+    seed
+}
+
+/// A number in `range` drawn from `seed` (SplitMix64 step).
+pub fn pick_seeded(seed: u64, range: std::ops::Range<usize>) -> usize {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    range.start + (z ^ (z >> 31)) as usize % (range.end - range.start)
 }

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 /// How much of a served file one read brings in (chunks are 100 bytes).
 const READ_AHEAD: usize = 64 * 1024;
@@ -15,11 +16,12 @@ pub(super) struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// Makes sure `len` bytes at `offset` are in `data` (one large read if not); where they
-    /// start in it.
-    pub(super) fn load(
+    /// Makes sure `len` bytes at `offset` are in `data` (one large read if not, on a blocking
+    /// thread: a disk may be slow, the async workers must not wait for it); where they start
+    /// in it.
+    pub(super) async fn load(
         &mut self,
-        handle: &File,
+        handle: &Arc<File>,
         size: u64,
         offset: u64,
         len: usize,
@@ -27,8 +29,13 @@ impl ReadAhead {
         let end = offset + len as u64;
         if offset < self.start || end > self.start + self.data.len() as u64 {
             let want = (size - offset).min(READ_AHEAD as u64) as usize;
-            let mut fresh = vec![0; want.max(len)];
-            handle.read_exact_at(&mut fresh, offset)?;
+            let handle = Arc::clone(handle);
+            let fresh = tokio::task::spawn_blocking(move || {
+                let mut fresh = vec![0; want.max(len)];
+                handle.read_exact_at(&mut fresh, offset).map(|()| fresh)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
             self.start = offset;
             self.data = bytes::Bytes::from(fresh);
         }

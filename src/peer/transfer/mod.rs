@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use super::connection::{ConnError, Connection};
 use super::events::Reporter;
-use crate::protocol::lines;
-use crate::settings::PeerAddr;
-use crate::store::Store;
+use crate::core::protocol::lines;
+use crate::core::settings::PeerAddr;
+use crate::core::store::Store;
 
 /// What every transfer of one peer's client needs.
 #[derive(Clone)]

@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
+use crate::core::protocol::extensions::{DIGEST, PIPELINE};
+use crate::core::protocol::{Expect, Framing, Reply, Request};
+use crate::core::settings::PeerAddr;
 use crate::peer::connection::Connection;
-use crate::protocol::extensions::{DIGEST, PIPELINE};
-use crate::protocol::{Expect, Framing, Reply, Request};
-use crate::settings::PeerAddr;
 
 /// How long a probe may take before the peer is taken to be a lockstep peer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);

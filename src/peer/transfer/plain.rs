@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::TransferContext;
+use crate::core::protocol::lines;
+use crate::core::settings::PeerAddr;
 use crate::peer::connection::Connection;
-use crate::protocol::lines;
-use crate::settings::PeerAddr;
 
 /// How long a holder may send nothing before the request is given up.
 pub const QUIET: Duration = Duration::from_secs(10);

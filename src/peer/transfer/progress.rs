@@ -9,7 +9,10 @@
 //! here per chunk: the snapshot asks the download's scheduler, which knows, once per frame
 //! (`read_awaited_from`).
 
-use std::collections::VecDeque;
+mod rates;
+
+use rates::{Rates, Samples};
+
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::allocation::Stripe;
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
 
 const MAX_CELLS: u64 = 4096;
 
@@ -89,18 +92,8 @@ impl std::fmt::Debug for AwaitedSource {
     }
 }
 
-/// Rates are measured over about this long.
-const RATE_WINDOW: Duration = Duration::from_secs(3);
 /// A peer with work that delivered nothing for this long is shown as stalled.
 const STALLED_AFTER: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Default)]
-struct Samples {
-    /// (when, total bytes, bytes per peer), oldest first.
-    seen: VecDeque<(Instant, u64, Vec<u64>)>,
-    /// When each peer's byte count last changed.
-    last_change: Vec<Option<Instant>>,
-}
 
 /// One serving peer (download) or target (upload), as the UI shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,7 +165,7 @@ impl TransferProgress {
         size: u64,
         peers: Vec<String>,
     ) -> TransferProgress {
-        let chunks = crate::protocol::chunk_count(size);
+        let chunks = crate::core::protocol::chunk_count(size);
         let per_cell = chunks.div_ceil(MAX_CELLS).max(1);
         let cells = chunks.div_ceil(per_cell) as usize;
         let n = peers.len() as u64;
@@ -427,8 +420,9 @@ impl TransferProgress {
     pub fn snapshot(&self, now: Instant) -> TransferSnapshot {
         let outcome = self.outcome();
         let finished = *lock(&self.finished_at);
-        let end = finished.unwrap_or(now);
-        let elapsed = end.saturating_duration_since(self.started);
+        let elapsed = finished
+            .unwrap_or(now)
+            .saturating_duration_since(self.started);
         let per_peer_bytes: Vec<u64> = self
             .per_peer
             .iter()
@@ -439,61 +433,15 @@ impl TransferProgress {
             // An upload is as far as its furthest target.
             Direction::Upload => per_peer_bytes.iter().copied().max().unwrap_or(0),
         };
-        let average = |b: u64| b as f64 / elapsed.as_secs_f64().max(0.001);
-        let (rates, rate, last_change) = if outcome == Outcome::Running {
-            let mut samples = lock(&self.samples);
-            let (base, last_change) = samples.record(now, self.started, bytes, &per_peer_bytes);
-            match base {
-                Some((at, total, peers)) => {
-                    let span = now.saturating_duration_since(at).as_secs_f64();
-                    let rates: Vec<f64> = per_peer_bytes
-                        .iter()
-                        .zip(&peers)
-                        .map(|(now_b, then_b)| now_b.saturating_sub(*then_b) as f64 / span)
-                        .collect();
-                    (
-                        rates,
-                        bytes.saturating_sub(total) as f64 / span,
-                        last_change,
-                    )
-                }
-                None => (
-                    per_peer_bytes.iter().map(|&b| average(b)).collect(),
-                    average(bytes),
-                    last_change,
-                ),
-            }
-        } else {
-            let rates: Vec<f64> = per_peer_bytes.iter().map(|&b| average(b)).collect();
-            (rates, average(bytes), vec![None; self.per_peer.len()])
-        };
+        let rates = self.rates(now, outcome, elapsed, bytes, &per_peer_bytes);
         let peers = self
             .peers
             .iter()
             .zip(&self.per_peer)
-            .zip(rates)
-            .zip(last_change)
+            .zip(rates.per_peer)
+            .zip(rates.last_change)
             .map(|(((id, p), rate), changed)| {
-                let done = p.done.load(Ordering::Relaxed);
-                let assigned = p.assigned.load(Ordering::Relaxed);
-                let in_flight = p.in_flight.load(Ordering::Relaxed);
-                let left = p.left.load(Ordering::Relaxed);
-                let has_work = in_flight > 0 || done < assigned;
-                let quiet = changed.unwrap_or(self.started);
-                PeerSnapshot {
-                    id: id.clone(),
-                    assigned,
-                    done,
-                    in_flight,
-                    window: p.window.load(Ordering::Relaxed),
-                    bytes: p.bytes.load(Ordering::Relaxed),
-                    left,
-                    rate,
-                    stalled: outcome == Outcome::Running
-                        && !left
-                        && has_work
-                        && now.saturating_duration_since(quiet) >= STALLED_AFTER,
-                }
+                self.peer_snapshot(id, p, rate, changed, outcome, now)
             })
             .collect();
         TransferSnapshot {
@@ -504,10 +452,81 @@ impl TransferProgress {
             outcome,
             peers,
             bytes,
-            rate,
+            rate: rates.total,
             elapsed,
             cells: self.cells_with_in_flight(outcome),
             notes: self.notes(),
+        }
+    }
+
+    /// Rates over the recent window while running (the average since the start until the
+    /// window has a base, and once the transfer has ended).
+    fn rates(
+        &self,
+        now: Instant,
+        outcome: Outcome,
+        elapsed: Duration,
+        bytes: u64,
+        per_peer_bytes: &[u64],
+    ) -> Rates {
+        let average = |b: u64| b as f64 / elapsed.as_secs_f64().max(0.001);
+        let averages = || Rates {
+            per_peer: per_peer_bytes.iter().map(|&b| average(b)).collect(),
+            total: average(bytes),
+            last_change: vec![None; self.per_peer.len()],
+        };
+        if outcome != Outcome::Running {
+            return averages();
+        }
+        let mut samples = lock(&self.samples);
+        let (base, last_change) = samples.record(now, self.started, bytes, per_peer_bytes);
+        let Some((at, total, peers)) = base else {
+            return Rates {
+                last_change,
+                ..averages()
+            };
+        };
+        let span = now.saturating_duration_since(at).as_secs_f64();
+        Rates {
+            per_peer: per_peer_bytes
+                .iter()
+                .zip(&peers)
+                .map(|(now_b, then_b)| now_b.saturating_sub(*then_b) as f64 / span)
+                .collect(),
+            total: bytes.saturating_sub(total) as f64 / span,
+            last_change,
+        }
+    }
+
+    /// One peer's row: its counts, its rate, and whether it has gone quiet with work to do.
+    fn peer_snapshot(
+        &self,
+        id: &str,
+        p: &PeerProgress,
+        rate: f64,
+        changed: Option<Instant>,
+        outcome: Outcome,
+        now: Instant,
+    ) -> PeerSnapshot {
+        let done = p.done.load(Ordering::Relaxed);
+        let assigned = p.assigned.load(Ordering::Relaxed);
+        let in_flight = p.in_flight.load(Ordering::Relaxed);
+        let left = p.left.load(Ordering::Relaxed);
+        let has_work = in_flight > 0 || done < assigned;
+        let quiet = changed.unwrap_or(self.started);
+        PeerSnapshot {
+            id: id.to_string(),
+            assigned,
+            done,
+            in_flight,
+            window: p.window.load(Ordering::Relaxed),
+            bytes: p.bytes.load(Ordering::Relaxed),
+            left,
+            rate,
+            stalled: outcome == Outcome::Running
+                && !left
+                && has_work
+                && now.saturating_duration_since(quiet) >= STALLED_AFTER,
         }
     }
 
@@ -558,56 +577,6 @@ impl TransferProgress {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock_unpoisoned()
-}
-
-/// How far back a sample may be to serve as a rate's base.
-const MIN_RATE_SPAN: Duration = Duration::from_millis(500);
-
-impl Samples {
-    /// Records the counts seen at `now`; returns the base for rates (the oldest sample within
-    /// the window, if old enough to measure over) and when each peer's count last changed.
-    #[allow(clippy::type_complexity)]
-    fn record(
-        &mut self,
-        now: Instant,
-        started: Instant,
-        total: u64,
-        per_peer: &[u64],
-    ) -> (Option<(Instant, u64, Vec<u64>)>, Vec<Option<Instant>>) {
-        self.last_change.resize(per_peer.len(), None);
-        let previous = self.seen.back().map(|(_, _, p)| p.clone());
-        for (k, &b) in per_peer.iter().enumerate() {
-            let before = previous
-                .as_ref()
-                .map_or(0, |p| p.get(k).copied().unwrap_or(0));
-            if b != before {
-                self.last_change[k] = Some(now);
-            } else if self.last_change[k].is_none() {
-                self.last_change[k] = Some(started);
-            }
-        }
-        let fresh = self.seen.back().is_none_or(|(at, _, _)| {
-            now.saturating_duration_since(*at) >= Duration::from_millis(200)
-        });
-        if fresh {
-            self.seen.push_back((now, total, per_peer.to_vec()));
-        }
-        // Keep one sample older than the window as the base.
-        while self.seen.len() > 2
-            && self
-                .seen
-                .get(1)
-                .is_some_and(|(at, _, _)| now.saturating_duration_since(*at) >= RATE_WINDOW)
-        {
-            self.seen.pop_front();
-        }
-        let base = self
-            .seen
-            .front()
-            .filter(|(at, _, _)| now.saturating_duration_since(*at) >= MIN_RATE_SPAN)
-            .cloned();
-        (base, self.last_change.clone())
-    }
 }
 
 /// The transfers a client has run, newest last; the UI reads it every frame.

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use crate::protocol::{CHUNK_SIZE, chunk_count};
+use crate::core::protocol::{CHUNK_SIZE, chunk_count};
 
 /// Memory per slot: the payload, a presence flag, and who sent it.
 pub(super) const SLOT_BYTES: u64 = CHUNK_SIZE + 1 + std::mem::size_of::<usize>() as u64;
@@ -84,7 +84,7 @@ impl Ring {
         for index in from..to {
             let slot = (index % self.slots) as usize;
             let start = slot * CHUNK_SIZE as usize;
-            let len = crate::protocol::chunk_len(self.size, index).unwrap_or(0);
+            let len = crate::core::protocol::chunk_len(self.size, index).unwrap_or(0);
             bytes.extend_from_slice(&self.buf[start..start + len]);
             owners.push(self.owner[slot]);
         }
@@ -171,7 +171,7 @@ impl Ring {
             let slot = (index % self.slots) as usize;
             if self.present[slot] {
                 let start = slot * CHUNK_SIZE as usize;
-                let len = crate::protocol::chunk_len(self.size, index).unwrap_or(0);
+                let len = crate::core::protocol::chunk_len(self.size, index).unwrap_or(0);
                 let bytes = &self.buf[start..start + len];
                 grown.put(index, bytes, self.owner[slot]);
             }

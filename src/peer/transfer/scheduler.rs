@@ -32,8 +32,8 @@ use std::time::Duration;
 use super::allocation::{Allocation, Stripe, Takeover};
 use super::memory::MemoryBudget;
 use super::ring::Ring;
-use crate::protocol::chunk_count;
-use crate::protocol::digest::ContentDigest;
+use crate::core::protocol::chunk_count;
+use crate::core::protocol::digest::ContentDigest;
 
 #[path = "rebalance.rs"]
 pub mod rebalance;

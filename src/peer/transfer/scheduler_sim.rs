@@ -9,9 +9,9 @@
 //! names its seed, and `SIM_SEED=<seed> cargo test scheduler::simulation` replays it.
 
 use super::*;
+use crate::core::protocol::CHUNK_SIZE;
+use crate::core::protocol::digest::ContentDigest;
 use crate::peer::transfer::memory::MemoryBudget;
-use crate::protocol::CHUNK_SIZE;
-use crate::protocol::digest::ContentDigest;
 
 /// A small, fast, seedable generator (SplitMix64): the simulation must not depend on a crate's
 /// generator changing between versions.
@@ -108,7 +108,7 @@ fn payload_byte(version: u8, index: u64, j: usize) -> u8 {
 /// What a peer holding `version` sends for chunk `index`; a corrupting peer flips a byte of
 /// `corrupt_percent` of its chunks (the same ones every time it is asked).
 fn payload(size: u64, index: u64, version: u8, peer: usize, corrupt_percent: u64) -> Vec<u8> {
-    let len = crate::protocol::chunk_len(size, index).unwrap_or(0);
+    let len = crate::core::protocol::chunk_len(size, index).unwrap_or(0);
     let mut bytes: Vec<u8> = (0..len).map(|j| payload_byte(version, index, j)).collect();
     let roll = Rng(index.wrapping_mul(1_000_003) ^ (peer as u64 + 1) << 40).next() % 100;
     if roll < corrupt_percent && !bytes.is_empty() {
@@ -118,9 +118,9 @@ fn payload(size: u64, index: u64, version: u8, peer: usize, corrupt_percent: u64
 }
 
 fn digest_of(size: u64, version: u8, group_chunks: u64) -> ContentDigest {
-    let mut b = crate::protocol::digest::DigestBuilder::new(size, group_chunks);
+    let mut b = crate::core::protocol::digest::DigestBuilder::new(size, group_chunks);
     for index in 0..chunk_count(size) {
-        let len = crate::protocol::chunk_len(size, index).unwrap_or(0);
+        let len = crate::core::protocol::chunk_len(size, index).unwrap_or(0);
         let bytes: Vec<u8> = (0..len).map(|j| payload_byte(version, index, j)).collect();
         b.update(&bytes);
     }

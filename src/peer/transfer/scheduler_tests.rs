@@ -2,7 +2,7 @@
 use super::*;
 
 fn payload(index: u64, size: u64) -> Vec<u8> {
-    let len = crate::protocol::chunk_len(size, index).unwrap_or(0);
+    let len = crate::core::protocol::chunk_len(size, index).unwrap_or(0);
     vec![(index % 251) as u8; len]
 }
 

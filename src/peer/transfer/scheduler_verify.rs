@@ -3,8 +3,8 @@
 //! digest, and the peers whose chunks differed are dropped.
 
 use super::{Dropped, Scheduler, State, Stripe};
-use crate::protocol::CHUNK_SIZE;
-use crate::protocol::digest::ContentDigest;
+use crate::core::protocol::CHUNK_SIZE;
+use crate::core::protocol::digest::ContentDigest;
 use std::io;
 
 /// Verification against a content digest.

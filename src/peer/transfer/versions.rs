@@ -3,7 +3,7 @@
 //! The seed protocol cannot tell two versions of the same size apart, so sizes are compared
 //! first (the `330 ... bytes N` replies), then the content digests of the peers that give one.
 
-use crate::protocol::digest::ContentDigest;
+use crate::core::protocol::digest::ContentDigest;
 
 /// What a download may fetch, given each serving peer's size and digest (if it gave one).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::shared::{Arrival, Shared};
 use super::writer::DiskWriter;
+use crate::core::protocol::lines;
 use crate::peer::transfer::TransferContext;
 use crate::peer::transfer::allocation::Takeover;
 use crate::peer::transfer::exchange::{
@@ -14,7 +15,6 @@ use crate::peer::transfer::exchange::{
 };
 use crate::peer::transfer::scheduler::Dropped;
 use crate::peer::transfer::scheduler::rebalance::{Move, Why};
-use crate::protocol::lines;
 
 /// One serving peer's task: the exchange until the download is over or the peer leaves.
 pub async fn fetch(

@@ -8,13 +8,13 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::writer::Run;
-use crate::locks::LockExt;
+use crate::core::locks::LockExt;
+use crate::core::protocol::lines;
 use crate::peer::transfer::allocation::Takeover;
 use crate::peer::transfer::progress::TransferProgress;
 use crate::peer::transfer::scheduler::rebalance::Move;
 use crate::peer::transfer::scheduler::{Dropped, Policy, Scheduler, State, Unexpected};
 use crate::peer::transfer::versions::Version;
-use crate::protocol::lines;
 
 /// State shared by the fetch tasks of one download.
 pub struct Shared {

@@ -9,7 +9,7 @@ use std::io;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::store::Partial;
+use crate::core::store::Partial;
 
 /// Runs handed over and not yet written, at most (each at most a quarter of the reassembly
 /// ring).
@@ -96,7 +96,7 @@ impl Written {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::core::store::Store;
 
     #[tokio::test]
     async fn runs_handed_over_in_any_order_are_all_in_the_file_before_it_is_committed() {

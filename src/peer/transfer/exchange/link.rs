@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::core::protocol::{Decoded, Expect, Framing, Reply};
+use crate::core::settings::PeerAddr;
 use crate::peer::connection::{ConnError, Connection};
 use crate::peer::transfer::pipelining::PeerWindow;
 use crate::peer::transfer::{TransferOptions, describe};
-use crate::protocol::{Decoded, Expect, Framing, Reply};
-use crate::settings::PeerAddr;
 
 /// Why a peer stopped taking part in a transfer.
 #[derive(Debug, Error)]

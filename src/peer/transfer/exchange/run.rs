@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use super::link::{Link, PeerFailure, read_batch};
 use super::wire::{Chunks, Sent, framing};
+use crate::core::protocol::Framing;
 use crate::peer::events::{LineBatch, Reporter};
 use crate::peer::transfer::pipelining::PeerWindow;
 use crate::peer::transfer::window::AdaptiveWindow;
-use crate::protocol::Framing;
 
 /// Read-buffer room beyond the replies in flight while requests are being sent.
 const READ_SLACK: usize = 64 * 1024;

@@ -7,9 +7,9 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::link::PeerFailure;
+use crate::core::protocol::{Expect, Framing, Reply, Request, fast};
 use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
-use crate::protocol::{Expect, Framing, Reply, Request, fast};
 
 /// Messages delimited by `\n` once more than one request may be in flight; the seed's bare
 /// messages in lockstep.
@@ -102,7 +102,7 @@ impl Chunks {
     /// The most bytes a reply of this exchange takes (for reading ahead while sending).
     pub fn reply_bound(&self) -> usize {
         let payload = match self.way {
-            Way::Download => crate::protocol::CHUNK_SIZE as usize,
+            Way::Download => crate::core::protocol::CHUNK_SIZE as usize,
             Way::Upload => 0,
         };
         self.file.len() + payload + 64

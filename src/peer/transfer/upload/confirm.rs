@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use crate::core::protocol::{END_MARKERS, Expect, Framing, Reply, Request, lines};
 use crate::peer::events::Reporter;
 use crate::peer::file_list;
 use crate::peer::transfer::exchange::{Link, PeerFailure};
-use crate::protocol::{END_MARKERS, Expect, Framing, Reply, Request, lines};
 
 /// How long a server may take to confirm the file (`200 File f received`) after its last
 /// acknowledgement, and to answer an end marker, before p2p-tui tries the next step.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::protocol::CHUNK_SIZE;
+use crate::core::protocol::CHUNK_SIZE;
 
 /// Chunks per block read (about 256 KiB: few hand-overs between the threads).
 const BLOCK_CHUNKS: usize = 2621;

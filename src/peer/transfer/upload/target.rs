@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::reader::ChunkReader;
 use super::window::UploadWindow;
+use crate::core::protocol::chunk_len;
 use crate::peer::transfer::exchange::{Batch, Chunks, Ended, PeerFailure, Sent, Side, Way};
 use crate::peer::transfer::progress::TransferProgress;
-use crate::protocol::chunk_len;
 
 /// A target's place in the upload's progress.
 pub struct Target {

@@ -1,8 +1,8 @@
 //! One upload target's window: which chunks go out next. Pure, like the download scheduler,
 //! and simulated like it (below).
 
+use crate::core::protocol::chunk_count;
 use crate::peer::transfer::scheduler::Unexpected;
-use crate::protocol::chunk_count;
 
 /// One upload target's exchange: chunks go out in order, up to the window unacknowledged,
 /// topped up once half of the window has drained; acknowledgements come in order.
@@ -65,8 +65,8 @@ impl UploadWindow {
 #[cfg(test)]
 mod simulation {
     use super::*;
+    use crate::core::protocol::CHUNK_SIZE;
     use crate::peer::transfer::scheduler::simulation::Rng;
-    use crate::protocol::CHUNK_SIZE;
 
     /// Uploads: one exchange per target, each with its own window and speed; a target that dies
     /// fails alone. Every chunk is sent once, in order, never more than the window unacknowledged,
