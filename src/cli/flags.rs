@@ -64,6 +64,11 @@ pub struct PeerFlags {
     )]
     pub stall_timeout: f64,
 
+    /// Peer: fetch chunk i from serving peer i mod n strictly, as the seed does, even when a
+    /// peer falls far behind (no chunks move to idle peers)
+    #[arg(help_heading = "Peer", long, requires = "peer")]
+    pub strict_round_robin: bool,
+
     /// Peer: disconnect a client that does not complete a request, or does not take a reply,
     /// within this many seconds (a byte is not progress; its upload is dropped)
     #[arg(help_heading = "Peer", long, value_name = "SECS", default_value_t = 60)]

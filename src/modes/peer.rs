@@ -116,6 +116,7 @@ fn peer_spec(args: &PeerMode, me: &str, settings: &Arc<Settings>) -> PeerSpec {
             chunk_delay,
             window: usize::from(args.flags.window),
             stall_timeout: args.flags.stall_timeout(),
+            strict_round_robin: args.flags.strict_round_robin,
             ..TransferOptions::default()
         },
         join: args.flags.join.clone(),
