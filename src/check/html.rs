@@ -57,7 +57,10 @@ pub fn html(report: &Report) -> String {
     out.push_str(&overview(&report.cases));
     out.push_str("<h2>Cases</h2>\n");
     for case in &report.cases {
-        out.push_str(&case_section(case));
+        out.push_str(&case_section(
+            case,
+            super::report::program_of(&report.mode).0,
+        ));
     }
     out.push_str("</body>\n</html>\n");
     out
@@ -111,7 +114,7 @@ fn overview(cases: &[CaseResult]) -> String {
     out
 }
 
-fn case_section(c: &CaseResult) -> String {
+fn case_section(c: &CaseResult, program: &str) -> String {
     let mut out = format!(
         "<section class=\"case {}\" id=\"case-{}\">\n<h3><span class=\"verdict\">{}</span> {} <code>{}</code>: {}</h3>\n<blockquote class=\"seed\">{}</blockquote>\n",
         class(c.verdict),
@@ -131,7 +134,7 @@ fn case_section(c: &CaseResult) -> String {
     }
     if !c.stderr.is_empty() {
         out.push_str(&format!(
-            "<p>The client's last stderr lines:</p>\n<pre class=\"stderr\">{}</pre>\n",
+            "<p>The {program}'s last stderr lines:</p>\n<pre class=\"stderr\">{}</pre>\n",
             esc(&c.stderr.join("\n"))
         ));
     }

@@ -143,24 +143,8 @@ impl Lab {
     /// Starts the client in p1/, in a process group of its own (so a client started through a
     /// shell or that starts helpers is stopped whole), and writes `input` on its stdin.
     pub async fn start(&self, ctx: &Ctx, input: &str) -> Checked<Client> {
-        let Some((program, args)) = self.command.split_first() else {
-            return fail("no client command given");
-        };
-        let mut child = Command::new(program)
-            .args(args)
-            .current_dir(self.peer_dir())
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
-        let group = child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw);
+        let dir = self.peer_dir();
+        let (mut child, group) = spawn_program(&self.command, &[], &dir, Stdio::piped(), "client")?;
         let (tx, rx) = mpsc::channel(1024);
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(bounded_lines(stdout, STDOUT_LINE, tx));
@@ -374,4 +358,36 @@ async fn free_port() -> Checked<u16> {
     play::offline_port()
         .await
         .or_else(|e| fail(format!("no free port: {e}")))
+}
+
+/// Starts the program under test: `command` then `extra` arguments, in `dir`, its output piped,
+/// unbuffered if it is Python, in a process group of its own (so one started through a shell,
+/// or that starts helpers, is stopped whole) and killed if dropped. `what` names it in errors.
+pub(crate) fn spawn_program(
+    command: &[String],
+    extra: &[String],
+    dir: &std::path::Path,
+    stdin: Stdio,
+    what: &str,
+) -> Checked<(Child, Option<Pid>)> {
+    let Some((program, args)) = command.split_first() else {
+        return fail(format!("no {what} command given"));
+    };
+    let child = Command::new(program)
+        .args(args)
+        .args(extra)
+        .current_dir(dir)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+    Ok((child, group))
 }

@@ -15,6 +15,8 @@ pub mod lab;
 pub mod lines;
 pub mod play;
 pub mod report;
+pub mod sync;
+pub mod tracker;
 pub mod web;
 pub mod wire;
 
@@ -25,7 +27,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use cases::Case;
 use report::{CaseResult, Report, Verdict};
-use wire::Ctx;
+use wire::{Cause, Ctx, Journal};
 
 /// A report to write when the run ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +124,7 @@ impl ClientCheck {
 /// The client runs in a prepared peer directory, not where the checker was started: relative
 /// paths in its command that name existing files there (`client.py`, `./client`) are made
 /// absolute. A bare program name (`python3`) is left to the search path.
-fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
+pub(crate) fn absolute_paths(command: &[String], cwd: &std::path::Path) -> Vec<String> {
     command
         .iter()
         .enumerate()
@@ -181,7 +183,7 @@ pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> R
         );
     }
     let journal = ctx.take_journal();
-    let (verdict, mut detail) = match outcome {
+    let (verdict, detail) = match outcome {
         // The timeout is the case's cause, and its only reason.
         Err(_) => (Verdict::Fail, vec![]),
         Ok(Err(failure)) => (Verdict::Fail, vec![failure.0]),
@@ -193,20 +195,8 @@ pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> R
     } else {
         Vec::new()
     };
-    // Cause first, then its consequence.
-    let mut reasons: Vec<String> = causes.iter().map(|c| c.what.clone()).collect();
-    // A failure that is its own cause is said once.
-    detail.retain(|d| !reasons.contains(d));
-    reasons.append(&mut detail);
-    reasons.extend(journal.deviations.iter().cloned());
-    let evidence = match verdict {
-        Verdict::Pass => Vec::new(),
-        Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
-        Verdict::Deviation => evidence(
-            &journal.lines,
-            journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
-        ),
-    };
+    let reasons = reasons(&causes, detail, &journal);
+    let evidence = case_evidence(&journal, verdict);
     let stderr = if verdict == Verdict::Pass {
         Vec::new()
     } else {
@@ -233,6 +223,29 @@ pub(crate) async fn run_case(case: &Case, ctx: Ctx, case_timeout: Duration) -> R
             .map(|c| c.kind)
             .chain(journal.failure_kind.filter(|_| verdict == Verdict::Fail))
             .collect(),
+    }
+}
+
+/// A case's reasons: its causes first, then their consequences (a failure that is its own
+/// cause said once), then its deviations.
+fn reasons(causes: &[Cause], mut detail: Vec<String>, journal: &Journal) -> Vec<String> {
+    let mut reasons: Vec<String> = causes.iter().map(|c| c.what.clone()).collect();
+    detail.retain(|d| !reasons.contains(d));
+    reasons.append(&mut detail);
+    reasons.extend(journal.deviations.iter().cloned());
+    reasons
+}
+
+/// The lines of the exchange a verdict points at: none for a pass, up to the failure, or up to
+/// just past the first deviation.
+fn case_evidence(journal: &Journal, verdict: Verdict) -> Vec<String> {
+    match verdict {
+        Verdict::Pass => Vec::new(),
+        Verdict::Fail => evidence(&journal.lines, journal.lines.len()),
+        Verdict::Deviation => evidence(
+            &journal.lines,
+            journal.deviation_at.unwrap_or(journal.lines.len()) + 2,
+        ),
     }
 }
 
@@ -283,6 +296,34 @@ pub(crate) fn attribute_deviations(ran: Vec<Ran>, homes: &[(&str, &str)]) -> Vec
             result
         })
         .collect()
+}
+
+/// Runs `cases` at the same time (cases that share nothing, each a connection or a process of
+/// its own, so a run costs its slowest case, not their sum), each with a fresh `Ctx` from
+/// `ctx_for` and its own deadline from `timeout_for`; results in the cases' order.
+/// A case that reached its deadline is grouped under `stops` (the checked protocol's words)
+/// rather than seed 001's.
+pub(crate) async fn run_at_once(
+    cases: &[Case],
+    ctx_for: impl Fn() -> Ctx,
+    timeout_for: impl Fn(usize, &Case) -> Duration,
+    stops: &'static str,
+) -> Vec<Ran> {
+    let mut ran = futures::future::join_all(
+        cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| run_case(case, ctx_for(), timeout_for(i, case))),
+    )
+    .await;
+    for r in &mut ran {
+        for kind in &mut r.causes {
+            if *kind == causes::STOPS_ANSWERING {
+                *kind = stops;
+            }
+        }
+    }
+    ran
 }
 
 /// Messages shown under a case that did not pass: the last ones before `end`, where it went

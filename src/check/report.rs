@@ -209,12 +209,10 @@ pub fn table(report: &Report, style: Style) -> String {
             out.push_str(&format!("        {line}\n"));
         }
         if !c.stderr.is_empty() {
-            out.push_str("      the client's last stderr lines:\n");
+            let (program, tag) = program_of(&report.mode);
+            out.push_str(&format!("      the {program}'s last stderr lines:\n"));
             for line in &c.stderr {
-                out.push_str(&format!(
-                    "        {} stderr | {line}\n",
-                    stderr_label(&report.mode)
-                ));
+                out.push_str(&format!("        {tag} stderr | {line}\n"));
             }
         }
     }
@@ -287,21 +285,23 @@ pub fn junit(report: &Report) -> String {
     out
 }
 
+/// The program whose stderr a report shows, and its tag in the exchange.
+pub fn program_of(mode: &str) -> (&'static str, &'static str) {
+    match mode {
+        "sync" => ("synchronizer", super::sync::lab::SYNC),
+        "get" => ("client", "client"),
+        _ => ("client", ME),
+    }
+}
+
 /// The seed whose protocol a checker mode checks (a JUnit testcase's class is
 /// `seed-NNN.SECTION`).
 fn seed_number(mode: &str) -> &'static str {
     match mode {
+        "tracker" | "sync" => "002",
         "web" => "000",
         "get" => "004",
         _ => "001",
-    }
-}
-
-/// Whose stderr lines a report shows: the peer under test, or (`--check-get`) the web client.
-fn stderr_label(mode: &str) -> &'static str {
-    match mode {
-        "get" => "client",
-        _ => ME,
     }
 }
 

@@ -279,6 +279,37 @@ pub struct CheckClientFlags {
     pub check_client: bool,
 }
 
+/// `--check-tracker HOST:PORT` and what only it takes.
+#[derive(Debug, Clone, Args)]
+pub struct CheckTrackerFlags {
+    /// Check a running seed-002 tracker at HOST:PORT (tell it the tracker's timeout with
+    /// --tracker-timeout); exit status 0 only if every case passes
+    #[arg(help_heading = "Checking an implementation", long, value_name = "HOST:PORT", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client"])]
+    pub check_tracker: Option<String>,
+
+    /// --check-tracker: the seconds the tracker under test drops a silent peer after (the
+    /// --peer-timeout it was started with)
+    #[arg(
+        help_heading = "Checking an implementation",
+        long,
+        value_name = "SECS",
+        default_value_t = 15,
+        requires = "check_tracker"
+    )]
+    pub tracker_timeout: u64,
+}
+
+/// `--check-sync -- COMMAND...`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckSyncFlags {
+    /// Check a seed-002 synchronizer: run the COMMAND given after `--` in temporary folders
+    /// against a tracker and file servers p2p-tui plays ({host}, {port} or {addr} in COMMAND
+    /// name the tracker, else its host and port are appended); exit status 0 only if every case
+    /// passes
+    #[arg(help_heading = "Checking an implementation", long, requires = "command", conflicts_with_all = ["peer", "demo", "sync", "tracker", "web", "get", "check_server", "check_client", "check_tracker"])]
+    pub check_sync: bool,
+}
+
 /// `--check-web HOST:PORT` and what only it takes.
 #[derive(Debug, Clone, Args)]
 pub struct CheckWebFlags {

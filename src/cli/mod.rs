@@ -63,6 +63,10 @@ pub struct Cli {
     #[command(flatten)]
     pub check_client: CheckClientFlags,
     #[command(flatten)]
+    pub check_tracker: CheckTrackerFlags,
+    #[command(flatten)]
+    pub check_sync: CheckSyncFlags,
+    #[command(flatten)]
     pub check_web: CheckWebFlags,
     #[command(flatten)]
     pub check_get: CheckGetFlags,
@@ -86,6 +90,17 @@ pub enum Mode {
     CheckServer {
         addr: String,
         file: Option<String>,
+        check: CheckFlags,
+    },
+    /// `--check-tracker HOST:PORT`
+    CheckTracker {
+        addr: String,
+        peer_timeout: u64,
+        check: CheckFlags,
+    },
+    /// `--check-sync -- COMMAND...`
+    CheckSync {
+        command: Vec<String>,
         check: CheckFlags,
     },
     /// `--check-web HOST:PORT [--web-root DIR]`
@@ -139,6 +154,8 @@ impl Mode {
         match self {
             Mode::CheckClient { .. } => "--check-client",
             Mode::CheckServer { .. } => "--check-server",
+            Mode::CheckTracker { .. } => "--check-tracker",
+            Mode::CheckSync { .. } => "--check-sync",
             Mode::CheckWeb { .. } => "--check-web",
             Mode::CheckGet { .. } => "--check-get",
             Mode::Get { .. } => "--get",
@@ -162,6 +179,12 @@ impl Mode {
                 id::<CheckFlags>(),
             ],
             Mode::CheckServer { .. } => vec![id::<CheckServerFlags>(), id::<CheckFlags>()],
+            Mode::CheckTracker { .. } => vec![id::<CheckTrackerFlags>(), id::<CheckFlags>()],
+            Mode::CheckSync { .. } => vec![
+                id::<CheckSyncFlags>(),
+                id::<CommandFlag>(),
+                id::<CheckFlags>(),
+            ],
             Mode::CheckWeb { .. } => vec![id::<CheckWebFlags>(), id::<CheckFlags>()],
             Mode::CheckGet { .. } => vec![
                 id::<CheckGetFlags>(),
@@ -233,6 +256,9 @@ impl Cli {
     }
 
     fn pick_mode(self) -> Mode {
+        if let Some(check) = self.checker_mode() {
+            return check;
+        }
         let Cli {
             peer,
             servers,
@@ -241,33 +267,10 @@ impl Cli {
             dir,
             chunk_delay,
             demo,
-            check,
             limits,
             ..
         } = self;
-        if self.check_client.check_client {
-            Mode::CheckClient {
-                command: self.command.command,
-                check,
-            }
-        } else if let Some(addr) = self.check_server.check_server {
-            Mode::CheckServer {
-                addr,
-                file: self.check_server.check_file,
-                check,
-            }
-        } else if let Some(addr) = self.check_web.check_web {
-            Mode::CheckWeb {
-                addr,
-                root: self.check_web.web_root,
-                check,
-            }
-        } else if self.check_get.check_get {
-            Mode::CheckGet {
-                command: self.command.command,
-                check,
-            }
-        } else if let Some(args) = get.get {
+        if let Some(args) = get.get {
             Mode::Get {
                 args,
                 timeout: get.timeout,
@@ -293,6 +296,49 @@ impl Cli {
         } else {
             Mode::Help
         }
+    }
+
+    /// A `--check-*` mode, if one is asked for (they come first: each excludes the others).
+    fn checker_mode(&self) -> Option<Mode> {
+        let check = self.check.clone();
+        let command = || self.command.command.clone();
+        let mode = if self.check_client.check_client {
+            Mode::CheckClient {
+                command: command(),
+                check,
+            }
+        } else if let Some(addr) = self.check_server.check_server.clone() {
+            Mode::CheckServer {
+                addr,
+                file: self.check_server.check_file.clone(),
+                check,
+            }
+        } else if let Some(addr) = self.check_tracker.check_tracker.clone() {
+            Mode::CheckTracker {
+                addr,
+                peer_timeout: self.check_tracker.tracker_timeout,
+                check,
+            }
+        } else if self.check_sync.check_sync {
+            Mode::CheckSync {
+                command: command(),
+                check,
+            }
+        } else if let Some(addr) = self.check_web.check_web.clone() {
+            Mode::CheckWeb {
+                addr,
+                root: self.check_web.web_root.clone(),
+                check,
+            }
+        } else if self.check_get.check_get {
+            Mode::CheckGet {
+                command: command(),
+                check,
+            }
+        } else {
+            return None;
+        };
+        Some(mode)
     }
 }
 

@@ -1,4 +1,4 @@
-//! `--check-server`, `--check-client`, `--check-web` and `--check-get`: the checkers of check/, started from their flags.
+//! `--check-server`, `--check-client`, `--check-tracker`, `--check-sync`, `--check-web` and `--check-get`: the checkers of check/, started from their flags.
 
 use color_eyre::eyre::Result;
 
@@ -19,6 +19,17 @@ pub async fn client(command: Vec<String>, flags: &CheckFlags) -> Result<i32> {
     let timeout = check::case_timeout(flags.case_timeout)?;
     let reports = check::parse_reports(&flags.report)?;
     check::run_client(ClientCheck::new(&command, timeout, reports)?).await
+}
+
+pub async fn tracker(addr: String, peer_timeout: u64, flags: &CheckFlags) -> Result<i32> {
+    let check =
+        check::tracker::TrackerCheck::new(addr, peer_timeout, flags.case_timeout, &flags.report)?;
+    check::tracker::run(check).await
+}
+
+pub async fn sync(command: Vec<String>, flags: &CheckFlags) -> Result<i32> {
+    let check = check::sync::SyncCheck::new(&command, flags.case_timeout, &flags.report)?;
+    check::sync::run(check).await
 }
 
 pub async fn web(

@@ -33,6 +33,12 @@ pub async fn run(cli: Cli, given: &[String]) -> Result<i32> {
     match mode {
         Mode::CheckClient { command, check } => check::client(command, &check).await,
         Mode::CheckServer { addr, file, check } => check::server(addr, file, &check).await,
+        Mode::CheckTracker {
+            addr,
+            peer_timeout,
+            check,
+        } => check::tracker(addr, peer_timeout, &check).await,
+        Mode::CheckSync { command, check } => check::sync(command, &check).await,
         Mode::CheckWeb { addr, root, check } => check::web(addr, root, &check).await,
         Mode::CheckGet { command, check } => check::get(command, &check).await,
         Mode::Get { args, timeout } => get::run(&args, timeout, signals).await,

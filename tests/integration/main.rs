@@ -4,6 +4,7 @@ mod capacity;
 mod check;
 mod check_html;
 mod check_reports;
+mod check_seed002;
 mod check_web;
 mod classroom_servers;
 mod cli;

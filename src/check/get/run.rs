@@ -10,11 +10,11 @@ use std::process::Stdio;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::check::lab::{bounded_lines, describe_exit};
+use crate::check::lab::{bounded_lines, describe_exit, spawn_program};
 use crate::check::wire::{Checked, Ctx, STDERR_LINE, escape_line, fail};
 
 /// At most this much of its stdout is kept (a binary printed on the terminal included).
@@ -52,26 +52,11 @@ impl Drop for Running {
 
 /// Runs `command` with `args` in `dir` until it exits (the case's deadline bounds the wait).
 pub async fn run(ctx: &Ctx, command: &[String], args: &[String], dir: &Path) -> Checked<Ran> {
-    let Some((program, rest)) = command.split_first() else {
+    if command.is_empty() {
         return fail("no client command given");
-    };
+    }
     ctx.note(format!("client $ {} {}", command.join(" "), args.join(" ")));
-    let mut child = Command::new(program)
-        .args(rest)
-        .args(args)
-        .current_dir(dir)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .or_else(|e| fail(format!("cannot start {program}: {e}")))?;
-    let group = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
+    let (mut child, group) = spawn_program(command, args, dir, Stdio::null(), "client")?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let mut running = Running { child, group };
