@@ -1,6 +1,8 @@
 //! A slow peer does not set the pace (issue 29): real peers on loopback. Equal peers keep the
 //! seed's round robin exactly; a peer at `--chunk-delay 2` among three has its chunks not yet
-//! requested taken by the idle fast peers, said in the log. Asserted on the log's lines and the bytes, not on time.
+//! requested taken by the idle fast peers, said in the log; one at `--chunk-delay 400` has its
+//! last chunks asked again of a fast peer (the endgame). Asserted on the log's lines and the
+//! bytes, not on time.
 
 use std::collections::HashMap;
 
@@ -114,6 +116,47 @@ fn a_slow_peer_among_three_has_its_chunks_taken_by_the_idle_fast_peers() {
         twice == 0 || said.iter().any(|l| l.starts_with("Endgame")),
         "{twice}"
     );
+    let (status, _) = p1.finish();
+    assert!(status.success());
+}
+
+#[test]
+fn the_last_chunks_awaited_from_a_very_slow_peer_are_asked_again_of_a_fast_one() {
+    let mut net = Net::new(&["p1", "p2", "p3", "p4"]);
+    net.start("p2", &[]);
+    net.start("p3", &[]);
+    // 0.4 s a chunk: the two chunks p4 has in flight at the end would take 0.8 s, far more
+    // than the margin (0.1 s); a fast peer gets them in well under a millisecond.
+    net.start("p4", &["--chunk-delay", "400"]);
+    let data = random_bytes(30_000, 293);
+    for id in ["p2", "p3", "p4"] {
+        net.put(id, "end.bin", &data);
+    }
+    let (p1, lines) = download(&net, &[], "end.bin", &data);
+    let said = rebalancing(&lines);
+    let endgame = said
+        .iter()
+        .find(|l| l.starts_with("Endgame for file end.bin: "));
+    let endgame = endgame.unwrap_or_else(|| panic!("no endgame line: {said:?}"));
+    assert!(
+        endgame.contains("asks again for the last chunks awaited from p4, which is far behind"),
+        "{endgame}"
+    );
+    let summary = said
+        .iter()
+        .find(|l| l.starts_with("Rebalanced file end.bin: "));
+    let summary = summary.unwrap_or_else(|| panic!("no closing line: {said:?}"));
+    assert!(summary.contains("chunks asked twice"), "{summary}");
+    // Only chunks p4 was asked for are asked twice, each of one fast peer besides p4.
+    for (index, peers) in asked(&lines, "end.bin") {
+        if peers.len() > 1 {
+            assert_eq!(peers.len(), 2, "chunk {index}: {peers:?}");
+            assert!(
+                peers.contains(&"p4".to_string()),
+                "chunk {index}: {peers:?}"
+            );
+        }
+    }
     let (status, _) = p1.finish();
     assert!(status.success());
 }

@@ -25,10 +25,9 @@ use super::Scheduler;
 pub const FACTOR: f64 = 2.0;
 /// ... plus this much.
 pub const MARGIN: Duration = Duration::from_millis(100);
-/// The endgame: at most this many chunks missing. Off (0) for now: at 32 the simulation
-/// finds a schedule that loses a chunk (`SIM_SEED=26014`, a departure while a chunk is
-/// awaited twice); the far-behind rule alone keeps a slow peer from setting the pace.
-pub const ENDGAME_CHUNKS: u64 = 0;
+/// The endgame: at most this many chunks missing (a few windows of a slow peer: it never
+/// doubles more than a few requests).
+pub const ENDGAME_CHUNKS: u64 = 32;
 /// A rate measured over less time than this is not trusted.
 const MIN_MEASURED: Duration = Duration::from_millis(5);
 /// Rates are measured over the last one or two periods this long (a peer that slows down is
@@ -96,6 +95,15 @@ impl Meter {
             busy += b;
         }
         (busy >= MIN_MEASURED).then(|| replies.max(1) as f64 / busy.as_secs_f64())
+    }
+
+    /// At least how many chunks per second, for an idle peer judging what it would need: a
+    /// peer that delivered its whole share in less than [`MIN_MEASURED`] (a small file on a
+    /// fast path) is taken to have been busy that long. `None` before its first reply.
+    pub(super) fn rate_at_least(&self, now: Duration) -> Option<f64> {
+        let replies = self.delivered + self.previous.map_or(0, |(r, _)| r);
+        let busy = self.busy_at(now) + self.previous.map_or(Duration::ZERO, |(_, b)| b);
+        (replies > 0).then(|| replies as f64 / busy.max(MIN_MEASURED).as_secs_f64())
     }
 }
 
@@ -177,7 +185,7 @@ impl Scheduler {
     /// by its chunks not yet requested, and also those in flight if `in_flight`.
     fn far_behind(&self, to: usize, in_flight: bool) -> Option<Behind> {
         let now = self.now;
-        let mine = self.peers.get(to)?.meter.rate(now)?;
+        let mine = self.peers.get(to)?.meter.rate_at_least(now)?;
         let round_trip = self.peers[to].meter.rtt.unwrap_or_default().as_secs_f64();
         let candidates = (0..self.peers.len()).filter(|&v| v != to && self.peers[v].serving);
         candidates

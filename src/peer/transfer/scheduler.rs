@@ -374,12 +374,7 @@ impl Scheduler {
         p.serving = false;
         p.blocked = false;
         let in_flight: Vec<u64> = p.in_flight.drain(..).collect();
-        // Chunks that arrived from another peer, or whose group is being fetched again by
-        // another, are not orphans. One also awaited from another peer (the endgame) is: that
-        // request may yet fail too, and a third reply is only discarded.
-        let in_flight: Vec<u64> = (in_flight.into_iter())
-            .filter(|&i| !self.ring.has(i) && !self.is_stale(peer, i))
-            .collect();
+        let in_flight = self.orphans(peer, in_flight);
         let takeover = self.allocation.peer_left(peer, &in_flight);
         // Its own task too, if it waits: it must see that it is out.
         self.wakes.push(peer);
@@ -387,11 +382,24 @@ impl Scheduler {
         takeover
     }
 
-    /// Whether `peer`'s request for `index` predates the repair of its group (its reply is
-    /// discarded).
-    fn is_stale(&self, peer: usize, index: u64) -> bool {
-        let repair = self.verify.as_ref().and_then(|v| v.repair.as_ref());
-        repair.is_some_and(|r| r.stale.contains(&(peer, index)))
+    /// Which of `in_flight` (a leaving peer's requests, in order) must be dealt again: not
+    /// those that arrived from another peer, nor a request that predates the repair of its
+    /// group (the repair fetches that chunk: one stale entry covers one request, so a fresh
+    /// request for the same chunk, from the repair itself, is still an orphan), each chunk
+    /// once. One also awaited from another peer (the endgame) is an orphan: that request may
+    /// yet fail too, and a third reply is only discarded.
+    fn orphans(&mut self, peer: usize, in_flight: Vec<u64>) -> Vec<u64> {
+        let mut seen = std::collections::HashSet::new();
+        let mut orphans = Vec::new();
+        for index in in_flight {
+            if self.ring.has(index) || self.stale_for_repair(peer, index) {
+                continue;
+            }
+            if seen.insert(index) {
+                orphans.push(index);
+            }
+        }
+        orphans
     }
 
     /// Ends the transfer as failed (the file cannot be written); every waiting peer is woken

@@ -68,3 +68,31 @@ fn an_empty_file_succeeds_at_once() {
     let s = Scheduler::new(0, 2, 8);
     assert_eq!(s.state(), State::Succeeded);
 }
+
+/// Peers 0 and 1 deliver their shares of 300 chunks within a millisecond (a small file on
+/// loopback: less time than a rate is trusted over); peer 2 sends one chunk in 10 ms. Peer 0,
+/// idle, still takes peer 2's unrequested chunks: what it needs is judged from its rate at
+/// least (its replies over the shortest trusted time), not left unknown.
+#[test]
+fn an_idle_peer_done_in_under_a_millisecond_takes_a_slow_peers_chunks() {
+    let size = 30_000;
+    let mut s = Scheduler::new(size, 3, 8192);
+    let ms = Duration::from_millis(1);
+    let slow = s.request(2, 2);
+    assert_eq!(slow, vec![2, 5]);
+    for peer in [0, 1] {
+        let batch = s.request(peer, 100);
+        assert_eq!(batch.len(), 100);
+        for index in batch {
+            s.arrived(peer, index, &payload(index, size)).unwrap();
+        }
+    }
+    s.set_now(10 * ms);
+    s.arrived(2, 2, &payload(2, size)).unwrap();
+    s.set_now(11 * ms);
+    let taken = s.request(0, 100);
+    assert_eq!(taken.first(), Some(&8), "peer 0 took nothing: {taken:?}");
+    assert!(taken.iter().all(|i| i % 3 == 2), "{taken:?}");
+    let moves = s.take_moves();
+    assert_eq!((moves[0].from, moves[0].to), (2, 0), "{moves:?}");
+}
