@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use super::Cli;
+use super::help::{EXAMPLES, EXIT_STATUSES};
 
 /// The name the scripts complete and the man page documents.
 const BIN: &str = "p2p-tui";
@@ -68,7 +69,7 @@ fn render_man(man: &clap_mangen::Man, out: &mut Vec<u8>) -> io::Result<()> {
         )?;
     }
     writeln!(out, ".SH \"EXIT STATUS\"")?;
-    for (status, what) in crate::cli::EXIT_STATUSES {
+    for (status, what) in EXIT_STATUSES {
         writeln!(out, ".TP\n\\fB{}\\fR\n{}", status, roff_escape(what))?;
     }
     writeln!(out, ".SH FILES")?;
@@ -120,53 +121,6 @@ fn section(out: &mut Vec<u8>, render: impl Fn(&mut Vec<u8>) -> io::Result<()>) -
         }
     }
     Ok(())
-}
-
-/// The examples of `--help` and the man page. None runs on the source's demo/ in place: a peer
-/// writes into its directory (downloads, its history, its log).
-const EXAMPLES: &[(&str, &str)] = &[
-    (
-        "The whole network in one process, from a temporary copy of demo/: peers p2..p4 in the background, p1's UI in front.",
-        "p2p-tui --demo",
-    ),
-    (
-        "Work in a copy of the source's demo/ (a settings file and a directory per peer).",
-        "cp -r demo /tmp/p2p-demo && cd /tmp/p2p-demo",
-    ),
-    (
-        "There: peer p2's server alone, in the background, its log in a file (--settings defaults to peer_settings.txt, --dir to ./p2).",
-        "p2p-tui --peer p2 --headless 2>p2.log &",
-    ),
-    (
-        "There: peer p1 with the full-screen UI (--line: the seed's line console, commands from stdin).",
-        "p2p-tui --peer p1",
-    ),
-    (
-        "The tracker, and the web server showing it at /tracker.",
-        "p2p-tui --tracker --web",
-    ),
-    (
-        "Fetch one file from a web server.",
-        "p2p-tui --get 127.0.0.1 8080 hello.txt",
-    ),
-    (
-        "Install bash completions for the current user.",
-        "p2p-tui --completions bash > ~/.local/share/bash-completion/completions/p2p-tui",
-    ),
-    ("Read the man page.", "p2p-tui --man | man -l -"),
-];
-
-/// `--help`'s closing text: the examples and the exit statuses.
-pub fn after_help() -> String {
-    let mut text = String::from("Examples:\n");
-    for (what, example) in EXAMPLES {
-        text.push_str(&format!("  {example}\n      {what}\n"));
-    }
-    text.push_str("\nExit status:\n");
-    for (status, what) in crate::cli::EXIT_STATUSES {
-        text.push_str(&format!("  {status:<6}{what}\n"));
-    }
-    text
 }
 
 const FILES: &[(&str, &str)] = &[

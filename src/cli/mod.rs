@@ -3,10 +3,12 @@
 
 pub(crate) mod docs;
 pub(crate) mod flags;
+mod help;
 
 use clap::{Args, Parser};
 
 pub use flags::*;
+pub use help::EXIT_STATUSES;
 
 /// Exit status of a run that failed at startup or later (one line on stderr says why).
 pub const EXIT_FAILURE: i32 = 1;
@@ -14,32 +16,12 @@ pub const EXIT_FAILURE: i32 = 1;
 /// a flag of another mode, no mode at all.
 pub const EXIT_USAGE: i32 = 2;
 
-/// The exit statuses, for `--help`, the man page and the README (checked against each other).
-pub const EXIT_STATUSES: &[(&str, &str)] = &[
-    (
-        "0",
-        "success; also a peer, tracker, web server or synchronizer stopped by a signal",
-    ),
-    (
-        "1",
-        "a runtime or startup error (port in use, missing directory or settings file, unknown peer ID), said in one line on stderr",
-    ),
-    (
-        "2",
-        "a usage error (unknown flag, missing or invalid value, a flag of another mode, no mode), said in one line on stderr",
-    ),
-    (
-        "other",
-        "--get: 1 for an answer other than 200, 2 for no answer, 128 + N after signal N; --check-*: 1 when a case does not pass",
-    ),
-];
-
 #[derive(Debug, Parser)]
 #[command(
     name = "p2p-tui",
     version,
     about = "Peer-to-peer file sharing over the seed-001 protocol",
-    after_help = crate::cli::docs::after_help()
+    after_help = help::after_help()
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -11,8 +11,9 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
+use super::site::Site;
 use super::slots::{Slots, Tenant};
-use super::{Site, zero_copy};
+use super::zero_copy;
 
 /// What a connection task holds.
 pub(super) struct Connection {

@@ -11,7 +11,8 @@ use tower::ServiceExt;
 use tower_http::services::fs::ServeFileSystemResponseBody;
 
 use super::cache::{self, Memory};
-use super::{Body, Site, TRACKER_REFRESH_SECS, pages, zero_copy};
+use super::site::{Body, Site, TRACKER_REFRESH_SECS};
+use super::{pages, zero_copy};
 use crate::tracker::Tracker;
 
 /// The tracker's two pages.

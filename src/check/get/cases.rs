@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::causes::{EXITS_WITH_ERROR, NEVER_CONNECTS, NO_END, OTHER_LINES};
 use super::run::{Ran, files_under, run};
 use super::serve::{self, Behaviour, Seen};
-use super::{EXITS_WITH_ERROR, NEVER_CONNECTS, NO_END, OTHER_LINES};
 use crate::check::cases::Case;
 use crate::check::web::cases::{bounded, differ};
 use crate::check::wire::{Checked, Ctx, fail};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::Env;
 use super::causes;
+use super::env::Env;
 use super::lab::{SyncLab, entry, now_secs};
 use super::play::{PlayedServer, Serve};
 use crate::check::wire::{Checked, Ctx, fail, show};

@@ -7,6 +7,7 @@
 
 mod cases;
 pub mod causes;
+mod env;
 pub mod lab;
 pub mod play;
 
@@ -20,6 +21,7 @@ use super::cases::Case;
 use super::report::Report;
 use super::wire::{Checked, Ctx};
 use super::{ReportFile, absolute_paths, attribute_deviations, finish, parse_reports, run_at_once};
+pub use env::Env;
 
 /// `--check-sync -- COMMAND...`: the synchronizer under test and the checker's limits.
 #[derive(Debug, Clone)]
@@ -42,23 +44,6 @@ impl SyncCheck {
             case_timeout: super::case_timeout(case_timeout)?,
             reports: parse_reports(reports)?,
         })
-    }
-}
-
-/// What every synchronizer case needs.
-#[derive(Clone)]
-pub struct Env {
-    pub command: Arc<Vec<String>>,
-    pub case_timeout: Duration,
-    /// Synchronizers are started one at a time (see `lab::START_GAP`).
-    pub start_gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Env {
-    /// How long the synchronizer has for what a case of `budget` case timeouts waits for (the
-    /// rest is for starting, judging and stopping).
-    pub fn deadline(&self, budget: u32) -> Duration {
-        self.case_timeout.mul_f64(0.7 * f64::from(budget))
     }
 }
 

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::Env;
 use super::dir::{Directory, ask, expect_entry, initial, keep_alive, names, reply};
+use super::env::Env;
 use super::wire::JsonConn;
 use crate::check::wire::{Checked, Ctx, fail};
 

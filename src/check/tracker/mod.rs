@@ -10,6 +10,7 @@ pub mod dir;
 pub mod wire;
 
 mod cases;
+mod env;
 
 use std::future::Future;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use super::cases::Case;
 use super::report::Report;
 use super::wire::{Checked, Ctx};
 use super::{ReportFile, attribute_deviations, finish, parse_reports, run_at_once, run_prefix};
+pub use env::Env;
 
 /// `--check-tracker HOST:PORT`: the tracker under test and the checker's limits.
 #[derive(Debug, Clone)]
@@ -47,22 +49,6 @@ impl TrackerCheck {
             case_timeout: super::case_timeout(case_timeout)?,
             reports: parse_reports(reports)?,
         })
-    }
-}
-
-/// What every tracker case needs.
-#[derive(Clone)]
-pub struct Env {
-    pub peer_timeout: Duration,
-    /// How long a directory response may take.
-    pub reply_wait: Duration,
-    /// The serving ports this run announces are `port_base + n`.
-    port_base: u16,
-}
-
-impl Env {
-    pub fn port(&self, n: u16) -> u16 {
-        self.port_base + n
     }
 }
 

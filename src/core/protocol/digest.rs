@@ -5,7 +5,7 @@
 //! `#DIGEST f` -> `200 Digest f bytes N group G <whole> <group 0> <group 1> ...` (hex). Classroom
 //! peers never receive it: it is asked only of peers whose `#EXTENSIONS` answer names `digest`.
 
-use crate::core::protocol::{CHUNK_SIZE, chunk_count};
+use super::chunk::{CHUNK_SIZE, chunk_count};
 
 pub type Hash = [u8; 32];
 

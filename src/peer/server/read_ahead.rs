@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// How much of a served file one read brings in (chunks are 100 bytes).
-const READ_AHEAD: usize = 64 * 1024;
+const READ_AHEAD: usize = 256 * 1024;
 
 /// Bytes of the download's file read ahead, from offset `start`.
 #[derive(Default)]
