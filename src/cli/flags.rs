@@ -9,10 +9,6 @@ use clap::Args;
 
 use crate::core::uploads::{Uploads, parse_size};
 
-const fn default_window() -> u16 {
-    crate::peer::transfer::DEFAULT_WINDOW as u16
-}
-
 /// `--peer ID` and what only a peer takes.
 #[derive(Debug, Clone, Args)]
 pub struct PeerFlags {
@@ -49,9 +45,15 @@ pub struct PeerFlags {
 
     /// Peer: the most chunk requests in flight per connection to peers that take pipelined
     /// requests (learned once per peer; classroom peers always get the seed's lockstep); each
-    /// peer's window adapts to its rate below this; 1 = lockstep with everyone
-    #[arg(help_heading = "Peer", long, value_name = "N", default_value_t = default_window(), value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub window: u16,
+    /// peer's window adapts to its rate below this; 1 = lockstep with everyone [default: as
+    /// many as the path needs, within --download-memory]
+    #[arg(help_heading = "Peer", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub window: Option<u16>,
+
+    /// Peer: the memory one download may hold, MiB (its reassembly ring and the replies in
+    /// flight); the windows to distant fast peers grow up to its share
+    #[arg(help_heading = "Peer", long, value_name = "MIB", default_value_t = crate::peer::transfer::memory::DEFAULT_DOWNLOAD_MEMORY_MIB, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub download_memory: u64,
 
     /// Peer: a serving peer that sends nothing for this many seconds while chunks are awaited
     /// has left the transfer (its chunks go to the others; never fires on a healthy peer at
@@ -63,6 +65,11 @@ pub struct PeerFlags {
         default_value_t = 10.0
     )]
     pub stall_timeout: f64,
+
+    /// Peer: fetch chunk i from serving peer i mod n strictly, as the seed does, even when a
+    /// peer falls far behind (no chunks move to idle peers)
+    #[arg(help_heading = "Peer", long, requires = "peer")]
+    pub strict_round_robin: bool,
 
     /// Peer: disconnect a client that does not complete a request, or does not take a reply,
     /// within this many seconds (a byte is not progress; its upload is dropped)

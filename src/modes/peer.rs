@@ -19,7 +19,8 @@ use crate::core::uploads::{KnownPeers, UploadRules};
 use crate::front::console::{self, ConsoleOut};
 use crate::front::tui::PeerHandles;
 use crate::peer::runtime::{PeerHandle, PeerSpec};
-use crate::peer::transfer::TransferOptions;
+use crate::peer::transfer::memory::MemoryBudget;
+use crate::peer::transfer::{DEFAULT_WINDOW, TransferOptions};
 use crate::peer::{Reporter, ServerConfig};
 use crate::tracker::join::TrackerLink;
 
@@ -114,8 +115,11 @@ fn peer_spec(args: &PeerMode, me: &str, settings: &Arc<Settings>) -> PeerSpec {
         },
         transfers: TransferOptions {
             chunk_delay,
-            window: usize::from(args.flags.window),
+            window: args.flags.window.map_or(DEFAULT_WINDOW, usize::from),
+            window_given: args.flags.window.is_some(),
+            download_memory: MemoryBudget::mib(args.flags.download_memory),
             stall_timeout: args.flags.stall_timeout(),
+            strict_round_robin: args.flags.strict_round_robin,
             ..TransferOptions::default()
         },
         join: args.flags.join.clone(),
@@ -206,4 +210,43 @@ async fn bind(me: &PeerAddr) -> Result<TcpListener> {
     crate::core::net::capacity::listen(addr.as_str())
         .await
         .wrap_err_with(|| format!("peer {} cannot listen on {addr}", me.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Mode};
+
+    fn transfers(args: &[&str]) -> TransferOptions {
+        let argv = ["p2p-tui", "--peer", "p1"].iter().chain(args);
+        let (cli, given) = Cli::try_parse_given(argv.copied()).expect("flags parse");
+        let Ok(Mode::Peer(mode)) = cli.mode(&given) else {
+            panic!("not the peer mode");
+        };
+        let settings = Arc::new(Settings {
+            path: PathBuf::from("peer_settings.txt"),
+            peers: Vec::new(),
+        });
+        peer_spec(&mode, "p1", &settings).transfers
+    }
+
+    #[test]
+    fn a_given_window_caps_every_window_and_the_default_grows_to_the_memory_share() {
+        let given = transfers(&["--window", "8"]);
+        assert_eq!(given.pipelined_window(3), 8);
+        let lockstep = transfers(&["--window", "1"]);
+        assert_eq!((lockstep.window, lockstep.pipelined_window(3)), (1, 1));
+        let default = transfers(&[]);
+        let share = MemoryBudget::default().window_per_peer(3);
+        assert!(share > 4096, "{share}");
+        assert_eq!(default.pipelined_window(3), share);
+    }
+
+    #[test]
+    fn download_memory_sets_the_budget() {
+        let small = transfers(&["--download-memory", "4"]);
+        assert_eq!(small.download_memory, MemoryBudget::mib(4));
+        assert!(small.pipelined_window(3) < transfers(&[]).pipelined_window(3));
+        assert_eq!(transfers(&[]).download_memory, MemoryBudget::mib(64));
+    }
 }

@@ -287,6 +287,46 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends the output batch like `flush`, reading meanwhile whatever the other side sends
+    /// into the read buffer (up to `read_limit` bytes buffered). A peer that answers requests
+    /// while more are still being written then never waits on this side to read, however many
+    /// requests are in flight: neither side's socket buffers bound the window.
+    pub async fn flush_reading(&mut self, read_limit: usize) -> io::Result<()> {
+        use bytes::Buf;
+        use tokio::io::Interest;
+        let deadline = Instant::now() + self.read_timeout;
+        let mut reading = true;
+        while !self.out.is_empty() {
+            reading &= self.buf.len() < read_limit;
+            let interest = if reading {
+                Interest::WRITABLE | Interest::READABLE
+            } else {
+                Interest::WRITABLE
+            };
+            let ready = timeout_at(deadline, self.stream.ready(interest)).await;
+            let ready = ready.map_err(|_| not_taken(self.read_timeout))??;
+            if ready.is_writable() {
+                match self.stream.try_write(&self.out) {
+                    Ok(n) => self.out.advance(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if reading && ready.is_readable() {
+                match self.stream.try_read_buf(&mut self.buf) {
+                    // The end of the stream: the reads that follow see it.
+                    Ok(0) => reading = false,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The reads that follow report it, after the replies read before it.
+                    Err(_) => reading = false,
+                }
+            }
+        }
+        self.out.clear();
+        Ok(())
+    }
+
     pub async fn send_request(&mut self, request: &Request, framing: Framing) -> io::Result<()> {
         self.queue_request(request, framing);
         self.flush().await

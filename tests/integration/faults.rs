@@ -39,6 +39,9 @@ const BIG: usize = 3_000_000;
 
 /// p2 and p4 at full speed, p3 slowed to about a millisecond a chunk, so that it is still
 /// serving whenever the fault strikes.
+/// p3 at `--chunk-delay 1` among two fast peers: the downloader keeps strict round robin
+/// (`--strict-round-robin`) so that p3 still serves its third when it is killed; otherwise the
+/// idle fast peers take its chunks within milliseconds (tests/integration/rebalance.rs).
 fn three_servers(data: &[u8]) -> Net {
     let mut net = Net::new(&["p1", "p2", "p3", "p4"]);
     for id in ["p2", "p3", "p4"] {
@@ -76,7 +79,7 @@ fn a_3mb_download_survives_a_server_killed_at_a_random_moment() {
     let seed = seed("killed");
     let data = random_bytes(BIG, seed);
     let mut net = three_servers(&data);
-    let mut p1 = net.console("p1", &[]);
+    let mut p1 = net.console("p1", &["--strict-round-robin"]);
     p1.send("#DOWNLOAD big.bin p2 p3 p4");
     after_chunks_from(&mut p1, "p3", pick(seed, 1..2_000));
     net.kill("p3");
@@ -95,7 +98,7 @@ fn a_3mb_download_survives_a_server_that_goes_silent_with_its_connection_open() 
     let seed = seed("silent");
     let data = random_bytes(BIG, seed);
     let net = three_servers(&data);
-    let mut p1 = net.console("p1", &["--stall-timeout", "1"]);
+    let mut p1 = net.console("p1", &["--stall-timeout", "1", "--strict-round-robin"]);
     p1.send("#DOWNLOAD big.bin p2 p3 p4");
     after_chunks_from(&mut p1, "p3", pick(seed, 1..2_000));
     net.signal("p3", Signal::SIGSTOP);

@@ -82,7 +82,9 @@ fn one_download_pipelines_to_our_peers_and_keeps_lockstep_with_a_naive_one() {
     for p in ["p2", "p3", "p4"] {
         net.put(p, "f.bin", &data);
     }
-    let mut p1 = net.console("p1", &[]);
+    // Strict round robin: the naive peer, in lockstep, is slower than ours, whose idle tasks
+    // would otherwise take its chunks (tests/integration/rebalance.rs).
+    let mut p1 = net.console("p1", &["--strict-round-robin"]);
     p1.send("#DOWNLOAD f.bin p2 p3 p4");
     let lines = p1.expect_line("File f.bin download success").to_vec();
     assert_eq!(sha256(&net.served("p1", "f.bin").unwrap()), sha256(&data));

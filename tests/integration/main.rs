@@ -19,6 +19,7 @@ mod interop;
 mod line_editing;
 mod messages;
 mod naive;
+mod rebalance;
 mod refusal_order;
 mod relay_faults;
 mod robustness;

@@ -158,7 +158,9 @@ fn tui_3mb_download_survives_a_killed_peer_at_80x24() {
     net.start("p3", &["--chunk-delay", "1"]);
     net.start("p4", &[]);
     let command = format!(
-        "{} --peer p1 --settings {} --dir {}; echo EXIT=$?; sleep 60",
+        // Strict round robin: p3 serves its third, chunk by chunk, until it is killed (the
+        // fast peers would otherwise take its chunks at once).
+        "{} --peer p1 --settings {} --dir {} --strict-round-robin; echo EXIT=$?; sleep 60",
         bin(),
         net.settings().display(),
         net.dir("p1").display()

@@ -176,6 +176,28 @@ pub fn stopped_serving(
     }
 }
 
+/// An idle serving peer takes chunks not yet requested from one far behind (not a seed line:
+/// worded apart from the seed's and from a takeover's "stopped serving").
+pub fn far_behind(file: &str, from: &str, to: &str, queued: u64, theirs: f64, ours: f64) -> String {
+    format!(
+        "Rebalancing file {file}: {to} takes chunks not yet requested from {from}, which is far behind ({queued} chunks left: {theirs:.1} s at its rate, {ours:.1} s for {to})"
+    )
+}
+
+/// The endgame: an idle peer asks again for the last chunks awaited from one far behind.
+pub fn endgame(file: &str, from: &str, to: &str) -> String {
+    format!(
+        "Endgame for file {file}: {to} asks again for the last chunks awaited from {from}, which is far behind (the second reply is discarded)"
+    )
+}
+
+/// What moved between serving peers in one download, at its end.
+pub fn rebalanced(file: &str, moved: &[String], endgame: Option<String>) -> String {
+    let mut parts = moved.to_vec();
+    parts.extend(endgame);
+    format!("Rebalanced file {file}: {}", parts.join("; "))
+}
+
 /// The file appeared in served_files while the download was being prepared.
 pub fn appeared_meanwhile(file: &str) -> String {
     format!("File {file} appeared in served_files meanwhile")

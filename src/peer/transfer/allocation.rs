@@ -118,6 +118,13 @@ impl Allocation {
         }
     }
 
+    /// Chunks `peer` still has to request.
+    pub fn queued(&self, peer: usize) -> u64 {
+        self.queues
+            .get(peer)
+            .map_or(0, |q| q.iter().map(Stripe::len).sum())
+    }
+
     /// Gives `stripe` to `peer` (chunks to fetch again: a group that failed verification).
     pub fn assign(&mut self, peer: usize, stripe: Stripe) {
         if let Some(queue) = self.queues.get_mut(peer) {

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 use super::exchange::Link;
 use super::pipelining::PeerWindow;
 use super::progress::{Direction, TransferProgress};
-use super::scheduler::State;
+use super::scheduler::rebalance::Rebalanced;
+use super::scheduler::{Policy, State};
 use super::versions::{self, Version};
 use super::{TransferContext, connect, describe};
 use crate::core::protocol::digest::ContentDigest;
@@ -66,7 +67,11 @@ pub async fn download(
         TransferProgress::new(file, Direction::Download, size, ids.clone()).cancelled_by(cancel);
     let progress = Arc::new(progress);
     ctx.transfers.add(Arc::clone(&progress));
-    let shared = Arc::new(Shared::new(file, ids, progress, size, version));
+    let policy = Policy {
+        budget: ctx.options.download_memory,
+        strict: ctx.options.strict_round_robin,
+    };
+    let shared = Arc::new(Shared::new(file, ids, progress, size, version, policy));
     // The chunk map's "in flight", read from the scheduler once a UI frame.
     (shared.progress).read_awaited_from(&shared, |s| s.lock().awaited_chunks().collect());
     let (mut tasks, written) = start(ctx, &shared, serving, partial);
@@ -292,11 +297,21 @@ async fn wait_all(tasks: &mut JoinSet<()>, cancel: &CancellationToken) -> bool {
 /// Once every fetch task has ended: the file committed (every run written, then made visible)
 /// before the success line, or the partial file removed before the failure's.
 async fn finish(ctx: &TransferContext, shared: &Shared, written: Written, cancelled: bool) -> bool {
-    let (complete, verified) = {
+    let (complete, verified, rebalanced) = {
         let scheduler = shared.lock();
         let complete = !cancelled && scheduler.state() == State::Succeeded;
-        (complete, scheduler.is_verified() || shared.size == 0)
+        let rebalanced = scheduler.rebalanced().clone();
+        (
+            complete,
+            scheduler.is_verified() || shared.size == 0,
+            rebalanced,
+        )
     };
+    if !rebalanced.is_empty() {
+        let line = describe_rebalanced(shared, &rebalanced);
+        shared.progress.note(line.clone());
+        ctx.out.note(line);
+    }
     match written.finish().await {
         Ok(partial) if complete => {
             if commit(ctx, shared, partial, verified).await {
@@ -317,6 +332,24 @@ async fn finish(ctx: &TransferContext, shared: &Shared, written: Written, cancel
     ctx.out.error(lines::download_result(file, false));
     ctx.out.note(removed);
     false
+}
+
+/// What moved between serving peers, in one line: "p1 took 6990 chunks from p3 (far behind);
+/// endgame: ...".
+fn describe_rebalanced(shared: &Shared, r: &Rebalanced) -> String {
+    let moved: Vec<String> = (r.far_behind.iter())
+        .map(|&(from, to, chunks)| {
+            let (from, to) = (&shared.ids[from], &shared.ids[to]);
+            format!("{to} took {chunks} chunks from {from} (far behind)")
+        })
+        .collect();
+    let endgame = (r.asked_twice > 0).then(|| {
+        format!(
+            "endgame: {} chunks asked twice, {} second replies discarded",
+            r.asked_twice, r.discarded
+        )
+    });
+    lines::rebalanced(&shared.file, &moved, endgame)
 }
 
 /// Makes the complete file visible, then says so; false (said) if it cannot be saved.

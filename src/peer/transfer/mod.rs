@@ -8,9 +8,11 @@
 pub mod allocation;
 pub mod download;
 pub mod exchange;
+pub mod memory;
 pub mod pipelining;
 pub mod plain;
 pub mod progress;
+mod ring;
 pub mod scheduler;
 pub mod upload;
 pub mod versions;
@@ -45,19 +47,6 @@ pub const DEFAULT_WINDOW: usize = 512;
 /// How long a serving peer may send nothing while replies are awaited.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Bytes of small messages (download requests, upload acknowledgements) a window may have
-/// outstanding on one connection.
-const SMALL_MESSAGE_BYTES: usize = 32 * 1024;
-
-/// The window actually used when each small message of the exchange is about `message_len`
-/// bytes. While a client writes a batch of requests it is not reading replies; if both the
-/// requests and the replies in flight could fill the kernel's socket buffers, each side would
-/// wait on the other forever. Keeping the small side under 32 KiB (socket buffers are larger)
-/// rules that out whatever the file name's length.
-pub fn bounded_window(window: usize, message_len: usize) -> usize {
-    window.min(SMALL_MESSAGE_BYTES / message_len.max(1)).max(1)
-}
-
 /// Settings shared by every transfer of a client.
 #[derive(Debug, Clone)]
 pub struct TransferOptions {
@@ -70,6 +59,13 @@ pub struct TransferOptions {
     /// A server silent this long while a reply is awaited has left the transfer (its chunks go
     /// to the others). Long enough never to fire on a healthy peer at `--chunk-delay 500`.
     pub stall_timeout: Duration,
+    /// `window` was given (`--window`): it bounds every window. Otherwise a window grows up to
+    /// the memory budget's share per peer.
+    pub window_given: bool,
+    /// Each download's memory budget (`--download-memory`).
+    pub download_memory: memory::MemoryBudget,
+    /// Keep the seed's round robin strictly (`--strict-round-robin`).
+    pub strict_round_robin: bool,
 }
 
 impl Default for TransferOptions {
@@ -79,6 +75,21 @@ impl Default for TransferOptions {
             chunk_delay: Duration::ZERO,
             connect_timeout: Duration::from_secs(5),
             stall_timeout: DEFAULT_STALL_TIMEOUT,
+            window_given: false,
+            download_memory: memory::MemoryBudget::default(),
+            strict_round_robin: false,
+        }
+    }
+}
+
+impl TransferOptions {
+    /// The most requests in flight to one of `peers` peers that pipeline: `--window` if given,
+    /// else the memory budget's share.
+    pub fn pipelined_window(&self, peers: usize) -> usize {
+        if self.window_given {
+            self.window
+        } else {
+            self.download_memory.window_per_peer(peers)
         }
     }
 }
@@ -121,19 +132,5 @@ pub fn describe(e: &ConnError) -> String {
             _ => e.to_string(),
         },
         ConnError::Protocol(e) => format!("protocol error: {e}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_keep_small_messages_under_the_bound() {
-        assert_eq!(bounded_window(512, 40), 512);
-        assert_eq!(bounded_window(512, 287), 114);
-        assert!(bounded_window(512, 287) * 287 <= 32 * 1024);
-        assert_eq!(bounded_window(1, 10_000_000), 1);
-        assert_eq!(bounded_window(0, 40), 1);
     }
 }

@@ -337,6 +337,22 @@ impl TransferProgress {
         self.note(note);
     }
 
+    /// `count` chunks moved from serving peer `from` to `to` (a peer far behind, the endgame),
+    /// said in `note` if given.
+    pub fn moved(&self, from: usize, to: usize, count: u64, note: Option<String>) {
+        if let Some(p) = self.per_peer.get(from) {
+            let _ = (p.assigned).fetch_update(Ordering::Relaxed, Ordering::Relaxed, |a| {
+                Some(a.saturating_sub(count))
+            });
+        }
+        if let Some(p) = self.per_peer.get(to) {
+            p.assigned.fetch_add(count, Ordering::Relaxed);
+        }
+        if let Some(note) = note {
+            self.note(note);
+        }
+    }
+
     /// Marks the chunk-map cells holding `stripe`'s chunks as reassigned.
     fn mark_reassigned(&self, stripe: &Stripe) {
         let mark = |index: u64| {

@@ -27,10 +27,20 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::time::Duration;
 
 use super::allocation::{Allocation, Stripe, Takeover};
+use super::memory::MemoryBudget;
+use super::ring::Ring;
+use crate::core::protocol::chunk_count;
 use crate::core::protocol::digest::ContentDigest;
-use crate::core::protocol::{CHUNK_SIZE, chunk_count};
+
+#[path = "rebalance.rs"]
+pub mod rebalance;
+#[path = "scheduler_verify.rs"]
+mod verify;
+use rebalance::{Meter, Move, Rebalanced};
+use verify::Verify;
 
 /// Where a transfer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +69,9 @@ struct PeerState {
     blocked: bool,
     /// Chunks received from this peer.
     done: u64,
+    /// The window it last asked with.
+    window: usize,
+    meter: Meter,
 }
 
 pub struct Scheduler {
@@ -74,6 +87,26 @@ pub struct Scheduler {
     aborted: bool,
     verify: Option<Verify>,
     dropped: Vec<Dropped>,
+    /// The memory budget; `None`: a ring of fixed size.
+    budget: Option<MemoryBudget>,
+    /// Strict round robin: nothing moves between serving peers while they serve.
+    strict: bool,
+    /// The caller's clock (`set_now`).
+    now: Duration,
+    /// Blocked peers are next woken on a reply at this time, to look for work again.
+    recheck_at: Duration,
+    moves: Vec<Move>,
+    rebalanced: Rebalanced,
+    /// Chunks asked a second time at the endgame.
+    asked_twice: Vec<u64>,
+}
+
+/// How a download's scheduler sizes its memory and whether it may move work.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    pub budget: MemoryBudget,
+    /// Keep the seed's round robin strictly (`--strict-round-robin`).
+    pub strict: bool,
 }
 
 /// A peer dropped from the transfer because it sent bytes that do not match the digest.
@@ -83,26 +116,6 @@ pub struct Dropped {
     /// The first chunk it sent wrong.
     pub chunk: u64,
     pub takeover: Takeover,
-}
-
-/// Verification against a content digest.
-struct Verify {
-    digest: ContentDigest,
-    /// Peers that described the file with this digest (first choice to fetch a group again).
-    vouching: Vec<usize>,
-    /// A group being fetched again.
-    repair: Option<Repair>,
-    /// Groups that failed verification (a figure for the user).
-    failed_groups: u64,
-}
-
-struct Repair {
-    group: u64,
-    /// The group's bytes as first received, and who sent each chunk.
-    first_bytes: Vec<u8>,
-    first_owners: Vec<usize>,
-    /// Peers asked to fetch the group again, in order.
-    tried: Vec<usize>,
 }
 
 impl Scheduler {
@@ -126,7 +139,34 @@ impl Scheduler {
             aborted: false,
             verify: None,
             dropped: Vec::new(),
+            budget: None,
+            strict: false,
+            now: Duration::ZERO,
+            recheck_at: Duration::ZERO,
+            moves: Vec::new(),
+            rebalanced: Rebalanced::default(),
+            asked_twice: Vec::new(),
         }
+    }
+
+    /// A download under `policy`: the ring starts at its first size and grows with the
+    /// windows, within the budget (see `memory`).
+    pub fn with_policy(size: u64, peers: usize, policy: Policy) -> Scheduler {
+        let first = super::memory::INITIAL_RING_SLOTS.min(policy.budget.ring_slots());
+        let mut s = Scheduler::new(size, peers, first.max(1) as usize).strict(policy.strict);
+        s.budget = Some(policy.budget);
+        s
+    }
+
+    /// Strict round robin (`--strict-round-robin`): nothing moves between serving peers.
+    pub fn strict(mut self, strict: bool) -> Scheduler {
+        self.strict = strict;
+        self
+    }
+
+    /// The caller's clock: the time since the download started (virtual in the simulation).
+    pub fn set_now(&mut self, now: Duration) {
+        self.now = self.now.max(now);
     }
 
     /// Checks every group of chunks against `digest` before it is written. `vouching`: the
@@ -194,8 +234,7 @@ impl Scheduler {
     /// The chunks to request from `peer` now, given its window. Requests leave in batches: the
     /// window is topped up once half of it has drained.
     pub fn request(&mut self, peer: usize, window: usize) -> Vec<u64> {
-        let window = window.max(1);
-        let limit = self.ring.limit();
+        let window = self.clamp_window(window);
         let running = self.state() == State::Running;
         let Some(p) = self.peers.get_mut(peer) else {
             return Vec::new();
@@ -203,7 +242,10 @@ impl Scheduler {
         if !p.serving || !running || p.in_flight.len() > window / 2 {
             return Vec::new();
         }
+        p.window = window;
         let room = window - p.in_flight.len();
+        self.fit_ring();
+        let limit = self.ring.limit();
         let mut batch = Vec::new();
         while batch.len() < room {
             match self.allocation.next_below(peer, limit) {
@@ -211,9 +253,62 @@ impl Scheduler {
                 None => break,
             }
         }
+        if batch.is_empty() {
+            batch = self.rebalance(peer, room, limit);
+        }
+        let now = self.now;
+        let p = &mut self.peers[peer];
+        if !batch.is_empty() {
+            p.meter.asked(now, p.in_flight.is_empty());
+        }
         p.in_flight.extend(&batch);
         p.blocked = p.in_flight.is_empty();
         batch
+    }
+
+    /// The window within the budget's share per peer.
+    fn clamp_window(&self, window: usize) -> usize {
+        match self.budget {
+            Some(b) => window.min(b.window_per_peer(self.peers.len())).max(1),
+            None => window.max(1),
+        }
+    }
+
+    /// Grows the ring to the reach the windows need (twice as long at least, so it grows
+    /// rarely), within the budget.
+    fn fit_ring(&mut self) {
+        let Some(budget) = self.budget else {
+            return;
+        };
+        let serving = self.peers.iter().filter(|p| p.serving);
+        let in_flight: u64 = serving.map(|p| p.window as u64).sum();
+        let want = budget.ring_for(in_flight);
+        if want > self.ring.slots {
+            let grown = want.max(self.ring.slots * 2).min(budget.ring_slots());
+            self.ring.grow_to(grown);
+        }
+    }
+
+    /// Chunks moved between serving peers since the last call (to say so).
+    pub fn take_moves(&mut self) -> Vec<Move> {
+        std::mem::take(&mut self.moves)
+    }
+
+    /// What rebalancing did so far.
+    pub fn rebalanced(&self) -> &Rebalanced {
+        &self.rebalanced
+    }
+
+    /// Bytes the ring may hold now (its slots; the simulation checks them against the budget).
+    #[cfg(test)]
+    pub fn ring_bytes(&self) -> u64 {
+        self.ring.slots * super::ring::SLOT_BYTES
+    }
+
+    /// Chunks asked a second time at the endgame.
+    #[cfg(test)]
+    pub fn asked_twice(&self) -> &[u64] {
+        &self.asked_twice
     }
 
     /// Chunk `index` arrived from `peer` with `payload` (its length already checked by the
@@ -234,6 +329,17 @@ impl Scheduler {
         }
         p.in_flight.pop_front();
         p.done += 1;
+        p.meter.delivered(self.now, p.in_flight.is_empty());
+        if !self.strict && self.now >= self.recheck_at {
+            // Idle peers look again: someone may have fallen far behind meanwhile.
+            self.recheck_at = self.now + rebalance::RECHECK;
+            self.wake_blocked();
+        }
+        if self.ring.has(index) || self.stale_for_repair(peer, index) {
+            // The second reply to a chunk asked twice at the endgame.
+            self.rebalanced.discarded += 1;
+            return Ok(());
+        }
         self.received += 1;
         self.ring.put(index, payload, peer);
         Ok(())
@@ -256,118 +362,6 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Writes every whole group that is present and matches the digest; a group that does not
-    /// match is fetched again. True if the ring moved on (or a repair started).
-    fn write_verified(
-        &mut self,
-        write: &mut impl FnMut(u64, &[u8]) -> io::Result<()>,
-    ) -> io::Result<bool> {
-        let mut moved = false;
-        while let Some(Some(verify)) =
-            (self.state() == State::Running).then_some(self.verify.as_ref())
-        {
-            let g = self.ring.written / verify.digest.group_chunks;
-            let end = self.chunks.min((g + 1) * verify.digest.group_chunks);
-            if self.ring.ready < end {
-                break;
-            }
-            let from = self.ring.written;
-            // A group held in one piece of the ring is checked in place; only one that wraps
-            // around the ring's end, or that failed before, is copied.
-            let matches = match self.ring.contiguous(from, end) {
-                Some(bytes) if verify.repair.is_none() => verify.digest.group_matches(g, bytes),
-                _ => {
-                    let (bytes, _) = self.ring.run(from, end);
-                    verify.digest.group_matches(g, &bytes)
-                }
-            };
-            if matches {
-                if self.verify.as_ref().is_some_and(|v| v.repair.is_some()) {
-                    let (bytes, _) = self.ring.run(from, end);
-                    self.group_verified(g, &bytes);
-                }
-                self.ring.write_run(end, |o, b| write(o, b))?;
-            } else {
-                let (bytes, owners) = self.ring.run(from, end);
-                self.group_failed(g, bytes, owners);
-            }
-            moved = true;
-        }
-        Ok(moved)
-    }
-
-    /// Group `g` matched. If it was being fetched again, whoever sent chunks that differ from
-    /// the good bytes is dropped.
-    fn group_verified(&mut self, g: u64, good: &[u8]) {
-        let Some(verify) = self.verify.as_mut() else {
-            return;
-        };
-        let Some(repair) = verify.repair.take_if(|r| r.group == g) else {
-            return;
-        };
-        let first_chunk = g * verify.digest.group_chunks;
-        let mut culprits: Vec<(usize, u64)> = Vec::new();
-        let pieces = repair.first_bytes.chunks(CHUNK_SIZE as usize);
-        for (k, (was, now)) in pieces.zip(good.chunks(CHUNK_SIZE as usize)).enumerate() {
-            let owner = repair.first_owners[k];
-            if was != now && !culprits.iter().any(|&(p, _)| p == owner) {
-                culprits.push((owner, first_chunk + k as u64));
-            }
-        }
-        for (peer, chunk) in culprits {
-            self.drop_peer(peer, chunk);
-        }
-    }
-
-    /// Group `g` did not match: its chunks are fetched again, from a peer that vouched for the
-    /// digest if one is serving (else any other serving peer); if every candidate was tried,
-    /// the transfer fails.
-    fn group_failed(&mut self, g: u64, bytes: Vec<u8>, owners: Vec<usize>) {
-        let Some(verify) = self.verify.as_mut() else {
-            return;
-        };
-        let group_chunks = verify.digest.group_chunks;
-        let (start, end) = (g * group_chunks, self.chunks.min((g + 1) * group_chunks));
-        let mut tried = Vec::new();
-        match verify.repair.take() {
-            Some(repair) if repair.group == g => {
-                // The second fetch failed too. A peer that sent the whole group alone is wrong.
-                if let [only, ..] = owners.as_slice()
-                    && owners.iter().all(|o| o == only)
-                {
-                    self.drop_peer(*only, start);
-                }
-                tried = repair.tried;
-                verify_repair_start(
-                    self,
-                    g,
-                    repair.first_bytes,
-                    repair.first_owners,
-                    tried,
-                    start,
-                    end,
-                );
-            }
-            _ => {
-                verify.failed_groups += 1;
-                tried.clear();
-                verify_repair_start(self, g, bytes, owners, tried, start, end);
-            }
-        }
-    }
-
-    fn drop_peer(&mut self, peer: usize, chunk: u64) {
-        if !self.is_serving(peer) {
-            return;
-        }
-        let takeover = self.left(peer);
-        self.dropped.push(Dropped {
-            peer,
-            chunk,
-            takeover,
-        });
-    }
-
     /// `peer` stopped serving (closed, reset, protocol error, silent too long). Its unfinished
     /// chunks are dealt round robin to the peers still serving.
     pub fn left(&mut self, peer: usize) -> Takeover {
@@ -380,11 +374,32 @@ impl Scheduler {
         p.serving = false;
         p.blocked = false;
         let in_flight: Vec<u64> = p.in_flight.drain(..).collect();
+        let in_flight = self.orphans(peer, in_flight);
         let takeover = self.allocation.peer_left(peer, &in_flight);
         // Its own task too, if it waits: it must see that it is out.
         self.wakes.push(peer);
         self.wake_blocked();
         takeover
+    }
+
+    /// Which of `in_flight` (a leaving peer's requests, in order) must be dealt again: not
+    /// those that arrived from another peer, nor a request that predates the repair of its
+    /// group (the repair fetches that chunk: one stale entry covers one request, so a fresh
+    /// request for the same chunk, from the repair itself, is still an orphan), each chunk
+    /// once. One also awaited from another peer (the endgame) is an orphan: that request may
+    /// yet fail too, and a third reply is only discarded.
+    fn orphans(&mut self, peer: usize, in_flight: Vec<u64>) -> Vec<u64> {
+        let mut seen = std::collections::HashSet::new();
+        let mut orphans = Vec::new();
+        for index in in_flight {
+            if self.ring.has(index) || self.stale_for_repair(peer, index) {
+                continue;
+            }
+            if seen.insert(index) {
+                orphans.push(index);
+            }
+        }
+        orphans
     }
 
     /// Ends the transfer as failed (the file cannot be written); every waiting peer is woken
@@ -421,272 +436,10 @@ impl Scheduler {
     }
 }
 
-/// Starts fetching group `g` (chunks `start..end`) again from the next candidate peer.
-fn verify_repair_start(
-    s: &mut Scheduler,
-    g: u64,
-    first_bytes: Vec<u8>,
-    first_owners: Vec<usize>,
-    mut tried: Vec<usize>,
-    start: u64,
-    end: u64,
-) {
-    let Some(verify) = s.verify.as_ref() else {
-        return;
-    };
-    let serving = |p: &usize| s.peers.get(*p).is_some_and(|q| q.serving) && !tried.contains(p);
-    let candidate = verify
-        .vouching
-        .iter()
-        .copied()
-        .find(|p| serving(p))
-        .or_else(|| (0..s.peers.len()).find(|p| serving(p)));
-    let Some(by) = candidate else {
-        // Nobody left who could send this group right: the download cannot succeed.
-        s.abort();
-        return;
-    };
-    tried.push(by);
-    s.ring.forget(start, end);
-    s.received -= end - start;
-    s.allocation.assign(
-        by,
-        Stripe {
-            next: start,
-            step: 1,
-            end,
-        },
-    );
-    if let Some(verify) = s.verify.as_mut() {
-        verify.repair = Some(Repair {
-            group: g,
-            first_bytes,
-            first_owners,
-            tried,
-        });
-    }
-}
-
-/// The reassembly ring: chunks arrive in any order within the reach; the disk gets contiguous
-/// runs. Chunk i lives in slot i mod `slots`; a chunk is requested only when its slot is free
-/// (`index < written + slots`), so memory is bounded by the ring whatever the file size.
-struct Ring {
-    size: u64,
-    chunks: u64,
-    slots: u64,
-    buf: Vec<u8>,
-    present: Vec<bool>,
-    /// Who sent the chunk in each slot.
-    owner: Vec<usize>,
-    /// Chunks below this are written.
-    written: u64,
-    /// Chunks from `written` up to this are present.
-    ready: u64,
-    /// Chunks held (present and not written).
-    held: u64,
-    /// Runs are written once they are this long (or reach the end of the file).
-    run: u64,
-}
-
-impl Ring {
-    fn new(size: u64, slots: usize) -> Ring {
-        let chunks = chunk_count(size);
-        let slots = (slots.max(1) as u64).min(chunks.max(1));
-        Ring {
-            size,
-            chunks,
-            slots,
-            buf: Vec::new(),
-            present: vec![false; slots as usize],
-            owner: vec![0; slots as usize],
-            written: 0,
-            ready: 0,
-            held: 0,
-            run: (slots / 4).max(1),
-        }
-    }
-
-    /// Chunks below this may be requested.
-    fn limit(&self) -> u64 {
-        self.written + self.slots
-    }
-
-    /// Holds at least `chunks` chunks (a whole verification group), unless the file is smaller.
-    fn widen_to(&mut self, chunks: u64) {
-        let slots = self.slots.max(chunks).min(self.chunks.max(1));
-        if slots != self.slots {
-            *self = Ring::new(self.size, slots as usize);
-        }
-        self.run = 1;
-    }
-
-    /// Chunks `from..to` (all present) as a slice of the ring, if they do not wrap around it.
-    fn contiguous(&self, from: u64, to: u64) -> Option<&[u8]> {
-        let slot = from % self.slots;
-        if to - from > self.slots - slot {
-            return None;
-        }
-        let start = (slot * CHUNK_SIZE) as usize;
-        let len = ((to * CHUNK_SIZE).min(self.size) - from * CHUNK_SIZE) as usize;
-        self.buf.get(start..start + len)
-    }
-
-    /// Chunks `from..to` (all present) as one piece of bytes, and who sent each.
-    fn run(&self, from: u64, to: u64) -> (Vec<u8>, Vec<usize>) {
-        let mut bytes = Vec::with_capacity(((to - from) * CHUNK_SIZE) as usize);
-        let mut owners = Vec::with_capacity((to - from) as usize);
-        for index in from..to {
-            let slot = (index % self.slots) as usize;
-            let start = slot * CHUNK_SIZE as usize;
-            let len = crate::core::protocol::chunk_len(self.size, index).unwrap_or(0);
-            bytes.extend_from_slice(&self.buf[start..start + len]);
-            owners.push(self.owner[slot]);
-        }
-        (bytes, owners)
-    }
-
-    /// Writes chunks `written..to` (all present), then frees their slots.
-    fn write_run(
-        &mut self,
-        to: u64,
-        mut write: impl FnMut(u64, &[u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let mut from = self.written;
-        while from < to {
-            let slot = from % self.slots;
-            let until = to.min(from + (self.slots - slot));
-            let offset = from * CHUNK_SIZE;
-            let len = (until * CHUNK_SIZE).min(self.size) - offset;
-            let start = (slot * CHUNK_SIZE) as usize;
-            write(offset, &self.buf[start..start + len as usize])?;
-            for s in slot..slot + (until - from) {
-                self.present[s as usize] = false;
-            }
-            self.held -= until - from;
-            from = until;
-        }
-        self.written = to;
-        if self.written == self.chunks {
-            self.buf = Vec::new();
-        }
-        Ok(())
-    }
-
-    /// Chunks `from..to` are to be fetched again: their slots are emptied.
-    fn forget(&mut self, from: u64, to: u64) {
-        for index in from..to {
-            let slot = (index % self.slots) as usize;
-            if self.present[slot] {
-                self.present[slot] = false;
-                self.held -= 1;
-            }
-        }
-        self.ready = self.ready.min(from);
-    }
-
-    fn put(&mut self, index: u64, payload: &[u8], peer: usize) {
-        debug_assert!(index >= self.written && index < self.limit());
-        if self.buf.is_empty() {
-            self.buf = vec![0; (self.slots * CHUNK_SIZE) as usize];
-        }
-        let slot = (index % self.slots) as usize;
-        let start = slot * CHUNK_SIZE as usize;
-        self.buf[start..start + payload.len()].copy_from_slice(payload);
-        self.owner[slot] = peer;
-        if !self.present[slot] {
-            self.present[slot] = true;
-            self.held += 1;
-        }
-        let end = self.chunks.min(self.limit());
-        while self.ready < end && self.present[(self.ready % self.slots) as usize] {
-            self.ready += 1;
-        }
-    }
-
-    /// Writes the ready run if it is long enough or ends the file; true if anything was written.
-    fn flush(&mut self, write: impl FnMut(u64, &[u8]) -> io::Result<()>) -> io::Result<bool> {
-        let pending = self.ready - self.written;
-        if pending == 0 || (pending < self.run && self.ready < self.chunks) {
-            return Ok(false);
-        }
-        self.write_run(self.ready, write)?;
-        Ok(true)
-    }
-}
-
 #[cfg(test)]
 #[path = "scheduler_sim.rs"]
 pub(crate) mod simulation;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn payload(index: u64, size: u64) -> Vec<u8> {
-        let len = crate::core::protocol::chunk_len(size, index).unwrap_or(0);
-        vec![(index % 251) as u8; len]
-    }
-
-    #[test]
-    fn seed_round_robin_from_three_peers() {
-        let mut s = Scheduler::new(1000, 3, 64);
-        assert_eq!(s.request(0, 1), vec![0]);
-        assert_eq!(s.request(1, 1), vec![1]);
-        assert_eq!(s.request(2, 8), vec![2, 5, 8]);
-        assert_eq!(s.request(0, 1), Vec::<u64>::new(), "window of one is full");
-    }
-
-    #[test]
-    fn a_departed_peers_chunks_go_to_the_survivors_and_the_file_completes() {
-        let size = 1000;
-        let mut s = Scheduler::new(size, 3, 4);
-        let mut file = vec![0u8; size as usize];
-        let mut write = |offset: u64, bytes: &[u8]| {
-            file[offset as usize..offset as usize + bytes.len()].copy_from_slice(bytes);
-            Ok(())
-        };
-        assert_eq!(s.request(1, 4), vec![1]); // reach: chunks 0..4
-        let t = s.left(1);
-        assert_eq!(t.orphaned, 3); // 1, 4, 7
-        for _ in 0..100 {
-            for peer in [0, 2] {
-                for index in s.request(peer, 2) {
-                    s.arrived(peer, index, &payload(index, size)).unwrap();
-                }
-                s.write_ready(&mut write).unwrap();
-            }
-        }
-        assert_eq!(s.state(), State::Succeeded);
-        for index in 0..10u64 {
-            assert_eq!(file[index as usize * 100], (index % 251) as u8);
-        }
-    }
-
-    #[test]
-    fn the_last_peer_leaving_fails_the_transfer() {
-        let mut s = Scheduler::new(500, 1, 8);
-        s.request(0, 2);
-        s.left(0);
-        assert_eq!(s.state(), State::Failed);
-        assert!(s.request(0, 2).is_empty());
-    }
-
-    #[test]
-    fn an_unrequested_chunk_is_the_peers_error() {
-        let mut s = Scheduler::new(500, 2, 8);
-        assert_eq!(s.request(0, 1), vec![0]);
-        assert_eq!(
-            s.arrived(0, 2, &[0; 100]),
-            Err(Unexpected {
-                expected: Some(0),
-                got: 2
-            })
-        );
-    }
-
-    #[test]
-    fn an_empty_file_succeeds_at_once() {
-        let s = Scheduler::new(0, 2, 8);
-        assert_eq!(s.state(), State::Succeeded);
-    }
-}
+#[path = "scheduler_tests.rs"]
+mod tests;

@@ -46,6 +46,7 @@ pub async fn upload(
     let uploads = join_all(peers.iter().enumerate().map(|(position, peer)| {
         let target = Target {
             position,
+            targets: peers.len(),
             progress: Arc::clone(&progress),
         };
         async move {
@@ -154,7 +155,8 @@ async fn send_chunks(
             file: file.to_string(),
             error,
         })?;
-    let mut push = Push::new(file, size, reader, target, ctx.options.chunk_delay);
+    let most = ctx.options.pipelined_window(target.targets);
+    let mut push = Push::new(file, size, reader, target, ctx.options.chunk_delay).most(most);
     match exchange::run(&mut push, link, id, &ctx.out).await {
         Ended::Done => Ok(()),
         Ended::Left(why) => Err(why),

@@ -8,12 +8,13 @@ use std::time::Duration;
 use super::shared::{Arrival, Shared};
 use super::writer::DiskWriter;
 use crate::core::protocol::lines;
+use crate::peer::transfer::TransferContext;
 use crate::peer::transfer::allocation::Takeover;
 use crate::peer::transfer::exchange::{
     self, Batch, Chunks, Ended, Link, PeerFailure, Sent, Side, Way,
 };
 use crate::peer::transfer::scheduler::Dropped;
-use crate::peer::transfer::{TransferContext, bounded_window};
+use crate::peer::transfer::scheduler::rebalance::{Move, Why};
 
 /// One serving peer's task: the exchange until the download is over or the peer leaves.
 pub async fn fetch(
@@ -55,13 +56,19 @@ impl Side for Fetch<'_> {
     }
 
     fn cap(&self, peer_window: usize) -> usize {
-        // `#DOWNLOAD f chunk i\n`: the small messages here are the requests.
-        bounded_window(peer_window, self.chunks.file.len() + 32)
+        // Replies are read while requests go out (`flush_reading`): no socket buffer bounds
+        // the window; the memory budget does (or `--window`).
+        if peer_window > 1 {
+            self.ctx.options.pipelined_window(self.shared.ids.len())
+        } else {
+            1
+        }
     }
 
     async fn next(&mut self, window: usize, in_flight: usize) -> Result<Batch, Ended> {
         self.shared.progress.set_window(self.position, window);
-        let (indices, running) = self.shared.request(self.position, window);
+        let (indices, running, moves) = self.shared.request(self.position, window);
+        say_moves(self.shared, self.ctx, &moves);
         if !running {
             return Err(Ended::Done);
         }
@@ -108,6 +115,32 @@ impl Side for Fetch<'_> {
         } else {
             Err(Ended::Done)
         }
+    }
+}
+
+/// Chunks moved between serving peers: counted in the progress, and said (in the log and the
+/// transfer's notes) the first time between two peers.
+fn say_moves(shared: &Shared, ctx: &TransferContext, moves: &[Move]) {
+    for m in moves {
+        let (from, to) = (&shared.ids[m.from], &shared.ids[m.to]);
+        let note = m.first.then(|| match m.why {
+            Why::FarBehind {
+                queued,
+                theirs,
+                ours,
+            } => lines::far_behind(&shared.file, from, to, queued, theirs, ours),
+            Why::Endgame => lines::endgame(&shared.file, from, to),
+        });
+        if let Some(note) = &note {
+            ctx.out.note(note.clone());
+        }
+        // A chunk asked a second time stays with its first peer as well.
+        let from = if m.why == Why::Endgame {
+            usize::MAX
+        } else {
+            m.from
+        };
+        shared.progress.moved(from, m.to, m.chunks, note);
     }
 }
 

@@ -3,6 +3,7 @@
 //! wakes and runs of bytes for the disk writer.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -11,12 +12,9 @@ use crate::core::locks::LockExt;
 use crate::core::protocol::lines;
 use crate::peer::transfer::allocation::Takeover;
 use crate::peer::transfer::progress::TransferProgress;
-use crate::peer::transfer::scheduler::{Dropped, Scheduler, State, Unexpected};
+use crate::peer::transfer::scheduler::rebalance::Move;
+use crate::peer::transfer::scheduler::{Dropped, Policy, Scheduler, State, Unexpected};
 use crate::peer::transfer::versions::Version;
-
-/// Chunks held in memory for reassembly per download (100 bytes each): the scheduler never lets
-/// requests run further ahead of the first missing chunk than this.
-const REASSEMBLY_SLOTS: usize = 8192;
 
 /// State shared by the fetch tasks of one download.
 pub struct Shared {
@@ -28,6 +26,8 @@ pub struct Shared {
     /// One per serving peer: wakes a fetch task that waits with nothing to send.
     wakers: Vec<Notify>,
     pub progress: Arc<TransferProgress>,
+    /// The scheduler's clock starts here.
+    started: Instant,
 }
 
 /// Why a batch of replies could not be taken.
@@ -55,8 +55,9 @@ impl Shared {
         progress: Arc<TransferProgress>,
         size: u64,
         version: Version,
+        policy: Policy,
     ) -> Shared {
-        let scheduler = Scheduler::new(size, ids.len(), REASSEMBLY_SLOTS);
+        let scheduler = Scheduler::with_policy(size, ids.len(), policy);
         let scheduler = match version {
             Version::Verified { digest, vouching } => scheduler.verify_with(digest, vouching),
             _ => scheduler,
@@ -68,12 +69,20 @@ impl Shared {
             wakers: ids.iter().map(|_| Notify::new()).collect(),
             ids,
             progress,
+            started: Instant::now(),
         }
     }
 
     // The lock guards plain data updated in short sections that do not panic.
     pub fn lock(&self) -> MutexGuard<'_, Scheduler> {
         self.scheduler.lock_unpoisoned()
+    }
+
+    /// The scheduler, its clock set to now.
+    fn lock_now(&self) -> MutexGuard<'_, Scheduler> {
+        let mut scheduler = self.lock();
+        scheduler.set_now(self.started.elapsed());
+        scheduler
     }
 
     /// Wakes the fetch tasks the scheduler says may now have work (or must see the end).
@@ -92,19 +101,19 @@ impl Shared {
         }
     }
 
-    /// The requests to send to `position` now, and whether it still takes part in a running
-    /// download.
-    pub fn request(&self, position: usize, window: usize) -> (Vec<u64>, bool) {
-        let mut scheduler = self.lock();
+    /// The requests to send to `position` now, whether it still takes part in a running
+    /// download, and the chunks that moved between serving peers to make them.
+    pub fn request(&self, position: usize, window: usize) -> (Vec<u64>, bool, Vec<Move>) {
+        let mut scheduler = self.lock_now();
         let indices = scheduler.request(position, window);
         let on = scheduler.state() == State::Running && scheduler.is_serving(position);
-        (indices, on)
+        (indices, on, scheduler.take_moves())
     }
 
     /// Hands a batch of replies from `position` to the scheduler; the runs now ready for the
     /// file and the peers dropped for wrong bytes meanwhile.
     pub fn arrived(&self, position: usize, chunks: &[(u64, &[u8])]) -> Result<Arrived, Arrival> {
-        let mut scheduler = self.lock();
+        let mut scheduler = self.lock_now();
         if !scheduler.is_serving(position) {
             // Dropped meanwhile (it sent wrong bytes): what it sends now is not wanted.
             return Err(Arrival::Dropped);
@@ -143,7 +152,7 @@ impl Shared {
 
     /// `position` stopped serving: its chunks go to the others.
     pub fn left(&self, position: usize) -> Option<Takeover> {
-        let mut scheduler = self.lock();
+        let mut scheduler = self.lock_now();
         if scheduler.state() != State::Running || !scheduler.is_serving(position) {
             return None;
         }

@@ -149,6 +149,13 @@ impl Link {
         flush(&mut self.conn, self.stall).await
     }
 
+    /// Like `flush`, reading replies meanwhile (at most `read_limit` bytes buffered): for
+    /// pipelined requests, so that no window is bounded by the socket buffers.
+    pub async fn flush_reading(&mut self, read_limit: usize) -> Result<(), PeerFailure> {
+        let flushed = self.conn.flush_reading(read_limit).await;
+        flushed.map_err(|e| PeerFailure::from_conn(e.into(), self.stall))
+    }
+
     /// Ends the current connection (some servers act on a client's close).
     pub async fn close(&mut self) {
         self.conn.shutdown().await;

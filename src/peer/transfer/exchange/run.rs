@@ -15,6 +15,9 @@ use crate::peer::events::{LineBatch, Reporter};
 use crate::peer::transfer::pipelining::PeerWindow;
 use crate::peer::transfer::window::AdaptiveWindow;
 
+/// Read-buffer room beyond the replies in flight while requests are being sent.
+const READ_SLACK: usize = 64 * 1024;
+
 /// Why one peer's exchange ended.
 pub enum Ended {
     /// Its part is done: every chunk acknowledged, or the download over (finished, failed or
@@ -36,8 +39,8 @@ pub trait Side {
     /// What the chunk messages look like.
     fn chunks(&self) -> &Chunks;
 
-    /// The window's bound from the peer's (asked with nothing in flight): the small messages of
-    /// the exchange must stay under the socket buffers (`bounded_window`), and an upload with a
+    /// The window's bound from the peer's (asked with nothing in flight): the memory budget's
+    /// share or `--window` for a peer that pipelines, and an upload with a
     /// chunk delay goes in lockstep.
     fn cap(&self, peer_window: usize) -> usize;
 
@@ -144,7 +147,14 @@ impl<S: Side> Exchange<'_, S> {
         self.out.emit(&mut self.lines);
         self.side.requested(sent.len());
         self.in_flight.extend(sent);
-        if let Err(why) = self.link.flush().await {
+        let flushed = if framing == Framing::Line {
+            // Replies to the requests in flight are read while more requests go out.
+            let limit = self.in_flight.len() * self.side.chunks().reply_bound() + READ_SLACK;
+            self.link.flush_reading(limit).await
+        } else {
+            self.link.flush().await
+        };
+        if let Err(why) = flushed {
             self.resume(why, framing).await?;
         }
         let pause = self.side.pause();

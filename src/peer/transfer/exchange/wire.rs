@@ -99,6 +99,15 @@ impl Chunks {
         }
     }
 
+    /// The most bytes a reply of this exchange takes (for reading ahead while sending).
+    pub fn reply_bound(&self) -> usize {
+        let payload = match self.way {
+            Way::Download => crate::core::protocol::CHUNK_SIZE as usize,
+            Way::Upload => 0,
+        };
+        self.file.len() + payload + 64
+    }
+
     fn request(&self, sent: &Sent) -> Request {
         let (file, index) = (self.file.clone(), sent.index);
         match self.way {

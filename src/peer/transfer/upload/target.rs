@@ -7,13 +7,14 @@ use std::time::Duration;
 use super::reader::ChunkReader;
 use super::window::UploadWindow;
 use crate::core::protocol::chunk_len;
-use crate::peer::transfer::bounded_window;
 use crate::peer::transfer::exchange::{Batch, Chunks, Ended, PeerFailure, Sent, Side, Way};
 use crate::peer::transfer::progress::TransferProgress;
 
 /// A target's place in the upload's progress.
 pub struct Target {
     pub position: usize,
+    /// Targets of the whole upload (they share its memory budget).
+    pub targets: usize,
     pub progress: Arc<TransferProgress>,
 }
 
@@ -30,6 +31,8 @@ pub struct Push<'t> {
     reader: ChunkReader,
     target: &'t Target,
     chunk_delay: Duration,
+    /// The most chunks in flight to a target that pipelines.
+    most: usize,
 }
 
 impl<'t> Push<'t> {
@@ -50,7 +53,14 @@ impl<'t> Push<'t> {
             reader,
             target,
             chunk_delay,
+            most: crate::peer::transfer::DEFAULT_WINDOW,
         }
+    }
+
+    /// At most `most` chunks in flight (the window's cap for a target that pipelines).
+    pub fn most(mut self, most: usize) -> Push<'t> {
+        self.most = most.max(1);
+        self
     }
 }
 
@@ -61,9 +71,10 @@ impl Side for Push<'_> {
 
     fn cap(&self, peer_window: usize) -> usize {
         // A chunk delay is there to watch a transfer chunk by chunk: lockstep then.
-        // `200 File f chunk i received\n`: the small messages here are the acknowledgements.
-        if self.chunk_delay.is_zero() {
-            bounded_window(peer_window, self.chunks.file.len() + 40)
+        // Acknowledgements are read while chunks go out (`flush_reading`): no socket buffer
+        // bounds the window.
+        if self.chunk_delay.is_zero() && peer_window > 1 {
+            self.most
         } else {
             1
         }
