@@ -10,29 +10,10 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use crate::util::{Console, Net, TIMEOUT, bin, free_port, random_bytes, sha256, wait_until};
-
-/// The seed for this test's random moments: `FAULT_SEED` if set, else fresh; printed.
-fn seed(test: &str) -> u64 {
-    let seed = std::env::var("FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    eprintln!("{test}: FAULT_SEED={seed}");
-    seed
-}
-
-/// A number in `range` drawn from `seed` (SplitMix64 step).
-fn pick(seed: u64, range: std::ops::Range<usize>) -> usize {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    range.start + (z ^ (z >> 31)) as usize % (range.end - range.start)
-}
+use crate::util::{
+    Console, Net, TIMEOUT, bin, fault_seed, free_port, pick_seeded, random_bytes, sha256,
+    wait_until,
+};
 
 /// 3 MB: 30,000 chunks, 10,000 per serving peer.
 const BIG: usize = 3_000_000;
@@ -76,12 +57,12 @@ fn assert_download_succeeded(net: &Net, p1: &mut Console, data: &[u8]) {
 
 #[test]
 fn a_3mb_download_survives_a_server_killed_at_a_random_moment() {
-    let seed = seed("killed");
+    let seed = fault_seed("killed");
     let data = random_bytes(BIG, seed);
     let mut net = three_servers(&data);
     let mut p1 = net.console("p1", &["--strict-round-robin"]);
     p1.send("#DOWNLOAD big.bin p2 p3 p4");
-    after_chunks_from(&mut p1, "p3", pick(seed, 1..2_000));
+    after_chunks_from(&mut p1, "p3", pick_seeded(seed, 1..2_000));
     net.kill("p3");
     p1.wait_for(
         |l| {
@@ -95,12 +76,12 @@ fn a_3mb_download_survives_a_server_killed_at_a_random_moment() {
 
 #[test]
 fn a_3mb_download_survives_a_server_that_goes_silent_with_its_connection_open() {
-    let seed = seed("silent");
+    let seed = fault_seed("silent");
     let data = random_bytes(BIG, seed);
     let net = three_servers(&data);
     let mut p1 = net.console("p1", &["--stall-timeout", "1", "--strict-round-robin"]);
     p1.send("#DOWNLOAD big.bin p2 p3 p4");
-    after_chunks_from(&mut p1, "p3", pick(seed, 1..2_000));
+    after_chunks_from(&mut p1, "p3", pick_seeded(seed, 1..2_000));
     net.signal("p3", Signal::SIGSTOP);
     p1.wait_for(
         |l| {
@@ -115,7 +96,7 @@ fn a_3mb_download_survives_a_server_that_goes_silent_with_its_connection_open() 
 
 #[test]
 fn a_3mb_download_fails_cleanly_when_every_server_is_killed() {
-    let seed = seed("all killed");
+    let seed = fault_seed("all killed");
     let data = random_bytes(BIG, seed);
     let mut net = Net::new(&["p1", "p2", "p3"]);
     for id in ["p2", "p3"] {
@@ -124,13 +105,13 @@ fn a_3mb_download_fails_cleanly_when_every_server_is_killed() {
     }
     let mut p1 = net.console("p1", &[]);
     p1.send("#DOWNLOAD big.bin p2 p3");
-    after_chunks_from(&mut p1, "p2", pick(seed, 1..2_000));
+    after_chunks_from(&mut p1, "p2", pick_seeded(seed, 1..2_000));
     net.kill("p2");
     p1.wait_for(
         |l| l.starts_with("Server p2 stopped serving file big.bin"),
         "first departure",
     );
-    after_chunks_from(&mut p1, "p3", pick(seed ^ 1, 1..2_000));
+    after_chunks_from(&mut p1, "p3", pick_seeded(seed ^ 1, 1..2_000));
     net.kill("p3");
     p1.wait_for(
         |l| l.starts_with("Server p3 stopped serving") && l.ends_with("no serving peers left"),
@@ -144,7 +125,7 @@ fn a_3mb_download_fails_cleanly_when_every_server_is_killed() {
 
 #[test]
 fn an_upload_target_killed_mid_transfer_fails_alone() {
-    let seed = seed("upload target killed");
+    let seed = fault_seed("upload target killed");
     let data = random_bytes(2_000_000, seed);
     let mut net = Net::new(&["p1", "p2", "p3", "p4"]);
     for id in ["p2", "p4"] {
@@ -154,7 +135,7 @@ fn an_upload_target_killed_mid_transfer_fails_alone() {
     // p1 reaches p3 only through a relay that stops passing p3's acknowledgements on after
     // `count` of them, and p1 sends in lockstep: so p3 has at most `count + 1` of the 20,000
     // chunks when it is killed, however far p1's printed lines lag behind its sending.
-    let count = pick(seed, 1..5_000);
+    let count = pick_seeded(seed, 1..5_000);
     let mut p3 = Spawned::peer_behind_relay(&net, "p3");
     let relay = AckRelay::start(net.port("p3"), p3.port, count);
     let mut p1 = net.console("p1", &["--window", "1"]);
