@@ -13,7 +13,16 @@
 //!   others finish.
 //!
 //! The window at most doubles per round (slow start, from 2) and at most halves per round,
-//! and is never below 2 (see [`floor`]), unless the cap is 1 (lockstep).
+//! and is never below 2 (see [`floor`]), unless the cap is 1 (lockstep). While it is still
+//! filling a path (each round's rate at least [`FILLING_RATE_GAIN`] times the last, and the
+//! rate supporting the window it has), it grows [`FILLING_GROWTH`] times per round instead:
+//! windows count 100-byte chunks, not TCP's 1,448-byte segments, so a 100 Mbit/s path at
+//! 100 ms (9,000 replies in flight) takes doubling from 2 twelve round trips (1.2 s) where TCP
+//! fills it from its 10 segments in six; growing 8 times it takes five. The first round that
+//! does not grow the rate, or whose rate no longer supports the window, ends the filling for
+//! good, so a slow peer (`--chunk-delay`) never sees it. What a round may overshoot by is
+//! bounded by the cap (the memory budget's share) and shed within rounds of at most
+//! [`MAX_ROUND`] (or two round trips).
 //! A round lasts until the replies to a window's worth of requests (and at least two) have
 //! arrived, or [`MAX_ROUND`] passed, and at least [`MIN_ROUND`] so that the rate is measured
 //! over more than a clock tick. The rate is the best
@@ -41,6 +50,11 @@ pub const MIN_ROUND: Duration = Duration::from_millis(1);
 pub const MAX_ROUND: Duration = Duration::from_millis(50);
 /// Rate samples kept (one per round): the window follows the best of them.
 pub const RATE_ROUNDS: usize = 8;
+/// How many times a window still filling its path grows per round.
+pub const FILLING_GROWTH: usize = 8;
+/// A round's rate at least this many times the previous round's: the path is not full yet
+/// (a latency-bound peer's rate grows with its window, here up to 8 times per round).
+pub const FILLING_RATE_GAIN: f64 = 1.5;
 
 #[derive(Debug, Clone)]
 pub struct AdaptiveWindow {
@@ -60,6 +74,10 @@ pub struct AdaptiveWindow {
     round: Round,
     /// Delivery rates of the last rounds, chunks per second (newest last).
     rates: VecDeque<f64>,
+    /// Still filling the path: every round so far grew the rate (see the module's notes).
+    filling: bool,
+    /// The last round's rate, if it was not app-limited.
+    last_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +107,8 @@ impl AdaptiveWindow {
                 app_limited: false,
             },
             rates: VecDeque::with_capacity(RATE_ROUNDS),
+            filling: true,
+            last_rate: None,
         }
     }
 
@@ -157,7 +177,8 @@ impl AdaptiveWindow {
             }
             self.rates.push_back(rate);
         }
-        self.resize();
+        let filling = self.still_filling(rate, round.app_limited);
+        self.resize(filling);
         self.round = Round {
             start: now,
             delivered_at_start: self.delivered,
@@ -170,7 +191,21 @@ impl AdaptiveWindow {
         self.rates.iter().copied().fold(0.0, f64::max)
     }
 
-    fn resize(&mut self) {
+    /// Whether this round, at `rate`, shows the path still filling; a round that does not
+    /// ends the filling (an app-limited round says nothing either way).
+    fn still_filling(&mut self, rate: f64, app_limited: bool) -> bool {
+        if app_limited || !self.filling {
+            return false;
+        }
+        let grew = self.last_rate.map(|last| rate >= FILLING_RATE_GAIN * last);
+        self.last_rate = Some(rate);
+        if grew == Some(false) {
+            self.filling = false;
+        }
+        grew == Some(true)
+    }
+
+    fn resize(&mut self, filling: bool) {
         let rtt = self.min_rtt.unwrap_or_default().as_secs_f64();
         let queue_time = RTT_GAIN * rtt + QUEUE_MARGIN.as_secs_f64();
         let target = (self.best_rate() * queue_time).ceil();
@@ -180,7 +215,15 @@ impl AdaptiveWindow {
         } else {
             self.cap
         };
-        let grown = target.min(self.window.saturating_mul(2));
+        // Filling: the rate supports the window it has and grows with it, so the target
+        // (this round's rate) lags the path; the next round measures the larger window.
+        let grown = if filling && target >= self.window {
+            self.window.saturating_mul(FILLING_GROWTH)
+        } else {
+            // A rate that no longer supports the window: the path is full, for good.
+            self.filling &= !filling;
+            target.min(self.window.saturating_mul(2))
+        };
         self.window = grown.max(self.window / 2).clamp(floor(self.cap), self.cap);
     }
 }
@@ -222,19 +265,65 @@ mod tests {
         assert_eq!(w.window(), 1);
     }
 
-    #[test]
-    fn slow_start_at_most_doubles_per_round() {
-        let mut w = AdaptiveWindow::new(512);
+    /// A latency-bound peer: every window delivered in one round trip of 2 ms.
+    fn latency_bound_rounds(w: &mut AdaptiveWindow, rounds: usize) -> Vec<usize> {
         let mut now = Duration::ZERO;
-        let mut last = w.window();
-        for _ in 0..12 {
+        (0..rounds)
+            .map(|_| {
+                let n = w.window();
+                w.sent(n, now, false);
+                now += 2 * MS;
+                w.delivered(n, now);
+                w.window()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn slow_start_doubles_then_grows_eight_times_while_the_rate_follows() {
+        let mut w = AdaptiveWindow::new(1 << 20);
+        let windows = latency_bound_rounds(&mut w, 10);
+        // Round 1 has no earlier rate to compare with: doubled; then x8 per round.
+        assert_eq!(windows[..5], [4, 32, 256, 2048, 16384], "{windows:?}");
+    }
+
+    #[test]
+    fn a_round_that_does_not_grow_the_rate_ends_the_filling_for_good() {
+        let mut w = AdaptiveWindow::new(1 << 20);
+        latency_bound_rounds(&mut w, 3);
+        assert_eq!(w.window(), 256);
+        // The path is full: 256 replies take as long as 32 did in a round trip (the rate stays).
+        let mut now = Duration::from_secs(1);
+        w.sent(256, now, false);
+        now += 16 * MS;
+        w.delivered(256, now);
+        assert!(!w.filling);
+        let before = w.window();
+        // A latency-bound round again: back to at most doubling.
+        let n = w.window();
+        w.sent(n, now, false);
+        now += 2 * MS;
+        w.delivered(n, now);
+        assert!(w.window() <= 2 * before, "{} after {before}", w.window());
+    }
+
+    #[test]
+    fn a_peer_that_sleeps_between_chunks_never_fills() {
+        let mut w = AdaptiveWindow::new(4096);
+        let mut now = Duration::ZERO;
+        // Sends a chunk 100 us after its request, then sleeps 40 ms (`--chunk-delay 40`).
+        let mut awake_at = Duration::ZERO;
+        for _ in 0..20 {
             let n = w.window();
             w.sent(n, now, false);
-            now += 2 * MS;
-            w.delivered(n, now);
-            assert!(w.window() <= last * 2, "{} after {last}", w.window());
-            last = w.window();
+            for _ in 0..n {
+                now = awake_at.max(now + MS / 10);
+                w.delivered(1, now);
+                awake_at = now + 40 * MS;
+            }
+            assert!(w.window() <= 2, "window {}", w.window());
         }
+        assert!(!w.filling);
     }
 
     #[test]

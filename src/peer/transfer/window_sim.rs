@@ -376,3 +376,34 @@ fn a_starved_client_does_not_shrink_a_fast_peer() {
         );
     }
 }
+
+/// Issue 29's distant path: 100 Mbit/s of replies (11 us each) at 20-200 ms round trips,
+/// with the memory budget's share as the cap. The window fills the path within eight round
+/// trips (doubling from 2 would take twelve), and keeps it at least 90 % busy after.
+#[test]
+fn a_distant_path_is_filled_within_eight_round_trips() {
+    for seed in seeds(20) {
+        let mut rng = Rng(seed);
+        let peer = ModelPeer {
+            one_way: MS * (10 + rng.below(90) as u32),
+            jitter: US * rng.below(1_000) as u32,
+            service: US * 11,
+            pause: Duration::ZERO,
+        };
+        let client = Client {
+            cap: 34_952,
+            read_batch: 1_000,
+            max_replies: 2_000_000,
+            ..QUICK_CLIENT
+        };
+        let round_trip = 2 * peer.one_way;
+        let trace = run(&mut rng, peer, None, client, round_trip * 40);
+        let filled = round_trip * 8;
+        let rate = trace.delivered_between(filled, trace.end);
+        assert!(
+            rate >= 0.9 * peer.capacity(),
+            "seed {seed}: {peer:?}: {rate:.0}/s after {filled:?} of {:.0}/s",
+            peer.capacity()
+        );
+    }
+}
