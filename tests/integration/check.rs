@@ -115,21 +115,42 @@ impl Checked {
 }
 
 pub fn check_server(port: u16, case_timeout: &str) -> Checked {
+    let addr = format!("127.0.0.1:{port}");
+    run_checker(
+        &["--check-server", &addr, "--case-timeout", case_timeout],
+        &[],
+    )
+}
+
+/// Runs a checker with `args` in the crate's folder (where fixture paths are relative to),
+/// JSON and JUnit reports into a temporary directory, then `-- command` if there is one.
+pub fn run_checker(args: &[&str], command: &[&str]) -> Checked {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let (json, junit) = (out_dir.path().join("r.json"), out_dir.path().join("r.xml"));
     let output = Command::new(bin())
-        .arg("--check-server")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--case-timeout", case_timeout, "--report", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .arg("--report")
+        .arg("json")
         .arg(&json)
         .arg("--report")
         .arg("junit")
         .arg(&junit)
+        .args(if command.is_empty() {
+            &[][..]
+        } else {
+            &["--"][..]
+        })
+        .args(command)
         .output()
-        .expect("run --check-server");
+        .expect("run the checker");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text =
-        std::fs::read_to_string(&json).unwrap_or_else(|_| panic!("no JSON report: {stdout}"));
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     Checked {
         code: output.status.code(),
         json: serde_json::from_str(&text).expect("JSON report"),
@@ -305,34 +326,7 @@ fn wait_listening(port: u16, child: &mut Child) {
 }
 
 pub fn check_client(case_timeout: &str, client: &[&str]) -> Checked {
-    let out_dir = tempfile::tempdir().expect("tempdir");
-    let (json, junit) = (out_dir.path().join("r.json"), out_dir.path().join("r.xml"));
-    let output = Command::new(bin())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "--check-client",
-            "--case-timeout",
-            case_timeout,
-            "--report",
-            "json",
-        ])
-        .arg(&json)
-        .arg("--report")
-        .arg("junit")
-        .arg(&junit)
-        .arg("--")
-        .args(client)
-        .output()
-        .expect("run --check-client");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text =
-        std::fs::read_to_string(&json).unwrap_or_else(|_| panic!("no JSON report: {stdout}"));
-    Checked {
-        code: output.status.code(),
-        json: serde_json::from_str(&text).expect("JSON report"),
-        junit: std::fs::read_to_string(&junit).expect("JUnit report"),
-        stdout,
-    }
+    run_checker(&["--check-client", "--case-timeout", case_timeout], client)
 }
 
 /// The classroom client fixture with `fault`, named by a path relative to the crate, where

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::check::Checked;
+use crate::check::{Checked, run_checker};
 use crate::util::{TIMEOUT, bin, free_port};
 
 /// The trackers under test drop a silent peer after this many seconds.
@@ -72,42 +72,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .to_string_lossy()
         .into_owned()
-}
-
-/// Runs a checker with `args`, JSON and JUnit reports into a temporary directory, then
-/// `-- command` if there is one.
-fn run_checker(args: &[&str], command: &[&str]) -> Checked {
-    let out_dir = tempfile::tempdir().expect("tempdir");
-    let (json, junit) = (out_dir.path().join("r.json"), out_dir.path().join("r.xml"));
-    let output = Command::new(bin())
-        .args(args)
-        .arg("--report")
-        .arg("json")
-        .arg(&json)
-        .arg("--report")
-        .arg("junit")
-        .arg(&junit)
-        .args(if command.is_empty() {
-            &[][..]
-        } else {
-            &["--"][..]
-        })
-        .args(command)
-        .output()
-        .expect("run the checker");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|_| {
-        panic!(
-            "no JSON report: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    Checked {
-        code: output.status.code(),
-        json: serde_json::from_str(&text).expect("JSON report"),
-        junit: std::fs::read_to_string(&junit).expect("JUnit report"),
-        stdout,
-    }
 }
 
 fn check_tracker(tracker: &Tracker) -> Checked {

@@ -7,45 +7,18 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use crate::check::Checked;
+use crate::check::{Checked, run_checker};
 use crate::util::{TIMEOUT, bin, free_port, wait_until};
 use crate::web::Web;
 
 /// The cases a fault fails: (id, verdict, a phrase of its detail).
 type Expected = &'static [(&'static str, &'static str, &'static str)];
 
-/// Runs a checker with `args`, with JSON and JUnit reports.
+/// Runs a checker with `args` (a `--` in them starts the command it checks).
 fn checker(args: &[&str]) -> Checked {
-    let out = tempfile::tempdir().expect("tempdir");
-    let (json, junit) = (out.path().join("r.json"), out.path().join("r.xml"));
-    let (dashes, command) = match args.iter().position(|a| *a == "--") {
-        Some(at) => args.split_at(at),
-        None => (args, &[][..]),
-    };
-    let output = Command::new(bin())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(dashes)
-        .arg("--report")
-        .arg("json")
-        .arg(&json)
-        .arg("--report")
-        .arg("junit")
-        .arg(&junit)
-        .args(command)
-        .output()
-        .expect("run the checker");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|_| {
-        panic!(
-            "no JSON report: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    Checked {
-        code: output.status.code(),
-        json: serde_json::from_str(&text).expect("JSON report"),
-        junit: std::fs::read_to_string(&junit).expect("JUnit report"),
-        stdout,
+    match args.iter().position(|a| *a == "--") {
+        Some(at) => run_checker(&args[..at], &args[at + 1..]),
+        None => run_checker(args, &[]),
     }
 }
 
