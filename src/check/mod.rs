@@ -70,17 +70,20 @@ pub fn case_timeout(secs: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Whether a connection to `addr` opens within `timeout`: the checked program is there at all.
+pub(crate) async fn connectable(addr: &str, timeout: Duration) -> Result<()> {
+    tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| eyre!("no answer from {addr} within the case timeout"))?
+        .wrap_err_with(|| format!("cannot connect to {addr}"))?;
+    Ok(())
+}
+
 /// Runs every server case, prints the table, writes the reports; the exit status is 0 only
 /// when every case passed.
 pub async fn run_server(check: ServerCheck) -> Result<i32> {
     // A server that is not there at all is one clear sentence, not sixteen failures.
-    tokio::time::timeout(
-        check.case_timeout,
-        tokio::net::TcpStream::connect(&check.addr),
-    )
-    .await
-    .map_err(|_| eyre!("no answer from {} within the case timeout", check.addr))?
-    .wrap_err_with(|| format!("cannot connect to {}", check.addr))?;
+    connectable(&check.addr, check.case_timeout).await?;
     let grace = (check.case_timeout / 5).min(Duration::from_secs(1));
     let prefix = run_prefix();
     let mut results = Vec::new();

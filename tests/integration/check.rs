@@ -462,3 +462,21 @@ fn running(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Nothing at the address (port 0 is never listened on): one clear sentence and status 1,
+/// for the seed-001 server checker and the tracker checker alike.
+#[test]
+fn a_checker_with_nothing_at_its_address_says_so_in_one_line() {
+    for mode in ["--check-server", "--check-tracker"] {
+        let output = Command::new(bin())
+            .args([mode, "127.0.0.1:0", "--case-timeout", "2"])
+            .output()
+            .expect("run the checker");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{mode}: {stderr}");
+        assert!(
+            stderr.contains("cannot connect to 127.0.0.1:0") && stderr.lines().count() == 1,
+            "{mode}: {stderr}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ mod env;
 use std::future::Future;
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, eyre};
 
 use super::cases::Case;
 use super::report::Report;
@@ -162,13 +162,7 @@ pub fn tracker_cases(env: &Env) -> Vec<Case> {
 /// writes the reports; the exit status is 0 only when every case passed.
 pub async fn run(check: TrackerCheck) -> Result<i32> {
     // A tracker that is not there at all is one clear sentence, not nine failures.
-    tokio::time::timeout(
-        check.case_timeout,
-        tokio::net::TcpStream::connect(&check.addr),
-    )
-    .await
-    .map_err(|_| eyre!("no answer from {} within the case timeout", check.addr))?
-    .wrap_err_with(|| format!("cannot connect to {}", check.addr))?;
+    super::connectable(&check.addr, check.case_timeout).await?;
     let env = Env {
         peer_timeout: check.peer_timeout,
         reply_wait: (check.case_timeout / 2).max(Duration::from_millis(500)),
