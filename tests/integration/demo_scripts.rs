@@ -6,19 +6,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::tui::Tmux;
-use crate::util::{bin, wait_until};
+use crate::util::{bin, entries, wait_until};
 
 fn script(name: &str) -> String {
     format!("{}/demo/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Peers started from `copy_dir` (the script's temporary copy) that are still running.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::tracker::spawn_tracker;
 use crate::util::{TIMEOUT, bin, free_port, random_bytes, sha256, wait_until};
 
 /// Child processes killed when the test ends, however it ends.
@@ -28,23 +29,6 @@ impl Drop for Procs {
             let _ = c.wait();
         }
     }
-}
-
-/// A `--tracker` process on a free loopback port.
-fn tracker(extra: &[&str]) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new(bin())
-        .args(["--tracker", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tracker");
-    wait_until("tracker listening", || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    (child, port)
 }
 
 /// A `--sync` process for `dir`, serving on `port`.
@@ -194,7 +178,7 @@ fn folders(root: &Path, names: &[&str]) -> Vec<PathBuf> {
 /// per live peer, and closes a peer's socket when the peer goes.
 #[test]
 fn the_tracker_holds_one_listening_socket_and_one_socket_per_live_peer() {
-    let (child, port) = tracker(&[]);
+    let (child, port) = spawn_tracker(&[]);
     let pid = child.id();
     let _procs = Procs(vec![child]);
     // (The connection that saw it listening is closed: wait for the tracker to close its end.)
@@ -231,7 +215,7 @@ fn the_tracker_holds_one_listening_socket_and_one_socket_per_live_peer() {
 /// and one fetch connection at a time, even with several files due.
 #[test]
 fn a_synchronizer_holds_a_listener_one_tracker_socket_and_one_fetch_at_a_time() {
-    let (child, tracker_port) = tracker(&[]);
+    let (child, tracker_port) = spawn_tracker(&[]);
     let mut procs = Procs(vec![child]);
     // A holder that trickles a byte a second and never finishes: the fetch stays open.
     let holder = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -296,7 +280,7 @@ fn a_synchronizer_holds_a_listener_one_tracker_socket_and_one_fetch_at_a_time() 
 /// all reach the directory.
 #[test]
 fn additions_modifications_and_deletions_reach_the_tracker_as_a_repeated_initial() {
-    let (child, tracker_port) = tracker(&[]);
+    let (child, tracker_port) = spawn_tracker(&[]);
     let mut procs = Procs(vec![child]);
     let root = tempfile::tempdir().unwrap();
     let dir = &folders(root.path(), &["a"])[0];
@@ -338,7 +322,7 @@ fn additions_modifications_and_deletions_reach_the_tracker_as_a_repeated_initial
 /// peer is still announced by a peer that fetched it, so the deleting peer fetches it back.
 #[test]
 fn a_deleted_file_comes_back_from_a_peer_that_fetched_it() {
-    let (child, tracker_port) = tracker(&[]);
+    let (child, tracker_port) = spawn_tracker(&[]);
     let mut procs = Procs(vec![child]);
     let root = tempfile::tempdir().unwrap();
     let dirs = folders(root.path(), &["a", "b"]);
@@ -368,7 +352,7 @@ fn a_deleted_file_comes_back_from_a_peer_that_fetched_it() {
 #[test]
 fn a_silent_peer_is_dropped_after_the_timeout_never_before_and_a_talking_one_stays() {
     const TIMEOUT_SECS: u64 = 2;
-    let (child, port) = tracker(&["--peer-timeout", &TIMEOUT_SECS.to_string()]);
+    let (child, port) = spawn_tracker(&["--peer-timeout", &TIMEOUT_SECS.to_string()]);
     let _procs = Procs(vec![child]);
     let mut talker = Client::connect(port);
     talker.ask(json!({"port": 8002, "files": [{"name": "talker.txt", "mtime": 1}]}));
@@ -415,7 +399,7 @@ fn a_silent_peer_is_dropped_after_the_timeout_never_before_and_a_talking_one_sta
 /// reading it all), and a change by another peer is not pushed: it arrives in the next answer.
 #[test]
 fn every_keep_alive_is_answered_with_the_whole_directory_and_nothing_is_pushed() {
-    let (child, port) = tracker(&[]);
+    let (child, port) = spawn_tracker(&[]);
     let _procs = Procs(vec![child]);
     let files = |prefix: &str| -> Vec<Value> {
         (0..3)
@@ -459,7 +443,7 @@ fn every_keep_alive_is_answered_with_the_whole_directory_and_nothing_is_pushed()
 /// second are the same version to the synchronizer: neither replaces the other.
 #[test]
 fn two_contents_with_the_same_mtime_are_never_reconciled() {
-    let (child, tracker_port) = tracker(&[]);
+    let (child, tracker_port) = spawn_tracker(&[]);
     let mut procs = Procs(vec![child]);
     let root = tempfile::tempdir().unwrap();
     let dirs = folders(root.path(), &["a", "b"]);
@@ -496,7 +480,7 @@ fn two_contents_with_the_same_mtime_are_never_reconciled() {
 /// that copy overwrites it.
 #[test]
 fn an_edit_stamped_by_a_slow_clock_is_overwritten_by_the_older_edit() {
-    let (child, tracker_port) = tracker(&[]);
+    let (child, tracker_port) = spawn_tracker(&[]);
     let mut procs = Procs(vec![child]);
     let root = tempfile::tempdir().unwrap();
     let dirs = folders(root.path(), &["a", "b"]);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::tui::Tmux;
-use crate::util::{Net, TIMEOUT, bin, free_port, random_bytes, wait_until};
+use crate::util::{Net, TIMEOUT, bin, entries, free_port, random_bytes, wait_until};
 
 const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
@@ -32,15 +32,6 @@ fn wait_exit(child: &mut Child) -> ExitStatus {
 
 fn demo_dir() -> String {
     format!("{}/demo", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    names
 }
 
 /// tmux's view of the pane: alternate screen on, and any mouse tracking mode on.

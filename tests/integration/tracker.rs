@@ -16,18 +16,7 @@ pub(crate) struct TrackerProcess {
 
 impl TrackerProcess {
     pub(crate) fn start(extra: &[&str]) -> TrackerProcess {
-        let port = crate::util::free_port();
-        let child = Command::new(bin())
-            .args(["--tracker", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tracker");
-        wait_until("tracker listening", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let (child, port) = spawn_tracker(extra);
         TrackerProcess { child, port }
     }
 
@@ -39,6 +28,23 @@ impl TrackerProcess {
             stream,
         }
     }
+}
+
+/// A `--tracker` process on a free loopback port with `extra` flags, once it listens.
+pub(crate) fn spawn_tracker(extra: &[&str]) -> (Child, u16) {
+    let port = crate::util::free_port();
+    let child = Command::new(bin())
+        .args(["--tracker", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tracker");
+    wait_until("tracker listening", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (child, port)
 }
 
 impl Drop for TrackerProcess {

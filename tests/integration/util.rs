@@ -609,3 +609,13 @@ pub fn pick_seeded(seed: u64, range: std::ops::Range<usize>) -> usize {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     range.start + (z ^ (z >> 31)) as usize % (range.end - range.start)
 }
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
