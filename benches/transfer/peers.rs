@@ -108,6 +108,15 @@ impl Peers {
         source
     }
 
+    /// A random file of `size` bytes beside the peers' folders (served by none of them).
+    pub fn root_file(&self, name: &str, size: u64) -> PathBuf {
+        let source = self.root.path().join(name);
+        if !source.exists() {
+            write_random(&source, size);
+        }
+        source
+    }
+
     /// The servers' peak RSS in MiB.
     pub fn server_rss_mib(&self) -> Vec<f64> {
         self.servers

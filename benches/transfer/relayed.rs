@@ -89,7 +89,8 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
         let what = format!("raw TCP, the 3 paths at once, {round_trip_ms} ms");
         println!("    {what:<38} {rate:>7.1} MB/s  (ceiling: 37.5)");
     }
-    let ceiling = 3.0 * PATH_RATE as f64 / 1e6 * payload_share("r100000000.bin", 100_000_000);
+    let ceiling =
+        3.0 * PATH_RATE as f64 / 1e6 * payload_share("200 File ", "r100000000.bin", 100_000_000);
     println!(
         "    {:<38} {ceiling:>7.1} MB/s  (80 %: {:.1}; a 100-byte chunk travels as `200 File <name> chunk <i> <payload>\\n`)",
         "of which file bytes, in seed replies",
@@ -106,6 +107,9 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
             run.peak_kib as f64 / 1024.0
         );
     }
+    for round_trip_ms in [50, 100] {
+        uploaded_through(bin, peers, capped(round_trip_ms), 30_000_000, limit);
+    }
     for size in [4 << 20, 64 << 20] {
         slow_peer(bin, peers, size, limit);
     }
@@ -116,12 +120,13 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
     );
 }
 
-/// The share of a download's reply bytes that is the file's (the seed's reply per chunk,
-/// SPEC.md: `200 File <name> chunk <i> <payload>` and a newline), over every chunk of `size`.
-fn payload_share(name: &str, size: u64) -> f64 {
+/// The share of the bytes carrying a file that is the file's, over every chunk of `size`: the
+/// seed's messages per chunk (SPEC.md) are `<verb><name> chunk <i> <payload>` and a newline,
+/// `verb` `200 File ` for a download's replies, `#UPLOAD ` for an upload.
+fn payload_share(verb: &str, name: &str, size: u64) -> f64 {
     let chunks = size.div_ceil(100);
     let heads: u64 = (0..chunks)
-        .map(|i| format!("200 File {name} chunk {i} \n").len() as u64)
+        .map(|i| format!("{verb}{name} chunk {i} \n").len() as u64)
         .sum();
     size as f64 / (size + heads) as f64
 }
@@ -169,18 +174,8 @@ fn through(
 ) -> Run {
     let name = format!("r{size}.bin");
     let source = peers.serve(&name, size);
-    let relays: Vec<(&str, Relay)> = link.map_or_else(Vec::new, |link| {
-        FAST.iter()
-            .map(|id| {
-                let target = SocketAddr::from(([127, 0, 0, 1], peers.port(id)));
-                let relay = Relay::start(target, RelayConfig::symmetric(link.clone()))
-                    .expect("start a relay");
-                (*id, relay)
-            })
-            .collect()
-    });
-    let instead: Vec<(&str, u16)> = relays.iter().map(|(id, r)| (*id, r.port())).collect();
-    let settings = peers.write_settings("p1_relayed.txt", &instead);
+    let relays = link.map_or_else(Vec::new, |link| relays_to_fast_peers(peers, &link));
+    let settings = relayed_settings(peers, &relays);
     let line = format!("#DOWNLOAD {name} p2 p3 p4");
     let run = command(bin, peers, &settings, &line, extra, limit);
     if run.finished {
@@ -188,6 +183,61 @@ fn through(
     }
     peers.forget_download(&name);
     run
+}
+
+/// One relay with `link` both ways in front of each of p2, p3 and p4.
+fn relays_to_fast_peers(peers: &Peers, link: &Link) -> Vec<(&'static str, Relay)> {
+    FAST.iter()
+        .map(|id| {
+            let target = SocketAddr::from(([127, 0, 0, 1], peers.port(id)));
+            let relay =
+                Relay::start(target, RelayConfig::symmetric(link.clone())).expect("start a relay");
+            (*id, relay)
+        })
+        .collect()
+}
+
+/// p1's settings with each relayed peer at its relay's port.
+fn relayed_settings(peers: &Peers, relays: &[(&str, Relay)]) -> std::path::PathBuf {
+    let instead: Vec<(&str, u16)> = relays.iter().map(|(id, r)| (*id, r.port())).collect();
+    peers.write_settings("p1_relayed.txt", &instead)
+}
+
+/// An upload of `size` bytes from p1 to p2, p3 and p4, each behind a relay with `link`: the
+/// rate per target, beside what one path carries of the file in `#UPLOAD` lines.
+fn uploaded_through(bin: &Path, peers: &Peers, link: Link, size: u64, limit: Duration) {
+    let name = format!("u{size}.bin");
+    let source = peers.root_file(&name, size);
+    for id in FAST {
+        let _ = std::fs::remove_file(peers.served(id, &name));
+    }
+    std::fs::hard_link(&source, peers.served("p1", &name)).unwrap();
+    let relays = relays_to_fast_peers(peers, &link);
+    let settings = relayed_settings(peers, &relays);
+    let run = command(
+        bin,
+        peers,
+        &settings,
+        &format!("#UPLOAD {name} p2 p3 p4"),
+        &[],
+        limit,
+    );
+    if run.finished {
+        for id in FAST {
+            check_same(&source, &peers.served(id, &name));
+        }
+    }
+    let _ = std::fs::remove_file(peers.served("p1", &name));
+    let ceiling = PATH_RATE as f64 / 1e6 * payload_share("#UPLOAD ", &name, size);
+    let what = format!(
+        "upload to 3, {} ms, 12.5 MB/s, 30 MB",
+        link.delay.as_millis() * 2
+    );
+    println!(
+        "    {what:<38} {:>12}  ({}, per target; the path carries {ceiling:.1} of the file)",
+        run.rate(size),
+        run.time(),
+    );
 }
 
 /// Loopback: p5 at `--chunk-delay 2` among p2 and p4, against p2 and p4 alone.
