@@ -93,7 +93,7 @@ impl Side for Fetch<'_> {
     }
 
     async fn answered(&mut self, answers: &[(u64, &[u8])]) -> Result<(), Ended> {
-        let arrived = match self.shared.arrived(self.position, answers) {
+        let arrived = match self.shared.arrived(self.position, answers, &self.writer) {
             Ok(arrived) => arrived,
             Err(Arrival::Dropped) => return Err(Ended::Done),
             Err(Arrival::Protocol(e)) => return Err(Ended::Left(PeerFailure::Unexpected(e.got))),
