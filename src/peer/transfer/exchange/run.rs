@@ -44,12 +44,13 @@ pub trait Side {
     /// chunk delay goes in lockstep.
     fn cap(&self, peer_window: usize) -> usize;
 
-    /// The requests to send now, with `window` and `in_flight` already outstanding; `Err`
-    /// when this peer's part is over.
+    /// The requests to send now, with `window` and `in_flight` already outstanding, added to
+    /// `sent` (empty: the last batch's buffer, used again); `Err` when this peer's part is over.
     fn next(
         &mut self,
         window: usize,
         in_flight: usize,
+        sent: Vec<Sent>,
     ) -> impl Future<Output = Result<Batch, Ended>> + Send;
 
     /// `count` requests were queued.
@@ -80,6 +81,7 @@ pub async fn run<S: Side>(side: &mut S, link: &mut Link, id: &str, out: &Reporte
         id,
         out,
         in_flight: VecDeque::new(),
+        spare: Vec::new(),
         lines: LineBatch::default(),
         cap: 1,
         sizing: AdaptiveWindow::new(1),
@@ -100,6 +102,9 @@ struct Exchange<'a, S> {
     out: &'a Reporter,
     /// Sent and not yet answered, oldest first (replies come in this order).
     in_flight: VecDeque<Sent>,
+    /// The last batch's buffer, emptied: batches of thousands of requests do not each map and
+    /// fault in a buffer of their own.
+    spare: Vec<Sent>,
     lines: LineBatch,
     /// The window's bound, fixed while requests are in flight.
     cap: usize,
@@ -117,14 +122,17 @@ impl<S: Side> Exchange<'_, S> {
         }
         let framing = framing(self.cap);
         let window = self.sizing.window();
-        let batch = self.side.next(window, self.in_flight.len()).await?;
+        let spare = std::mem::take(&mut self.spare);
+        let batch = self.side.next(window, self.in_flight.len(), spare).await?;
         if let Some(limited) = batch.top_up {
             let elapsed = self.clock.elapsed();
             self.sizing.sent(batch.sent.len(), elapsed, limited);
         }
-        if !batch.sent.is_empty() {
-            self.send(batch.sent, framing).await?;
+        let mut sent = batch.sent;
+        if !sent.is_empty() {
+            self.send(&mut sent, framing).await?;
         }
+        self.spare = sent;
         if self.in_flight.is_empty() {
             self.side.idle().await;
             return Ok(());
@@ -135,18 +143,19 @@ impl<S: Side> Exchange<'_, S> {
         self.read_replies(framing).await
     }
 
-    async fn send(&mut self, sent: Vec<Sent>, framing: Framing) -> Result<(), Ended> {
+    /// Sends the requests in `sent`, which it leaves empty.
+    async fn send(&mut self, sent: &mut Vec<Sent>, framing: Framing) -> Result<(), Ended> {
         if self.in_flight.is_empty() {
             self.link.ready().await.map_err(Ended::Left)?;
         }
         let chunks = self.side.chunks();
-        for request in &sent {
+        for request in sent.iter() {
             let log = Some((&mut self.lines, self.id));
             chunks.queue(self.link.conn(), request, framing, log);
         }
         self.out.emit(&mut self.lines);
         self.side.requested(sent.len());
-        self.in_flight.extend(sent);
+        self.in_flight.extend(sent.drain(..));
         let flushed = if framing == Framing::Line {
             // Replies to the requests in flight are read while more requests go out.
             let limit = self.in_flight.len() * self.side.chunks().reply_bound() + READ_SLACK;
