@@ -4,12 +4,11 @@
 //! messages after a reply gets the unanswered requests again on a new connection. What differs
 //! by direction is the `Side`'s.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::link::{Link, PeerFailure, read_batch};
-use super::wire::{Chunks, Sent, framing};
+use super::wire::{Chunks, InFlight, Sent, framing};
 use crate::core::protocol::Framing;
 use crate::peer::events::{LineBatch, Reporter};
 use crate::peer::transfer::pipelining::PeerWindow;
@@ -80,7 +79,7 @@ pub async fn run<S: Side>(side: &mut S, link: &mut Link, id: &str, out: &Reporte
         link,
         id,
         out,
-        in_flight: VecDeque::new(),
+        in_flight: InFlight::default(),
         spare: Vec::new(),
         lines: LineBatch::default(),
         cap: 1,
@@ -100,8 +99,8 @@ struct Exchange<'a, S> {
     peer_window: PeerWindow,
     id: &'a str,
     out: &'a Reporter,
-    /// Sent and not yet answered, oldest first (replies come in this order).
-    in_flight: VecDeque<Sent>,
+    /// Sent and not yet answered.
+    in_flight: InFlight,
     /// The last batch's buffer, emptied: batches of thousands of requests do not each map and
     /// fault in a buffer of their own.
     spare: Vec<Sent>,
@@ -155,7 +154,7 @@ impl<S: Side> Exchange<'_, S> {
         }
         self.out.emit(&mut self.lines);
         self.side.requested(sent.len());
-        self.in_flight.extend(sent.drain(..));
+        self.in_flight.extend(sent, self.side.chunks().way);
         let flushed = if framing == Framing::Line {
             // Replies to the requests in flight are read while more requests go out.
             let limit = self.in_flight.len() * self.side.chunks().reply_bound() + READ_SLACK;
@@ -176,7 +175,7 @@ impl<S: Side> Exchange<'_, S> {
     /// The replies already read whole, through the fast path (`protocol::fast`): how many. 0
     /// leaves everything to the general decoder.
     async fn take_buffered(&mut self) -> Result<usize, Ended> {
-        let awaited = self.in_flight.iter().map(|sent| sent.index);
+        let awaited = self.in_flight.indices();
         let buf = self.link.conn().buffered();
         let log = (&mut self.lines, self.id);
         let (answers, used) = self.side.chunks().take_fast(buf, awaited, log);
@@ -187,7 +186,7 @@ impl<S: Side> Exchange<'_, S> {
         self.out.emit(&mut self.lines);
         self.side.answered(&answers).await?;
         self.link.conn().consume_reply(used);
-        self.in_flight.drain(..taken);
+        self.in_flight.answered(taken);
         self.link.replied(taken);
         self.sizing.delivered(taken, self.clock.elapsed());
         Ok(taken)
@@ -202,8 +201,8 @@ impl<S: Side> Exchange<'_, S> {
             usize::MAX
         };
         let (chunks, in_flight) = (self.side.chunks(), &self.in_flight);
-        let expect = |k: usize| (k < most).then(|| in_flight.get(k)).flatten();
-        let expect = |k: usize| expect(k).map(|sent| chunks.expect(sent.index));
+        let expect = |k: usize| (k < most).then(|| in_flight.index(k)).flatten();
+        let expect = |k: usize| expect(k).map(|index| chunks.expect(index));
         let lockstep = || self.peer_window.lockstep();
         let (replies, error) = read_batch(self.link.conn(), expect, framing, lockstep).await;
         self.link.replied(replies.len());
@@ -212,7 +211,7 @@ impl<S: Side> Exchange<'_, S> {
         let mut answers = Vec::new();
         for decoded in &replies {
             self.lines.replied(self.id, decoded.text());
-            let first = self.in_flight.get(answers.len()).map_or(0, |s| s.index);
+            let first = self.in_flight.index(answers.len()).unwrap_or(0);
             match self.side.chunks().answer(&decoded.message, first) {
                 Ok(answer) => answers.push(answer),
                 Err(why) => {
@@ -223,7 +222,7 @@ impl<S: Side> Exchange<'_, S> {
         }
         self.out.emit(&mut self.lines);
         self.side.answered(&answers).await?;
-        self.in_flight.drain(..answers.len());
+        self.in_flight.answered(answers.len());
         match failure {
             Some(why) => self.resume(why, framing).await,
             None => Ok(()),
@@ -236,10 +235,10 @@ impl<S: Side> Exchange<'_, S> {
         if !self.link.recover(&why).await {
             return Err(Ended::Left(why));
         }
-        for request in &self.in_flight {
+        for request in self.in_flight.requests() {
             self.side
                 .chunks()
-                .queue(self.link.conn(), request, framing, None);
+                .queue(self.link.conn(), &request, framing, None);
         }
         self.link.flush().await.map_err(Ended::Left)
     }
