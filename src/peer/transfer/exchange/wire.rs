@@ -254,3 +254,51 @@ impl Chunks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(index: u64, payload: &'static [u8]) -> Sent {
+        Sent {
+            index,
+            payload: Bytes::from_static(payload),
+        }
+    }
+
+    #[test]
+    fn requests_in_flight_go_out_again_with_their_bytes_once_the_answered_ones_are_gone() {
+        let mut upload = InFlight::default();
+        let mut batch = vec![sent(4, b"four"), sent(5, b"five")];
+        upload.extend(&mut batch, Way::Upload);
+        assert!(
+            batch.is_empty(),
+            "the batch's buffer is left empty, to be used again"
+        );
+        batch.push(sent(6, b"six"));
+        upload.extend(&mut batch, Way::Upload);
+        upload.answered(1);
+        let again: Vec<(u64, Bytes)> = upload.requests().map(|s| (s.index, s.payload)).collect();
+        assert_eq!(
+            again,
+            vec![
+                (5, Bytes::from_static(b"five")),
+                (6, Bytes::from_static(b"six"))
+            ]
+        );
+        assert_eq!(
+            (upload.len(), upload.index(1), upload.index(2)),
+            (2, Some(6), None)
+        );
+
+        let mut download = InFlight::default();
+        let mut batch: Vec<Sent> = (7..10).map(Sent::request).collect();
+        download.extend(&mut batch, Way::Download);
+        download.answered(2);
+        let again: Vec<Sent> = download.requests().collect();
+        assert_eq!((again.len(), again[0].index), (1, 9));
+        assert!(again[0].payload.is_empty());
+        download.answered(1);
+        assert!(download.is_empty());
+    }
+}
