@@ -156,27 +156,39 @@ impl Ring {
     }
 
     /// At least `slots` slots (never more than the file has chunks): the chunks held move to
-    /// their places in a larger ring. Called rarely (the reach doubles at least each time).
+    /// their places in a larger ring. Called rarely (the reach doubles at least each time). The
+    /// bytes stay in the same buffer, grown in place: its pages are not touched afresh.
     pub(super) fn grow_to(&mut self, slots: u64) {
         let slots = slots.min(self.chunks.max(1));
         if slots <= self.slots {
             return;
         }
-        let mut grown = Ring::new(self.size, slots as usize);
-        grown.written = self.written;
-        grown.ready = self.written;
-        grown.any_run = self.any_run;
-        grown.run = if self.any_run { 1 } else { grown.run };
-        for index in self.written..self.chunks.min(self.limit()) {
-            let slot = (index % self.slots) as usize;
-            if self.present[slot] {
-                let start = slot * CHUNK_SIZE as usize;
-                let len = crate::core::protocol::chunk_len(self.size, index).unwrap_or(0);
-                let bytes = &self.buf[start..start + len];
-                grown.put(index, bytes, self.owner[slot]);
+        let old = self.slots;
+        let (present, owner) = (
+            std::mem::take(&mut self.present),
+            std::mem::take(&mut self.owner),
+        );
+        move_slots(&mut self.buf, old, slots, self.written);
+        self.slots = slots;
+        self.present = vec![false; slots as usize];
+        self.owner = vec![0; slots as usize];
+        if !self.any_run {
+            self.run = (slots / 4).max(1);
+        }
+        self.held = 0;
+        for index in self.written..self.chunks.min(self.written + old) {
+            let (from, to) = ((index % old) as usize, (index % slots) as usize);
+            if present[from] {
+                self.present[to] = true;
+                self.owner[to] = owner[from];
+                self.held += 1;
             }
         }
-        *self = grown;
+        self.ready = self.written;
+        let end = self.chunks.min(self.limit());
+        while self.ready < end && self.present[(self.ready % self.slots) as usize] {
+            self.ready += 1;
+        }
     }
 
     /// Writes the ready run if it is long enough or ends the file; true if anything was written.
@@ -190,5 +202,75 @@ impl Ring {
         }
         self.write_run(self.ready, write)?;
         Ok(true)
+    }
+}
+
+/// Grows a ring's bytes from `old` to `new` slots in place, each chunk from `written` on moving
+/// from slot `index mod old` to slot `index mod new`. An empty buffer (nothing put yet) stays
+/// empty.
+fn move_slots(buf: &mut Vec<u8>, old: u64, new: u64, written: u64) {
+    if buf.is_empty() {
+        return;
+    }
+    let slot = CHUNK_SIZE as usize;
+    // Chunk `written + j` at slot j, then at slot `(written + j) mod new`.
+    buf.rotate_left((written % old) as usize * slot);
+    buf.reserve_exact((new - old) as usize * slot);
+    buf.resize(new as usize * slot, 0);
+    buf.rotate_right((written % new) as usize * slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunk `index`'s bytes: its number, over and over.
+    fn payload(size: u64, index: u64) -> Vec<u8> {
+        let len = crate::core::protocol::chunk_len(size, index).unwrap();
+        (0..len).map(|k| (index as usize * 7 + k) as u8).collect()
+    }
+
+    #[test]
+    fn growing_keeps_every_chunk_held_and_its_sender_whatever_the_ring_position() {
+        let size = 1000 * CHUNK_SIZE - 37;
+        for (first, written, to) in [
+            (8, 5, 17),
+            (8, 13, 11),
+            (10, 7, 16),
+            (6, 0, 40),
+            (5, 3, 500),
+        ] {
+            let mut ring = Ring::new(size, first);
+            for next in 0..written {
+                ring.put(next, &payload(size, next), 1);
+                ring.write_run(next + 1, |_, _| Ok(())).unwrap();
+            }
+            // Every other chunk of the reach, some from peer 2.
+            let held: Vec<u64> = (written..ring.limit()).filter(|i| i % 3 != 1).collect();
+            for &i in &held {
+                ring.put(i, &payload(size, i), (i % 2 + 1) as usize);
+            }
+            ring.grow_to(to);
+            assert_eq!(ring.slots, to);
+            assert_eq!(ring.held, held.len() as u64);
+            for i in written..ring.limit() {
+                assert_eq!(
+                    ring.has(i),
+                    held.contains(&i),
+                    "chunk {i} after {first} -> {to}"
+                );
+            }
+            for &i in &held {
+                let (bytes, owners) = ring.run(i, i + 1);
+                assert_eq!(bytes, payload(size, i), "chunk {i} after {first} -> {to}");
+                assert_eq!(owners, vec![(i % 2 + 1) as usize]);
+            }
+            let ready = held
+                .iter()
+                .zip(written..)
+                .take_while(|(h, i)| *h == i)
+                .count();
+            assert_eq!(ring.ready, written + ready as u64);
+        }
     }
 }

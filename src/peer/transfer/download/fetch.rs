@@ -65,7 +65,12 @@ impl Side for Fetch<'_> {
         }
     }
 
-    async fn next(&mut self, window: usize, in_flight: usize) -> Result<Batch, Ended> {
+    async fn next(
+        &mut self,
+        window: usize,
+        in_flight: usize,
+        mut sent: Vec<Sent>,
+    ) -> Result<Batch, Ended> {
         self.shared.progress.set_window(self.position, window);
         let (indices, running, moves) = self.shared.request(self.position, window);
         say_moves(self.shared, self.ctx, &moves);
@@ -74,7 +79,7 @@ impl Side for Fetch<'_> {
         }
         // A top-up moment: did the scheduler have fewer chunks for us than the room?
         let top_up = (in_flight <= window / 2).then(|| indices.len() < window - in_flight);
-        let sent = indices.into_iter().map(Sent::request).collect();
+        sent.extend(indices.into_iter().map(Sent::request));
         Ok(Batch { sent, top_up })
     }
 
@@ -93,7 +98,7 @@ impl Side for Fetch<'_> {
     }
 
     async fn answered(&mut self, answers: &[(u64, &[u8])]) -> Result<(), Ended> {
-        let arrived = match self.shared.arrived(self.position, answers) {
+        let arrived = match self.shared.arrived(self.position, answers, &self.writer) {
             Ok(arrived) => arrived,
             Err(Arrival::Dropped) => return Err(Ended::Done),
             Err(Arrival::Protocol(e)) => return Err(Ended::Left(PeerFailure::Unexpected(e.got))),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use super::writer::Run;
+use super::writer::{DiskWriter, Run};
 use crate::core::locks::LockExt;
 use crate::core::protocol::lines;
 use crate::peer::transfer::allocation::Takeover;
@@ -111,8 +111,13 @@ impl Shared {
     }
 
     /// Hands a batch of replies from `position` to the scheduler; the runs now ready for the
-    /// file and the peers dropped for wrong bytes meanwhile.
-    pub fn arrived(&self, position: usize, chunks: &[(u64, &[u8])]) -> Result<Arrived, Arrival> {
+    /// file (copied into `disk`'s buffers) and the peers dropped for wrong bytes meanwhile.
+    pub fn arrived(
+        &self,
+        position: usize,
+        chunks: &[(u64, &[u8])],
+        disk: &DiskWriter,
+    ) -> Result<Arrived, Arrival> {
         let mut scheduler = self.lock_now();
         if !scheduler.is_serving(position) {
             // Dropped meanwhile (it sent wrong bytes): what it sends now is not wanted.
@@ -126,7 +131,7 @@ impl Shared {
         let mut runs = Vec::new();
         // Copied out of the ring here; the disk writer writes them off the async workers.
         let copied = scheduler.write_ready(|offset, bytes| {
-            runs.push(Run::new(offset, bytes));
+            disk.copy(&mut runs, offset, bytes);
             Ok(())
         });
         debug_assert!(copied.is_ok(), "copying into memory does not fail");

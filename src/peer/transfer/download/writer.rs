@@ -5,19 +5,29 @@
 //! every run and handed the partial file back.
 
 use std::io;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::core::locks::LockExt;
 use crate::core::store::Partial;
 
-/// Runs handed over and not yet written, at most (each at most a quarter of the reassembly
-/// ring).
+/// Runs handed over and not yet written, at most.
 const QUEUED_RUNS: usize = 8;
 
-/// Runs at least this long are written as they are (the reassembly ring hands over runs of
-/// about 200 KiB).
+/// The longest run handed over: the scheduler's runs (a quarter of the reassembly ring, up to
+/// megabytes) are copied out in pieces of this size into buffers used again and again.
+const RUN_PIECE: usize = 256 * 1024;
+
+/// Runs at least this long are written as they are; shorter ones are gathered by the partial
+/// file.
 const DIRECT_RUN: usize = 64 * 1024;
+
+/// Buffers the writer gives back once written, kept for the next runs, at most: a run's copy
+/// then goes into pages already mapped, not fresh ones (a fresh buffer per run would be mapped
+/// and faulted in anew each time).
+const SPARE_BUFFERS: usize = QUEUED_RUNS;
 
 /// Bytes for the file at `offset`.
 pub struct Run {
@@ -25,19 +35,30 @@ pub struct Run {
     bytes: Vec<u8>,
 }
 
-impl Run {
-    pub fn new(offset: u64, bytes: &[u8]) -> Run {
-        Run {
-            offset,
-            bytes: bytes.to_vec(),
-        }
-    }
-}
-
 /// Where fetch tasks hand their runs over; the writer ends once every one is dropped.
 #[derive(Clone)]
 pub struct DiskWriter {
     runs: mpsc::Sender<Run>,
+    spare: Arc<Spare>,
+}
+
+/// Written runs' buffers, emptied, for the next runs.
+#[derive(Default)]
+struct Spare(Mutex<Vec<Vec<u8>>>);
+
+impl Spare {
+    fn take(&self) -> Vec<u8> {
+        let spare = self.0.lock_unpoisoned().pop();
+        spare.unwrap_or_else(|| Vec::with_capacity(RUN_PIECE))
+    }
+
+    fn give(&self, mut bytes: Vec<u8>) {
+        bytes.clear();
+        let mut spare = self.0.lock_unpoisoned();
+        if spare.len() < SPARE_BUFFERS {
+            spare.push(bytes);
+        }
+    }
 }
 
 /// The writer's thread: what the download waits for before it commits.
@@ -52,6 +73,8 @@ pub fn start(
     on_failure: impl FnOnce() + Send + 'static,
 ) -> (DiskWriter, Written) {
     let (runs, mut queued) = mpsc::channel::<Run>(QUEUED_RUNS);
+    let spare = Arc::new(Spare::default());
+    let given_back = Arc::clone(&spare);
     let thread = tokio::task::spawn_blocking(move || {
         let mut partial = partial;
         while let Some(run) = queued.blocking_recv() {
@@ -67,13 +90,27 @@ pub fn start(
                 on_failure();
                 return Err(e);
             }
+            given_back.give(run.bytes);
         }
         Ok(partial)
     });
-    (DiskWriter { runs }, Written { thread })
+    (DiskWriter { runs, spare }, Written { thread })
 }
 
 impl DiskWriter {
+    /// `bytes` for the file at `offset`, copied into runs of at most `RUN_PIECE` bytes (in
+    /// spare buffers where there are some) added to `runs`.
+    pub fn copy(&self, runs: &mut Vec<Run>, offset: u64, bytes: &[u8]) {
+        for (k, piece) in bytes.chunks(RUN_PIECE).enumerate() {
+            let mut buffer = self.spare.take();
+            buffer.extend_from_slice(piece);
+            runs.push(Run {
+                offset: offset + (k * RUN_PIECE) as u64,
+                bytes: buffer,
+            });
+        }
+    }
+
     /// Hands `runs` over; false if the writer stopped (a write failed).
     pub async fn write(&self, runs: Vec<Run>) -> bool {
         for run in runs {
@@ -102,19 +139,19 @@ mod tests {
     async fn runs_handed_over_in_any_order_are_all_in_the_file_before_it_is_committed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        // More than a piece at the end, so that one run goes over in two.
+        let bytes: Vec<u8> = (0..(200_000 + RUN_PIECE as u32 + 999))
+            .map(|i| (i % 251) as u8)
+            .collect();
         let partial = store.reserve("f.bin", bytes.len() as u64).unwrap();
         let (disk, written) = start(partial, || panic!("no write fails here"));
         let other_task = disk.clone();
-        assert!(
-            other_task
-                .write(vec![Run::new(200_000, &bytes[200_000..])])
-                .await
-        );
-        let first = vec![
-            Run::new(0, &bytes[..100_000]),
-            Run::new(100_000, &bytes[100_000..200_000]),
-        ];
+        let mut last = Vec::new();
+        other_task.copy(&mut last, 200_000, &bytes[200_000..]);
+        assert!(other_task.write(last).await);
+        let mut first = Vec::new();
+        disk.copy(&mut first, 0, &bytes[..100_000]);
+        disk.copy(&mut first, 100_000, &bytes[100_000..200_000]);
         assert!(disk.write(first).await);
         drop((disk, other_task));
         let partial = written.finish().await.unwrap();

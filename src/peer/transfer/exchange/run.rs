@@ -4,12 +4,11 @@
 //! messages after a reply gets the unanswered requests again on a new connection. What differs
 //! by direction is the `Side`'s.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::link::{Link, PeerFailure, read_batch};
-use super::wire::{Chunks, Sent, framing};
+use super::wire::{Chunks, InFlight, Sent, framing};
 use crate::core::protocol::Framing;
 use crate::peer::events::{LineBatch, Reporter};
 use crate::peer::transfer::pipelining::PeerWindow;
@@ -44,12 +43,13 @@ pub trait Side {
     /// chunk delay goes in lockstep.
     fn cap(&self, peer_window: usize) -> usize;
 
-    /// The requests to send now, with `window` and `in_flight` already outstanding; `Err`
-    /// when this peer's part is over.
+    /// The requests to send now, with `window` and `in_flight` already outstanding, added to
+    /// `sent` (empty: the last batch's buffer, used again); `Err` when this peer's part is over.
     fn next(
         &mut self,
         window: usize,
         in_flight: usize,
+        sent: Vec<Sent>,
     ) -> impl Future<Output = Result<Batch, Ended>> + Send;
 
     /// `count` requests were queued.
@@ -79,7 +79,8 @@ pub async fn run<S: Side>(side: &mut S, link: &mut Link, id: &str, out: &Reporte
         link,
         id,
         out,
-        in_flight: VecDeque::new(),
+        in_flight: InFlight::default(),
+        spare: Vec::new(),
         lines: LineBatch::default(),
         cap: 1,
         sizing: AdaptiveWindow::new(1),
@@ -98,8 +99,11 @@ struct Exchange<'a, S> {
     peer_window: PeerWindow,
     id: &'a str,
     out: &'a Reporter,
-    /// Sent and not yet answered, oldest first (replies come in this order).
-    in_flight: VecDeque<Sent>,
+    /// Sent and not yet answered.
+    in_flight: InFlight,
+    /// The last batch's buffer, emptied: batches of thousands of requests do not each map and
+    /// fault in a buffer of their own.
+    spare: Vec<Sent>,
     lines: LineBatch,
     /// The window's bound, fixed while requests are in flight.
     cap: usize,
@@ -117,14 +121,17 @@ impl<S: Side> Exchange<'_, S> {
         }
         let framing = framing(self.cap);
         let window = self.sizing.window();
-        let batch = self.side.next(window, self.in_flight.len()).await?;
+        let spare = std::mem::take(&mut self.spare);
+        let batch = self.side.next(window, self.in_flight.len(), spare).await?;
         if let Some(limited) = batch.top_up {
             let elapsed = self.clock.elapsed();
             self.sizing.sent(batch.sent.len(), elapsed, limited);
         }
-        if !batch.sent.is_empty() {
-            self.send(batch.sent, framing).await?;
+        let mut sent = batch.sent;
+        if !sent.is_empty() {
+            self.send(&mut sent, framing).await?;
         }
+        self.spare = sent;
         if self.in_flight.is_empty() {
             self.side.idle().await;
             return Ok(());
@@ -135,18 +142,19 @@ impl<S: Side> Exchange<'_, S> {
         self.read_replies(framing).await
     }
 
-    async fn send(&mut self, sent: Vec<Sent>, framing: Framing) -> Result<(), Ended> {
+    /// Sends the requests in `sent`, which it leaves empty.
+    async fn send(&mut self, sent: &mut Vec<Sent>, framing: Framing) -> Result<(), Ended> {
         if self.in_flight.is_empty() {
             self.link.ready().await.map_err(Ended::Left)?;
         }
         let chunks = self.side.chunks();
-        for request in &sent {
+        for request in sent.iter() {
             let log = Some((&mut self.lines, self.id));
             chunks.queue(self.link.conn(), request, framing, log);
         }
         self.out.emit(&mut self.lines);
         self.side.requested(sent.len());
-        self.in_flight.extend(sent);
+        self.in_flight.extend(sent, self.side.chunks().way);
         let flushed = if framing == Framing::Line {
             // Replies to the requests in flight are read while more requests go out.
             let limit = self.in_flight.len() * self.side.chunks().reply_bound() + READ_SLACK;
@@ -167,7 +175,7 @@ impl<S: Side> Exchange<'_, S> {
     /// The replies already read whole, through the fast path (`protocol::fast`): how many. 0
     /// leaves everything to the general decoder.
     async fn take_buffered(&mut self) -> Result<usize, Ended> {
-        let awaited = self.in_flight.iter().map(|sent| sent.index);
+        let awaited = self.in_flight.indices();
         let buf = self.link.conn().buffered();
         let log = (&mut self.lines, self.id);
         let (answers, used) = self.side.chunks().take_fast(buf, awaited, log);
@@ -178,7 +186,7 @@ impl<S: Side> Exchange<'_, S> {
         self.out.emit(&mut self.lines);
         self.side.answered(&answers).await?;
         self.link.conn().consume_reply(used);
-        self.in_flight.drain(..taken);
+        self.in_flight.answered(taken);
         self.link.replied(taken);
         self.sizing.delivered(taken, self.clock.elapsed());
         Ok(taken)
@@ -193,8 +201,8 @@ impl<S: Side> Exchange<'_, S> {
             usize::MAX
         };
         let (chunks, in_flight) = (self.side.chunks(), &self.in_flight);
-        let expect = |k: usize| (k < most).then(|| in_flight.get(k)).flatten();
-        let expect = |k: usize| expect(k).map(|sent| chunks.expect(sent.index));
+        let expect = |k: usize| (k < most).then(|| in_flight.index(k)).flatten();
+        let expect = |k: usize| expect(k).map(|index| chunks.expect(index));
         let lockstep = || self.peer_window.lockstep();
         let (replies, error) = read_batch(self.link.conn(), expect, framing, lockstep).await;
         self.link.replied(replies.len());
@@ -203,7 +211,7 @@ impl<S: Side> Exchange<'_, S> {
         let mut answers = Vec::new();
         for decoded in &replies {
             self.lines.replied(self.id, decoded.text());
-            let first = self.in_flight.get(answers.len()).map_or(0, |s| s.index);
+            let first = self.in_flight.index(answers.len()).unwrap_or(0);
             match self.side.chunks().answer(&decoded.message, first) {
                 Ok(answer) => answers.push(answer),
                 Err(why) => {
@@ -214,7 +222,7 @@ impl<S: Side> Exchange<'_, S> {
         }
         self.out.emit(&mut self.lines);
         self.side.answered(&answers).await?;
-        self.in_flight.drain(..answers.len());
+        self.in_flight.answered(answers.len());
         match failure {
             Some(why) => self.resume(why, framing).await,
             None => Ok(()),
@@ -227,10 +235,10 @@ impl<S: Side> Exchange<'_, S> {
         if !self.link.recover(&why).await {
             return Err(Ended::Left(why));
         }
-        for request in &self.in_flight {
+        for request in self.in_flight.requests() {
             self.side
                 .chunks()
-                .queue(self.link.conn(), request, framing, None);
+                .queue(self.link.conn(), &request, framing, None);
         }
         self.link.flush().await.map_err(Ended::Left)
     }

@@ -2,6 +2,7 @@
 //! fast writers of `protocol::fast` when line-framed, the general encoder otherwise), what the
 //! fast path takes from the read buffer, and what a reply read by the general decoder means.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -45,6 +46,60 @@ impl Sent {
             index,
             payload: Bytes::new(),
         }
+    }
+}
+
+/// The requests in flight, oldest first (replies come in this order): the chunks' indices,
+/// and an upload's bytes. Apart, so that a download's thousands in flight take 8 bytes each,
+/// not a `Sent`'s 40.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    indices: VecDeque<u64>,
+    /// Empty for a download.
+    payloads: VecDeque<Bytes>,
+}
+
+impl InFlight {
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// The chunk of the `k`-th oldest request.
+    pub fn index(&self, k: usize) -> Option<u64> {
+        self.indices.get(k).copied()
+    }
+
+    /// The chunks awaited, oldest first.
+    pub fn indices(&self) -> impl Iterator<Item = u64> + '_ {
+        self.indices.iter().copied()
+    }
+
+    /// `sent` went out after those in flight (it is left empty).
+    pub fn extend(&mut self, sent: &mut Vec<Sent>, way: Way) {
+        self.indices.extend(sent.iter().map(|s| s.index));
+        match way {
+            Way::Upload => self.payloads.extend(sent.drain(..).map(|s| s.payload)),
+            Way::Download => sent.clear(),
+        }
+    }
+
+    /// The `count` oldest were answered.
+    pub fn answered(&mut self, count: usize) {
+        self.indices.drain(..count);
+        let paid = count.min(self.payloads.len());
+        self.payloads.drain(..paid);
+    }
+
+    /// Each request in flight again, oldest first.
+    pub fn requests(&self) -> impl Iterator<Item = Sent> + '_ {
+        self.indices.iter().enumerate().map(|(k, &index)| Sent {
+            index,
+            payload: self.payloads.get(k).cloned().unwrap_or_default(),
+        })
     }
 }
 
@@ -197,5 +252,53 @@ impl Chunks {
             (Way::Upload, Reply::ChunkReceived { index, .. }) => Ok((*index, &[])),
             (Way::Upload, _) => Err(PeerFailure::Unexpected(first)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(index: u64, payload: &'static [u8]) -> Sent {
+        Sent {
+            index,
+            payload: Bytes::from_static(payload),
+        }
+    }
+
+    #[test]
+    fn requests_in_flight_go_out_again_with_their_bytes_once_the_answered_ones_are_gone() {
+        let mut upload = InFlight::default();
+        let mut batch = vec![sent(4, b"four"), sent(5, b"five")];
+        upload.extend(&mut batch, Way::Upload);
+        assert!(
+            batch.is_empty(),
+            "the batch's buffer is left empty, to be used again"
+        );
+        batch.push(sent(6, b"six"));
+        upload.extend(&mut batch, Way::Upload);
+        upload.answered(1);
+        let again: Vec<(u64, Bytes)> = upload.requests().map(|s| (s.index, s.payload)).collect();
+        assert_eq!(
+            again,
+            vec![
+                (5, Bytes::from_static(b"five")),
+                (6, Bytes::from_static(b"six"))
+            ]
+        );
+        assert_eq!(
+            (upload.len(), upload.index(1), upload.index(2)),
+            (2, Some(6), None)
+        );
+
+        let mut download = InFlight::default();
+        let mut batch: Vec<Sent> = (7..10).map(Sent::request).collect();
+        download.extend(&mut batch, Way::Download);
+        download.answered(2);
+        let again: Vec<Sent> = download.requests().collect();
+        assert_eq!((again.len(), again[0].index), (1, 9));
+        assert!(again[0].payload.is_empty());
+        download.answered(1);
+        assert!(download.is_empty());
     }
 }

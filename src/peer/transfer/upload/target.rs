@@ -80,7 +80,12 @@ impl Side for Push<'_> {
         }
     }
 
-    async fn next(&mut self, window: usize, in_flight: usize) -> Result<Batch, Ended> {
+    async fn next(
+        &mut self,
+        window: usize,
+        in_flight: usize,
+        mut sent: Vec<Sent>,
+    ) -> Result<Batch, Ended> {
         if self.window.is_done() {
             return Err(Ended::Done);
         }
@@ -89,7 +94,7 @@ impl Side for Push<'_> {
             .progress
             .set_window(self.target.position, window);
         let indices = self.window.take_batch(window as u64);
-        let mut sent = Vec::with_capacity(indices.clone().count());
+        sent.reserve(indices.clone().count());
         for index in indices {
             let payload = self.reader.next_chunk().await.map_err(|error| {
                 let file = self.chunks.file.clone();
