@@ -35,3 +35,17 @@ wait_for_servers() {
     for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   done
 }
+
+# Waits (bounded, 10 s) until no process runs in $work: a peer still starting when its window
+# is killed could otherwise create its folder again after the copy is removed.
+wait_for_peers_gone() {
+  local cwd busy
+  for _ in $(seq 100); do
+    busy=
+    for cwd in /proc/[0-9]*/cwd; do
+      case "$(readlink "$cwd" 2>/dev/null)" in "$work" | "$work"/*) busy=1; break ;; esac
+    done
+    [ -z "$busy" ] && return 0
+    sleep 0.1
+  done
+}

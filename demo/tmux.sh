@@ -19,6 +19,7 @@ peer() {
 }
 give_up() {
   tmux kill-window -t "$window" 2>/dev/null || true
+  wait_for_peers_gone
   rm -rf "$work"
   echo "tmux.sh: $1" >&2
   exit 1

@@ -300,10 +300,13 @@ pub async fn bad_json_case(ctx: Ctx, env: Env) -> Checked {
     let message = initial(port, &[(&name, mtime)]);
     let mut y = JsonConn::connect(&ctx, "y", None).await?;
     ask(&ctx, &mut y, env.reply_wait, &message, "initial message").await?;
+    // Both bad peers connect before either sends: a tracker that dies of the first is then
+    // seen failing the peers that matter, not (depending on timing) refusing the second.
     let mut x = JsonConn::connect(&ctx, "x", None).await?;
-    x.send_raw(b"{\"port\": 8001, \"files\": [}\n").await?;
     let mut w = JsonConn::connect(&ctx, "w", None).await?;
-    w.send_raw(b"{\"port\": \"8001\", \"files\": 5}\n").await?;
+    x.send_raw(b"{\"port\": 8001, \"files\": [}\n").await?;
+    // Whether this reaches a tracker that closed w already is not what the case checks.
+    let _ = w.send_raw(b"{\"port\": \"8001\", \"files\": 5}\n").await;
     let settle = env.reply_wait.min(Duration::from_secs(1));
     let (_, _) = tokio::join!(x.closed_within(settle), w.closed_within(settle));
     let again = "repeated initial message, after other peers sent bad JSON";

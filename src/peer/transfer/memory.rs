@@ -6,7 +6,9 @@
 //! the budget go to the ring, one quarter to replies in flight; the ring's reach is twice the
 //! requests in flight (room for replies that arrive out of file order), so at the most the ring
 //! is the larger share. Both start small and grow with what the paths need (the adaptive
-//! windows: rate × round trip): a loopback download keeps today's 8,192-chunk ring.
+//! windows: rate × round trip). On loopback they still grow to the budget's share: a round's
+//! rate is measured over replies already waiting in the socket, read faster than the peer sends
+//! them, so a 64 MiB download's ring reaches about 131,000 slots (13 MB) where 8,192 would do.
 
 use super::ring::SLOT_BYTES;
 
