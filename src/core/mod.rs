@@ -6,6 +6,7 @@ pub(crate) mod locks;
 pub(crate) mod logging;
 pub(crate) mod markup;
 pub(crate) mod net;
+pub(crate) mod page_cache;
 pub(crate) mod protocol;
 pub(crate) mod settings;
 pub(crate) mod shutdown;
