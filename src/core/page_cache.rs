@@ -40,11 +40,12 @@ fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
-    fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, Arc<File>) {
+    /// A temporary file holding `bytes`, opened for reading.
+    pub(crate) fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, Arc<File>) {
         let mut temp = tempfile::NamedTempFile::new().unwrap();
         temp.write_all(bytes).unwrap();
         temp.flush().unwrap();

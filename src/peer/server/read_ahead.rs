@@ -40,15 +40,7 @@ impl ReadAhead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, Arc<File>) {
-        let mut temp = tempfile::NamedTempFile::new().unwrap();
-        temp.write_all(bytes).unwrap();
-        temp.flush().unwrap();
-        let handle = Arc::new(File::open(temp.path()).unwrap());
-        (temp, handle)
-    }
+    use crate::core::page_cache::tests::file_of;
 
     #[tokio::test]
     async fn load_serves_any_offset_and_rereads_behind_it() {
