@@ -154,13 +154,12 @@ struct UploadLedger {
 
 impl Store {
     /// Opens (creating if needed) served_files/ under `peer_dir`, after proving the peer can
-    /// write there ([`Store::prepare`]), and removes stale partial files.
+    /// write there and removing stale partial files ([`Store::prepare`]).
     pub fn open(peer_dir: &Path) -> Result<Arc<Store>, DirError> {
         let peer_dir = absolute(peer_dir);
         Store::prepare(&peer_dir)?;
         let served_dir = peer_dir.join("served_files");
         let partial_dir = peer_dir.join(PARTIAL_DIR);
-        remove_stale_partials(&partial_dir)?;
         let store = Arc::new(Store {
             served_dir,
             partial_dir,
@@ -175,7 +174,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Creates served_files/ and the partial-file directory if missing, and proves the peer can
+    /// Creates served_files/ and the partial-file directory if missing, removes the partial files
+    /// an earlier run left (killed mid-transfer), and proves the peer can
     /// do there what it will do later: create a file in the peer directory (the front ends' log
     /// and history) and in the partial-file directory (a file being received), and link one
     /// into served_files/ (a finished file); each probe is removed. Said with the path and the
@@ -187,6 +187,9 @@ impl Store {
         for dir in [&served, &partial] {
             fs::create_dir_all(dir).map_err(DirError::write(dir, "creating the directory"))?;
         }
+        // Before the peer listens (its callers bind after this): a peer that answers is one
+        // whose earlier run's leftovers are gone.
+        remove_stale_partials(&partial)?;
         let name = format!("{PROBE}.{}", std::process::id());
         Probe::create(&peer_dir, &name)?.remove()?;
         let received = Probe::create(&partial, &name)?;
@@ -811,5 +814,23 @@ mod tests {
         assert_eq!(fs::read_dir(store.partial_dir()).unwrap().count(), 0);
         fs::create_dir(store.served_dir().join("subdir")).unwrap();
         assert!(store.list().unwrap().is_empty());
+    }
+
+    /// `prepare` runs before the peer binds its listener: what a connecting client finds
+    /// is a peer whose earlier run's partial files are already gone.
+    #[test]
+    fn stale_partials_are_gone_before_the_peer_listens() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join(PARTIAL_DIR)).unwrap();
+        fs::write(
+            dir.path().join(PARTIAL_DIR).join("up.bin.13134.0.part"),
+            "junk",
+        )
+        .unwrap();
+        Store::prepare(dir.path()).unwrap();
+        assert_eq!(
+            fs::read_dir(dir.path().join(PARTIAL_DIR)).unwrap().count(),
+            0
+        );
     }
 }
