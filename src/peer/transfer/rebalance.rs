@@ -15,7 +15,8 @@
 //!
 //! Rates are measured here from the scheduler's own events (requests and replies at the times
 //! the caller passes), over the time a peer had requests in flight, so a peer kept idle by the
-//! others is not judged slow.
+//! others is not judged slow; and a peer is judged only after [`JUDGED_AFTER`] (and two of its
+//! round trips), at its best rate, so a stall of its process is not taken for slowness.
 
 use std::time::Duration;
 
@@ -28,7 +29,14 @@ pub const MARGIN: Duration = Duration::from_millis(100);
 /// The endgame: at most this many chunks missing (a few windows of a slow peer: it never
 /// doubles more than a few requests).
 pub const ENDGAME_CHUNKS: u64 = 32;
-/// A rate measured over less time than this is not trusted.
+/// A peer is judged far behind only once it has been busy this long: a serving process
+/// descheduled on a loaded machine delivers nothing for tens of milliseconds (up to a hundred
+/// in the simulation), which over a shorter measure looks like a slow peer. Over this long, a
+/// stall of 100 ms leaves an equal peer at 60 % of its rate, inside [`FACTOR`]. It is half of
+/// the half second a slow peer may add to a download (issue 29), and a slow peer is seen
+/// within it (a peer at `--chunk-delay 2` delivers 125 chunks in it).
+pub const JUDGED_AFTER: Duration = Duration::from_millis(250);
+/// An idle peer's own rate is taken over at least this long (see [`Meter::rate_at_least`]).
 const MIN_MEASURED: Duration = Duration::from_millis(5);
 /// Rates are measured over the last one or two periods this long (a peer that slows down is
 /// seen within two).
@@ -86,15 +94,21 @@ impl Meter {
                 .map_or(Duration::ZERO, |s| now.saturating_sub(s))
     }
 
-    /// Chunks per second; `None` until measured long enough. A peer that delivered nothing yet
-    /// is taken to deliver one chunk over the time measured (its rate is at most that).
-    pub(super) fn rate(&self, now: Duration) -> Option<f64> {
+    /// Chunks per second at most, for judging whether this peer is far behind: its replies
+    /// and its `in_flight` requests (as if all answered now) over the time it was busy. `None`
+    /// until busy for [`JUDGED_AFTER`] and two of its round trips: a rate measured over less
+    /// is the window's ramp or a stall, not the peer. A peer with requests in flight over a
+    /// 200 ms round trip has delivered none of them in 250 ms, and is given the benefit of the
+    /// doubt.
+    pub(super) fn rate_at_most(&self, now: Duration, in_flight: usize) -> Option<f64> {
         let (mut replies, mut busy) = (self.delivered, self.busy_at(now));
         if let Some((r, b)) = self.previous {
             replies += r;
             busy += b;
         }
-        (busy >= MIN_MEASURED).then(|| replies.max(1) as f64 / busy.as_secs_f64())
+        let judged_after = JUDGED_AFTER.max(2 * self.rtt.unwrap_or_default());
+        let at_most = (replies + in_flight as u64).max(1);
+        (busy >= judged_after).then(|| at_most as f64 / busy.as_secs_f64())
     }
 
     /// At least how many chunks per second, for an idle peer judging what it would need: a
@@ -196,7 +210,8 @@ impl Scheduler {
                     0
                 };
                 let queued = self.allocation.queued(v) + awaited;
-                let rate = self.peers[v].meter.rate(now)?;
+                let rate =
+                    (self.peers[v].meter).rate_at_most(now, self.peers[v].in_flight.len())?;
                 let theirs = queued as f64 / rate;
                 let ours = queued as f64 / mine + round_trip;
                 let far = queued > 0 && theirs > FACTOR * ours + MARGIN.as_secs_f64();

@@ -4,9 +4,10 @@
 //! leave (a closed connection) or go silent (detected by the stall timeout, as the network task
 //! does) at random moments: before their first request, mid-window, on the last chunk, several
 //! at once, all of them. Rings are fixed (tiny ones too) or grow within a memory budget. Some
-//! schedules have equal peers, some strict round robin. Invariants are checked after every
-//! step (progress, memory, no chunk asked twice outside the endgame or a takeover); a failure
-//! names its seed, and `SIM_SEED=<seed> cargo test scheduler::simulation` replays it.
+//! schedules have equal peers (half of them held back once, up to 100 ms, as a process
+//! descheduled on a loaded machine is), some strict round robin. Invariants are checked after
+//! every step (progress, memory, no chunk asked twice outside the endgame or a takeover); a
+//! failure names its seed, and `SIM_SEED=<seed> cargo test scheduler::simulation` replays it.
 
 use super::*;
 use crate::core::protocol::CHUNK_SIZE;
@@ -69,6 +70,9 @@ struct SimPeer {
     jitter: u64,
     /// When each reply in flight can come at the earliest (request time + round trip).
     due: VecDeque<u64>,
+    /// Replies held back once, from this virtual time for this long: a serving process
+    /// descheduled on a loaded machine (equal peers only; see [`STALLED_AT_MOST`]).
+    stall: Option<(u64, u64)>,
 }
 
 /// How the peers of one schedule differ.
@@ -84,6 +88,10 @@ enum Class {
 }
 
 const STALL: u64 = 1_000;
+
+/// The longest an equal peer is held back (a process descheduled on a loaded machine: tens of
+/// milliseconds, here up to a hundred): it is not far behind, and nothing may move.
+const STALLED_AT_MOST: u64 = 100;
 
 /// Counters over all schedules, for the figures.
 #[derive(Debug, Default)]
@@ -198,6 +206,7 @@ fn peer(rng: &mut Rng, class: Class, fate: Fate, template: &SimPeer) -> SimPeer 
         rtt: 0,
         jitter: 0,
         due: VecDeque::new(),
+        stall: None,
     };
     match class {
         Class::Equal => {
@@ -239,6 +248,24 @@ fn fates(rng: &mut Rng, n: usize, chunks: u64) -> Vec<Fate> {
             }
         })
         .collect()
+}
+
+/// Half the equal peers are held back once: at their first reply (as seen under load) or
+/// anywhere in their share.
+fn stalls(rng: &mut Rng, peers: &mut [SimPeer], chunks: u64) {
+    let n = peers.len() as u64;
+    for p in peers.iter_mut() {
+        if !rng.chance(50) {
+            continue;
+        }
+        let share = chunks.div_ceil(n) * p.delay;
+        let at = if rng.chance(30) {
+            0
+        } else {
+            rng.below(share + 1)
+        };
+        p.stall = Some((at, 1 + rng.below(STALLED_AT_MOST)));
+    }
 }
 
 /// The scheduler of a schedule: a fixed ring (often tiny) or a memory budget.
@@ -326,9 +353,12 @@ fn setup(seed: u64, totals: &mut Totals) -> Option<Sim> {
         _ => fates(&mut rng, n, chunks),
     };
     let template = peer(&mut rng, Class::Random, Fate::Healthy, &SimPeer::dummy());
-    let peers: Vec<SimPeer> = (fates.into_iter())
+    let mut peers: Vec<SimPeer> = (fates.into_iter())
         .map(|fate| peer(&mut rng, class, fate, &template))
         .collect();
+    if class == Class::Equal {
+        stalls(&mut rng, &mut peers, chunks);
+    }
     let strict = rng.chance(10);
     let (s, budget) = scheduler(&mut rng, size, n, strict);
     let trouble = peers.iter().any(|p| p.fate != Fate::Healthy);
@@ -379,7 +409,20 @@ impl SimPeer {
             rtt: 0,
             jitter: 0,
             due: VecDeque::new(),
+            stall: None,
         }
+    }
+
+    /// When its next reply can be read, `now` being when it was asked or last replied.
+    fn next_reply_after(&mut self, now: u64) -> u64 {
+        let held = match self.stall {
+            Some((at, length)) if now >= at => {
+                self.stall = None;
+                length
+            }
+            _ => 0,
+        };
+        now + self.delay + held
     }
 }
 

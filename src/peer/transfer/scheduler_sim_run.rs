@@ -25,7 +25,7 @@ impl Sim {
             let sent = self.s.request(position, p.window);
             let p = &mut self.peers[position];
             if !sent.is_empty() && self.s.in_flight(position) == sent.len() {
-                p.next_reply = self.now + p.delay;
+                p.next_reply = p.next_reply_after(self.now);
                 p.last_progress = self.now;
             }
             for _ in &sent {
@@ -166,7 +166,7 @@ impl Sim {
             }
         }
         let p = &mut self.peers[position];
-        p.next_reply = self.now + p.delay;
+        p.next_reply = p.next_reply_after(self.now);
         p.last_progress = self.now;
         p.awake = true;
         self.write_ready();

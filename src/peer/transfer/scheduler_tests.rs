@@ -71,8 +71,9 @@ fn an_empty_file_succeeds_at_once() {
 
 /// Peers 0 and 1 deliver their shares of 300 chunks within a millisecond (a small file on
 /// loopback: less time than a rate is trusted over); peer 2 sends one chunk in 10 ms. Peer 0,
-/// idle, still takes peer 2's unrequested chunks: what it needs is judged from its rate at
-/// least (its replies over the shortest trusted time), not left unknown.
+/// idle, takes nothing while peer 2 has been busy less than `JUDGED_AFTER` (it may have been
+/// descheduled), then takes its unrequested chunks: what peer 0 needs is judged from its rate
+/// at least (its replies over the shortest trusted time), not left unknown.
 #[test]
 fn an_idle_peer_done_in_under_a_millisecond_takes_a_slow_peers_chunks() {
     let size = 30_000;
@@ -90,6 +91,8 @@ fn an_idle_peer_done_in_under_a_millisecond_takes_a_slow_peers_chunks() {
     s.set_now(10 * ms);
     s.arrived(2, 2, &payload(2, size)).unwrap();
     s.set_now(11 * ms);
+    assert_eq!(s.request(0, 100), Vec::<u64>::new());
+    s.set_now(rebalance::JUDGED_AFTER + ms);
     let taken = s.request(0, 100);
     assert_eq!(taken.first(), Some(&8), "peer 0 took nothing: {taken:?}");
     assert!(taken.iter().all(|i| i % 3 == 2), "{taken:?}");
