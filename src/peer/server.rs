@@ -284,7 +284,10 @@ impl Session {
 
     fn ready_to_send(&mut self, file: String) -> Reply {
         match self.open_for_download(&file) {
-            Some((_, size)) => Reply::ReadyToSend { file, size },
+            Some((_, size)) => {
+                super::content::describe_soon(&self.store, &file);
+                Reply::ReadyToSend { file, size }
+            }
             None => Reply::NotServing { file },
         }
     }

@@ -18,7 +18,7 @@
 //! rate supporting the window it has), it grows [`FILLING_GROWTH`] times per round instead:
 //! windows count 100-byte chunks, not TCP's 1,448-byte segments, so a 100 Mbit/s path at
 //! 100 ms (9,000 replies in flight) takes doubling from 2 twelve round trips (1.2 s) where TCP
-//! fills it from its 10 segments in six; growing 8 times it takes five. The first round that
+//! fills it from its 10 segments in six; growing 16 times it takes four. The first round that
 //! does not grow the rate, or whose rate no longer supports the window, ends the filling for
 //! good, so a slow peer (`--chunk-delay`) never sees it. What a round may overshoot by is
 //! bounded by the cap (the memory budget's share) and shed within rounds of at most
@@ -51,9 +51,9 @@ pub const MAX_ROUND: Duration = Duration::from_millis(50);
 /// Rate samples kept (one per round): the window follows the best of them.
 pub const RATE_ROUNDS: usize = 8;
 /// How many times a window still filling its path grows per round.
-pub const FILLING_GROWTH: usize = 8;
+pub const FILLING_GROWTH: usize = 16;
 /// A round's rate at least this many times the previous round's: the path is not full yet
-/// (a latency-bound peer's rate grows with its window, here up to 8 times per round).
+/// (a latency-bound peer's rate grows with its window, here up to 16 times per round).
 pub const FILLING_RATE_GAIN: f64 = 1.5;
 
 #[derive(Debug, Clone)]
@@ -280,23 +280,24 @@ mod tests {
     }
 
     #[test]
-    fn slow_start_doubles_then_grows_eight_times_while_the_rate_follows() {
+    fn slow_start_doubles_then_grows_sixteen_times_while_the_rate_follows() {
         let mut w = AdaptiveWindow::new(1 << 20);
         let windows = latency_bound_rounds(&mut w, 10);
-        // Round 1 has no earlier rate to compare with: doubled; then x8 per round.
-        assert_eq!(windows[..5], [4, 32, 256, 2048, 16384], "{windows:?}");
+        // Round 1 has no earlier rate to compare with: doubled; then x16 per round.
+        assert_eq!(windows[..4], [4, 64, 1024, 16384], "{windows:?}");
     }
 
     #[test]
     fn a_round_that_does_not_grow_the_rate_ends_the_filling_for_good() {
         let mut w = AdaptiveWindow::new(1 << 20);
         latency_bound_rounds(&mut w, 3);
-        assert_eq!(w.window(), 256);
-        // The path is full: 256 replies take as long as 32 did in a round trip (the rate stays).
+        assert_eq!(w.window(), 1024);
+        // The path is full: 1,024 replies take as long as 64 did in a round trip (the rate
+        // stays).
         let mut now = Duration::from_secs(1);
-        w.sent(256, now, false);
-        now += 16 * MS;
-        w.delivered(256, now);
+        w.sent(1024, now, false);
+        now += 32 * MS;
+        w.delivered(1024, now);
         assert!(!w.filling);
         let before = w.window();
         // A latency-bound round again: back to at most doubling.
