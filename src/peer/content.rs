@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::core::locks::LockExt;
 use crate::core::protocol::digest::{ContentDigest, DigestBuilder, group_chunks_for};
@@ -36,7 +36,13 @@ pub async fn describe(store: &Store, name: &str) -> Option<Arc<ContentDigest>> {
     let key: Key = (store.served_dir().join(name), size, mtime);
     let slot = slot(key);
     let digest = slot.get_or_try_init(|| async move {
-        let computed = tokio::task::spawn_blocking(move || digest_of(&file, size)).await;
+        let _turn = computing().acquire().await.map_err(|_| ())?;
+        let computed = tokio::task::spawn_blocking(move || {
+            #[cfg(test)]
+            let _counted = tests::Computing::start();
+            digest_of(&file, size)
+        });
+        let computed = computed.await;
         computed.map_err(|_| ())?.map(Arc::new).map_err(|_| ())
     });
     digest.await.ok().map(Arc::clone)
@@ -47,6 +53,15 @@ pub async fn describe(store: &Store, name: &str) -> Option<Arc<ContentDigest>> {
 pub fn describe_soon(store: &Arc<Store>, name: &str) {
     let (store, name) = (Arc::clone(store), name.to_string());
     tokio::spawn(async move { describe(&store, &name).await });
+}
+
+/// Digests computed at once, whoever asks (handshakes and `#DIGEST`s for many files cost a
+/// core or two, not one thread per file).
+const COMPUTING: usize = 2;
+
+fn computing() -> &'static Semaphore {
+    static COMPUTING_NOW: Semaphore = Semaphore::const_new(COMPUTING);
+    &COMPUTING_NOW
 }
 
 fn slot(key: Key) -> Slot {
@@ -77,6 +92,8 @@ fn digest_of(file: &File, size: u64) -> std::io::Result<ContentDigest> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     fn served(bytes: &[u8]) -> (tempfile::TempDir, Arc<Store>) {
@@ -98,6 +115,42 @@ mod tests {
         let again = describe(&store, "f.bin").await.unwrap();
         assert!(Arc::ptr_eq(&a, &again));
         assert!(describe(&store, "missing.bin").await.is_none());
+    }
+
+    static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    static MOST: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts the digests being computed, in every test at once.
+    pub(super) struct Computing;
+
+    impl Computing {
+        pub(super) fn start() -> Computing {
+            let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            MOST.fetch_max(now, Ordering::SeqCst);
+            Computing
+        }
+    }
+
+    impl Drop for Computing {
+        fn drop(&mut self) {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Handshakes for many files at once compute their digests [`COMPUTING`] at a time (the
+    /// blocking pool would run all twelve), and every one of them is computed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_files_asked_at_once_are_computed_a_few_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let names: Vec<String> = (0..12).map(|i| format!("g{i}.bin")).collect();
+        for (i, name) in names.iter().enumerate() {
+            std::fs::write(store.served_dir().join(name), vec![i as u8; 4 << 20]).unwrap();
+        }
+        let digests = futures::future::join_all(names.iter().map(|n| describe(&store, n))).await;
+        assert!(digests.iter().all(Option::is_some));
+        let most = MOST.load(Ordering::SeqCst);
+        assert!((1..=COMPUTING).contains(&most), "{most} computed at once");
     }
 
     /// The handshake's computation fills the cache on its own.
