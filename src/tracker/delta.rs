@@ -191,21 +191,14 @@ impl MemberView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracker::directory::{Directory, FileEntry};
+    use crate::tracker::directory::{Directory, steps};
     use proptest::prelude::*;
-    use std::net::IpAddr;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
-    /// One step of a tracker's life, and of one member watching it.
+    /// One step of a tracker's life, or of one member watching it.
     #[derive(Debug, Clone)]
     enum Step {
-        /// Peer `peer` announces these (name index, mtime) files (a join or a change).
-        Announce(u8, Vec<(u8, i64)>),
-        /// Peer `peer` keeps alive, possibly on another port.
-        KeepAlive(u8, u16),
-        Leave(u8),
-        /// Time passes; peers silent longer than the timeout are dropped.
-        Silence(u64),
+        Directory(steps::Step),
         /// The member sends a message and applies the reply.
         Sync,
         /// The member's connection is lost: it holds no version any more.
@@ -214,19 +207,10 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (0u8..6, proptest::collection::vec((0u8..8, 0i64..4), 0..5))
-                .prop_map(|(p, f)| Step::Announce(p, f)),
-            (0u8..6, 8000u16..8003).prop_map(|(p, port)| Step::KeepAlive(p, port)),
-            (0u8..6).prop_map(Step::Leave),
-            (0u64..20).prop_map(Step::Silence),
-            Just(Step::Sync),
-            Just(Step::Sync),
-            Just(Step::Reconnect),
+            4 => steps::step(6, 8, 4, 3).prop_map(Step::Directory),
+            2 => Just(Step::Sync),
+            1 => Just(Step::Reconnect),
         ]
-    }
-
-    fn ip(peer: u8) -> IpAddr {
-        IpAddr::from([127, 0, 0, peer + 1])
     }
 
     /// The tracker's side of a sync: the reply to a member holding `since`.
@@ -250,23 +234,7 @@ mod tests {
             let mut member = MemberView::default();
             for step in steps {
                 match step {
-                    Step::Announce(p, files) => {
-                        let files = files
-                            .into_iter()
-                            .map(|(n, mtime)| FileEntry { name: format!("f{n}"), mtime })
-                            .collect();
-                        dir.announce(u64::from(p), ip(p), 8000, files, now);
-                    }
-                    Step::KeepAlive(p, port) => {
-                        dir.keep_alive(u64::from(p), ip(p), port, now);
-                    }
-                    Step::Leave(p) => {
-                        dir.remove(u64::from(p));
-                    }
-                    Step::Silence(secs) => {
-                        now += Duration::from_secs(secs);
-                        dir.expire(now, Duration::from_secs(15));
-                    }
+                    Step::Directory(step) => step.apply(&mut dir, &mut now),
                     Step::Sync => {
                         let r = reply(&dir, member.version);
                         prop_assert!(member.apply(r));

@@ -332,4 +332,6 @@ impl Directory {
 }
 
 #[cfg(test)]
+pub(crate) mod steps;
+#[cfg(test)]
 mod tests;

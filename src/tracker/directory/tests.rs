@@ -138,51 +138,17 @@ fn naive_holders(d: &Directory, name: &str) -> Vec<Holder> {
     all.into_iter().map(|(h, _)| h).collect()
 }
 
-#[derive(Debug, Clone)]
-enum Step {
-    Announce(u8, Vec<(u8, i64)>),
-    KeepAlive(u8, u16),
-    Leave(u8),
-    Silence(u64),
-}
-
-fn step() -> impl proptest::strategy::Strategy<Value = Step> {
-    use proptest::prelude::*;
-    prop_oneof![
-        (0u8..5, proptest::collection::vec((0u8..6, 0i64..3), 0..6))
-            .prop_map(|(p, f)| Step::Announce(p, f)),
-        (0u8..5, 8000u16..8002).prop_map(|(p, port)| Step::KeepAlive(p, port)),
-        (0u8..5).prop_map(Step::Leave),
-        (0u64..20).prop_map(Step::Silence),
-    ]
-}
-
 proptest::proptest! {
     /// Issue 30: the chosen copies, kept as peers come and go, are always the ones the
     /// rules pick from every peer's files (newest, then first known), and so are the holders.
     #[test]
     fn the_index_always_equals_the_rules_applied_to_every_peer(
-        steps in proptest::collection::vec(step(), 1..60),
+        steps in proptest::collection::vec(super::steps::step(5, 6, 3, 2), 1..60),
     ) {
         let mut now = Instant::now();
         let mut d = Directory::default();
         for step in steps {
-            match step {
-                Step::Announce(p, files) => {
-                    let files = files.into_iter().map(|(n, m)| f(&format!("f{n}"), m)).collect();
-                    d.announce(u64::from(p), ip(p), 8000, files, now);
-                }
-                Step::KeepAlive(p, port) => {
-                    d.keep_alive(u64::from(p), ip(p), port, now);
-                }
-                Step::Leave(p) => {
-                    d.remove(u64::from(p));
-                }
-                Step::Silence(secs) => {
-                    now += Duration::from_secs(secs);
-                    d.expire(now, Duration::from_secs(15));
-                }
-            }
+            step.apply(&mut d, &mut now);
             proptest::prop_assert_eq!(d.response(), naive_response(&d));
             proptest::prop_assert_eq!(d.file_count(), d.response().len());
             for n in 0..6 {
