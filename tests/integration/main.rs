@@ -10,6 +10,7 @@ mod classroom_servers;
 mod cli;
 mod demo_scripts;
 mod design_claims;
+mod digest_beside;
 mod disk_faults;
 mod docs;
 mod faults;

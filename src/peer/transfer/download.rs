@@ -110,16 +110,18 @@ async fn serving_set<'p>(
         .iter()
         .map(|peer| ctx.pipelining.window(peer, ctx.options.window))
         .collect();
-    let replies = join_all(peers.iter().map(|peer| ask(ctx, peer, file))).await;
+    let asked = peers.iter().zip(&windows);
+    let replies = join_all(asked.map(|(peer, window)| ask_and_describe(ctx, peer, window, file)));
     let mut serving: Vec<ServingPeer> = Vec::new();
     let mut silent: Vec<&PeerAddr> = Vec::new();
-    for ((peer, reply), window) in peers.iter().zip(replies).zip(windows) {
+    for ((peer, (reply, digest)), window) in peers.iter().zip(replies.await).zip(windows) {
         match reply {
             Ok((conn, size)) => serving.push(ServingPeer {
                 addr: peer.clone(),
                 conn,
                 size,
                 window,
+                digest,
             }),
             Err(Asked::Silent) => silent.push(peer),
             Err(Asked::No) => {}
@@ -130,9 +132,8 @@ async fn serving_set<'p>(
 
 /// Which version of the file the serving peers hold; `None` (said) if they disagree.
 async fn version(ctx: &TransferContext, file: &str, serving: &[ServingPeer]) -> Option<Version> {
-    let digests = join_all(serving.iter().map(|s| content_digest(s, file))).await;
     let sizes: Vec<u64> = serving.iter().map(|s| s.size).collect();
-    let refs: Vec<Option<&ContentDigest>> = digests.iter().map(Option::as_ref).collect();
+    let refs: Vec<Option<&ContentDigest>> = serving.iter().map(|s| s.digest.as_ref()).collect();
     let version = versions::choose(&sizes, &refs);
     if let Version::Disagree(groups) = &version {
         let described = describe_versions(serving, groups);
@@ -159,26 +160,52 @@ async fn reserve(ctx: &TransferContext, file: &str, size: u64) -> Option<Partial
     None
 }
 
-/// A peer that answered `330 Ready to send`: the open connection, the size it declared, and
-/// what its extension probe learns.
+/// A peer that answered `330 Ready to send`: the open connection, the size it declared, what
+/// its extension probe learns, and the file's content digest if it describes content.
 struct ServingPeer {
     addr: PeerAddr,
     conn: Connection,
     size: u64,
     window: PeerWindow,
+    digest: Option<ContentDigest>,
 }
 
 /// How long a peer may take to describe a file's content (it reads the file once, then caches).
 const DIGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The content digest of `file` from a serving peer that offers the extension, on a connection
-/// of its own; `None` for classroom peers (never asked) or when it cannot say.
-async fn content_digest(peer: &ServingPeer, file: &str) -> Option<ContentDigest> {
-    if !peer.window.describes_content().await {
+/// The seed's `#DOWNLOAD` handshake with `peer`, and beside it `#DIGEST` on a connection of its
+/// own (once its probe says it describes content: at once for a peer met before), so that a
+/// download's first request leaves a round trip sooner. A peer that does not serve the file is
+/// not waited for.
+async fn ask_and_describe(
+    ctx: &TransferContext,
+    peer: &PeerAddr,
+    window: &PeerWindow,
+    file: &str,
+) -> (Result<(Connection, u64), Asked>, Option<ContentDigest>) {
+    let asking = ask(ctx, peer, file);
+    let describing = content_digest(peer, window, file);
+    tokio::pin!(asking, describing);
+    let (asked, described) = tokio::select! {
+        asked = &mut asking => (asked, None),
+        digest = &mut describing => (asking.await, Some(digest)),
+    };
+    let digest = match (described, &asked) {
+        (Some(digest), _) => digest,
+        (None, Ok(_)) => describing.await,
+        (None, Err(_)) => None,
+    };
+    (asked, digest)
+}
+
+/// The content digest of `file` from a peer that offers the extension, on a connection of its
+/// own; `None` for classroom peers (never asked) or when it cannot say.
+async fn content_digest(peer: &PeerAddr, window: &PeerWindow, file: &str) -> Option<ContentDigest> {
+    if !window.describes_content().await {
         return None;
     }
     let ask = async {
-        let stream = tokio::net::TcpStream::connect(peer.addr.connect_addr())
+        let stream = tokio::net::TcpStream::connect(peer.connect_addr())
             .await
             .ok()?;
         let mut conn = Connection::new(stream, DIGEST_TIMEOUT);
@@ -199,7 +226,7 @@ async fn content_digest(peer: &ServingPeer, file: &str) -> Option<ContentDigest>
         .ok()
         .flatten();
     if digest.is_none() {
-        tracing::info!(peer = %peer.addr.id, %file, "no digest");
+        tracing::info!(peer = %peer.id, %file, "no digest");
     }
     digest
 }
