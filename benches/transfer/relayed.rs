@@ -96,6 +96,12 @@ pub fn measure(bin: &Path, peers: &Peers, limit: Duration) {
         "of which file bytes, in seed replies",
         0.8 * ceiling
     );
+    // Between p2p-tui peers a chunk travels as `+<payload>`: one byte more than the chunk.
+    let compact = 3.0 * PATH_RATE as f64 / 1e6 * 100.0 / 101.0;
+    println!(
+        "    {:<38} {compact:>7.1} MB/s  (between p2p-tui peers, `compact`: `+<payload>`)",
+        "of which file bytes, in compact replies"
+    );
     let mut peak_kib = 0;
     for (what, link, size, extra, target) in cases() {
         let run = through(bin, peers, link, size, extra, limit);

@@ -228,7 +228,10 @@ async fn answer(
             names.sort();
             Next::Reply(Reply::FilesServed(names))
         }
-        Request::Extensions | Request::Digest { .. } | Request::EndMarker(_) => Next::End,
+        Request::Extensions
+        | Request::Digest { .. }
+        | Request::CompactChunk { .. }
+        | Request::EndMarker(_) => Next::End,
         Request::UploadStart { file, size } => Next::Reply(upload_start(state, file, size, upload)),
         Request::UploadChunk {
             file,

@@ -207,6 +207,15 @@ impl Connection {
         }
     }
 
+    /// Reads more bytes into the buffer (for the fast path), waiting at most the timeout;
+    /// `Err(Closed)` at the end of the stream.
+    pub async fn read_more(&mut self) -> Result<(), ConnError> {
+        match self.fill().await? {
+            true => Ok(()),
+            false => Err(ConnError::Closed),
+        }
+    }
+
     /// The next reply if the bytes already read hold it whole; never waits.
     pub fn buffered_reply(&mut self, expect: Expect) -> Result<Option<Decoded<Reply>>, ConnError> {
         let decoded = decode_reply(&mut self.buf, expect, !self.line_peer)?;

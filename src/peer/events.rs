@@ -64,6 +64,13 @@ impl LineBatch {
         self.replied_digits(peer, file, digits, "");
     }
 
+    /// `Server (pX): 200 File f chunk i`, for a compact reply (which carries no words).
+    pub fn replied_compact_chunk(&mut self, peer: &str, file: &str, index: u64) {
+        self.chunk_line("Server (", peer, "): 200 File ", file);
+        crate::core::protocol::fast::push_number(&mut self.text, index);
+        self.end(LineKind::Reply);
+    }
+
     /// `Server (pX): 200 File f chunk i received`, with the index's `digits` as received.
     pub fn replied_ack(&mut self, peer: &str, file: &str, digits: &[u8]) {
         self.replied_digits(peer, file, digits, " received");

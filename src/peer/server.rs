@@ -131,6 +131,7 @@ fn extensions_spoken() -> Reply {
     Reply::Extensions(vec![
         extensions::PIPELINE.to_string(),
         extensions::DIGEST.to_string(),
+        extensions::COMPACT.to_string(),
     ])
 }
 
@@ -260,8 +261,18 @@ impl Session {
             } => return self.upload_chunk(file, index, &payload, framing).await,
             Request::DownloadStart { file } => (self.ready_to_send(file), Next::Continue),
             Request::DownloadChunk { file, index } => {
-                return self.download_chunk(file, index, framing).await;
+                return self.download_chunk(file, index, framing, false).await;
             }
+            Request::CompactChunk { index } => match &self.download {
+                Some(open) => {
+                    let file = open.name.clone();
+                    return self.download_chunk(file, index, framing, true).await;
+                }
+                None => (
+                    Reply::Refused("No download open on this connection".into()),
+                    Next::Continue,
+                ),
+            },
             Request::EndMarker(_) => (self.confirmation_again(), Next::Continue),
         };
         if let Next::Close(_) = next {
@@ -435,11 +446,13 @@ impl Session {
         }
     }
 
+    /// Chunk `index` of `file`, in the seed's reply or (`compact`) as `+` and its bytes.
     async fn download_chunk(
         &mut self,
         file: String,
         index: u64,
         framing: Framing,
+        compact: bool,
     ) -> std::io::Result<Next> {
         let Some((handle, size)) = self.open_for_download(&file) else {
             self.reply(Reply::NotServing { file }, framing).await?;
@@ -465,15 +478,20 @@ impl Session {
                 return Ok(Next::Close("read failed"));
             }
         };
-        self.reply(
-            Reply::Chunk {
+        if compact {
+            // Queued like any line-framed reply, to go out with the rest of the batch.
+            fast::write_compact_reply(self.conn.queue(), &payload);
+            if self.conn.queued() >= MAX_QUEUED {
+                self.conn.flush().await?;
+            }
+        } else {
+            let reply = Reply::Chunk {
                 file,
                 index,
                 payload,
-            },
-            framing,
-        )
-        .await?;
+            };
+            self.reply(reply, framing).await?;
+        }
         if !self.config.chunk_delay.is_zero() {
             self.conn.flush().await?;
             tokio::time::sleep(self.config.chunk_delay).await;
@@ -549,7 +567,15 @@ impl Session {
             return Ok(());
         };
         let (name, handle, size) = (open.name.clone(), Arc::clone(&open.handle), open.size);
-        while let Some((index, used)) = fast::chunk_request(self.conn.buffered(), &name) {
+        loop {
+            let buffered = self.conn.buffered();
+            let (index, used, compact) = match fast::chunk_request(buffered, &name) {
+                Some((index, used)) => (index, used, false),
+                None => match fast::compact_request(buffered) {
+                    Some((index, used)) => (index, used, true),
+                    None => break,
+                },
+            };
             let Some(len) = chunk_len(size, index) else {
                 break;
             };
@@ -562,7 +588,11 @@ impl Session {
             };
             self.conn.consume_request(used);
             let payload = &self.read_ahead.data[at..at + len];
-            fast::write_chunk_reply(self.conn.queue(), &name, index, payload);
+            if compact {
+                fast::write_compact_reply(self.conn.queue(), payload);
+            } else {
+                fast::write_chunk_reply(self.conn.queue(), &name, index, payload);
+            }
             if self.conn.queued() >= MAX_QUEUED {
                 self.conn.flush().await?;
             }

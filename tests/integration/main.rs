@@ -8,6 +8,7 @@ mod check_seed002;
 mod check_web;
 mod classroom_servers;
 mod cli;
+mod compact;
 mod demo_scripts;
 mod design_claims;
 mod digest_beside;

@@ -42,6 +42,12 @@ pub enum Request {
     Digest {
         file: String,
     },
+    /// `+<index>`: not in the seeds; chunk `index` of the download this connection's
+    /// `#DOWNLOAD f` opened, asked only of peers whose extensions name `compact`. Answered by
+    /// `+` and the chunk's bytes (see `protocol::fast`).
+    CompactChunk {
+        index: u64,
+    },
     /// A private end marker some course clients send after the last chunk of an upload
     /// (`UPLOAD_COMPLETE`, `Transmission complete`): not in the seeds. p2p-tui's server answers
     /// it with `200 File f received` again for the upload just completed; p2p-tui's client sends
@@ -314,6 +320,11 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
         let text_end = cur.pos;
         return Parsed::new(Request::DownloadStart { file }, text_end, cur.end()?);
     }
+    if cur.opt_lit("+")? {
+        let index = cur.number()?;
+        let text_end = cur.pos;
+        return Parsed::new(Request::CompactChunk { index }, text_end, cur.end()?);
+    }
     if cur.opt_lit("#EXTENSIONS")? {
         let text_end = cur.pos;
         return Parsed::new(Request::Extensions, text_end, cur.end()?);
@@ -356,6 +367,7 @@ impl std::fmt::Display for Request {
             Request::DownloadChunk { file, index } => write!(f, "#DOWNLOAD {file} chunk {index}"),
             Request::Extensions => write!(f, "#EXTENSIONS"),
             Request::Digest { file } => write!(f, "#DIGEST {file}"),
+            Request::CompactChunk { index } => write!(f, "+{index}"),
             Request::EndMarker(marker) => f.write_str(marker),
         }
     }

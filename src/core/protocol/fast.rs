@@ -6,6 +6,14 @@
 //! is whole; anything else — another framing, a refusal, another file, a message not yet
 //! complete — is left to the general decoder (`None`), so what is accepted and what it means
 //! never differs (the tests check the two against each other on random bytes).
+//!
+//! Between p2p-tui peers whose probe named `compact`, a download's chunk messages drop the
+//! words the connection already settled: the request `+<index>\n` asks for a chunk of the file
+//! its `#DOWNLOAD f` opened, and the reply is `+` and exactly the chunk's bytes (its length
+//! follows from the file's size and the index, and replies come in the order asked). A chunk
+//! then costs 101 bytes on the wire instead of about 130: on a path whose rate, not its round
+//! trip, bounds the download, that is a quarter more file per second. The log still prints
+//! the seed's lines for them.
 
 use std::ops::Range;
 
@@ -85,6 +93,37 @@ pub fn upload_chunk(buf: &[u8], file: &str, size: u64) -> Option<(u64, Range<usi
     }
     let payload = at.pos..at.pos + len;
     (buf.get(payload.end) == Some(&b'\n')).then_some((index, payload.clone(), payload.end + 1))
+}
+
+/// `+<index>\n`, whole, at the front of `buf`: the index and the bytes it took.
+pub fn compact_request(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut at = Reader { buf, pos: 0 };
+    if !at.lit(b"+") {
+        return None;
+    }
+    let index = at.number()?;
+    at.lit(b"\n").then_some((index, at.pos))
+}
+
+/// `+<payload>`, whole, at the front of `buf`, for chunk `index` of a file of `size` bytes:
+/// where the payload lies and the bytes it took.
+pub fn compact_reply(buf: &[u8], size: u64, index: u64) -> Option<(Range<usize>, usize)> {
+    let len = chunk_len(size, index)?;
+    let whole = buf.first() == Some(&b'+') && buf.len() > len;
+    whole.then_some((1..1 + len, 1 + len))
+}
+
+/// Appends `+<index>\n`.
+pub fn write_compact_request(out: &mut impl BufMut, index: u64) {
+    out.put_u8(b'+');
+    write_number(out, index);
+    out.put_u8(b'\n');
+}
+
+/// Appends `+<payload>`.
+pub fn write_compact_reply(out: &mut impl BufMut, payload: &[u8]) {
+    out.put_u8(b'+');
+    out.put_slice(payload);
 }
 
 /// Appends `200 File <file> chunk <index> received\n`.

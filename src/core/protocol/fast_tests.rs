@@ -79,6 +79,13 @@ fn chunk_request_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
     })
 }
 
+fn compact_request_bytes() -> impl Strategy<Value = Vec<u8>> {
+    (any::<u64>(), any::<bool>()).prop_flat_map(|(index, crlf)| {
+        let end = if crlf { "\r\n" } else { "\n" };
+        near_miss(format!("+{index}{end}+").into_bytes())
+    })
+}
+
 fn chunk_ack_bytes() -> impl Strategy<Value = (Vec<u8>, String)> {
     (0..3usize, 0..3usize, any::<u64>(), 0..3u8).prop_flat_map(|(f, g, index, end)| {
         let end = ["\n", "\r\n", ""][end as usize];
@@ -181,6 +188,43 @@ proptest! {
         prop_assert_eq!(wire.len() - buf.len(), used);
         prop_assert_eq!(decoded.framing, Framing::Line);
         prop_assert_eq!(decoded.message, Request::DownloadChunk { file, index });
+    }
+
+    #[test]
+    fn a_compact_request_taken_fast_reads_the_same_in_the_general_decoder(wire in compact_request_bytes()) {
+        let Some((index, used)) = compact_request(&wire) else {
+            return Ok(());
+        };
+        let mut buf = BytesMut::from(&wire[..]);
+        let decoded = decode_request(&mut buf, None, false).expect("valid").expect("whole");
+        prop_assert_eq!(wire.len() - buf.len(), used);
+        prop_assert_eq!(decoded.framing, Framing::Line);
+        prop_assert_eq!(decoded.message, Request::CompactChunk { index });
+    }
+
+    #[test]
+    fn compact_messages_are_taken_whole_and_only_whole(size in 1..100_000u64, pick in any::<u64>(), cut in any::<usize>(), tail in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let index = pick % size.div_ceil(CHUNK_SIZE);
+        let payload: Vec<u8> = (0..chunk_len(size, index).unwrap_or(0)).map(|i| i as u8 ^ b'+').collect();
+
+        let mut request = Vec::new();
+        write_compact_request(&mut request, index);
+        let mut encoded = BytesMut::new();
+        Request::CompactChunk { index }.encode(&mut encoded, Framing::Line);
+        prop_assert_eq!(&request[..], &encoded[..]);
+        prop_assert_eq!(compact_request(&request), Some((index, request.len())));
+        prop_assert_eq!(compact_request(&request[..cut % request.len()]), None);
+
+        let mut reply = Vec::new();
+        write_compact_reply(&mut reply, &payload);
+        let whole = reply.len();
+        prop_assert_eq!(compact_reply(&reply[..cut % whole], size, index), None);
+        // Whatever follows (the next reply, or bytes of it) is not taken.
+        reply.extend_from_slice(&tail);
+        let (at, used) = compact_reply(&reply, size, index).expect("whole reply");
+        prop_assert_eq!((used, &reply[at]), (whole, &payload[..]));
+        reply[0] = b'2';
+        prop_assert_eq!(compact_reply(&reply, size, index), None);
     }
 
     #[test]

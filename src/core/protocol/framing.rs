@@ -16,4 +16,7 @@ pub mod extensions {
     pub const PIPELINE: &str = "pipeline";
     /// The peer answers `#DIGEST f` with a description of the file's content.
     pub const DIGEST: &str = "digest";
+    /// Chunk requests of the download a connection opened may be sent as `+<index>\n`, answered
+    /// by `+` and the chunk's bytes (see `protocol::fast`).
+    pub const COMPACT: &str = "compact";
 }

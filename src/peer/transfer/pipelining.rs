@@ -71,6 +71,12 @@ impl PeerWindow {
         self.window.store(1, Ordering::Relaxed);
     }
 
+    /// Whether the peer's probe, if it has answered, named the extension `name`.
+    pub fn speaks(&self, name: &str) -> bool {
+        let answer = self.extensions.borrow();
+        answer.as_ref().is_some_and(|n| n.iter().any(|n| n == name))
+    }
+
     /// Whether the peer answers `#DIGEST`, waiting for its probe if it is still running.
     pub async fn describes_content(&self) -> bool {
         let mut answer = self.extensions.clone();

@@ -78,6 +78,9 @@ pub struct Link {
     conn: Connection,
     /// Complete replies read on `conn`.
     replies: usize,
+    /// Whether `conn` carried the transfer's opening exchange (a compact request names no
+    /// file: it asks for a chunk of the download its connection opened).
+    opening: bool,
     window: PeerWindow,
     connect_timeout: Duration,
     stall: Duration,
@@ -97,6 +100,7 @@ impl Link {
             peer,
             conn,
             replies,
+            opening: true,
             window,
             connect_timeout: options.connect_timeout,
             stall: options.stall_timeout,
@@ -109,6 +113,15 @@ impl Link {
 
     pub fn window(&self) -> &PeerWindow {
         &self.window
+    }
+
+    /// Whether chunk requests may be compact (`+<index>`) on the current connection: the peer
+    /// speaks them and this connection opened the download.
+    pub fn compact(&self) -> bool {
+        self.opening
+            && self
+                .window
+                .speaks(crate::core::protocol::extensions::COMPACT)
     }
 
     /// How long the peer may keep silent while a reply is awaited.
@@ -171,6 +184,7 @@ impl Link {
         };
         self.conn = Connection::new(stream, self.stall);
         self.replies = 0;
+        self.opening = false;
         Ok(())
     }
 }

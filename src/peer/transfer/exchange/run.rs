@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::link::{Link, PeerFailure, read_batch};
-use super::wire::{Chunks, InFlight, Sent, framing};
+use super::wire::{Chunks, Form, InFlight, Sent, Way};
 use crate::core::protocol::Framing;
 use crate::peer::events::{LineBatch, Reporter};
 use crate::peer::transfer::pipelining::PeerWindow;
@@ -119,7 +119,7 @@ impl<S: Side> Exchange<'_, S> {
             self.cap = self.side.cap(self.peer_window.get());
             self.sizing.set_cap(self.cap);
         }
-        let framing = framing(self.cap);
+        let form = self.form();
         let window = self.sizing.window();
         let spare = std::mem::take(&mut self.spare);
         let batch = self.side.next(window, self.in_flight.len(), spare).await?;
@@ -129,33 +129,65 @@ impl<S: Side> Exchange<'_, S> {
         }
         let mut sent = batch.sent;
         if !sent.is_empty() {
-            self.send(&mut sent, framing).await?;
+            self.send(&mut sent, form).await?;
         }
         self.spare = sent;
         if self.in_flight.is_empty() {
             self.side.idle().await;
             return Ok(());
         }
-        if framing == Framing::Line && self.take_buffered().await? > 0 {
+        if form != Form::Bare && self.take_buffered().await? > 0 {
             return Ok(());
         }
-        self.read_replies(framing).await
+        if self.awaits_compact(form) {
+            // Only the fast path reads compact replies: more bytes, then it again.
+            return self.read_more().await;
+        }
+        self.read_replies(form.framing()).await
+    }
+
+    /// How requests go out now: compact only for a download, to a peer that speaks it, on the
+    /// connection that opened the download.
+    fn form(&self) -> Form {
+        let compact = self.side.chunks().way == Way::Download && self.link.compact();
+        Form::of(self.cap, compact)
+    }
+
+    /// Whether the next reply may be a compact one not yet whole (the general decoder does not
+    /// read them).
+    fn awaits_compact(&mut self, form: Form) -> bool {
+        match self.link.conn().buffered().first() {
+            Some(&first) => first == b'+',
+            None => form == Form::Compact,
+        }
+    }
+
+    /// Reads more of the replies into the buffer; a connection that ends or stays silent
+    /// ends as in the general decoder.
+    async fn read_more(&mut self) -> Result<(), Ended> {
+        match self.link.conn().read_more().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let why = PeerFailure::from_conn(e, self.link.stall());
+                self.resume(why).await
+            }
+        }
     }
 
     /// Sends the requests in `sent`, which it leaves empty.
-    async fn send(&mut self, sent: &mut Vec<Sent>, framing: Framing) -> Result<(), Ended> {
+    async fn send(&mut self, sent: &mut Vec<Sent>, form: Form) -> Result<(), Ended> {
         if self.in_flight.is_empty() {
             self.link.ready().await.map_err(Ended::Left)?;
         }
         let chunks = self.side.chunks();
         for request in sent.iter() {
             let log = Some((&mut self.lines, self.id));
-            chunks.queue(self.link.conn(), request, framing, log);
+            chunks.queue(self.link.conn(), request, form, log);
         }
         self.out.emit(&mut self.lines);
         self.side.requested(sent.len());
         self.in_flight.extend(sent, self.side.chunks().way);
-        let flushed = if framing == Framing::Line {
+        let flushed = if form != Form::Bare {
             // Replies to the requests in flight are read while more requests go out.
             let limit = self.in_flight.len() * self.side.chunks().reply_bound() + READ_SLACK;
             self.link.flush_reading(limit).await
@@ -163,7 +195,7 @@ impl<S: Side> Exchange<'_, S> {
             self.link.flush().await
         };
         if let Err(why) = flushed {
-            self.resume(why, framing).await?;
+            self.resume(why).await?;
         }
         let pause = self.side.pause();
         if !pause.is_zero() {
@@ -224,21 +256,23 @@ impl<S: Side> Exchange<'_, S> {
         self.side.answered(&answers).await?;
         self.in_flight.answered(answers.len());
         match failure {
-            Some(why) => self.resume(why, framing).await,
+            Some(why) => self.resume(why).await,
             None => Ok(()),
         }
     }
 
     /// After `why`: if the peer only closed between messages after a reply, the requests in
     /// flight go out again on a new connection; otherwise the peer has left.
-    async fn resume(&mut self, why: PeerFailure, framing: Framing) -> Result<(), Ended> {
+    async fn resume(&mut self, why: PeerFailure) -> Result<(), Ended> {
         if !self.link.recover(&why).await {
             return Err(Ended::Left(why));
         }
+        // A new connection opened no download: its requests name the file again.
+        let form = self.form();
         for request in self.in_flight.requests() {
             self.side
                 .chunks()
-                .queue(self.link.conn(), &request, framing, None);
+                .queue(self.link.conn(), &request, form, None);
         }
         self.link.flush().await.map_err(Ended::Left)
     }

@@ -12,13 +12,33 @@ use crate::core::protocol::{Expect, Framing, Reply, Request, fast};
 use crate::peer::connection::Connection;
 use crate::peer::events::LineBatch;
 
-/// Messages delimited by `\n` once more than one request may be in flight; the seed's bare
-/// messages in lockstep.
-pub fn framing(window: usize) -> Framing {
-    if window > 1 {
-        Framing::Line
-    } else {
-        Framing::Bare
+/// How requests are written on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The seed's bare messages, in lockstep.
+    Bare,
+    /// The seed's words delimited by `\n`, pipelined.
+    Line,
+    /// A download's `+<index>\n`, pipelined, to a peer that speaks `compact`.
+    Compact,
+}
+
+impl Form {
+    /// Messages delimited by `\n` once more than one request may be in flight (compact ones if
+    /// `compact`); the seed's bare messages in lockstep.
+    pub fn of(window: usize, compact: bool) -> Form {
+        match (window > 1, compact) {
+            (false, _) => Form::Bare,
+            (true, false) => Form::Line,
+            (true, true) => Form::Compact,
+        }
+    }
+
+    pub fn framing(self) -> Framing {
+        match self {
+            Form::Bare => Framing::Bare,
+            Form::Line | Form::Compact => Framing::Line,
+        }
     }
 }
 
@@ -129,13 +149,17 @@ impl Chunks {
         &self,
         conn: &mut Connection,
         sent: &Sent,
-        framing: Framing,
+        form: Form,
         log: Option<(&mut LineBatch, &str)>,
     ) {
-        if framing == Framing::Line {
-            // The same bytes and line as the general encoder's, without `fmt`.
+        if form != Form::Bare {
+            // The same bytes and line as the general encoder's, without `fmt`; or compact,
+            // logged in the seed's words.
             let out = conn.queue();
             match self.way {
+                Way::Download if form == Form::Compact => {
+                    fast::write_compact_request(out, sent.index);
+                }
                 Way::Download => fast::write_chunk_request(out, &self.file, sent.index),
                 Way::Upload => fast::write_upload_chunk(out, &self.file, sent.index, &sent.payload),
             }
@@ -150,7 +174,7 @@ impl Chunks {
             if let Some((lines, id)) = log {
                 lines.sent(id, &request);
             }
-            conn.queue_request(&request, framing);
+            conn.queue_request(&request, Framing::Bare);
         }
     }
 
@@ -199,7 +223,7 @@ impl Chunks {
         let mut answers = Vec::new();
         let mut at = 0;
         for expected in awaited {
-            let Some(reply) = self.fast_reply(&buf[at..]) else {
+            let Some(reply) = self.fast_reply(&buf[at..], expected) else {
                 break;
             };
             if reply.index != expected {
@@ -207,6 +231,9 @@ impl Chunks {
             }
             let digits = &buf[at + reply.digits.start..at + reply.digits.end];
             match self.way {
+                Way::Download if digits.is_empty() => {
+                    lines.replied_compact_chunk(id, &self.file, expected);
+                }
                 // `200 File <file> chunk ` then the digits as received (a leading zero shows).
                 Way::Download => lines.replied_chunk(id, &self.file, digits),
                 Way::Upload => lines.replied_ack(id, &self.file, digits),
@@ -220,8 +247,19 @@ impl Chunks {
         (answers, at)
     }
 
-    fn fast_reply(&self, buf: &[u8]) -> Option<FastReply> {
+    /// The reply at the front of `buf`, if whole, to the request for chunk `expected`: a
+    /// compact one (`+<payload>`, no digits) or the seed's words.
+    fn fast_reply(&self, buf: &[u8], expected: u64) -> Option<FastReply> {
         match self.way {
+            Way::Download if buf.first() == Some(&b'+') => {
+                let (payload, used) = fast::compact_reply(buf, self.size, expected)?;
+                Some(FastReply {
+                    index: expected,
+                    digits: 0..0,
+                    payload,
+                    used,
+                })
+            }
             Way::Download => {
                 let (reply, used) = fast::chunk_reply(buf, &self.file, self.size)?;
                 Some(FastReply {
