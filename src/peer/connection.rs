@@ -64,6 +64,11 @@ impl Connection {
         }
     }
 
+    /// How long each read and write may wait from now on.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.read_timeout = timeout;
+    }
+
     /// Server side: shows the connection as idle in `slot` whenever it waits for a request with
     /// nothing of one buffered.
     pub fn track_idle(&mut self, slot: IdleSlot) {

@@ -126,13 +126,15 @@ struct OpenDownload {
     size: u64,
 }
 
-/// The extensions this server speaks.
-fn extensions_spoken() -> Reply {
-    Reply::Extensions(vec![
-        extensions::PIPELINE.to_string(),
-        extensions::DIGEST.to_string(),
-        extensions::COMPACT.to_string(),
-    ])
+/// The extensions this server speaks. Not `compact` at `--chunk-delay`, whose point is the
+/// seed's one chunk at a time: a downloader gives a `compact` peer a first flight of requests
+/// (`window::FIRST_FLIGHT`), and such a peer should start from two, as the seed's exchange.
+fn extensions_spoken(chunk_delay: std::time::Duration) -> Reply {
+    let mut names = vec![extensions::PIPELINE, extensions::DIGEST];
+    if chunk_delay.is_zero() {
+        names.push(extensions::COMPACT);
+    }
+    Reply::Extensions(names.into_iter().map(str::to_string).collect())
 }
 
 /// Whether the session goes on after a request.
@@ -249,7 +251,8 @@ impl Session {
                 Reply::FilesServed(served_names(&self.store).await),
                 Next::Close("file list sent"),
             ),
-            Request::Extensions => (extensions_spoken(), Next::Close("extensions sent")),
+            // The connection stays: a download's probe asks `#DIGEST` in the same write.
+            Request::Extensions => (extensions_spoken(self.config.chunk_delay), Next::Continue),
             Request::Digest { file } => (self.digest(file).await, Next::Close("digest sent")),
             Request::UploadStart { file, size } => {
                 return self.upload_start(file, size, framing).await;

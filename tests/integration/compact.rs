@@ -42,12 +42,18 @@ fn compact_requests_get_exactly_the_chunks_bytes_alone_or_pipelined() {
     let data = random_bytes(25_037, 41);
     net.put("p2", "f.bin", &data);
 
+    // A download's probe: the digest asked in the same write, answered on the same connection.
     let mut probe = connect(&net, "p2");
-    probe.write_all(b"#EXTENSIONS\n").unwrap();
+    probe.write_all(b"#EXTENSIONS\n#DIGEST f.bin\n").unwrap();
     let spoken = read_line(&mut probe);
     assert!(
         spoken.starts_with("200 Extensions: ") && spoken.split_whitespace().any(|w| w == "compact"),
         "{spoken:?}"
+    );
+    let described = read_line(&mut probe);
+    assert!(
+        described.starts_with("200 Digest f.bin bytes 25037 "),
+        "{described:?}"
     );
 
     let mut conn = connect(&net, "p2");
@@ -239,4 +245,13 @@ fn a_download_speaks_compact_to_a_peer_that_offers_it_and_names_the_file_on_a_ne
     }
     let (status, _) = p1.finish();
     assert!(status.success());
+}
+
+#[test]
+fn a_server_at_chunk_delay_does_not_announce_compact() {
+    let mut net = Net::new(&["p1", "p2"]);
+    net.start("p2", &["--chunk-delay", "1"]);
+    let mut probe = connect(&net, "p2");
+    probe.write_all(b"#EXTENSIONS\n").unwrap();
+    assert_eq!(read_line(&mut probe), "200 Extensions: pipeline digest\n");
 }

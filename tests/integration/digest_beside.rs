@@ -18,6 +18,8 @@ const HELD: Duration = Duration::from_secs(10);
 #[derive(Default)]
 struct Seen {
     digest_asked: bool,
+    /// A `#DIGEST` came in the probe's write, after `#EXTENSIONS` on its connection.
+    digest_on_probe: bool,
     answered_after_digest: Vec<bool>,
 }
 
@@ -48,39 +50,56 @@ fn answer(mut conn: TcpStream, name: &str, data: &[u8], seen: &(Mutex<Seen>, Con
         let Ok(n @ 1..) = conn.read(&mut buf) else {
             return;
         };
-        let message = String::from_utf8_lossy(&buf[..n]).trim_end().to_string();
-        let words: Vec<&str> = message.split(' ').collect();
-        let reply: Vec<u8> = match words.as_slice() {
-            ["#EXTENSIONS"] => b"200 Extensions: digest\n".to_vec(),
-            ["#DIGEST", _] => {
-                let (lock, arrived) = seen;
-                lock.lock().unwrap().digest_asked = true;
-                arrived.notify_all();
-                format!("250 Not serving file {name}\n").into_bytes()
+        // A download's probe sends `#EXTENSIONS\n#DIGEST f\n` in one write: each line a message.
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("#EXTENSIONS\n#DIGEST ") {
+            seen.0.lock().unwrap().digest_on_probe = true;
+        }
+        for message in text.split_inclusive('\n') {
+            if !reply_to(&mut conn, message.trim_end(), name, data, seen) {
+                return;
             }
-            ["#DOWNLOAD", file] if *file == name => {
-                let (lock, arrived) = seen;
-                let guard = lock.lock().unwrap();
-                let (mut guard, _) = arrived
-                    .wait_timeout_while(guard, HELD, |s| !s.digest_asked)
-                    .unwrap();
-                let before = guard.digest_asked;
-                guard.answered_after_digest.push(before);
-                format!("330 Ready to send file {name} bytes {}", data.len()).into_bytes()
-            }
-            ["#DOWNLOAD", file, "chunk", index] if *file == name => {
-                let i: usize = index.parse().unwrap_or(usize::MAX);
-                let chunk = data.chunks(100).nth(i).unwrap_or_default();
-                let mut reply = format!("200 File {name} chunk {i} ").into_bytes();
-                reply.extend_from_slice(chunk);
-                reply
-            }
-            _ => b"250 Unknown request".to_vec(),
-        };
-        if conn.write_all(&reply).is_err() {
-            return;
         }
     }
+}
+
+/// Answers one message; false once the connection is gone.
+fn reply_to(
+    conn: &mut TcpStream,
+    message: &str,
+    name: &str,
+    data: &[u8],
+    seen: &(Mutex<Seen>, Condvar),
+) -> bool {
+    let words: Vec<&str> = message.split(' ').collect();
+    let reply: Vec<u8> = match words.as_slice() {
+        ["#EXTENSIONS"] => b"200 Extensions: digest\n".to_vec(),
+        ["#DIGEST", _] => {
+            let (lock, arrived) = seen;
+            lock.lock().unwrap().digest_asked = true;
+            arrived.notify_all();
+            format!("250 Not serving file {name}\n").into_bytes()
+        }
+        ["#DOWNLOAD", file] if *file == name => {
+            let (lock, arrived) = seen;
+            let guard = lock.lock().unwrap();
+            let (mut guard, _) = arrived
+                .wait_timeout_while(guard, HELD, |s| !s.digest_asked)
+                .unwrap();
+            let before = guard.digest_asked;
+            guard.answered_after_digest.push(before);
+            format!("330 Ready to send file {name} bytes {}", data.len()).into_bytes()
+        }
+        ["#DOWNLOAD", file, "chunk", index] if *file == name => {
+            let i: usize = index.parse().unwrap_or(usize::MAX);
+            let chunk = data.chunks(100).nth(i).unwrap_or_default();
+            let mut reply = format!("200 File {name} chunk {i} ").into_bytes();
+            reply.extend_from_slice(chunk);
+            reply
+        }
+        _ => b"250 Unknown request".to_vec(),
+    };
+    conn.write_all(&reply).is_ok()
 }
 
 #[test]
@@ -95,6 +114,10 @@ fn a_download_asks_its_digest_beside_the_handshake() {
     assert_eq!(
         net.served("p1", "d.bin").map(|b| sha256(&b)),
         Some(sha256(&data))
+    );
+    assert!(
+        seen.0.lock().unwrap().digest_on_probe,
+        "at first contact the probe asks the digest in its own write"
     );
     let answered = seen.0.lock().unwrap().answered_after_digest.clone();
     assert_eq!(

@@ -86,9 +86,11 @@ fn serve(
         let msg = &buf[..n];
         let head = words(msg, 5);
         let reply: Vec<u8> = match head.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-            // p2p-tui's one-time extension probe, on a connection of its own: like many
-            // classroom servers, this one does not know the request and hangs up.
-            [probe] if probe.trim_end() == "#EXTENSIONS" => return,
+            // p2p-tui's one-time extension probe, on a connection of its own (a download's
+            // with `#DIGEST f` in the same write, which a server reading one message per read
+            // sees as one): like many classroom servers, this one does not know the request
+            // and hangs up.
+            _ if msg.starts_with(b"#EXTENSIONS\n") => return,
             ["#FILELIST"] => {
                 let mut names: Vec<String> = std::fs::read_dir(&dir)
                     .unwrap()

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::exchange::Link;
-use super::pipelining::PeerWindow;
+use super::pipelining::{DIGEST_TIMEOUT, PeerWindow};
 use super::progress::{Direction, TransferProgress};
 use super::scheduler::rebalance::Rebalanced;
 use super::scheduler::{Policy, State};
@@ -108,7 +108,7 @@ async fn serving_set<'p>(
 ) -> (Vec<ServingPeer>, Vec<&'p PeerAddr>) {
     let windows: Vec<PeerWindow> = peers
         .iter()
-        .map(|peer| ctx.pipelining.window(peer, ctx.options.window))
+        .map(|peer| ctx.pipelining.window(peer, ctx.options.window, Some(file)))
         .collect();
     let asked = peers.iter().zip(&windows);
     let replies = join_all(asked.map(|(peer, window)| ask_and_describe(ctx, peer, window, file)));
@@ -170,9 +170,6 @@ struct ServingPeer {
     digest: Option<ContentDigest>,
 }
 
-/// How long a peer may take to describe a file's content (it reads the file once, then caches).
-const DIGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The seed's `#DOWNLOAD` handshake with `peer`, and beside it `#DIGEST` on a connection of its
 /// own (once its probe says it describes content: at once for a peer met before), so that a
 /// download's first request leaves a round trip sooner. A peer that does not serve the file is
@@ -198,11 +195,15 @@ async fn ask_and_describe(
     (asked, digest)
 }
 
-/// The content digest of `file` from a peer that offers the extension, on a connection of its
-/// own; `None` for classroom peers (never asked) or when it cannot say.
+/// The content digest of `file` from a peer that offers the extension: the one its probe asked
+/// for at first contact, or else asked on a connection of its own; `None` for classroom peers
+/// (never asked) or when it cannot say.
 async fn content_digest(peer: &PeerAddr, window: &PeerWindow, file: &str) -> Option<ContentDigest> {
     if !window.describes_content().await {
         return None;
+    }
+    if let Some(digest) = window.probed_digest(file).await {
+        return Some(digest);
     }
     let ask = async {
         let stream = tokio::net::TcpStream::connect(peer.connect_addr())

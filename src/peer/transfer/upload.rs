@@ -81,7 +81,7 @@ async fn upload_to(
     target: Target,
 ) -> Option<bool> {
     let out = &ctx.out;
-    let window = ctx.pipelining.window(&peer, ctx.options.window);
+    let window = ctx.pipelining.window(&peer, ctx.options.window, None);
     let conn = start(&ctx, &file, size, &peer, &target).await?;
     // The connection has carried one reply: the `330`.
     let mut link = Link::new(peer.clone(), conn, 1, window, &ctx.options);

@@ -12,7 +12,8 @@
 //!   (one request ahead), and a slow peer never holds hundreds of chunks hostage while the
 //!   others finish.
 //!
-//! The window at most doubles per round (slow start, from 2) and at most halves per round,
+//! The window at most doubles per round (slow start, from 2, or from a first flight of
+//! [`FIRST_FLIGHT`] for a peer known to serve at full speed) and at most halves per round,
 //! and is never below 2 (see [`floor`]), unless the cap is 1 (lockstep). While it is still
 //! filling a path (each round's rate at least [`FILLING_RATE_GAIN`] times the last, and the
 //! rate supporting the window it has), it grows [`FILLING_GROWTH`] times per round instead:
@@ -52,6 +53,11 @@ pub const MAX_ROUND: Duration = Duration::from_millis(50);
 pub const RATE_ROUNDS: usize = 8;
 /// How many times a window still filling its path grows per round.
 pub const FILLING_GROWTH: usize = 16;
+/// The first flight to a peer that announces `compact` (a p2p-tui peer serving at full speed;
+/// one at `--chunk-delay` does not): 128 chunks, 13 kB of replies, under the ten segments
+/// (14 kB) TCP starts with. From 2, a window of 100-byte chunks takes two rounds more to reach
+/// the 12,000 replies a 100 Mbit/s path holds at 100 ms.
+pub const FIRST_FLIGHT: usize = 128;
 /// A round's rate at least this many times the previous round's: the path is not full yet
 /// (a latency-bound peer's rate grows with its window, here up to 16 times per round).
 pub const FILLING_RATE_GAIN: f64 = 1.5;
@@ -78,6 +84,9 @@ pub struct AdaptiveWindow {
     filling: bool,
     /// The last round's rate, if it was not app-limited.
     last_rate: Option<f64>,
+    /// The current round is a first flight's: its window was given, not earned, so a rate
+    /// that does not support it ends nothing (the window shrinks, slow start goes on).
+    first_flight: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,12 +118,23 @@ impl AdaptiveWindow {
             rates: VecDeque::with_capacity(RATE_ROUNDS),
             filling: true,
             last_rate: None,
+            first_flight: false,
         }
     }
 
     /// Requests in flight the peer may have now.
     pub fn window(&self) -> usize {
         self.window
+    }
+
+    /// A first flight of `size` requests instead of slow start's 2 (within the cap), its round
+    /// already counted as filling the path: for a peer known to serve at full speed (see
+    /// [`FIRST_FLIGHT`]). Its first round's rate still has to support the window, so a peer that
+    /// turns out slow is shrunk from there (at most halved per round) and never filled.
+    pub fn first_flight(&mut self, size: usize) {
+        self.window = size.clamp(floor(self.cap), self.cap);
+        self.last_rate = Some(0.0);
+        self.first_flight = true;
     }
 
     /// The configured bound changed (the peer turned out to pipeline, or fell back to lockstep).
@@ -221,10 +241,11 @@ impl AdaptiveWindow {
             self.window.saturating_mul(FILLING_GROWTH)
         } else {
             // A rate that no longer supports the window: the path is full, for good.
-            self.filling &= !filling;
+            self.filling &= !filling || self.first_flight;
             target.min(self.window.saturating_mul(2))
         };
         self.window = grown.max(self.window / 2).clamp(floor(self.cap), self.cap);
+        self.first_flight = false;
     }
 }
 

@@ -75,6 +75,8 @@ struct Client {
     per_reply: Duration,
     /// The run ends after this many replies (or at its horizon).
     max_replies: usize,
+    /// A first flight instead of slow start's 2 (a peer that speaks `compact`).
+    first_flight: Option<usize>,
 }
 
 /// Runs `peer` (which becomes `later` at `change`, if given) for `horizon` of virtual time.
@@ -86,6 +88,9 @@ fn run(
     horizon: Duration,
 ) -> Trace {
     let mut w = AdaptiveWindow::new(client.cap);
+    if let Some(size) = client.first_flight {
+        w.first_flight(size);
+    }
     let mut now = Duration::ZERO;
     let mut server_free = Duration::ZERO;
     let mut last_arrival = Duration::ZERO;
@@ -156,7 +161,11 @@ fn run(
 fn seeds(default_count: u64) -> Vec<u64> {
     match std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
         Some(seed) => vec![seed],
-        None => (1..=default_count).collect(),
+        // `SIM_SCALE=10`: ten times the seeds, for a longer search.
+        None => {
+            let scale = std::env::var("SIM_SCALE").ok().and_then(|s| s.parse().ok());
+            (1..=default_count * scale.unwrap_or(1)).collect()
+        }
     }
 }
 
@@ -166,6 +175,7 @@ const QUICK_CLIENT: Client = Client {
     read_batch: 4096,
     per_reply: Duration::from_nanos(100),
     max_replies: usize::MAX,
+    first_flight: None,
 };
 
 /// The demo's slow peer: 40 ms after each chunk. One or two in flight from the first request,
@@ -322,6 +332,8 @@ fn random_peers_are_kept_busy_and_never_hoard_chunks() {
             per_reply: log_uniform(&mut rng, 20, 2_000),
             // A fast peer's run ends early; rates are taken over the second half of it.
             max_replies: 200_000,
+            // Half the peers start with a first flight: shed by the second half if slow.
+            first_flight: rng.chance(50).then_some(FIRST_FLIGHT),
         };
         let horizon = Duration::from_secs(20);
         let trace = run(&mut rng, peer, None, client, horizon);
@@ -404,6 +416,67 @@ fn a_distant_path_is_filled_within_eight_round_trips() {
             rate >= 0.9 * peer.capacity(),
             "seed {seed}: {peer:?}: {rate:.0}/s after {filled:?} of {:.0}/s",
             peer.capacity()
+        );
+    }
+}
+
+/// A first flight of 128 (to a peer that speaks `compact`) fills a distant path two round trips
+/// sooner: its first round is counted as filling, so it grows 16 times at once.
+#[test]
+fn a_first_flight_fills_a_distant_path_within_four_round_trips() {
+    for seed in seeds(20) {
+        let mut rng = Rng(seed);
+        let peer = ModelPeer {
+            one_way: MS * (10 + rng.below(90) as u32),
+            jitter: US * rng.below(1_000) as u32,
+            service: US * 11,
+            pause: Duration::ZERO,
+        };
+        let client = Client {
+            cap: 34_952,
+            read_batch: 1_000,
+            max_replies: 2_000_000,
+            first_flight: Some(FIRST_FLIGHT),
+            ..QUICK_CLIENT
+        };
+        let round_trip = 2 * peer.one_way;
+        let trace = run(&mut rng, peer, None, client, round_trip * 40);
+        let filled = round_trip * 4;
+        let rate = trace.delivered_between(filled, trace.end);
+        assert!(
+            rate >= 0.9 * peer.capacity(),
+            "seed {seed}: {peer:?}: {rate:.0}/s after {filled:?} of {:.0}/s",
+            peer.capacity()
+        );
+    }
+}
+
+/// The demo's slow peer (20-80 ms after each chunk), given a first flight anyway: never grown,
+/// and back to two in flight within two seconds.
+#[test]
+fn a_slow_peer_given_a_first_flight_is_shrunk_not_filled() {
+    for seed in seeds(40) {
+        let mut rng = Rng(seed);
+        let peer = ModelPeer {
+            one_way: US * (5 + rng.below(5_000) as u32),
+            jitter: US * rng.below(500) as u32,
+            service: US * rng.below(20) as u32,
+            pause: MS * (20 + rng.below(60) as u32),
+        };
+        let client = Client {
+            first_flight: Some(FIRST_FLIGHT),
+            ..QUICK_CLIENT
+        };
+        let trace = run(&mut rng, peer, None, client, Duration::from_secs(5));
+        let most = trace.windows_after(Duration::ZERO).max();
+        assert!(
+            most.is_some_and(|w| w <= FIRST_FLIGHT),
+            "seed {seed}: {peer:?} window up to {most:?}"
+        );
+        let settled = trace.windows_after(Duration::from_secs(2)).max();
+        assert!(
+            settled.is_some_and(|w| w <= 2),
+            "seed {seed}: {peer:?} window {settled:?} after 2 s"
         );
     }
 }

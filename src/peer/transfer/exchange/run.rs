@@ -12,7 +12,7 @@ use super::wire::{Chunks, Form, InFlight, Sent, Way};
 use crate::core::protocol::Framing;
 use crate::peer::events::{LineBatch, Reporter};
 use crate::peer::transfer::pipelining::PeerWindow;
-use crate::peer::transfer::window::AdaptiveWindow;
+use crate::peer::transfer::window::{AdaptiveWindow, FIRST_FLIGHT};
 
 /// Read-buffer room beyond the replies in flight while requests are being sent.
 const READ_SLACK: usize = 64 * 1024;
@@ -84,6 +84,7 @@ pub async fn run<S: Side>(side: &mut S, link: &mut Link, id: &str, out: &Reporte
         lines: LineBatch::default(),
         cap: 1,
         sizing: AdaptiveWindow::new(1),
+        first_flight: false,
         clock: Instant::now(),
     };
     loop {
@@ -108,6 +109,8 @@ struct Exchange<'a, S> {
     /// The window's bound, fixed while requests are in flight.
     cap: usize,
     sizing: AdaptiveWindow,
+    /// Whether the window has had its first flight (a peer that speaks `compact` gets one).
+    first_flight: bool,
     clock: Instant,
 }
 
@@ -118,6 +121,10 @@ impl<S: Side> Exchange<'_, S> {
             // The bound (and with it the framing) changes only with nothing in flight.
             self.cap = self.side.cap(self.peer_window.get());
             self.sizing.set_cap(self.cap);
+            if self.cap > 1 && !self.first_flight && self.form() == Form::Compact {
+                self.first_flight = true;
+                self.sizing.first_flight(FIRST_FLIGHT);
+            }
         }
         let form = self.form();
         let window = self.sizing.window();
