@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::util::{Net, random_bytes, sha256};
+use crate::util::{Net, random_bytes, serve_each, sha256};
 
 fn connect(net: &Net, id: &str) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", net.port(id))).expect("connect");
@@ -118,14 +118,7 @@ const CLOSE_AFTER: usize = 50;
 fn scripted_compact_peer(listener: TcpListener, data: Vec<u8>) -> Arc<Mutex<Requests>> {
     let seen = Arc::new(Mutex::new(Requests::default()));
     let shared = Arc::clone(&seen);
-    let data = Arc::new(data);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            let (seen, data) = (Arc::clone(&shared), Arc::clone(&data));
-            std::thread::spawn(move || serve(conn, &data, &seen));
-        }
-    });
+    serve_each(listener, move |conn| serve(conn, &data, &shared));
     seen
 }
 

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::util::{Net, random_bytes, sha256};
+use crate::util::{Net, random_bytes, serve_each, sha256};
 
 /// How long the scripted peer holds a handshake waiting for the `#DIGEST`.
 const HELD: Duration = Duration::from_secs(10);
@@ -32,14 +32,7 @@ fn scripted_peer(
 ) -> Arc<(Mutex<Seen>, Condvar)> {
     let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
     let shared = Arc::clone(&seen);
-    let data = Arc::new(data);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            let (seen, data) = (Arc::clone(&shared), Arc::clone(&data));
-            std::thread::spawn(move || answer(conn, name, &data, &seen));
-        }
-    });
+    serve_each(listener, move |conn| answer(conn, name, &data, &shared));
     seen
 }
 

@@ -285,30 +285,7 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
         return Parsed::new(Request::FileList, text_end, cur.end()?);
     }
     if cur.opt_lit("#UPLOAD ")? {
-        let file = cur.token()?.to_string();
-        if cur.opt_lit(" bytes ")? {
-            let size = cur.number()?;
-            let text_end = cur.pos;
-            return Parsed::new(Request::UploadStart { file, size }, text_end, cur.end()?);
-        }
-        cur.lit(" chunk ")?;
-        let index = cur.number()?;
-        let text_end = cur.pos;
-        let Some(size) = upload_size else {
-            return mismatch(format!("No upload of file {file} in progress"));
-        };
-        let Some(len) = chunk_len(size, index) else {
-            return mismatch(format!("Invalid chunk {index} of file {file}"));
-        };
-        cur.lit(" ")?;
-        let payload = cur.take(len)?;
-        let framing = cur.end()?;
-        let message = Request::UploadChunk {
-            file,
-            index,
-            payload: Bytes::new(),
-        };
-        return Parsed::carrying(message, payload, text_end, framing);
+        return parse_upload(cur, upload_size);
     }
     if cur.opt_lit("#DOWNLOAD ")? {
         let file = cur.token()?.to_string();
@@ -341,6 +318,35 @@ fn parse_request(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<
         }
     }
     mismatch("Unknown request")
+}
+
+/// The rest of `#UPLOAD f bytes N` or `#UPLOAD f chunk i <payload>` (for an upload of
+/// `upload_size` bytes).
+fn parse_upload(cur: &mut Cursor<'_>, upload_size: Option<u64>) -> Step<Parsed<Request>> {
+    let file = cur.token()?.to_string();
+    if cur.opt_lit(" bytes ")? {
+        let size = cur.number()?;
+        let text_end = cur.pos;
+        return Parsed::new(Request::UploadStart { file, size }, text_end, cur.end()?);
+    }
+    cur.lit(" chunk ")?;
+    let index = cur.number()?;
+    let text_end = cur.pos;
+    let Some(size) = upload_size else {
+        return mismatch(format!("No upload of file {file} in progress"));
+    };
+    let Some(len) = chunk_len(size, index) else {
+        return mismatch(format!("Invalid chunk {index} of file {file}"));
+    };
+    cur.lit(" ")?;
+    let payload = cur.take(len)?;
+    let framing = cur.end()?;
+    let message = Request::UploadChunk {
+        file,
+        index,
+        payload: Bytes::new(),
+    };
+    Parsed::carrying(message, payload, text_end, framing)
 }
 
 impl Request {
