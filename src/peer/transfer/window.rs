@@ -133,6 +133,8 @@ impl AdaptiveWindow {
     /// turns out slow is shrunk from there (at most halved per round) and never filled.
     pub fn first_flight(&mut self, size: usize) {
         self.window = size.clamp(floor(self.cap), self.cap);
+        // Its round lasts until the whole flight is answered, as any round's.
+        self.round.length = self.window as u64;
         self.last_rate = Some(0.0);
         self.first_flight = true;
     }
