@@ -163,10 +163,8 @@ impl<S: Side> Exchange<'_, S> {
     /// Whether the next reply may be a compact one not yet whole (the general decoder does not
     /// read them).
     fn awaits_compact(&mut self, form: Form) -> bool {
-        match self.link.conn().buffered().first() {
-            Some(&first) => first == b'+',
-            None => form == Form::Compact,
-        }
+        let first = self.link.conn().buffered().first().copied();
+        form == Form::Compact && first.is_none_or(|b| b == b'+')
     }
 
     /// Reads more of the replies into the buffer; a connection that ends or stays silent
@@ -214,10 +212,11 @@ impl<S: Side> Exchange<'_, S> {
     /// The replies already read whole, through the fast path (`protocol::fast`): how many. 0
     /// leaves everything to the general decoder.
     async fn take_buffered(&mut self) -> Result<usize, Ended> {
+        let compact = self.link.compact();
         let awaited = self.in_flight.indices();
         let buf = self.link.conn().buffered();
         let log = (&mut self.lines, self.id);
-        let (answers, used) = self.side.chunks().take_fast(buf, awaited, log);
+        let (answers, used) = self.side.chunks().take_fast(buf, awaited, compact, log);
         let taken = answers.len();
         if taken == 0 {
             return Ok(0);

@@ -218,12 +218,13 @@ impl Chunks {
         &self,
         buf: &'b [u8],
         awaited: impl Iterator<Item = u64>,
+        compact: bool,
         (lines, id): (&mut LineBatch, &str),
     ) -> (Vec<(u64, &'b [u8])>, usize) {
         let mut answers = Vec::new();
         let mut at = 0;
         for expected in awaited {
-            let Some(reply) = self.fast_reply(&buf[at..], expected) else {
+            let Some(reply) = self.fast_reply(&buf[at..], expected, compact) else {
                 break;
             };
             if reply.index != expected {
@@ -248,10 +249,11 @@ impl Chunks {
     }
 
     /// The reply at the front of `buf`, if whole, to the request for chunk `expected`: a
-    /// compact one (`+<payload>`, no digits) or the seed's words.
-    fn fast_reply(&self, buf: &[u8], expected: u64) -> Option<FastReply> {
+    /// compact one (`+<payload>`, no digits) if they were asked for (`compact`), or the seed's
+    /// words.
+    fn fast_reply(&self, buf: &[u8], expected: u64, compact: bool) -> Option<FastReply> {
         match self.way {
-            Way::Download if buf.first() == Some(&b'+') => {
+            Way::Download if compact && buf.first() == Some(&b'+') => {
                 let (payload, used) = fast::compact_reply(buf, self.size, expected)?;
                 Some(FastReply {
                     index: expected,
@@ -296,6 +298,27 @@ impl Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_replies_are_taken_only_from_a_connection_that_asked_for_them() {
+        let chunks = Chunks {
+            way: Way::Download,
+            file: "f".into(),
+            size: 250,
+        };
+        let mut wire = vec![b'+'];
+        wire.extend_from_slice(&[7; 100]);
+        wire.push(b'+');
+        wire.extend_from_slice(&[9; 50]);
+        let mut lines = LineBatch::default();
+        // From a peer sent the seed's requests, bytes starting with `+` are no reply: left to
+        // the general decoder, which refuses them.
+        let (taken, used) = chunks.take_fast(&wire, [1, 2].into_iter(), false, (&mut lines, "p2"));
+        assert_eq!((taken.len(), used), (0, 0));
+        let (taken, used) = chunks.take_fast(&wire, [1, 2].into_iter(), true, (&mut lines, "p2"));
+        assert_eq!(taken, vec![(1, &[7u8; 100][..]), (2, &[9u8; 50][..])]);
+        assert_eq!(used, wire.len());
+    }
 
     fn sent(index: u64, payload: &'static [u8]) -> Sent {
         Sent {
