@@ -162,7 +162,13 @@ pub fn decode_request(
     upload_size: Option<u64>,
     at_rest: bool,
 ) -> Result<Option<Decoded<Request>>, ProtocolError> {
-    let decoded = decode(buf, at_rest, |cur| parse_request(cur, upload_size))?;
+    // A compact request (`+<index>\n`) is only ever line-framed: its digits at the end of what
+    // has arrived may go on, whatever the peer's framing so far (its first one comes after the
+    // seed's bare `#DOWNLOAD f`).
+    let compact = buf.iter().find(|&&b| b != b'\r' && b != b'\n') == Some(&b'+');
+    let decoded = decode(buf, at_rest && !compact, |cur| {
+        parse_request(cur, upload_size)
+    })?;
     if decoded.is_none() && buf.len() > MAX_REQUEST {
         return Err(ProtocolError::Invalid(format!(
             "Request longer than {MAX_REQUEST} bytes"

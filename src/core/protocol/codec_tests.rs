@@ -617,3 +617,20 @@ fn a_zero_byte_uploads_two_replies_in_one_read_are_told_apart() {
         }
     );
 }
+
+#[test]
+fn a_compact_request_is_whole_only_at_its_line_end_even_from_a_bare_peer() {
+    // The first compact request follows the seed's bare `#DOWNLOAD f`, from a peer not yet
+    // known to end its lines: `+12` may be the start of `+123\n`.
+    let mut buf = BytesMut::from(&b"+12"[..]);
+    assert_eq!(decode_request(&mut buf, None, true), Ok(None));
+    buf.extend_from_slice(b"3\n+4\n");
+    let first = decode_request(&mut buf, None, true).unwrap().unwrap();
+    assert_eq!(
+        (first.message, first.framing),
+        (Request::CompactChunk { index: 123 }, Framing::Line)
+    );
+    let second = decode_request(&mut buf, None, true).unwrap().unwrap();
+    assert_eq!(second.message, Request::CompactChunk { index: 4 });
+    assert!(buf.is_empty());
+}
