@@ -107,7 +107,11 @@ pub async fn start(
     });
     tokio::spawn(async move {
         loop {
+            // `biased`: once the server has left, a connection that is also waiting is never
+            // served (select! would otherwise pick either at random, and a client reconnecting
+            // after the leave found a server that answered it).
             tokio::select! {
+                biased;
                 _ = state.left.cancelled() => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { break };
@@ -115,6 +119,7 @@ pub async fn start(
                     tokio::spawn(async move {
                         let left = state.left.clone();
                         tokio::select! {
+                            biased;
                             _ = left.cancelled() => {}
                             _ = serve(stream, &state) => {}
                         }
